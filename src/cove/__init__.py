@@ -1,0 +1,27 @@
+"""Cove: an Amplify-style data backend you run yourself, and a typed Python client for it and AppSync."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .schema.dsl import DataDefinition, SchemaError, a, allow, define_data
+
+__version__ = "0.1.0"
+
+# The client pulls in httpx; keep `import cove` cheap for the server, which only needs the DSL.
+_CLIENT_NAMES = {"configure", "generate_client", "generate_async_client"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import configure, generate_async_client, generate_client
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'cove' has no attribute {name!r}")
+
+
+__all__ = ["DataDefinition", "SchemaError", "a", "allow", "configure", "define_data", "generate_async_client",
+           "generate_client"]

@@ -1,0 +1,3 @@
+from cove.cli import main
+
+raise SystemExit(main())

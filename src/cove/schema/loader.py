@@ -1,0 +1,86 @@
+"""Find a schema given on the command line: a `.py` file or `module:attribute`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+from typing import Any
+
+from .dsl import DataDefinition, SchemaBuilder, SchemaError, define_data
+
+DEFAULT_SCHEMA = "cove.example_schema:data"
+_counter = itertools.count()
+
+
+class SchemaSource:
+    """Where a schema comes from, and the files to watch for changes."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.spec = spec or DEFAULT_SCHEMA
+        self.path: Path | None = None
+        self.attribute: str | None = None
+        if self.spec.endswith(".py") or Path(self.spec).is_file():
+            path, _, attr = self.spec.partition(".py:")
+            self.path = Path(path if path.endswith(".py") or not attr else path + ".py").resolve()
+            self.attribute = attr or None
+            if not self.path.is_file():
+                raise SchemaError(f"schema file {self.spec} does not exist")
+        else:
+            module, _, attr = self.spec.partition(":")
+            self.module = module
+            self.attribute = attr or None
+
+    @property
+    def folder(self) -> Path | None:
+        return self.path.parent if self.path is not None else None
+
+    def watched_files(self) -> list[Path]:
+        if self.path is None:
+            spec = importlib.util.find_spec(self.module)
+            origin = spec.origin if spec else None
+            return [Path(origin)] if origin and origin.endswith(".py") else []
+        assert self.folder is not None
+        return sorted(p for p in self.folder.glob("*.py"))
+
+    def load(self) -> DataDefinition:
+        """Import (or re-import) the schema and return its data definition."""
+        if self.path is not None:
+            folder = str(self.folder)
+            # Forget modules loaded from the schema's folder, so edits to helpers are seen too.
+            for name, mod in list(sys.modules.items()):
+                file = getattr(mod, "__file__", None)
+                if file and str(Path(file).parent) == folder:
+                    del sys.modules[name]
+            if folder not in sys.path:
+                sys.path.insert(0, folder)  # the schema's folder is importable, as for a script
+            name = f"_cove_schema_{next(_counter)}"
+            spec = importlib.util.spec_from_file_location(name, self.path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.modules.pop(name, None)
+        else:
+            if self.module in sys.modules:
+                module = importlib.reload(sys.modules[self.module])
+            else:
+                module = importlib.import_module(self.module)
+        return _pick(module, self.attribute, self.spec)
+
+
+def _pick(module: Any, attribute: str | None, spec: str) -> DataDefinition:
+    names = [attribute] if attribute else ["data", "schema"]
+    for name in names:
+        value = getattr(module, name, None)
+        if isinstance(value, DataDefinition):
+            return value
+        if isinstance(value, SchemaBuilder):
+            return define_data(schema=value)
+        if value is not None and attribute:
+            raise SchemaError(f"{spec}: {attribute} is a {type(value).__name__}, not define_data(...) or a.schema(...)")
+    raise SchemaError(f"{spec}: found neither `data = define_data(...)` nor `schema = a.schema(...)`")

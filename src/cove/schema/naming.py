@@ -1,0 +1,112 @@
+"""AppSync's generated names for a model's operations and input types (reference section 5)."""
+
+from __future__ import annotations
+
+from .model import NUMERIC, STRING_LIKE, Field, Model, Schema, SecondaryIndex
+
+
+def pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def camel_join(names: tuple[str, ...] | list[str]) -> str:
+    first, *rest = names
+    return first + "".join(pascal(n) for n in rest)
+
+
+def get_field(model: Model) -> str:
+    return f"get{model.name}"
+
+
+def list_field(model: Model) -> str:
+    return f"list{model.plural_name}"
+
+
+def mutation_field(op: str, model: Model) -> str:
+    return f"{op}{model.name}"
+
+
+def subscription_field(op: str, model: Model) -> str:
+    return f"on{pascal(op)}{model.name}"
+
+
+def filter_input(model: Model) -> str:
+    return f"Model{model.name}FilterInput"
+
+
+def condition_input(model: Model) -> str:
+    return f"Model{model.name}ConditionInput"
+
+
+def subscription_filter_input(model: Model) -> str:
+    return f"ModelSubscription{model.name}FilterInput"
+
+
+def connection_type(model_name: str) -> str:
+    return f"Model{model_name}Connection"
+
+
+def scalar_filter_input(schema: Schema, field: Field) -> str | None:
+    """The `Model*Input` type a field is filtered with, or None if it cannot be filtered."""
+    t = field.type
+    if field.relation is not None or t.kind in ("custom", "model"):
+        return None
+    if t.kind == "enum":
+        return f"Model{t.name}ListInput" if field.is_array else f"Model{t.name}Input"
+    if t.name == "ID":
+        return "ModelIDInput"
+    if t.name in STRING_LIKE:
+        return "ModelStringInput"
+    if t.name in ("Int", "AWSTimestamp"):
+        return "ModelIntInput"
+    if t.name == "Float":
+        return "ModelFloatInput"
+    if t.name == "Boolean":
+        return "ModelBooleanInput"
+    return None  # pragma: no cover
+
+
+def subscription_scalar_input(field: Field) -> str | None:
+    t = field.type
+    if field.relation is not None or t.kind in ("custom", "model"):
+        return None
+    if t.kind == "enum":
+        return "ModelSubscriptionStringInput"
+    if t.name == "ID":
+        return "ModelSubscriptionIDInput"
+    if t.name in STRING_LIKE:
+        return "ModelSubscriptionStringInput"
+    if t.name in ("Int", "AWSTimestamp"):
+        return "ModelSubscriptionIntInput"
+    if t.name == "Float":
+        return "ModelSubscriptionFloatInput"
+    if t.name == "Boolean":
+        return "ModelSubscriptionBooleanInput"
+    return None  # pragma: no cover
+
+
+def key_condition_scalar(field: Field) -> str:
+    """`Model<Scalar>KeyConditionInput` for a single sort key."""
+    t = field.type
+    if t.kind == "enum" or (t.name in STRING_LIKE and t.name != "ID"):
+        return "ModelStringKeyConditionInput"
+    if t.name == "ID":
+        return "ModelIDKeyConditionInput"
+    if t.name in ("Int", "AWSTimestamp"):
+        return "ModelIntKeyConditionInput"
+    if t.name in NUMERIC:
+        return "ModelFloatKeyConditionInput"
+    return "ModelStringKeyConditionInput"
+
+
+def sort_key_argument(model: Model, sort_keys: tuple[str, ...], index: SecondaryIndex | None) -> tuple[str, str]:
+    """(argument name, input type) of the sort-key condition for the primary key or an index."""
+    if len(sort_keys) == 1:
+        return sort_keys[0], key_condition_scalar(model.fields[sort_keys[0]])
+    label = "Primary" if index is None else pascal(index.name)
+    return camel_join(list(sort_keys)), f"Model{model.name}{label}CompositeKeyConditionInput"
+
+
+def composite_key_input(model: Model, index: SecondaryIndex | None) -> str:
+    label = "Primary" if index is None else pascal(index.name)
+    return f"Model{model.name}{label}CompositeKeyInput"

@@ -1,0 +1,717 @@
+"""The compiled hot path: each distinct document is parsed, validated and planned once.
+
+A plan maps every root field to one store call (one SQL statement, filters pushed down) and every
+selection to a precomputed list of entries, so a request is: look up the plan, coerce variables,
+run the statement, build the response dict. graphql-core is used for parsing, validation, variable
+coercion and introspection only; no general-purpose executor walks fields one by one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import BooleanValueNode, VariableNode
+
+from cove.schema.model import Field, Model, Schema, SecondaryIndex
+from cove.schema.naming import get_field, list_field, mutation_field, sort_key_argument
+from cove.store.base import KeyCondition, ListRequest, Record, StoreError
+from cove.store.sqlite import now_iso
+
+from .authorization import Authorizer
+from .errors import FieldError, field_error, from_graphql_error, location
+from .graphql_schema import build_graphql_schema
+from .identity import Identity
+
+
+@dataclass
+class Limits:
+    """Request limits; each breach gets a clear error rather than a slow or huge response."""
+
+    max_body_bytes: int = 1_048_576
+    max_depth: int = 15
+    max_aliases: int = 50
+    max_root_fields: int = 20
+    max_list_limit: int = 1000
+    default_list_limit: int = 100
+    document_cache_size: int = 1000
+
+
+class _NonNull(Exception):
+    """A null reached a non-null position; carries the path back up to the nearest nullable parent."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.path: list[Any] = []
+
+
+# --------------------------------------------------------------------------------------------
+# Selection plans
+
+
+SCALAR, TYPENAME, OBJECT, RELATED, HAS_MANY, ITEMS, NEXT_TOKEN = range(7)
+
+
+@dataclass
+class Entry:
+    key: str
+    kind: int
+    name: str
+    nonnull: bool = False
+    type_label: str = ""
+    sub: Plan | None = None
+    is_list: bool = False
+    nodes: list[FieldNode] = field(default_factory=list)
+    field_def: GraphQLField | None = None
+    model_field: Field | None = None
+
+
+@dataclass
+class Plan:
+    """How to turn one object (a record, a custom-type value, a connection) into response JSON."""
+
+    type_name: str
+    entries: list[Entry]
+    model: Model | None = None
+
+
+def _unwrap(t: Any) -> tuple[Any, bool, bool]:
+    """(named type, outer non-null, is list)."""
+    nonnull = isinstance(t, GraphQLNonNull)
+    if nonnull:
+        t = t.of_type
+    is_list = isinstance(t, GraphQLList)
+    if is_list:
+        t = t.of_type
+        if isinstance(t, GraphQLNonNull):
+            t = t.of_type
+    return t, nonnull, is_list
+
+
+def _included(node: Any, variables: dict[str, Any]) -> bool:
+    for d in node.directives or ():
+        name = d.name.value
+        if name not in ("skip", "include"):
+            continue
+        arg = next((a for a in d.arguments if a.name.value == "if"), None)
+        if arg is None:
+            continue
+        value = arg.value
+        cond = value.value if isinstance(value, BooleanValueNode) else (
+            bool(variables.get(value.name.value)) if isinstance(value, VariableNode) else False)
+        if (name == "skip" and cond) or (name == "include" and not cond):
+            return False
+    return True
+
+
+def collect_fields(selection_set: SelectionSetNode, type_name: str,
+                   fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+                   out: OrderedDict[str, list[FieldNode]] | None = None,
+                   visited: set[str] | None = None) -> OrderedDict[str, list[FieldNode]]:
+    out = OrderedDict() if out is None else out
+    visited = set() if visited is None else visited
+    for sel in selection_set.selections:
+        if not _included(sel, variables):
+            continue
+        if isinstance(sel, FieldNode):
+            key = sel.alias.value if sel.alias else sel.name.value
+            out.setdefault(key, []).append(sel)
+        elif isinstance(sel, InlineFragmentNode):
+            if sel.type_condition is None or sel.type_condition.name.value == type_name:
+                collect_fields(sel.selection_set, type_name, fragments, variables, out, visited)
+        elif isinstance(sel, FragmentSpreadNode):
+            name = sel.name.value
+            frag = fragments.get(name)
+            if frag is None or name in visited:
+                continue
+            visited.add(name)
+            if frag.type_condition.name.value == type_name:
+                collect_fields(frag.selection_set, type_name, fragments, variables, out, visited)
+    return out
+
+
+def _merged_selection(nodes: list[FieldNode]) -> list[SelectionSetNode]:
+    return [n.selection_set for n in nodes if n.selection_set is not None]
+
+
+# --------------------------------------------------------------------------------------------
+# Root fields
+
+
+@dataclass
+class RootSpec:
+    kind: str                          # get list index create update delete custom
+    model: Model | None = None
+    index: SecondaryIndex | None = None
+    operation: Any = None
+
+
+@dataclass
+class RootField:
+    key: str
+    name: str
+    spec: RootSpec | None
+    nodes: list[FieldNode]
+    field_def: GraphQLField
+    plan: Plan | None
+    nonnull: bool
+    is_list: bool
+
+
+@dataclass
+class OperationPlan:
+    kind: OperationType
+    root_fields: list[RootField]
+    introspection: OperationDefinitionNode | None    # the part graphql-core answers
+
+
+@dataclass
+class PreparedDocument:
+    document: DocumentNode | None
+    errors: list[dict[str, Any]] | None
+    fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
+    operations: dict[str | None, OperationDefinitionNode] = field(default_factory=dict)
+    variable_directives: bool = False
+    plans: dict[str | None, OperationPlan] = field(default_factory=dict)
+
+
+class Engine:
+    """Executes GraphQL requests against one schema and one store."""
+
+    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None) -> None:
+        self.schema = schema
+        self.store = store
+        self.limits = limits or Limits()
+        self.graphql_schema, self.sdl = build_graphql_schema(schema)
+        self.authorizer = Authorizer(schema)
+        self._cache: OrderedDict[str, PreparedDocument] = OrderedDict()
+        self._roots: dict[str, RootSpec] = {}
+        for model in schema.models.values():
+            self._roots[get_field(model)] = RootSpec("get", model)
+            self._roots[list_field(model)] = RootSpec("list", model)
+            for ix in model.indexes:
+                if ix.query_field:
+                    self._roots[ix.query_field] = RootSpec("index", model, ix)
+            for op in ("create", "update", "delete"):
+                self._roots[mutation_field(op, model)] = RootSpec(op, model)
+        for ops in (schema.queries, schema.mutations):
+            for name, op in ops.items():
+                self._roots[name] = RootSpec("custom", operation=op)
+
+    # ------------------------------------------------------------------ documents
+
+    def prepare(self, query: str) -> PreparedDocument:
+        cached = self._cache.get(query)
+        if cached is not None:
+            self._cache.move_to_end(query)
+            return cached
+        prepared = self._prepare(query)
+        self._cache[query] = prepared
+        if len(self._cache) > self.limits.document_cache_size:
+            self._cache.popitem(last=False)
+        return prepared
+
+    def _prepare(self, query: str) -> PreparedDocument:
+        try:
+            document = parse(query, max_tokens=20_000)
+        except GraphQLSyntaxError as exc:
+            err = from_graphql_error(exc, "Invalid Syntax: ")
+            err["message"] = "Invalid Syntax: " + exc.message.removeprefix("Syntax Error: ")
+            return PreparedDocument(None, [err])
+        errors = validate(self.graphql_schema, document)
+        if errors:
+            return PreparedDocument(None, [from_graphql_error(e, "Validation error: ") for e in errors])
+        prepared = PreparedDocument(document, None)
+        for d in document.definitions:
+            if isinstance(d, FragmentDefinitionNode):
+                prepared.fragments[d.name.value] = d
+            elif isinstance(d, OperationDefinitionNode):
+                prepared.operations[d.name.value if d.name else None] = d
+        prepared.variable_directives = "@skip" in query or "@include" in query
+        limit_errors = self._check_limits(prepared)
+        if limit_errors:
+            return PreparedDocument(None, limit_errors)
+        return prepared
+
+    def _check_limits(self, prepared: PreparedDocument) -> list[dict[str, Any]]:
+        errors = []
+        for op in prepared.operations.values():
+            depth, aliases = self._measure(op.selection_set, prepared.fragments, 0, set())
+            if depth > self.limits.max_depth:
+                errors.append({"path": None, "locations": location(op), "errorType": "QueryDepthLimitExceeded",
+                               "message": f"Query depth {depth} exceeds the limit of {self.limits.max_depth}"})
+            if aliases > self.limits.max_aliases:
+                errors.append({"path": None, "locations": location(op), "errorType": "AliasLimitExceeded",
+                               "message": f"The document uses {aliases} aliases; the limit is "
+                                          f"{self.limits.max_aliases}"})
+            roots = len(op.selection_set.selections)
+            if roots > self.limits.max_root_fields:
+                errors.append({"path": None, "locations": location(op), "errorType": "RootFieldLimitExceeded",
+                               "message": f"The operation selects {roots} root fields; the limit is "
+                                          f"{self.limits.max_root_fields}"})
+        return errors
+
+    def _measure(self, sel: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], depth: int,
+                 seen: set[str]) -> tuple[int, int]:
+        deepest, aliases = depth, 0
+        for s in sel.selections:
+            if isinstance(s, FieldNode):
+                if s.alias is not None:
+                    aliases += 1
+                if s.selection_set is not None:
+                    d, a = self._measure(s.selection_set, fragments, depth + 1, seen)
+                else:
+                    d, a = depth + 1, 0
+            elif isinstance(s, InlineFragmentNode):
+                d, a = self._measure(s.selection_set, fragments, depth, seen)
+            elif isinstance(s, FragmentSpreadNode):
+                frag = fragments.get(s.name.value)
+                if frag is None or s.name.value in seen:
+                    continue
+                d, a = self._measure(frag.selection_set, fragments, depth, seen | {s.name.value})
+            else:  # pragma: no cover
+                continue
+            deepest = max(deepest, d)
+            aliases += a
+        return deepest, aliases
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan_operation(self, prepared: PreparedDocument, op: OperationDefinitionNode,
+                        variables: dict[str, Any]) -> OperationPlan:
+        gql = self.graphql_schema
+        root_type = {OperationType.QUERY: gql.query_type, OperationType.MUTATION: gql.mutation_type,
+                     OperationType.SUBSCRIPTION: gql.subscription_type}[op.operation]
+        assert root_type is not None
+        fields = collect_fields(op.selection_set, root_type.name, prepared.fragments, variables)
+        roots: list[RootField] = []
+        intro: list[Any] = []
+        for key, nodes in fields.items():
+            name = nodes[0].name.value
+            if name in ("__schema", "__type"):
+                intro.extend(nodes)
+                continue
+            if name == "__typename":
+                roots.append(RootField(key, name, None, nodes, None, None, True, False))  # type: ignore[arg-type]
+                continue
+            fdef = root_type.fields[name]
+            named, nonnull, is_list = _unwrap(fdef.type)
+            plan = self._plan_type(named, nodes, prepared, variables)
+            roots.append(RootField(key, name, self._roots.get(name), nodes, fdef, plan, nonnull, is_list))
+        introspection = None
+        if intro:
+            introspection = OperationDefinitionNode(
+                operation=op.operation, name=None, variable_definitions=op.variable_definitions,
+                directives=(), selection_set=SelectionSetNode(selections=tuple(intro)))
+        return OperationPlan(op.operation, roots, introspection)
+
+    def _plan_type(self, named: Any, nodes: list[FieldNode], prepared: PreparedDocument,
+                   variables: dict[str, Any]) -> Plan | None:
+        if not isinstance(named, GraphQLObjectType):
+            return None
+        merged: OrderedDict[str, list[FieldNode]] = OrderedDict()
+        for sel in _merged_selection(nodes):
+            collect_fields(sel, named.name, prepared.fragments, variables, merged)
+        model = self.schema.models.get(named.name)
+        custom = self.schema.custom_types.get(named.name)
+        entries: list[Entry] = []
+        for key, fnodes in merged.items():
+            fname = fnodes[0].name.value
+            if fname == "__typename":
+                entries.append(Entry(key, TYPENAME, named.name))
+                continue
+            fdef = named.fields[fname]
+            inner, nonnull, is_list = _unwrap(fdef.type)
+            label = str(fdef.type)
+            if named.name.startswith("Model") and named.name.endswith("Connection") and model is None:
+                if fname == "items":
+                    sub = self._plan_type(inner, fnodes, prepared, variables)
+                    entries.append(Entry(key, ITEMS, fname, nonnull, label, sub, True, fnodes, fdef))
+                elif fname == "nextToken":
+                    entries.append(Entry(key, NEXT_TOKEN, fname, nonnull, label))
+                continue
+            mfield = (model.fields.get(fname) if model is not None else
+                      custom.fields.get(fname) if custom is not None else None)
+            if mfield is not None and mfield.relation is not None:
+                sub = self._plan_type(inner, fnodes, prepared, variables)
+                kind = HAS_MANY if mfield.relation.kind == "has_many" else RELATED
+                entries.append(Entry(key, kind, fname, nonnull, label, sub, is_list, fnodes, fdef, mfield))
+            elif isinstance(inner, GraphQLObjectType):
+                sub = self._plan_type(inner, fnodes, prepared, variables)
+                entries.append(Entry(key, OBJECT, fname, nonnull, label, sub, is_list, fnodes, fdef, mfield))
+            else:
+                entries.append(Entry(key, SCALAR, fname, nonnull, label, None, is_list, fnodes, fdef, mfield))
+        return Plan(named.name, entries, model)
+
+    # ------------------------------------------------------------------ execution
+
+    def execute(self, query: str, variables: Any, operation_name: str | None,
+                identity: Identity) -> dict[str, Any]:
+        prepared = self.prepare(query)
+        if prepared.errors is not None:
+            return {"data": None, "errors": prepared.errors}
+        op = prepared.operations.get(operation_name)
+        if op is None:
+            if operation_name is None and len(prepared.operations) > 1:
+                msg = "Must provide operation name if query contains multiple operations."
+            elif operation_name is None:
+                msg = "The document contains no operation."
+            else:
+                msg = f"Unknown operation named '{operation_name}'."
+            return {"data": None, "errors": [{"path": None, "locations": None, "message": msg,
+                                               "errorType": "BadRequestException"}]}
+        if op.operation == OperationType.SUBSCRIPTION:
+            return {"data": None, "errors": [{
+                "path": None, "locations": location(op), "errorType": "UnsupportedOperation",
+                "message": "Subscriptions are served over the real-time WebSocket endpoint "
+                           "(<graphql url>/realtime), not over HTTP POST"}]}
+        if variables is not None and not isinstance(variables, dict):
+            return {"data": None, "errors": [{"path": None, "locations": None,
+                                               "message": "'variables' must be a JSON object"}]}
+        coerced = get_variable_values(self.graphql_schema, op.variable_definitions or (), variables or {},
+                                      max_errors=20)
+        if isinstance(coerced, list):
+            return {"data": None, "errors": [from_graphql_error(e, "Validation error: ") for e in coerced]}
+        plan: OperationPlan | None = None
+        if not prepared.variable_directives:
+            plan = prepared.plans.get(operation_name)
+        if plan is None:
+            plan = self._plan_operation(prepared, op, coerced)
+            if not prepared.variable_directives:
+                prepared.plans[operation_name] = plan
+        return self._run(plan, prepared, coerced, variables or {}, identity)
+
+    def _run(self, plan: OperationPlan, prepared: PreparedDocument, variables: dict[str, Any],
+             raw_variables: dict[str, Any], identity: Identity) -> dict[str, Any]:
+        ctx = Context(self, identity, variables)
+        data: dict[str, Any] | None = {}
+        intro_data: dict[str, Any] = {}
+        if plan.introspection is not None:
+            doc = DocumentNode(definitions=(plan.introspection, *prepared.fragments.values()))
+            result = execute(self.graphql_schema, doc, variable_values=raw_variables)
+            intro_data = result.data or {}
+            for e in result.errors or ():
+                ctx.errors.append(from_graphql_error(e))
+        for rf in plan.root_fields:
+            if data is None:
+                break
+            try:
+                if rf.spec is None and rf.name == "__typename":
+                    value: Any = "Query" if plan.kind == OperationType.QUERY else "Mutation"
+                else:
+                    value = self._run_root(rf, ctx)
+            except FieldError as exc:
+                ctx.errors.append(field_error(exc.message, exc.error_type, [rf.key], rf.nodes[0], exc.error_info))
+                value = None
+            except _NonNull as exc:
+                ctx.errors.append(field_error(exc.message, None, [rf.key, *exc.path], rf.nodes[0]))
+                value = None
+            if value is None and rf.nonnull:
+                data = None
+                break
+            data[rf.key] = value
+        if data is not None and intro_data:
+            data.update(intro_data)
+        body: dict[str, Any] = {"data": data}
+        if ctx.errors:
+            body["errors"] = ctx.errors
+        return body
+
+    def _args(self, rf: RootField | Entry, ctx: Context) -> dict[str, Any]:
+        assert rf.field_def is not None
+        try:
+            return get_argument_values(rf.field_def, rf.nodes[0], ctx.variables)
+        except GraphQLError as exc:
+            raise FieldError(exc.message, "BadRequestException") from None
+
+    def _run_root(self, rf: RootField, ctx: Context) -> Any:
+        spec = rf.spec
+        if spec is None:
+            raise FieldError(f"No resolver for {rf.name}", "MappingTemplate")
+        args = self._args(rf, ctx)
+        if spec.kind == "custom":
+            return self._run_custom(rf, spec, args, ctx)
+        model = spec.model
+        assert model is not None and rf.plan is not None
+        op = {"index": "list"}.get(spec.kind, spec.kind)
+        parent = "Query" if spec.kind in ("get", "list", "index") else "Mutation"
+        auth = self.authorizer.check_operation(model, op, ctx.identity)
+        if not auth.allowed:
+            raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
+        store = self.store
+        try:
+            if spec.kind == "get":
+                record = store.get(model, {k: args[k] for k in model.identifier})
+                if record is None:
+                    return None
+                return ctx.record(rf.plan, record)
+            if spec.kind in ("list", "index"):
+                page = store.list(self._list_request(model, spec.index, args, ctx, rf.name))
+                return ctx.connection(rf.plan, page.items, page.next_token)
+            if spec.kind == "create":
+                record = store.create(model, self._create_values(model, args["input"]), args.get("condition"))
+            elif spec.kind == "update":
+                key, changes = self._update_values(model, args["input"])
+                record = store.update(model, key, changes, args.get("condition"))
+            else:
+                key = {k: args["input"][k] for k in model.identifier}
+                record = store.delete(model, key, args.get("condition"))
+        except StoreError as exc:
+            raise FieldError(str(exc), exc.error_type) from None
+        return ctx.record(rf.plan, record)
+
+    def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any], ctx: Context,
+                      field_name: str) -> ListRequest:
+        limit = args.get("limit")
+        if limit is None:
+            limit = self.limits.default_list_limit
+        elif not 1 <= limit <= self.limits.max_list_limit:
+            raise FieldError(f"limit must be between 1 and {self.limits.max_list_limit}, got {limit}",
+                             "InvalidArgumentsError")
+        direction = args.get("sortDirection")
+        request = ListRequest(model, filter=args.get("filter"), limit=limit, next_token=args.get("nextToken"),
+                              descending=direction == "DESC", index=index)
+        if index is not None:
+            sks = index.sort_keys
+            sk_arg = sort_key_argument(model, sks, index)[0] if sks else None
+            request.key_condition = KeyCondition(index.partition_key, args[index.partition_key], sks,
+                                                 args.get(sk_arg) if sk_arg else None)
+        else:
+            if direction is not None and not model.sort_keys:
+                raise FieldError("sortDirection is not supported for List operations without a Sort key defined.",
+                                 "InvalidArgumentsError")
+            if model.sort_keys:
+                sk_arg = sort_key_argument(model, model.sort_keys, None)[0]
+                pk_value = args.get(model.primary_key)
+                sk_cond = args.get(sk_arg)
+                if pk_value is not None:
+                    request.key_condition = KeyCondition(model.primary_key, pk_value, model.sort_keys, sk_cond)
+                elif sk_cond is not None:
+                    raise FieldError(f"{field_name}: the sort key condition '{sk_arg}' needs the partition key "
+                                     f"'{model.primary_key}'", "InvalidArgumentsError")
+        return request
+
+    def _create_values(self, model: Model, given: dict[str, Any]) -> Record:
+        values: Record = {}
+        now = now_iso()
+        for f in model.stored_fields():
+            v = given.get(f.name)
+            if v is None and f.has_default:
+                v = f.default
+            if v is not None:
+                values[f.name] = v
+        if "id" in model.fields and model.fields["id"].implicit and values.get("id") is None:
+            values["id"] = str(uuid.uuid4())
+        for ts in ("createdAt", "updatedAt"):
+            if model.fields[ts].read_only:
+                values[ts] = now
+        return values
+
+    def _update_values(self, model: Model, given: dict[str, Any]) -> tuple[dict[str, Any], Record]:
+        key = {k: given[k] for k in model.identifier}
+        changes: Record = {}
+        for name, value in given.items():
+            if name in model.identifier:
+                continue
+            f = model.fields[name]
+            if value is None and (f.required or f.array_required):
+                raise FieldError(f"Cannot set the required field {model.name}.{name} to null",
+                                 "InvalidArgumentsError")
+            changes[name] = value
+        if model.fields["updatedAt"].read_only:
+            changes["updatedAt"] = now_iso()
+        return key, changes
+
+    def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context) -> Any:
+        op = spec.operation
+        parent = "Query" if op.kind == "query" else "Mutation"
+        if not self.authorizer.check_rules(op.rules, "read", ctx.identity):
+            raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
+        handler = op.handler
+        if not callable(handler):
+            raise FieldError(f"{rf.name} has no handler; give it one with .handler(function)", "MappingTemplate")
+        event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
+                 "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
+        try:
+            result = handler(event)
+        except Exception as exc:  # a user's handler failing is that field's error, like Lambda:Unhandled
+            raise FieldError(str(exc) or type(exc).__name__, "Lambda:Unhandled") from None
+        if rf.plan is not None and result is not None:
+            if isinstance(result, list):
+                return [ctx.record(rf.plan, r) if r is not None else None for r in result]
+            return ctx.record(rf.plan, result)
+        return result
+
+
+class Context:
+    """Per-request state: identity, variables, collected errors."""
+
+    __slots__ = ("engine", "identity", "variables", "errors")
+
+    def __init__(self, engine: Engine, identity: Identity, variables: dict[str, Any]) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.variables = variables
+        self.errors: list[dict[str, Any]] = []
+
+    def identity_event(self) -> dict[str, Any] | None:
+        ident = self.identity
+        if ident.mode == "apiKey":
+            return None
+        if ident.mode == "lambda":
+            return {"resolverContext": ident.resolver_context or {}}
+        return {"claims": ident.claims, "sub": ident.claims.get("sub")}
+
+    def record(self, plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for e in plan.entries:
+            kind = e.kind
+            if kind == SCALAR:
+                v = record.get(e.name)
+                if v is None and e.nonnull:
+                    raise _null(e, plan)
+                out[e.key] = v
+            elif kind == TYPENAME:
+                out[e.key] = plan.type_name
+            elif kind == OBJECT:
+                out[e.key] = self._object(e, record.get(e.name), plan)
+            elif kind == RELATED:
+                out[e.key] = self._related(e, plan, record)
+            elif kind == HAS_MANY:
+                out[e.key] = self._has_many(e, plan, record)
+        return out
+
+    def _object(self, e: Entry, value: Any, parent: Plan) -> Any:
+        if value is None:
+            if e.nonnull:
+                raise _null(e, parent)
+            return None
+        assert e.sub is not None
+        if e.is_list:
+            out = []
+            for i, item in enumerate(value):
+                try:
+                    out.append(self.record(e.sub, item) if item is not None else None)
+                except _NonNull as exc:
+                    exc.path[:0] = [e.key, i]
+                    raise
+            return out
+        try:
+            return self.record(e.sub, value)
+        except _NonNull as exc:
+            exc.path.insert(0, e.key)
+            raise
+
+    def connection(self, plan: Plan, items: list[Record], next_token: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for e in plan.entries:
+            if e.kind == ITEMS:
+                sub = e.sub
+                assert sub is not None
+                rendered: list[Any] = []
+                record = self.record
+                for i, item in enumerate(items):
+                    try:
+                        rendered.append(record(sub, item))
+                    except _NonNull as exc:
+                        # List items are nullable: the bad item becomes null, the page survives.
+                        self.errors.append(field_error(exc.message, None, [e.key, i, *exc.path], e.nodes[0]))
+                        rendered.append(None)
+                out[e.key] = rendered
+            elif e.kind == NEXT_TOKEN:
+                out[e.key] = next_token
+            elif e.kind == TYPENAME:
+                out[e.key] = plan.type_name
+        return out
+
+    def _related(self, e: Entry, plan: Plan, record: dict[str, Any]) -> Any:
+        engine = self.engine
+        assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
+        rel = e.model_field.relation
+        related = engine.schema.models[rel.related_model]
+        if not engine.authorizer.check_operation(related, "get" if rel.kind == "belongs_to" else "list",
+                                                 self.identity).allowed:
+            self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
+                                           "Unauthorized", [e.key], e.nodes[0]))
+            return None
+        assert plan.model is not None
+        if rel.kind == "belongs_to":
+            key_values = [record.get(r) for r in rel.references]
+            if any(v is None for v in key_values):
+                return None
+            found = engine.store.get(related, dict(zip(related.identifier, key_values)))
+        else:
+            parent_key = [record.get(k) for k in plan.model.identifier]
+            page = engine.store.list(ListRequest(related, limit=1, extra_equals=dict(zip(rel.references, parent_key))))
+            found = page.items[0] if page.items else None
+        if found is None:
+            return None
+        try:
+            return self.record(e.sub, found)
+        except _NonNull as exc:
+            exc.path.insert(0, e.key)
+            raise
+
+    def _has_many(self, e: Entry, plan: Plan, record: dict[str, Any]) -> Any:
+        engine = self.engine
+        assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
+        rel = e.model_field.relation
+        related = engine.schema.models[rel.related_model]
+        if not engine.authorizer.check_operation(related, "list", self.identity).allowed:
+            self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
+                                           "Unauthorized", [e.key], e.nodes[0]))
+            return None
+        assert plan.model is not None
+        args = engine._args(e, self)
+        parent_key = [record.get(k) for k in plan.model.identifier]
+        limit = args.get("limit") or engine.limits.default_list_limit
+        if not 1 <= limit <= engine.limits.max_list_limit:
+            raise FieldError(f"limit must be between 1 and {engine.limits.max_list_limit}", "InvalidArgumentsError")
+        request = ListRequest(related, filter=args.get("filter"), limit=limit, next_token=args.get("nextToken"),
+                              descending=args.get("sortDirection") == "DESC",
+                              extra_equals=dict(zip(rel.references, parent_key)))
+        try:
+            page = engine.store.list(request)
+        except StoreError as exc:
+            self.errors.append(field_error(str(exc), exc.error_type, [e.key], e.nodes[0]))
+            return None
+        return self.connection(e.sub, page.items, page.next_token)
+
+
+def _null(e: Entry, plan: Plan) -> _NonNull:
+    err = _NonNull(f"Cannot return null for non-nullable type: '{e.type_label.rstrip('!')}' within parent "
+                   f"'{plan.type_name}'")
+    err.path.append(e.key)
+    return err
+
+
+def monotonic_ms() -> float:
+    return time.monotonic() * 1000
+
+
+ResolverFn = Callable[..., Any]

@@ -1,0 +1,106 @@
+"""The Store protocol: what the server needs from a database, one method per model operation.
+
+A store receives already-validated Python values (from GraphQL coercion) and returns records as
+dicts of field name -> Python value. Filters arrive as AppSync filter input values and are pushed
+down into the database, so a filtered page is always a full page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cove.schema.model import Model, Schema, SecondaryIndex
+
+Record = dict[str, Any]
+
+
+class StoreError(Exception):
+    """Base of store errors that map to AppSync errors (see ``error_type``)."""
+
+    error_type = "DynamoDB:DynamoDbException"
+
+
+class ConditionalCheckFailed(StoreError):
+    error_type = "DynamoDB:ConditionalCheckFailedException"
+
+    def __init__(self, message: str = "The conditional request failed") -> None:
+        super().__init__(message)
+
+
+class InvalidNextToken(StoreError):
+    error_type = "InvalidArgumentsError"
+
+
+class InvalidFilter(StoreError):
+    error_type = "Unrecognized Filter"
+
+
+class DestructiveChange(StoreError):
+    """Raised by ``apply_schema`` when a change would lose data and was not explicitly allowed."""
+
+
+@dataclass
+class KeyCondition:
+    """A key-condition query: equality on the partition key plus an optional sort-key condition."""
+
+    partition_key: str
+    partition_value: Any
+    sort_keys: tuple[str, ...] = ()
+    # {"eq"|"le"|"lt"|"ge"|"gt"|"beginsWith": value | {sk: value}} or {"between": [lo, hi]}
+    sort_condition: dict[str, Any] | None = None
+
+
+@dataclass
+class ListRequest:
+    model: Model
+    filter: dict[str, Any] | None = None
+    limit: int = 100
+    next_token: str | None = None
+    descending: bool = False
+    index: SecondaryIndex | None = None          # None: the primary key
+    key_condition: KeyCondition | None = None
+    extra_equals: dict[str, Any] = field(default_factory=dict)   # has_many parent references
+
+
+@dataclass
+class Page:
+    items: list[Record]
+    next_token: str | None
+
+
+@dataclass
+class MigrationReport:
+    created_models: list[str] = field(default_factory=list)
+    added_fields: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created_models or self.added_fields or self.dropped)
+
+
+@dataclass
+class ApiKey:
+    id: str
+    key: str
+    description: str | None
+    created_at: float
+    expires_at: float
+    revoked: bool
+
+
+class Store(Protocol):
+    def apply_schema(self, schema: Schema, *, allow_destructive: bool = False) -> MigrationReport: ...
+    def get(self, model: Model, key: dict[str, Any]) -> Record | None: ...
+    def list(self, request: ListRequest) -> Page: ...
+    def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record: ...
+    def update(self, model: Model, key: dict[str, Any], changes: Record,
+               condition: dict[str, Any] | None) -> Record: ...
+    def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record: ...
+    def api_keys(self) -> list[ApiKey]: ...
+    def find_api_key(self, key: str) -> ApiKey | None: ...
+    def create_api_key(self, *, expires_at: float, description: str | None = None) -> ApiKey: ...
+    def revoke_api_key(self, key_or_id: str) -> bool: ...
+    def secret(self) -> bytes: ...
+    def close(self) -> None: ...

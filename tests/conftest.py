@@ -1,0 +1,114 @@
+"""Shared fixtures: real `cove sandbox` processes on real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent / "schemas"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Sandbox:
+    """A running `cove sandbox` subprocess."""
+
+    process: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    outputs_path: Path
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> dict:
+        return json.loads(self.outputs_path.read_text())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def api_key(self) -> str:
+        return str(self.outputs["data"]["api_key"])
+
+    def wait_for_line(self, prefix: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                if self.process.poll() is not None:
+                    raise RuntimeError("sandbox exited:\n" + "".join(self.lines))
+                continue
+            self.lines.append(line)
+            if line.strip().startswith(prefix):
+                return line
+        raise TimeoutError(f"no line starting with {prefix!r}; got:\n" + "".join(self.lines))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_sandbox(tmp: Path, schema: str | Path | None = None, *extra: str, port: int | None = None,
+                  data_dir: Path | None = None) -> Sandbox:
+    port = port or free_port()
+    data_dir = data_dir or tmp / "data"
+    outputs = tmp / "amplify_outputs.json"
+    cmd = [sys.executable, "-m", "cove", "sandbox"]
+    if schema is not None:
+        cmd.append(str(schema))
+    cmd += ["--port", str(port), "--data-dir", str(data_dir), "--outputs", str(outputs), *extra]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=tmp)
+    box = Sandbox(proc, port, data_dir, outputs)
+    try:
+        box.wait_for_line("Ready")
+    except BaseException:
+        box.stop()
+        raise
+    return box
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path) -> Iterator:
+    started: list[Sandbox] = []
+
+    def factory(schema: str | Path | None = None, *extra: str, **kw: object) -> Sandbox:
+        sub = tmp_path / f"sb{len(started)}"
+        sub.mkdir(exist_ok=True)
+        box = start_sandbox(sub, schema, *extra, **kw)  # type: ignore[arg-type]
+        started.append(box)
+        return box
+
+    yield factory
+    for box in started:
+        box.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """One sandbox on the bundled example schema, shared by a test module."""
+    box = start_sandbox(tmp_path_factory.mktemp("sandbox"))
+    yield box
+    box.stop()

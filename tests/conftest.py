@@ -7,11 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 EXAMPLES = Path(__file__).parent / "schemas"
@@ -45,6 +47,22 @@ class Sandbox:
     def api_key(self) -> str:
         return str(self.outputs["data"]["api_key"])
 
+    def post(self, query: str, variables: dict | None = None, *, api_key: str | None = None,
+             headers: dict | None = None, raw: bytes | None = None) -> httpx.Response:
+        """POST a GraphQL request over a real socket, as the aws-amplify client does."""
+        hdrs = {"content-type": "application/json; charset=UTF-8", "x-api-key": self.api_key if api_key is None else api_key}
+        if headers is not None:
+            hdrs = {**{k: v for k, v in hdrs.items() if k not in headers}, **headers}
+            hdrs = {k: v for k, v in hdrs.items() if v is not None}
+        body = raw if raw is not None else json.dumps({"query": query, "variables": variables}).encode()
+        return httpx.post(self.url, content=body, headers=hdrs, timeout=30)
+
+    def gql(self, query: str, variables: dict | None = None, **kw: object) -> dict:
+        """POST and return the JSON body of a 200 response."""
+        response = self.post(query, variables, **kw)  # type: ignore[arg-type]
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def wait_for_line(self, prefix: str, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None
@@ -58,6 +76,16 @@ class Sandbox:
             if line.strip().startswith(prefix):
                 return line
         raise TimeoutError(f"no line starting with {prefix!r}; got:\n" + "".join(self.lines))
+
+    def drain(self) -> None:
+        """Keep reading the server's output so a chatty server never blocks on a full pipe."""
+
+        def pump() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.lines.append(line)
+
+        threading.Thread(target=pump, daemon=True).start()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -87,6 +115,7 @@ def start_sandbox(tmp: Path, schema: str | Path | None = None, *extra: str, port
     except BaseException:
         box.stop()
         raise
+    box.drain()
     return box
 
 

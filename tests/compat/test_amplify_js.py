@@ -172,12 +172,7 @@ def node() -> str:
 
 @pytest.fixture(scope="module")
 def sandbox_log(sandbox: Any) -> Callable[[], str]:
-    """Keep reading the sandbox's output after "Ready" (so a chatty server never blocks on a full pipe)."""
-    def pump() -> None:
-        for line in sandbox.process.stdout:
-            sandbox.lines.append(line)
-
-    threading.Thread(target=pump, daemon=True).start()
+    """The sandbox's recent output (conftest keeps draining it after "Ready")."""
     return lambda: "".join(sandbox.lines[-40:])
 
 

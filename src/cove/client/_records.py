@@ -43,7 +43,7 @@ class Record(Mapping[str, Any]):
     reached with ``record["items"]``.
     """
 
-    __slots__ = ("_data", "_typename", "_loaders")
+    __slots__ = ("_data", "_loaders", "_typename")
 
     _data: dict[str, Any]
     _typename: str | None

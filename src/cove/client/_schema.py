@@ -115,7 +115,7 @@ def _field(name: str, raw: Mapping[str, Any]) -> FieldInfo:
     elif isinstance(t, Mapping):
         for k in ("enum", "model", "nonModel", "input"):
             if isinstance(t.get(k), str):
-                kind = k  # type: ignore[assignment]
+                kind = k
                 type_name = t[k]
                 break
     assoc = raw.get("association")

@@ -113,7 +113,7 @@ def _unwrap(t: Any) -> tuple[Any, bool, bool]:
     return t, nonnull, is_list
 
 
-def _included(node: Any, variables: dict[str, Any]) -> bool:
+def _included(node: Any, variables: Any) -> bool:
     for d in node.directives or ():
         name = d.name.value
         if name not in ("skip", "include"):
@@ -123,14 +123,14 @@ def _included(node: Any, variables: dict[str, Any]) -> bool:
             continue
         value = arg.value
         cond = value.value if isinstance(value, BooleanValueNode) else (
-            bool(variables.get(value.name.value)) if isinstance(value, VariableNode) else False)
+            bool(variables.coerced.get(value.name.value)) if isinstance(value, VariableNode) else False)
         if (name == "skip" and cond) or (name == "include" and not cond):
             return False
     return True
 
 
 def collect_fields(selection_set: SelectionSetNode, type_name: str,
-                   fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+                   fragments: dict[str, FragmentDefinitionNode], variables: Any,
                    out: OrderedDict[str, list[FieldNode]] | None = None,
                    visited: set[str] | None = None) -> OrderedDict[str, list[FieldNode]]:
     out = OrderedDict() if out is None else out
@@ -376,6 +376,8 @@ class Engine:
         if prepared.errors is not None:
             return {"data": None, "errors": prepared.errors}
         op = prepared.operations.get(operation_name)
+        if op is None and operation_name is None and len(prepared.operations) == 1:
+            op = next(iter(prepared.operations.values()))
         if op is None:
             if operation_name is None and len(prepared.operations) > 1:
                 msg = "Must provide operation name if query contains multiple operations."

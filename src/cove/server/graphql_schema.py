@@ -32,8 +32,11 @@ def build_graphql_schema(schema: Schema) -> tuple[GraphQLSchema, str]:
     for name in AWS_SCALARS:
         scalar = gql.get_type(name)
         assert isinstance(scalar, GraphQLScalarType)
-        scalar.parse_value, scalar.parse_literal = _scalar_functions(name)  # type: ignore[method-assign]
-        scalar.serialize = _identity  # type: ignore[method-assign]
+        parse_value, parse_literal = _scalar_functions(name)
+        # graphql-core 3.3 reads the coerce_* names; keep the older parse_* names in step.
+        scalar.parse_value = scalar.coerce_input_value = parse_value  # type: ignore[method-assign]
+        scalar.parse_literal = parse_literal  # type: ignore[method-assign]
+        scalar.serialize = scalar.coerce_output_value = _identity  # type: ignore[method-assign]
     return gql, sdl
 
 

@@ -55,6 +55,10 @@ def decoder(field: Field) -> Callable[[Any], Any] | None:
         return orjson.loads
     if field.type.kind == "scalar" and field.type.name == "Boolean":
         return bool
+    if field.type.kind == "scalar" and field.type.name == "Float":
+        # SQLite keeps integral REAL values as integers on disk, and `RETURNING` hands them back as
+        # int (e.g. 1 for 1.0) -- so a create/update would answer `"score": 1`.
+        return float
     return None
 
 

@@ -1,0 +1,227 @@
+"""The asynchronous client: the twin of ``_client.py``, differing only where it does I/O."""
+
+from __future__ import annotations
+
+import inspect
+import ssl
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+import anyio
+import httpx
+
+from ._auth import AuthProvider
+from ._base import (
+    DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
+    BaseClient,
+    HeadersOption,
+    LoaderArgs,
+    LoaderBuild,
+    ModelClientBase,
+    ModelOps,
+    ModelsNamespace,
+    Operation,
+    RecordT,
+    RequestOptions,
+    UseClientDefault,
+    parse_response,
+)
+from ._config import AuthMode, ConfigSource
+from ._paging import apaginate
+from ._records import Record, Result
+from .errors import TransportError, TransportTimeoutError
+
+T = TypeVar("T")
+
+_AuthModeOpt = AuthMode | None | UseClientDefault
+_StrOpt = str | None | UseClientDefault
+_HeadersOpt = HeadersOption | None | UseClientDefault
+
+
+class AsyncClient(BaseClient):
+    """An asynchronous Amplify Data client (``cove.generate_async_client()``).
+
+    The same surface and options as :class:`~cove.client.Client`, with ``await`` on every call,
+    ``async for`` over ``list_all``, ``async with`` and :meth:`aclose`. ``headers`` may also be an
+    async function, and lazy loaders (``todo.list()``) return coroutines.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: ConfigSource | None = None,
+        auth_mode: AuthMode | None = None,
+        auth_token: str | None = None,
+        api_key: str | None = None,
+        headers: HeadersOption | None = None,
+        endpoint: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_attempts: int = 3,
+        auth_providers: Mapping[str, AuthProvider] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+    ) -> None:
+        super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
+                         headers=headers, endpoint=endpoint, auth_providers=auth_providers,
+                         max_attempts=max_attempts)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, verify=verify)
+        self.models: ModelsNamespace[AsyncModelClient[Record]] = ModelsNamespace(
+            self._schema, lambda name: AsyncModelClient(self, self._ops(name)))
+
+    # -- public ---------------------------------------------------------------------------------
+    async def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
+                      auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                      api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                      endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+        """Send a query or mutation; ``Result.data`` is the raw ``data`` dict (or None).
+
+        GraphQL errors (validation, resolver, condition failures, HTTP 401 with an ``errors``
+        body) come back in ``Result.errors``. An unparsable document raises ValueError.
+        """
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._run(self._raw_operation(query, variables, options))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    # -- I/O ------------------------------------------------------------------------------------
+    async def _run(self, op: Operation[T]) -> T:
+        call = self._begin(op)
+        custom = self._headers_result(call)
+        if inspect.isawaitable(custom):
+            custom = await custom
+        auth = await self._provider(call.resolved.mode).async_auth_headers(self._auth_request(call, custom))
+        request = self._http.build_request("POST", call.resolved.url, content=call.body,
+                                           headers=self._final_headers(call, auth, custom))
+        response = await self._send(request)
+        return op.shape(parse_response(response))
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay(attempt, exc=exc)
+                if delay is None:
+                    cls = TransportTimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+                    raise cls(f"{type(exc).__name__}: {exc} ({request.url})") from exc
+            else:
+                delay = self._retry_delay(attempt, response=response)
+                if delay is None:
+                    return response
+                await response.aclose()
+            await anyio.sleep(delay)
+            attempt += 1
+
+    def _make_loader(self, build: LoaderBuild) -> Callable[..., Coroutine[Any, Any, Result[Any]]]:
+        async def load(*, limit: int | None = None, next_token: str | None = None,
+                       auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                       api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                       endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+            """Fetch the related record(s): a Result (a list Result for hasMany)."""
+            options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+            planned = build(LoaderArgs(limit, next_token, options))
+            return planned if isinstance(planned, Result) else await self._run(planned)
+        return load
+
+
+class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
+    """``aclient.models.<Model>``: the async twin of :class:`~cove.client.ModelClient`."""
+
+    def __init__(self, client: AsyncClient, ops: ModelOps[RecordT]) -> None:
+        self._client = client
+        self._ops = ops
+
+    async def create(self, data: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+                     auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                     api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                     endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Create a record; ``data`` holds its fields (related records become their foreign keys)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(self._ops.mutation("create", data, selection_set, options))
+
+    async def get(self, identifier: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Fetch one record by its identifier (``{"id": ...}``, or every primary+sort key field)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(self._ops.get(identifier, selection_set, options))
+
+    async def update(self, data: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+                     auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                     api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                     endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Update the fields given in ``data`` (which includes the identifier); read-only fields
+        such as ``createdAt`` are dropped, so a fetched record can be passed back."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(self._ops.mutation("update", data, selection_set, options))
+
+    async def delete(self, identifier: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+                     auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                     api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                     endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Delete by identifier; ``data`` is the deleted record."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(self._ops.mutation("delete", identifier, selection_set, options))
+
+    async def list(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
+                   next_token: str | None = None, sort_direction: str | None = None,
+                   selection_set: Sequence[str] | None = None,
+                   auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                   api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                   endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_conditions: Any) -> Result[list[RecordT]]:
+        """One page of records; ``Result.next_token`` fetches the next (see ``ModelClient.list``)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(self._ops.list_page(
+            filter=filter, limit=limit, next_token=next_token, sort_direction=sort_direction,
+            selection_set=selection_set, key_args=key_conditions, options=options))
+
+    def list_all(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
+                 sort_direction: str | None = None, selection_set: Sequence[str] | None = None,
+                 auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                 api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                 endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_conditions: Any) -> AsyncIterator[RecordT]:
+        """``async for todo in aclient.models.Todo.list_all(...)``: every record, page by page."""
+        return apaginate(self.list, filter=filter, limit=limit, sort_direction=sort_direction,
+                         selection_set=selection_set, auth_mode=auth_mode, auth_token=auth_token,
+                         api_key=api_key, headers=headers, endpoint=endpoint, **key_conditions)
+
+    def _index_query(self, query_field: str) -> AsyncIndexQuery[RecordT]:
+        return AsyncIndexQuery(self, query_field)
+
+
+class AsyncIndexQuery(Generic[RecordT]):
+    """A secondary-index query method on the async client."""
+
+    def __init__(self, model_client: AsyncModelClient[RecordT], query_field: str) -> None:
+        self._mc = model_client
+        self.query_field = query_field
+
+    async def __call__(self, keys: Mapping[str, Any] | None = None, /, *,
+                       filter: Mapping[str, Any] | None = None, limit: int | None = None,
+                       next_token: str | None = None, sort_direction: str | None = None,
+                       selection_set: Sequence[str] | None = None,
+                       auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                       api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                       endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_args: Any) -> Result[list[RecordT]]:
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        all_keys = {**(keys or {}), **key_args}
+        mc = self._mc
+        return await mc._client._run(mc._ops.index_query(
+            self.query_field, all_keys, filter=filter, limit=limit, next_token=next_token,
+            sort_direction=sort_direction, selection_set=selection_set, options=options))
+
+    def __repr__(self) -> str:
+        return f"<AsyncIndexQuery {self._mc.name}.{self.query_field}>"

@@ -1,0 +1,259 @@
+"""The synchronous client. Its async twin is ``_async_client.py``; they differ only in I/O."""
+
+from __future__ import annotations
+
+import inspect
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+import httpx
+
+from ._auth import AuthProvider
+from ._base import (
+    DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
+    BaseClient,
+    HeadersOption,
+    LoaderArgs,
+    LoaderBuild,
+    ModelClientBase,
+    ModelOps,
+    ModelsNamespace,
+    Operation,
+    RecordT,
+    RequestOptions,
+    UseClientDefault,
+    parse_response,
+)
+from ._config import AuthMode, ConfigSource
+from ._paging import paginate
+from ._records import Record, Result
+from .errors import ConfigurationError, TransportError, TransportTimeoutError
+
+T = TypeVar("T")
+
+_AuthModeOpt = AuthMode | None | UseClientDefault
+_StrOpt = str | None | UseClientDefault
+_HeadersOpt = HeadersOption | None | UseClientDefault
+
+
+class Client(BaseClient):
+    """A synchronous Amplify Data client (``cove.generate_client()``).
+
+    Options (each also accepted per call, where they win over these; ``None`` per call clears one):
+
+    - ``auth_mode``: ``"api_key" "user_pool" "identity_pool" "iam" "oidc" "lambda" "none"`` (or
+      Amplify's ``"apiKey" "userPool" "identityPool"``). Default: the outputs file's default mode.
+    - ``auth_token``: sent verbatim as ``Authorization`` (lambda tokens, or a user-pool id token).
+    - ``api_key``: replaces the outputs file's key.
+    - ``headers``: a dict, or a function receiving ``{"method", "url", "headers", "query_string",
+      "queryString"}`` and returning a dict. Per-call headers *replace* the client's (as in Amplify).
+    - ``endpoint``: another GraphQL URL; needs an explicit ``auth_mode`` (and ``api_key`` for
+      api_key mode). ``client.models`` keeps working there.
+
+    Also: ``config`` (a :class:`~cove.client.Config`, outputs dict or path instead of the global
+    :func:`cove.configure`), ``timeout``, ``max_attempts`` (retries on connection errors, 429 and
+    5xx), ``auth_providers`` (``{mode: AuthProvider}``), ``transport`` and ``verify`` (for httpx).
+
+    Raises :class:`~cove.client.errors.ConfigurationError` for a bad configuration,
+    :class:`~cove.client.errors.AuthConfigurationError` subclasses when a call's auth mode has no
+    credentials (before sending), :class:`~cove.client.errors.TransportError` and
+    :class:`~cove.client.errors.ResponseError`. GraphQL errors are returned in ``Result.errors``.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: ConfigSource | None = None,
+        auth_mode: AuthMode | None = None,
+        auth_token: str | None = None,
+        api_key: str | None = None,
+        headers: HeadersOption | None = None,
+        endpoint: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_attempts: int = 3,
+        auth_providers: Mapping[str, AuthProvider] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+    ) -> None:
+        super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
+                         headers=headers, endpoint=endpoint, auth_providers=auth_providers,
+                         max_attempts=max_attempts)
+        self._http = httpx.Client(timeout=timeout, transport=transport, verify=verify)
+        self.models: ModelsNamespace[ModelClient[Record]] = ModelsNamespace(
+            self._schema, lambda name: ModelClient(self, self._ops(name)))
+
+    # -- public ---------------------------------------------------------------------------------
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
+                auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+        """Send a query or mutation; ``Result.data`` is the raw ``data`` dict (or None).
+
+        GraphQL errors (validation, resolver, condition failures, HTTP 401 with an ``errors``
+        body) come back in ``Result.errors``. An unparsable document raises ValueError.
+        """
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._run(self._raw_operation(query, variables, options))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- I/O ------------------------------------------------------------------------------------
+    def _run(self, op: Operation[T]) -> T:
+        call = self._begin(op)
+        custom = self._headers_result(call)
+        if inspect.isawaitable(custom):
+            if inspect.iscoroutine(custom):
+                custom.close()
+            raise ConfigurationError("the headers function is async: use it with "
+                                     "cove.generate_async_client(), or pass a sync function")
+        auth = self._provider(call.resolved.mode).auth_headers(self._auth_request(call, custom))
+        request = self._http.build_request("POST", call.resolved.url, content=call.body,
+                                           headers=self._final_headers(call, auth, custom))
+        response = self._send(request)
+        return op.shape(parse_response(response))
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay(attempt, exc=exc)
+                if delay is None:
+                    cls = TransportTimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+                    raise cls(f"{type(exc).__name__}: {exc} ({request.url})") from exc
+            else:
+                delay = self._retry_delay(attempt, response=response)
+                if delay is None:
+                    return response
+                response.close()
+            time.sleep(delay)
+            attempt += 1
+
+    def _make_loader(self, build: LoaderBuild) -> Callable[..., Result[Any]]:
+        def load(*, limit: int | None = None, next_token: str | None = None,
+                 auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                 api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                 endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+            """Fetch the related record(s): a Result (a list Result for hasMany)."""
+            options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+            planned = build(LoaderArgs(limit, next_token, options))
+            return planned if isinstance(planned, Result) else self._run(planned)
+        return load
+
+
+class ModelClient(ModelClientBase[RecordT], Generic[RecordT]):
+    """``client.models.<Model>``: create/get/update/delete/list, index queries, ``list_all``.
+
+    Every method takes the request options ``auth_mode``, ``auth_token``, ``api_key``, ``headers``,
+    ``endpoint`` as keywords, and ``selection_set`` (a list of dotted field paths; ``"posts.*"``).
+    Operations disabled in the schema are absent (AttributeError).
+    """
+
+    def __init__(self, client: Client, ops: ModelOps[RecordT]) -> None:
+        self._client = client
+        self._ops = ops
+
+    def create(self, data: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+               auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+               api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+               endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Create a record; ``data`` holds its fields (related records become their foreign keys)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client._run(self._ops.mutation("create", data, selection_set, options))
+
+    def get(self, identifier: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+            auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+            api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+            endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Fetch one record by its identifier (``{"id": ...}``, or every primary+sort key field)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client._run(self._ops.get(identifier, selection_set, options))
+
+    def update(self, data: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+               auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+               api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+               endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Update the fields given in ``data`` (which includes the identifier); read-only fields
+        such as ``createdAt`` are dropped, so a fetched record can be passed back."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client._run(self._ops.mutation("update", data, selection_set, options))
+
+    def delete(self, identifier: Mapping[str, Any], /, *, selection_set: Sequence[str] | None = None,
+               auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+               api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+               endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordT | None]:
+        """Delete by identifier; ``data`` is the deleted record."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client._run(self._ops.mutation("delete", identifier, selection_set, options))
+
+    def list(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
+             next_token: str | None = None, sort_direction: str | None = None,
+             selection_set: Sequence[str] | None = None,
+             auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+             api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+             endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_conditions: Any) -> Result[list[RecordT]]:
+        """One page of records; ``Result.next_token`` fetches the next.
+
+        For a model with a custom identifier, pass the partition key value as a keyword named after
+        its field, and a sort-key condition named like Amplify's (the field, or the camel-joined
+        fields of a composite sort key): ``list(customerId="c1", placedAt={"ge": "2025"})``.
+        """
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client._run(self._ops.list_page(
+            filter=filter, limit=limit, next_token=next_token, sort_direction=sort_direction,
+            selection_set=selection_set, key_args=key_conditions, options=options))
+
+    def list_all(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
+                 sort_direction: str | None = None, selection_set: Sequence[str] | None = None,
+                 auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                 api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                 endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_conditions: Any) -> Iterator[RecordT]:
+        """Every record, following ``next_token`` page by page (``limit`` is the page size).
+        A page with GraphQL errors raises :class:`~cove.client.errors.GraphQLResponseError`."""
+        return paginate(self.list, filter=filter, limit=limit, sort_direction=sort_direction,
+                        selection_set=selection_set, auth_mode=auth_mode, auth_token=auth_token,
+                        api_key=api_key, headers=headers, endpoint=endpoint, **key_conditions)
+
+    def _index_query(self, query_field: str) -> IndexQuery[RecordT]:
+        return IndexQuery(self, query_field)
+
+
+class IndexQuery(Generic[RecordT]):
+    """A secondary-index query method, e.g. ``client.models.Post.listPostByBlogId``."""
+
+    def __init__(self, model_client: ModelClient[RecordT], query_field: str) -> None:
+        self._mc = model_client
+        self.query_field = query_field
+
+    def __call__(self, keys: Mapping[str, Any] | None = None, /, *,
+                 filter: Mapping[str, Any] | None = None, limit: int | None = None,
+                 next_token: str | None = None, sort_direction: str | None = None,
+                 selection_set: Sequence[str] | None = None,
+                 auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                 api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                 endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_args: Any) -> Result[list[RecordT]]:
+        """``keys``: the index's partition key value and optional sort-key condition (also
+        accepted as keywords): ``listPostByBlogId({"blogId": b.id})``."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        all_keys = {**(keys or {}), **key_args}
+        mc = self._mc
+        return mc._client._run(mc._ops.index_query(
+            self.query_field, all_keys, filter=filter, limit=limit, next_token=next_token,
+            sort_direction=sort_direction, selection_set=selection_set, options=options))
+
+    def __repr__(self) -> str:
+        return f"<IndexQuery {self._mc.name}.{self.query_field}>"

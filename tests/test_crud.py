@@ -6,7 +6,6 @@ import re
 import uuid
 
 import pytest
-
 from conftest import Sandbox
 
 SEL = "id content done priority due tags listId createdAt updatedAt"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ N_UPDATE_CHECKS = 400
 
 CHARS = ["a", "b", "c", "A", "Z", "[", "]", '"', "\\", " ", ",", "é", "中", "😀", "0", "9"]
 WORDS = ["", "a", "ab", "abc", "b", "ba", "A", "Ab", "Z", "[", '["a"]', "é", "éa", "中文", "😀", "a😀", "0", "10", "9"]
+# NUL is a legal character in a GraphQL / JSON string, and SQLite's text functions stop at it.
+NUL_WORDS = ["\x00", "a\x00", "a\x00b", "\x00a"]
 
 ENUM = ["ALPHA", "BETA", "GAMMA", "DELTA"]
 IDS_EXTRA = ["", "c", "c1", "c10", "c2", "C1", "x-9"]
@@ -53,10 +56,18 @@ TIMESTAMPS = [0, 1, 1_700_000_000, 1_700_000_001, 1_800_000_000, -5, 2**40]
 FLOATS = [-1e300, -2.5, -1.0, -0.0, 0.0, 0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 1e10, 1e300]
 
 
-def rand_text(rng: random.Random) -> str:
+def rand_text(rng: random.Random, nul: bool = True) -> str:
+    """A short string, sometimes holding NUL characters (`nul=False` to leave them out)."""
+    if nul and rng.random() < 0.03:
+        return rng.choice(NUL_WORDS)
     if rng.random() < 0.5:
         return rng.choice(WORDS)
-    return "".join(rng.choice(CHARS) for _ in range(rng.randint(0, 4)))
+    chars = CHARS + ["\x00"] if nul else CHARS
+    return "".join(rng.choice(chars) for _ in range(rng.randint(0, 4)))
+
+
+def rand_element(rng: random.Random) -> str:
+    return rand_text(rng)
 
 
 # Field kinds: how to make a stored value, and what filter operators / operands apply.
@@ -85,7 +96,7 @@ FLOAT_FIELDS = {"score": _pool(FLOATS)}
 BOOL_FIELDS = {"flag": lambda rng: rng.random() < 0.5}
 ENUM_FIELDS = {"kind": _pool(ENUM)}
 LIST_FIELDS = {
-    "tags": lambda rng: [None if rng.random() < 0.05 else rand_text(rng) for _ in range(rng.randint(0, 4))],
+    "tags": lambda rng: [None if rng.random() < 0.05 else rand_element(rng) for _ in range(rng.randint(0, 4))],
     "kinds": lambda rng: [rng.choice(ENUM) for _ in range(rng.randint(0, 3))],
     "nums": lambda rng: [rng.choice(INTS[2:10]) for _ in range(rng.randint(0, 4))],
 }
@@ -141,7 +152,7 @@ class FilterGen:
             return rng.choice(ENUM)
         if field == "nums":
             return rng.choice(INTS)
-        return rand_text(rng)
+        return rand_element(rng)
 
     def maybe_none(self, value: Any, p: float = 0.05) -> Any:
         return None if self.rng.random() < p else value
@@ -170,26 +181,27 @@ class FilterGen:
     def field_condition(self) -> tuple[str, Any]:
         rng = self.rng
         kind = rng.choice(["string", "string", "string", "int", "float", "bool", "enum", "list", "list", "list"])
+        make: Callable[[], Any]
         if kind == "string":
             field = rng.choice(list(STRING_KINDS))
-            make = lambda: self.sample(field)  # noqa: E731
+            make = lambda: self.sample(field)
             ops = COMPARE + ["contains", "notContains", "between", "beginsWith", "attributeExists",
                              "attributeType", "size"]
         elif kind == "int":
             field = rng.choice(list(INT_FIELDS))
-            make = lambda: self.sample(field)  # noqa: E731
+            make = lambda: self.sample(field)
             ops = COMPARE + ["between", "attributeExists", "attributeType"]
         elif kind == "float":
             field = "score"
-            make = lambda: self.sample(field)  # noqa: E731
+            make = lambda: self.sample(field)
             ops = COMPARE + ["between", "attributeExists", "attributeType"]
         elif kind == "bool":
             field = "flag"
-            make = lambda: self.sample(field)  # noqa: E731
+            make = lambda: self.sample(field)
             ops = ["eq", "ne", "attributeExists", "attributeType"]
         elif kind == "enum":
             field = "kind"
-            make = lambda: self.sample(field)  # noqa: E731
+            make = lambda: self.sample(field)
             ops = ["eq", "ne"]
             if rng.random() < 0.2:  # store-level extras (not offered by ModelKindInput)
                 ops = ops + ["attributeExists", "attributeType"]
@@ -207,7 +219,7 @@ class FilterGen:
                     ops = ops + ["contains", "notContains", "beginsWith", "size"]
                 elif rng.random() < 0.3:  # store-level extras on an Int list
                     ops = ops + ["contains", "notContains", "size"]
-            make = lambda: self.element(field)  # noqa: E731
+            make = lambda: self.element(field)
 
         cond: dict[str, Any] = {}
         for op in rng.sample(ops, min(len(ops), rng.choice([1, 1, 1, 2, 3]))):
@@ -342,6 +354,14 @@ EDGE_FILTERS: list[dict[str, Any]] = [
     {"name": None},
     {"name": {"eq": None, "ne": None}},
     {"not": {"not": {"tags": {"contains": "a"}}}},
+    {"name": {"beginsWith": "a\x00"}},
+    {"name": {"beginsWith": "\x00"}},
+    {"name": {"beginsWith": "a"}},
+    {"name": {"contains": "\x00"}},
+    {"name": {"notContains": "\x00a"}},
+    {"name": {"size": {"eq": 2}}},
+    {"name": {"gt": "a\x00"}},
+    {"name": {"eq": "a\x00b"}},
 ]
 
 # Malformed filters: both sides must refuse them.
@@ -364,7 +384,8 @@ def schema() -> Schema:
 
 
 @pytest.fixture(scope="module")
-def world(schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> tuple[SQLiteStore, Model, list[dict[str, Any]]]:
+def world(schema: Schema, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[SQLiteStore, Model, list[dict[str, Any]]]]:
     rng = random.Random(SEED)
     store = SQLiteStore(tmp_path_factory.mktemp("crosscheck") / "x.sqlite")
     store.apply_schema(schema)
@@ -472,3 +493,22 @@ def test_malformed_filters_rejected_by_both(world: Any, flt: dict[str, Any]) -> 
         matches(flt, records[0], list_fields(model))
     with pytest.raises(InvalidFilter):
         store.list(ListRequest(model, filter=flt, limit=10))
+
+
+def test_nul_in_list_elements_agree(schema: Schema, tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "nul.sqlite")
+    store.apply_schema(schema)
+    model = schema.models["Item"]
+    records = [{"id": "a", "tags": ["a\x00b"], "createdAt": "t", "updatedAt": "t"},
+               {"id": "b", "tags": ["a"], "createdAt": "t", "updatedAt": "t"},
+               {"id": "c", "tags": ['x","a', "\\", 'a"'], "createdAt": "t", "updatedAt": "t"}]
+    for rec in records:
+        store.create(model, rec, None)
+    failures, _ = _check(store, model, records, [{"tags": {"contains": "a\x00b"}},
+                                                 {"tags": {"notContains": "a\x00b"}},
+                                                 {"tags": {"contains": "a"}},
+                                                 {"tags": {"contains": '"a'}},
+                                                 {"tags": {"contains": "\\"}},
+                                                 {"tags": {"notContains": "a"}}])
+    store.close()
+    assert not failures, "\n\n".join(failures)

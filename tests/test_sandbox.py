@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-
 from conftest import Sandbox, free_port, start_sandbox
 
 SCHEMA_V1 = """

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Generic, Self, TypedDict, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypedDict, TypeVar, cast
 
 import httpx
 import orjson
@@ -232,7 +232,8 @@ def parse_response(response: httpx.Response) -> dict[str, Any]:
         message = None
         if isinstance(payload, dict):
             message = payload.get("message") or payload.get("Message")
-            error_type = error_type or payload.get("__type") or payload.get("code")
+            body_type = payload.get("__type") or payload.get("code")
+            error_type = error_type or (str(body_type) if body_type else None)
         if not message:
             text = content.decode("utf-8", "replace").strip()
             message = text[:300] if text else (response.reason_phrase or "Unknown error")
@@ -257,6 +258,10 @@ def graphql_errors(payload: Payload) -> list[GraphQLError]:
 class BaseClient:
     """State and I/O-free logic shared by :class:`~cove.client.Client` and
     :class:`~cove.client.AsyncClient`."""
+
+    #: The Record subclass per model / custom type name; typed clients generated from a schema
+    #: override this (and ``models``) so every record is a typed subclass of :class:`Record`.
+    record_types: ClassVar[Mapping[str, type[Record]]] = {}
 
     def __init__(
         self,
@@ -408,7 +413,8 @@ class BaseClient:
         ops = self._model_ops.get(model_name)
         if ops is None:
             model = self._schema.models[model_name]
-            ops = self._model_ops[model_name] = ModelOps(self, model, Record)
+            record_type = self.record_types.get(model_name, Record)
+            ops = self._model_ops[model_name] = ModelOps(self, model, record_type)
         return ops
 
     def _make_loader(self, build: LoaderBuild) -> Callable[..., Any]:
@@ -431,8 +437,7 @@ class BaseClient:
             return self._record(f.type_name, value) if isinstance(value, Mapping) else value
         return value
 
-    def _record(self, type_name: str, raw: Mapping[str, Any],
-                record_type: type[Record] = Record,
+    def _record(self, type_name: str, raw: Mapping[str, Any], record_type: type[Record] | None = None,
                 loaders: Mapping[str, Callable[..., Any]] | None = None) -> Any:
         model = self._schema.models.get(type_name)
         non_model = self._schema.non_models.get(type_name) if model is None else None
@@ -445,6 +450,8 @@ class BaseClient:
                     [Record(x) if isinstance(x, Mapping) else x for x in v] if isinstance(v, list) else v)
             else:
                 data[k] = self._value(f, v)
+        if record_type is None:
+            record_type = self.record_types.get(type_name, Record)
         return record_type._build(data, type_name if (model or non_model) else None, loaders)
 
 
@@ -652,6 +659,11 @@ _GATED: dict[str, str] = {"create": "create", "get": "get", "update": "update", 
                           "list": "list", "list_all": "list"}
 
 
+def _disabled_message(model: ModelInfo, name: str, op: str) -> str:
+    return (f"{model.name}.{name}() is not available: the {op!r} operation is disabled for model "
+            f"{model.name} (disable_operations in the schema)")
+
+
 class ModelsNamespace(Generic[MC]):
     """``client.models``: one model client per model of the MIS (``client.models.Todo``)."""
 
@@ -702,15 +714,16 @@ class ModelClientBase(Generic[RecordT]):
         if op is not None:
             model: ModelInfo = object.__getattribute__(self, "_ops").model
             if not model.enabled(op):
-                raise AttributeError(
-                    f"{model.name}.{name}() is not available: the {op!r} operation is disabled for "
-                    f"model {model.name} (disable_operations in the schema)")
+                raise AttributeError(_disabled_message(model, name, op))
         return object.__getattribute__(self, name)
 
     def __getattr__(self, name: str) -> Any:
+        # Python calls this after __getattribute__ raised, so disabled operations land here too.
         if name.startswith("_"):
             raise AttributeError(name)
         model = self._ops.model
+        if name in _GATED:
+            raise AttributeError(_disabled_message(model, name, _GATED[name]))
         if model.index(name) is not None:
             return self._index_query(name)
         queries = ", ".join(i.query_field for i in model.indexes)

@@ -25,7 +25,6 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -35,7 +34,7 @@ from graphql import (
     parse,
     validate,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import BooleanValueNode, VariableNode
 
 from cove.schema.model import Field, Model, Schema, SecondaryIndex
@@ -44,6 +43,7 @@ from cove.store.base import KeyCondition, ListRequest, Record, StoreError
 from cove.store.sqlite import now_iso
 
 from .authorization import Authorizer
+from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
 from .identity import Identity
@@ -89,6 +89,7 @@ class Entry:
     nodes: list[FieldNode] = field(default_factory=list)
     field_def: GraphQLField | None = None
     model_field: Field | None = None
+    arg_vars: dict[str, str] | None = None
 
 
 @dataclass
@@ -98,6 +99,38 @@ class Plan:
     type_name: str
     entries: list[Entry]
     model: Model | None = None
+    render: Callable[[Context, dict[str, Any]], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        self.render = _compile_renderer(self)
+
+
+def _compile_renderer(plan: Plan) -> Callable[[Context, dict[str, Any]], dict[str, Any]]:
+    """Generate straight-line Python for one selection: a dict literal in response order, with the
+    non-null checks first. This is the per-record inner loop, so it avoids all per-entry dispatch."""
+    checks: list[str] = []
+    parts: list[str] = []
+    for i, e in enumerate(plan.entries):
+        key = repr(e.key)
+        if e.kind == SCALAR:
+            if e.nonnull:
+                checks.append(f"    v{i} = r.get({e.name!r})\n    if v{i} is None: raise _null(E[{i}], P)")
+                parts.append(f"{key}: v{i}")
+            else:
+                parts.append(f"{key}: r.get({e.name!r})")
+        elif e.kind == TYPENAME:
+            parts.append(f"{key}: {plan.type_name!r}")
+        elif e.kind == OBJECT:
+            parts.append(f"{key}: ctx._object(E[{i}], r.get({e.name!r}), P)")
+        elif e.kind == RELATED:
+            parts.append(f"{key}: ctx._related(E[{i}], P, r)")
+        elif e.kind == HAS_MANY:
+            parts.append(f"{key}: ctx._has_many(E[{i}], P, r)")
+    source = "def render(ctx, r):\n" + "".join(c + "\n" for c in checks) + \
+        "    return {" + ", ".join(parts) + "}\n"
+    namespace: dict[str, Any] = {"E": plan.entries, "P": plan, "_null": _null}
+    exec(compile(source, f"<cove plan {plan.type_name}>", "exec"), namespace)  # noqa: S102 - our own code
+    return namespace["render"]  # type: ignore[no-any-return]
 
 
 def _unwrap(t: Any) -> tuple[Any, bool, bool]:
@@ -155,6 +188,17 @@ def collect_fields(selection_set: SelectionSetNode, type_name: str,
     return out
 
 
+def _arg_vars(node: FieldNode) -> dict[str, str] | None:
+    """{argument: variable} when every argument is a bare variable (the shape clients send), so
+    arguments can be read straight from the coerced variables; None means "ask graphql-core"."""
+    out = {}
+    for arg in node.arguments or ():
+        if not isinstance(arg.value, VariableNode):
+            return None
+        out[arg.name.value] = arg.value.name.value
+    return out
+
+
 def _merged_selection(nodes: list[FieldNode]) -> list[SelectionSetNode]:
     return [n.selection_set for n in nodes if n.selection_set is not None]
 
@@ -181,6 +225,7 @@ class RootField:
     plan: Plan | None
     nonnull: bool
     is_list: bool
+    arg_vars: dict[str, str] | None = None
 
 
 @dataclass
@@ -198,6 +243,7 @@ class PreparedDocument:
     operations: dict[str | None, OperationDefinitionNode] = field(default_factory=dict)
     variable_directives: bool = False
     plans: dict[str | None, OperationPlan] = field(default_factory=dict)
+    coercers: dict[str | None, Callable[[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=dict)
 
 
 class Engine:
@@ -322,7 +368,8 @@ class Engine:
             fdef = root_type.fields[name]
             named, nonnull, is_list = _unwrap(fdef.type)
             plan = self._plan_type(named, nodes, prepared, variables)
-            roots.append(RootField(key, name, self._roots.get(name), nodes, fdef, plan, nonnull, is_list))
+            roots.append(RootField(key, name, self._roots.get(name), nodes, fdef, plan, nonnull, is_list,
+                                   _arg_vars(nodes[0])))
         introspection = None
         if intro:
             introspection = OperationDefinitionNode(
@@ -360,7 +407,8 @@ class Engine:
             if mfield is not None and mfield.relation is not None:
                 sub = self._plan_type(inner, fnodes, prepared, variables)
                 kind = HAS_MANY if mfield.relation.kind == "has_many" else RELATED
-                entries.append(Entry(key, kind, fname, nonnull, label, sub, is_list, fnodes, fdef, mfield))
+                entries.append(Entry(key, kind, fname, nonnull, label, sub, is_list, fnodes, fdef, mfield,
+                                     _arg_vars(fnodes[0])))
             elif isinstance(inner, GraphQLObjectType):
                 sub = self._plan_type(inner, fnodes, prepared, variables)
                 entries.append(Entry(key, OBJECT, fname, nonnull, label, sub, is_list, fnodes, fdef, mfield))
@@ -395,10 +443,18 @@ class Engine:
         if variables is not None and not isinstance(variables, dict):
             return {"data": None, "errors": [{"path": None, "locations": None,
                                                "message": "'variables' must be a JSON object"}]}
-        coerced = get_variable_values(self.graphql_schema, op.variable_definitions or (), variables or {},
-                                      max_errors=20)
-        if isinstance(coerced, list):
-            return {"data": None, "errors": [from_graphql_error(e, "Validation error: ") for e in coerced]}
+        coerce = prepared.coercers.get(operation_name)
+        if coerce is None:
+            coerce = prepared.coercers[operation_name] = compile_variables(self.graphql_schema,
+                                                                           op.variable_definitions or ())
+        fast = coerce(variables or {})
+        if fast is not None:
+            coerced: Any = VariableValues({}, fast)
+        else:
+            coerced = get_variable_values(self.graphql_schema, op.variable_definitions or (), variables or {},
+                                          max_errors=20)
+            if isinstance(coerced, list):
+                return {"data": None, "errors": [from_graphql_error(e, "Validation error: ") for e in coerced]}
         plan: OperationPlan | None = None
         if not prepared.variable_directives:
             plan = prepared.plans.get(operation_name)
@@ -445,6 +501,10 @@ class Engine:
         return body
 
     def _args(self, rf: RootField | Entry, ctx: Context) -> dict[str, Any]:
+        arg_vars = rf.arg_vars
+        if arg_vars is not None:
+            coerced = ctx.variables.coerced
+            return {a: coerced[v] for a, v in arg_vars.items() if v in coerced}
         assert rf.field_def is not None
         try:
             return get_argument_values(rf.field_def, rf.nodes[0], ctx.variables)
@@ -590,23 +650,7 @@ class Context:
         return {"claims": ident.claims, "sub": ident.claims.get("sub")}
 
     def record(self, plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for e in plan.entries:
-            kind = e.kind
-            if kind == SCALAR:
-                v = record.get(e.name)
-                if v is None and e.nonnull:
-                    raise _null(e, plan)
-                out[e.key] = v
-            elif kind == TYPENAME:
-                out[e.key] = plan.type_name
-            elif kind == OBJECT:
-                out[e.key] = self._object(e, record.get(e.name), plan)
-            elif kind == RELATED:
-                out[e.key] = self._related(e, plan, record)
-            elif kind == HAS_MANY:
-                out[e.key] = self._has_many(e, plan, record)
-        return out
+        return plan.render(self, record)  # type: ignore[misc]
 
     def _object(self, e: Entry, value: Any, parent: Plan) -> Any:
         if value is None:
@@ -635,15 +679,20 @@ class Context:
             if e.kind == ITEMS:
                 sub = e.sub
                 assert sub is not None
-                rendered: list[Any] = []
-                record = self.record
-                for i, item in enumerate(items):
-                    try:
-                        rendered.append(record(sub, item))
-                    except _NonNull as exc:
-                        # List items are nullable: the bad item becomes null, the page survives.
-                        self.errors.append(field_error(exc.message, None, [e.key, i, *exc.path], e.nodes[0]))
-                        rendered.append(None)
+                render = sub.render
+                assert render is not None
+                try:
+                    rendered = [render(self, item) for item in items]
+                except _NonNull:
+                    rendered = []
+                    for i, item in enumerate(items):
+                        try:
+                            rendered.append(render(self, item))
+                        except _NonNull as exc:
+                            # List items are nullable: the bad item becomes null, the page survives.
+                            self.errors.append(field_error(exc.message, None, [e.key, i, *exc.path],
+                                                           e.nodes[0]))
+                            rendered.append(None)
                 out[e.key] = rendered
             elif e.kind == NEXT_TOKEN:
                 out[e.key] = next_token
@@ -666,10 +715,10 @@ class Context:
             key_values = [record.get(r) for r in rel.references]
             if any(v is None for v in key_values):
                 return None
-            found = engine.store.get(related, dict(zip(related.identifier, key_values)))
+            found = engine.store.get(related, dict(zip(related.identifier, key_values, strict=True)))
         else:
             parent_key = [record.get(k) for k in plan.model.identifier]
-            page = engine.store.list(ListRequest(related, limit=1, extra_equals=dict(zip(rel.references, parent_key))))
+            page = engine.store.list(ListRequest(related, limit=1, extra_equals=dict(zip(rel.references, parent_key, strict=True))))
             found = page.items[0] if page.items else None
         if found is None:
             return None
@@ -696,7 +745,7 @@ class Context:
             raise FieldError(f"limit must be between 1 and {engine.limits.max_list_limit}", "InvalidArgumentsError")
         request = ListRequest(related, filter=args.get("filter"), limit=limit, next_token=args.get("nextToken"),
                               descending=args.get("sortDirection") == "DESC",
-                              extra_equals=dict(zip(rel.references, parent_key)))
+                              extra_equals=dict(zip(rel.references, parent_key, strict=True)))
         try:
             page = engine.store.list(request)
         except StoreError as exc:

@@ -60,10 +60,14 @@ def ensure_api_key(store: SQLiteStore, schema: Schema) -> str:
                                 description=schema.authorization_modes.api_key_description or "sandbox").key
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        # One listening socket per worker: the kernel spreads connections evenly across them. With
+        # one shared socket, whichever worker wakes first takes most keep-alive connections.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Accepted sockets inherit this: without it, headers and body written separately meet
     # Nagle's algorithm and delayed ACKs, and every response waits ~40 ms.
     if family in (socket.AF_INET, socket.AF_INET6):
@@ -171,9 +175,19 @@ class _Watcher(threading.Thread):
 def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="none", lifespan="off",
+    config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="none", lifespan="off", proxy_headers=False,
                             log_level="warning", access_log=False, server_header=False, date_header=True)
     return uvicorn.Server(config)
+
+
+def _run_loop(main: Any) -> None:
+    """Run on uvloop when it is installed (uvicorn's loop setting only applies to uvicorn.run)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def run_sandbox(options: ServerOptions) -> int:
@@ -212,7 +226,7 @@ def run_sandbox(options: ServerOptions) -> int:
                 watcher.stopped.set()
 
     try:
-        asyncio.run(main())
+        _run_loop(main())
     except KeyboardInterrupt:
         pass
     finally:
@@ -227,7 +241,9 @@ def run_serve(options: ServerOptions) -> int:
         options.watch = False
         return run_sandbox(options)
     started = time.perf_counter()
-    sock = _bind(options.host, options.port)
+    sockets = [_bind(options.host, options.port, reuse_port=True) for _ in range(options.workers)]
+    if options.port == 0:
+        options.port = sockets[0].getsockname()[1]
     try:
         sandbox = Sandbox(options)  # migrate once, write outputs, ensure a key
     except (SchemaError, DestructiveChange) as exc:
@@ -235,12 +251,17 @@ def run_serve(options: ServerOptions) -> int:
         return 2
     sandbox.store.close()
     children: list[int] = []
-    for _ in range(options.workers):
+    for i in range(options.workers):
         pid = os.fork()
         if pid == 0:
-            _worker(options, sock)
+            for j, other in enumerate(sockets):
+                if j != i:
+                    other.close()
+            _worker(options, sockets[i])
             os._exit(0)
         children.append(pid)
+    for sock in sockets:
+        sock.close()
     _say(f"Cove serving {sandbox.source.spec} with {options.workers} workers")
     _say(f"  GraphQL endpoint  {sandbox.url}")
     _say(f"  API key           {sandbox.api_key}")
@@ -277,6 +298,6 @@ def _worker(options: ServerOptions, sock: socket.socket) -> None:
     app = CoveApp(schema, store, Limits())
     server = _uvicorn_server(app, options)
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        _run_loop(server.serve(sockets=[sock]))
     finally:
         store.close()

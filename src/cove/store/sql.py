@@ -86,6 +86,14 @@ class Dialect:
     def list_contains(self, col: str, ph: str) -> str:
         return f"EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {ph})"
 
+    def list_contains_token(self, col: str, ph: str) -> str:
+        """Membership of a JSON-encoded scalar in a compact JSON array, by text search.
+
+        Outside a JSON string, `,"` or `["` only occur at element boundaries (inside one, a quote is
+        always escaped), so `,<token>,` within `,<array body>,` matches whole elements only. Unlike
+        json_each(), this is exact for strings holding NUL characters."""
+        return f"instr(',' || substr({col}, 2, length({col}) - 2) || ',', ',' || {ph} || ',') > 0"
+
     def byte_length(self, col: str) -> str:
         return f"length(CAST({col} AS BLOB))"
 
@@ -96,7 +104,10 @@ class Dialect:
         return f"instr({col}, {ph}) > 0"
 
     def begins_with(self, col: str, ph: str, ph2: str) -> str:
-        return f"substr({col}, 1, length({ph})) = {ph2}"
+        # On bytes: SQLite's text length()/substr() stop at a NUL character, the BLOB forms do not
+        # (and a UTF-8 byte prefix is exactly a character prefix). substr() of an empty BLOB is NULL.
+        return (f"coalesce(substr(CAST({col} AS BLOB), 1, length(CAST({ph} AS BLOB))), x'') "
+                f"= CAST({ph2} AS BLOB)")
 
 
 SQLITE = Dialect()
@@ -169,6 +180,11 @@ class FilterCompiler:
                      else ("0" if sop == "eq" else "1") for sop, sval in operand.items()]
             return f"({col} IS NOT NULL AND " + " AND ".join(preds or ["1"]) + ")"
         if op in ("contains", "notContains"):
+            if field.is_array and isinstance(operand, str):
+                expr = d.list_contains_token(col, d.param(params, _dumps(operand)))
+                if op == "contains":
+                    return f"({col} IS NOT NULL AND {expr})"
+                return f"({col} IS NULL OR NOT ({expr}))"
             ph = d.param(params, operand)
             if field.is_array:
                 expr = d.list_contains(col, ph)
@@ -179,6 +195,11 @@ class FilterCompiler:
             if op == "contains":
                 return f"({col} IS NOT NULL AND {expr})"
             return f"({col} IS NULL OR NOT ({expr}))"
+        if field.is_array and op in ("lt", "le", "gt", "ge", "between"):
+            # A list is never ordered against anything (the column holds JSON text, which would be).
+            if op == "between":
+                _between_bounds(operand)
+            return "(0)"
         if field.is_array and not isinstance(operand, list) and operand is not None:
             # Comparing a whole list with a scalar never matches (and `ne` always does).
             return "(1)" if op == "ne" else "(0)"
@@ -199,9 +220,9 @@ class FilterCompiler:
     def _compare(self, expr: str, op: str, operand: Any, params: list[Any]) -> str:
         d = self.dialect
         if op == "between":
-            if not isinstance(operand, list) or len(operand) != 2:
-                raise InvalidFilter("between takes a list of exactly two values")
-            lo, hi = operand
+            lo, hi = _between_bounds(operand)
+            if lo is None or hi is None:
+                return "0"  # a null bound orders nothing; `expr BETWEEN NULL AND x` would be SQL NULL
             return f"{expr} BETWEEN {d.param(params, lo)} AND {d.param(params, hi)}"
         sql_op = _COMPARE.get(op)
         if sql_op is None:
@@ -209,3 +230,9 @@ class FilterCompiler:
         if op == "ne":
             return f"{expr} <> {d.param(params, operand)}"
         return f"{expr} {sql_op} {d.param(params, operand)}"
+
+
+def _between_bounds(operand: Any) -> tuple[Any, Any]:
+    if not isinstance(operand, list) or len(operand) != 2:
+        raise InvalidFilter("between takes a list of exactly two values")
+    return operand[0], operand[1]

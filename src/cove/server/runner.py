@@ -7,6 +7,7 @@ arrive (and wait in the backlog) while the app finishes starting.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -90,6 +91,7 @@ class Sandbox:
         report = self.store.apply_schema(self.schema, allow_destructive=options.allow_destructive)
         self.migration = report
         self.api_key = ensure_api_key(self.store, self.schema)
+        self.store.start_background_checkpoints()
         self.app = CoveApp(self.schema, self.store, Limits())
         self.url = options.public_url or self._url()
         self.write_outputs()
@@ -174,6 +176,13 @@ class _Watcher(threading.Thread):
 
 def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
     import uvicorn
+
+    # Everything built so far (schema, plans, modules) lives for the whole process: move it out of
+    # the collector's sight, and collect the young generation less often, so that full collections
+    # (which pause the loop) are rare and short.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
     config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="none", lifespan="off", proxy_headers=False,
                             log_level="warning", access_log=False, server_header=False, date_header=True)
@@ -295,6 +304,7 @@ def _worker(options: ServerOptions, sock: socket.socket) -> None:
     source = SchemaSource(options.schema)
     schema = source.load().schema
     store.apply_schema(schema, allow_destructive=False)
+    store.start_background_checkpoints()
     app = CoveApp(schema, store, Limits())
     server = _uvicorn_server(app, options)
     try:

@@ -16,10 +16,11 @@ import hmac
 import os
 import secrets
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,19 @@ class _Layout:
     list_fields: frozenset[str]
 
     decode: Callable[[tuple[Any, ...]], Record] = None  # type: ignore[assignment]
+    returning: str = ""
+    inserts: dict[tuple[str, ...], str] = field(default_factory=dict)   # SQL per set of given columns
 
     def __post_init__(self) -> None:
         self.decode = _compile_decoder(self.columns, self.decoders)
+        self.returning = " RETURNING " + ", ".join(quote(c) for c in self.columns)
+
+    def insert_sql(self, cols: tuple[str, ...]) -> str:
+        sql = self.inserts.get(cols)
+        if sql is None:
+            sql = self.inserts[cols] = (f"INSERT INTO {self.table} ({', '.join(quote(c) for c in cols)}) "
+                                        f"VALUES ({', '.join('?' for _ in cols)}){self.returning}")
+        return sql
 
     def encode(self, name: str, value: Any) -> Any:
         fn = self.encoders.get(name)
@@ -135,6 +146,8 @@ class SQLiteStore:
             raise ValueError("synchronous must be NORMAL or FULL")
         self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         self.conn.executescript(_META_TABLES)
+        self._checkpointer: threading.Thread | None = None
+        self._closing = threading.Event()
         self._layouts: dict[str, _Layout] = {}
         self._secret: bytes | None = None
         # Writers in several processes queue on this lock, which wakes the next one the moment it is
@@ -270,11 +283,11 @@ class SQLiteStore:
         if condition and not matches(condition, {}, lay.list_fields):
             # DynamoDB evaluates a put's condition against the (absent) existing item.
             raise ConditionalCheckFailed()
-        cols = [c for c in lay.columns if c in values]
-        sql = (f"INSERT INTO {lay.table} ({', '.join(quote(c) for c in cols)}) "
-               f"VALUES ({', '.join('?' for _ in cols)}) RETURNING {', '.join(quote(c) for c in lay.columns)}")
+        cols = tuple(c for c in lay.columns if c in values)
+        encoders = lay.encoders
+        params = [v if (v := values[c]) is None or c not in encoders else encoders[c](v) for c in cols]
         try:
-            row = self._write(sql, [lay.encode(c, values[c]) for c in cols])
+            row = self._write(lay.insert_sql(cols), params)
         except sqlite3.IntegrityError:
             raise ConditionalCheckFailed() from None
         return lay.decode(row)
@@ -291,8 +304,7 @@ class SQLiteStore:
         where = lay.key_where
         if condition:
             where += " AND " + lay.filters.compile(condition, params)
-        sql = (f"UPDATE {lay.table} SET {', '.join(sets)} WHERE {where} "
-               f"RETURNING {', '.join(quote(c) for c in lay.columns)}")
+        sql = f"UPDATE {lay.table} SET {', '.join(sets)} WHERE {where}{lay.returning}"
         row = self._write(sql, params)
         if row is None:
             raise ConditionalCheckFailed()
@@ -304,8 +316,7 @@ class SQLiteStore:
         where = lay.key_where
         if condition:
             where += " AND " + lay.filters.compile(condition, params)
-        row = self._write(f"DELETE FROM {lay.table} WHERE {where} "
-                          f"RETURNING {', '.join(quote(c) for c in lay.columns)}", params)
+        row = self._write(f"DELETE FROM {lay.table} WHERE {where}{lay.returning}", params)
         if row is None:
             raise ConditionalCheckFailed()
         return lay.decode(row)
@@ -428,7 +439,37 @@ class SQLiteStore:
                                 (key_or_id, key_or_id))
         return cur.rowcount > 0
 
+    def start_background_checkpoints(self, interval: float = 0.25) -> None:
+        """Move WAL checkpoints (and their fsyncs) off the request path.
+
+        By default the writer that pushes the WAL past 1,000 pages copies it back into the database
+        inline, which is a multi-millisecond stall for that one request. A thread with its own
+        connection does it instead (PASSIVE: it never blocks readers or writers); the inline
+        checkpoint stays as a safety net at a much larger WAL size."""
+        if self._checkpointer is not None:
+            return
+        self.conn.execute("PRAGMA wal_autocheckpoint = 50000")
+        path = str(self.path)
+
+        def run() -> None:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 1000")
+            try:
+                while not self._closing.wait(interval):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    except sqlite3.Error:
+                        continue
+            finally:
+                conn.close()
+
+        self._checkpointer = threading.Thread(target=run, name="cove-wal-checkpoint", daemon=True)
+        self._checkpointer.start()
+
     def close(self) -> None:
+        self._closing.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
         self.conn.close()
         os.close(self._lock_fd)
 

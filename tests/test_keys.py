@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import Sandbox
 
 SCHEMA = Path(__file__).parent / "schemas" / "keys_schema.py"

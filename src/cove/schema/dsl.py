@@ -494,17 +494,28 @@ def _auth_modes(options: Mapping[str, Any]) -> AuthorizationModes:
     if default is not None:
         modes.default = normalize_auth_mode(default)
     api_key = _get(options, "api_key_authorization_mode", "apiKeyAuthorizationMode") or {}
+    _known_keys(api_key, "api_key_authorization_mode", {"expires_in_days", "expiresInDays", "description"})
     days = _get(api_key, "expires_in_days", "expiresInDays", 7)
-    if not isinstance(days, int) or not 1 <= days <= 365:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
         raise SchemaError("api_key_authorization_mode.expires_in_days must be a whole number from 1 to 365")
     modes.api_key_expires_in_days = days
     modes.api_key_description = api_key.get("description")
     lam = _get(options, "lambda_authorization_mode", "lambdaAuthorizationMode")
     if lam is not None:
+        _known_keys(lam, "lambda_authorization_mode", {"function", "time_to_live_in_seconds", "timeToLiveInSeconds"})
         modes.lambda_function = lam.get("function")
         modes.lambda_ttl_seconds = int(_get(lam, "time_to_live_in_seconds", "timeToLiveInSeconds", 60))
     modes.oidc = _get(options, "oidc_authorization_mode", "oidcAuthorizationMode")
     return modes
+
+
+def _known_keys(options: Any, where: str, known: set[str]) -> None:
+    if not isinstance(options, Mapping):
+        raise SchemaError(f"define_data(authorization_modes=...): {where} must be a dict, got {options!r}")
+    for key in options:
+        if key not in known:
+            raise SchemaError(f"define_data(authorization_modes=...): unknown key {key!r} in {where}; "
+                              f"use any of {', '.join(sorted(known))}")
 
 
 def pluralize(word: str) -> str:
@@ -599,7 +610,10 @@ def _field(schema: Schema, owner: str, fname: str, fb: FieldBuilder, where: str)
         ename = owner + _pascal(fname)
         if ename in schema.enums and tuple(schema.enums[ename].values) != fb.enum_values:
             raise SchemaError(f"{where}: inline enum name {ename} clashes with another type")
-        schema.enums[ename] = _enum(ename, fb)  # type: ignore[arg-type]
+        try:
+            schema.enums[ename] = _enum(ename, fb)  # type: ignore[arg-type]
+        except SchemaError as exc:
+            raise SchemaError(f"{where}: {exc}") from None
         ref = TypeRef("enum", ename)
     elif fb.kind == "custom":
         cname = owner + _pascal(fname)

@@ -61,6 +61,10 @@ def rule_mis(rule: AuthRule) -> dict[str, Any]:
 
 
 def _model_properties(model: Model) -> dict[str, Any]:
+    """The ``@model(...)`` arguments ``.disable_operations()`` produces, as Amplify's SchemaProcessor
+    writes them (``modelAttributesFromDisabledOps``): a coarse group disabled -> ``None``; single
+    operations -> ``{group: {op: None}}``. Only what was disabled explicitly is listed: a subscription
+    that disappears because its mutation is disabled is not (clients derive that themselves)."""
     props: dict[str, Any] = {}
     d = model.disabled_operations
     groups = {"queries": ("get", "list"), "mutations": ("create", "update", "delete"),
@@ -69,7 +73,7 @@ def _model_properties(model: Model) -> dict[str, Any]:
         if group in d:
             props[group] = None
             continue
-        fine = {op: None for op in ops if not model.operation_enabled(op)}
+        fine = {op: None for op in ops if op in d}
         if fine:
             props[group] = fine
     return props

@@ -118,8 +118,9 @@ class CoveApp:
 
     async def _graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            identity = self._authenticate(scope)
             body = await self._read_body(receive)
+            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+            identity = self.authenticate(headers, body=body, path=scope["path"])
             request = _parse_request(body)
             result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
@@ -127,13 +128,12 @@ class CoveApp:
             return
         await _send_json(send, 200, result)
 
-    def _authenticate(self, scope: Scope) -> Identity:
-        api_key = authorization = None
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                api_key = value.decode("latin-1")
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
+    def authenticate(self, headers: dict[str, str], *, body: bytes, path: str, method: str = "POST") -> Identity:
+        """Turn a request's headers (lower-case names) into an Identity, choosing the mode as AppSync
+        does; raise Unauthorized (HTTP 401) otherwise. The real-time endpoint calls this too, for the
+        connection and for each `start` (with that message's headers and body)."""
+        api_key = headers.get("x-api-key")
+        authorization = headers.get("authorization")
         if api_key is not None and authorization is None:
             return self.api_keys.authenticate(api_key)
         if authorization is not None:

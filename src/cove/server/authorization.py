@@ -1,15 +1,22 @@
-"""Authorization rules, evaluated per operation.
+"""Authorization rules, evaluated per operation and per record, with AppSync's semantics.
 
-A rule authorizes a request when its provider matches the request's mode and its strategy accepts
-the identity. Static rules (public, private, static groups, custom) decide the whole operation;
-owner and dynamic-group rules (the authorization issue) add a row filter instead.
+A rule applies to a request when its provider matches the request's mode and it grants the
+operation. Static rules (public, private, static groups, custom) authorize the whole operation.
+Owner and dynamic-group rules authorize record by record: for reads they become a filter AND-ed to
+the user's (pushed into SQL, so unauthorized rows never leave the database and pages stay full);
+for writes they are checked against the input and the stored record.
+
+Owner values follow Cognito: a record's owner is stored as ``<sub>::<username>`` and read back as
+``<username>``; a stored value equal to the bare sub or the bare username also matches (legacy data).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
+from cove.filters import matches
 from cove.schema.model import AuthRule, Model, Schema
 
 from .identity import PROVIDERS_FOR_MODE, Identity
@@ -17,50 +24,182 @@ from .identity import PROVIDERS_FOR_MODE, Identity
 
 @dataclass
 class Decision:
+    """What a request may do with one operation on one model."""
+
     allowed: bool
-    # A filter AND-ed to reads (owner/group rules); None when the operation is statically allowed.
+    # Filter (AppSync filter syntax) a record must match, for owner/dynamic-group access; None when a
+    # static rule allows the operation on every record.
     row_filter: dict[str, Any] | None = None
+    # Owner fields to fill in on create when absent: field -> value (or [value] for list fields).
+    owner_defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def static(self) -> bool:
+        return self.allowed and self.row_filter is None
 
 
 ALLOW = Decision(True)
 DENY = Decision(False)
 
 
+def _claim_list(value: Any) -> list[str]:
+    """A group claim may be a list, a JSON-encoded list, or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+                if isinstance(parsed, list):
+                    return [str(v) for v in parsed]
+            except ValueError:
+                pass
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return [str(value)]
+
+
+def owner_values(rule: AuthRule, identity: Identity) -> tuple[str | None, list[str]]:
+    """(value to store on create, values that identify the caller as owner)."""
+    claims = identity.claims
+    if rule.identity_claim and rule.identity_claim not in ("sub::username", "cognito:username::sub"):
+        if "::" in rule.identity_claim:
+            parts = [claims.get(c) for c in rule.identity_claim.split("::")]
+            if any(p is None for p in parts):
+                return None, []
+            value = "::".join(str(p) for p in parts)
+            return value, [value, *(str(p) for p in parts)]
+        v = claims.get(rule.identity_claim)
+        if v is None and rule.identity_claim == "cognito:username":
+            v = claims.get("username")
+        return (str(v), [str(v)]) if v is not None else (None, [])
+    sub = claims.get("sub")
+    username = claims.get("username") or claims.get("cognito:username")
+    if sub is not None and username is not None:
+        combined = f"{sub}::{username}"
+        return combined, [combined, str(sub), str(username)]
+    single = sub if sub is not None else username
+    return (str(single), [str(single)]) if single is not None else (None, [])
+
+
+def present_owner(value: Any) -> Any:
+    """Owner read-back: ``sub::username`` -> ``username`` (per element for lists)."""
+    if isinstance(value, str):
+        return value.rsplit("::", 1)[-1]
+    if isinstance(value, list):
+        return [v.rsplit("::", 1)[-1] if isinstance(v, str) else v for v in value]
+    return value
+
+
 class Authorizer:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
-        self._cache: dict[tuple[str, str, str], bool] = {}
+        self._static_cache: dict[tuple[str, str, str], bool] = {}
+        # Fields holding owner values (read back without the sub), per model.
+        self.owner_fields: dict[str, frozenset[str]] = {
+            m.name: frozenset(r.owner_field for r in m.rules if r.strategy == "owner" and r.owner_field)
+            for m in schema.models.values()
+        }
 
-    def check_rules(self, rules: list[AuthRule], operation: str, identity: Identity) -> bool:
+    # ------------------------------------------------------------------ rule matching
+
+    @staticmethod
+    def _applicable(rules: list[AuthRule], operation: str, identity: Identity) -> list[AuthRule]:
         providers = PROVIDERS_FOR_MODE.get(identity.mode, ())
-        for rule in rules:
-            if rule.provider not in providers or not rule.grants(operation):
-                continue
-            if self._static_match(rule, identity):
-                return True
-        return False
+        return [r for r in rules if r.provider in providers and r.grants(operation)]
 
-    def _static_match(self, rule: AuthRule, identity: Identity) -> bool:
+    @staticmethod
+    def _static_match(rule: AuthRule, identity: Identity) -> bool:
         if rule.strategy == "public":
+            if rule.provider == "identityPool":
+                return identity.mode == "iam" and identity.iam_kind == "unauthenticated"
             return True
         if rule.strategy == "private":
-            return identity.mode != "iam" or identity.iam_kind in ("authenticated", "trusted")
+            if rule.provider == "identityPool":
+                return identity.mode == "iam" and identity.iam_kind == "authenticated"
+            return True
         if rule.strategy == "custom":
             return identity.mode == "lambda"
         if rule.strategy == "groups" and rule.groups:
-            claim = identity.claims.get(rule.group_claim) or []
-            if isinstance(claim, str):
-                claim = [claim]
-            return any(g in claim for g in rule.groups)
+            mine = _claim_list(identity.claims.get(rule.group_claim))
+            return any(g in mine for g in rule.groups)
         return False
 
-    def check_operation(self, model: Model, operation: str, identity: Identity) -> Decision:
+    def check_rules(self, rules: list[AuthRule], operation: str, identity: Identity) -> bool:
+        """Static check only (custom operations, and the fast path for API keys)."""
+        if identity.mode == "iam" and identity.iam_kind == "trusted":
+            return True
+        return any(self._static_match(r, identity) for r in self._applicable(rules, operation, identity))
+
+    def decide(self, rules: list[AuthRule], operation: str, identity: Identity) -> Decision:
         if identity.mode == "iam" and identity.iam_kind == "trusted":
             return ALLOW  # Amplify Gen 2's generic IAM access for back-end code
+        applicable = self._applicable(rules, operation, identity)
+        if any(self._static_match(r, identity) for r in applicable):
+            return ALLOW
+        alternatives: list[dict[str, Any]] = []
+        defaults: dict[str, Any] = {}
+        for rule in applicable:
+            if rule.strategy == "owner" and rule.owner_field:
+                store_value, mine = owner_values(rule, identity)
+                if not mine:
+                    continue
+                op = "contains" if rule.owner_is_list else "eq"
+                alternatives += [{rule.owner_field: {op: v}} for v in mine]
+                if store_value is not None and rule.owner_field not in defaults:
+                    defaults[rule.owner_field] = [store_value] if rule.owner_is_list else store_value
+            elif rule.strategy == "groups" and rule.groups_field:
+                groups = _claim_list(identity.claims.get(rule.group_claim))
+                op = "contains" if rule.groups_field_is_list else "eq"
+                alternatives += [{rule.groups_field: {op: g}} for g in groups]
+        if not alternatives:
+            return DENY
+        return Decision(True, {"or": alternatives}, defaults)
+
+    def check_operation(self, model: Model, operation: str, identity: Identity) -> Decision:
         if identity.mode in ("apiKey", "lambda"):
             key = (model.name, operation, identity.mode)
-            cached = self._cache.get(key)
+            cached = self._static_cache.get(key)
             if cached is None:
-                cached = self._cache[key] = self.check_rules(model.rules, operation, identity)
+                cached = self._static_cache[key] = self.check_rules(model.rules, operation, identity)
             return ALLOW if cached else DENY
-        return ALLOW if self.check_rules(model.rules, operation, identity) else DENY
+        return self.decide(model.rules, operation, identity)
+
+    # ------------------------------------------------------------------ records
+
+    def can_access(self, model: Model, operation: str, record: dict[str, Any], identity: Identity) -> bool:
+        """Whether `identity` may perform `operation` on this stored record."""
+        decision = self.check_operation(model, operation, identity)
+        if not decision.allowed:
+            return False
+        return decision.row_filter is None or matches(decision.row_filter, record, _list_fields(model))
+
+    def can_read(self, model: Model, record: dict[str, Any], identity: Identity) -> bool:
+        """For subscriptions: may this subscriber receive this record?"""
+        return self.can_access(model, "listen", record, identity)
+
+    def field_denials(self, model: Model, operation: str, fields: list[str], record: dict[str, Any] | None,
+                      identity: Identity) -> list[str]:
+        """Fields (among `fields`) whose field-level rules deny `operation` ("read", "create",
+        "update", "delete") for this identity and record."""
+        denied = []
+        for name in fields:
+            f = model.fields.get(name)
+            if f is None or f.rules is None:
+                continue
+            decision = self.decide(f.rules, operation, identity)
+            if not decision.allowed:
+                denied.append(name)
+            elif decision.row_filter is not None and record is not None and \
+                    not matches(decision.row_filter, record, _list_fields(model)):
+                denied.append(name)
+        return denied
+
+    def has_field_rules(self, model: Model) -> bool:
+        return any(f.rules is not None for f in model.fields.values())
+
+
+def _list_fields(model: Model) -> frozenset[str]:
+    return frozenset(f.name for f in model.fields.values() if f.is_array)

@@ -37,12 +37,13 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import BooleanValueNode, VariableNode
 
+from cove.filters import matches
 from cove.schema.model import Field, Model, Schema, SecondaryIndex
 from cove.schema.naming import get_field, list_field, mutation_field, sort_key_argument
 from cove.store.base import KeyCondition, ListRequest, Record, StoreError
 from cove.store.sqlite import now_iso
 
-from .authorization import Authorizer
+from .authorization import Authorizer, Decision, present_owner
 from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
@@ -255,6 +256,10 @@ class Engine:
         self.limits = limits or Limits()
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
+        # Models whose records need a per-caller pass before rendering (owner read-back, field rules).
+        self.guarded_models = frozenset(
+            m.name for m in schema.models.values()
+            if self.authorizer.owner_fields.get(m.name) or self.authorizer.has_field_rules(m))
         self._cache: OrderedDict[str, PreparedDocument] = OrderedDict()
         self._roots: dict[str, RootSpec] = {}
         for model in schema.models.values():
@@ -482,6 +487,7 @@ class Engine:
                 if rf.spec is None and rf.name == "__typename":
                     value: Any = "Query" if plan.kind == OperationType.QUERY else "Mutation"
                 else:
+                    ctx.path = [rf.key]
                     value = self._run_root(rf, ctx)
             except FieldError as exc:
                 ctx.errors.append(field_error(exc.message, exc.error_type, [rf.key], rf.nodes[0], exc.error_info))
@@ -523,29 +529,86 @@ class Engine:
         op = {"index": "list"}.get(spec.kind, spec.kind)
         parent = "Query" if spec.kind in ("get", "list", "index") else "Mutation"
         auth = self.authorizer.check_operation(model, op, ctx.identity)
+        denied = f"Not Authorized to access {rf.name} on type {parent}"
         if not auth.allowed:
-            raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
+            raise FieldError(denied, "Unauthorized")
         store = self.store
+        row_filter = auth.row_filter
         try:
             if spec.kind == "get":
                 record = store.get(model, {k: args[k] for k in model.identifier})
                 if record is None:
                     return None
+                if row_filter is not None and not matches(row_filter, record, _list_fields(model)):
+                    raise FieldError(denied, "Unauthorized")
                 return ctx.record(rf.plan, record)
             if spec.kind in ("list", "index"):
-                page = store.list(self._list_request(model, spec.index, args, ctx, rf.name))
+                request = self._list_request(model, spec.index, args, ctx, rf.name)
+                if row_filter is not None:
+                    # Pushed into SQL: rows the caller may not read never leave the database.
+                    request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
+                page = store.list(request)
                 return ctx.connection(rf.plan, page.items, page.next_token)
             if spec.kind == "create":
-                record = store.create(model, self._create_values(model, args["input"]), args.get("condition"))
+                record = self._create(model, args, auth, ctx, denied)
             elif spec.kind == "update":
-                key, changes = self._update_values(model, args["input"])
-                record = store.update(model, key, changes, args.get("condition"))
+                record = self._update(model, args, auth, ctx, denied)
             else:
-                key = {k: args["input"][k] for k in model.identifier}
-                record = store.delete(model, key, args.get("condition"))
+                record = self._delete(model, args, auth, ctx, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
         return ctx.record(rf.plan, record)
+
+    def _field_guard(self, model: Model, operation: str, given: list[str], record: Record | None,
+                     ctx: Context) -> None:
+        if not self.authorizer.has_field_rules(model):
+            return
+        denied = self.authorizer.field_denials(model, operation, given, record, ctx.identity)
+        if denied:
+            raise FieldError(f"Unauthorized on [{', '.join(denied)}]", "Unauthorized")
+
+    def _create(self, model: Model, args: dict[str, Any], auth: Decision, ctx: Context, denied: str) -> Record:
+        given = args["input"]
+        self._field_guard(model, "create", [k for k, v in given.items() if v is not None], None, ctx)
+        values = self._create_values(model, given)
+        if auth.row_filter is not None:
+            for name, value in auth.owner_defaults.items():
+                if values.get(name) is None:
+                    values[name] = value  # the owner is the caller unless the input names them
+            # An owner may only create records they own (or that name one of their groups).
+            if not matches(auth.row_filter, values, _list_fields(model)):
+                raise FieldError(denied, "Unauthorized")
+        return self.store.create(model, values, args.get("condition"))
+
+    def _stored_for_write(self, model: Model, key: dict[str, Any], auth: Decision, denied: str) -> Record:
+        stored = self.store.get(model, key)
+        if stored is None:
+            raise FieldError("The conditional request failed", "DynamoDB:ConditionalCheckFailedException")
+        if auth.row_filter is not None and not matches(auth.row_filter, stored, _list_fields(model)):
+            raise FieldError(denied, "Unauthorized")
+        return stored
+
+    @staticmethod
+    def _guarded(condition: dict[str, Any] | None, auth: Decision) -> dict[str, Any] | None:
+        """The user's condition AND the row filter, so a concurrent change of owner cannot slip by."""
+        if auth.row_filter is None:
+            return condition
+        return {"and": [condition, auth.row_filter]} if condition else auth.row_filter
+
+    def _update(self, model: Model, args: dict[str, Any], auth: Decision, ctx: Context, denied: str) -> Record:
+        key, changes = self._update_values(model, args["input"])
+        stored = self._stored_for_write(model, key, auth, denied)
+        self._field_guard(model, "update", [k for k in args["input"] if k not in model.identifier], stored, ctx)
+        if auth.row_filter is not None and not matches(auth.row_filter, {**stored, **changes}, _list_fields(model)):
+            # An owner cannot hand the record to someone else (or out of their groups).
+            raise FieldError(denied, "Unauthorized")
+        return self.store.update(model, key, changes, self._guarded(args.get("condition"), auth))
+
+    def _delete(self, model: Model, args: dict[str, Any], auth: Decision, ctx: Context, denied: str) -> Record:
+        key = {k: args["input"][k] for k in model.identifier}
+        stored = self._stored_for_write(model, key, auth, denied)
+        self._field_guard(model, "delete", [f for f in stored if stored[f] is not None], stored, ctx)
+        return self.store.delete(model, key, self._guarded(args.get("condition"), auth))
 
     def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any], ctx: Context,
                       field_name: str) -> ListRequest:
@@ -633,13 +696,14 @@ class Engine:
 class Context:
     """Per-request state: identity, variables, collected errors."""
 
-    __slots__ = ("engine", "identity", "variables", "errors")
+    __slots__ = ("engine", "errors", "identity", "path", "variables")
 
-    def __init__(self, engine: Engine, identity: Identity, variables: dict[str, Any]) -> None:
+    def __init__(self, engine: Engine, identity: Identity, variables: Any) -> None:
         self.engine = engine
         self.identity = identity
         self.variables = variables
         self.errors: list[dict[str, Any]] = []
+        self.path: list[Any] = []   # where rendering is, for field-level errors
 
     def identity_event(self) -> dict[str, Any] | None:
         ident = self.identity
@@ -650,7 +714,31 @@ class Context:
         return {"claims": ident.claims, "sub": ident.claims.get("sub")}
 
     def record(self, plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
+        model = plan.model
+        if model is not None and (model.name in self.engine.guarded_models or self.identity.denied_fields):
+            record = self._guard(plan, model, record)
         return plan.render(self, record)  # type: ignore[misc]
+
+    def _guard(self, plan: Plan, model: Model, record: dict[str, Any]) -> dict[str, Any]:
+        """What the caller may see of a record: owner values read back without the sub, fields
+        denied by field-level rules nulled with an error, a Lambda authorizer's deniedFields nulled."""
+        authorizer = self.engine.authorizer
+        out = dict(record)
+        for name in authorizer.owner_fields.get(model.name, ()):
+            if name in out:
+                out[name] = present_owner(out[name])
+        if authorizer.has_field_rules(model):
+            selected = [e for e in plan.entries if e.kind in (SCALAR, OBJECT) and e.name in model.fields]
+            denied = set(authorizer.field_denials(model, "read", [e.name for e in selected], record, self.identity))
+            for e in selected:
+                if e.name in denied:
+                    out[e.name] = None
+                    self.errors.append(field_error(f"Not Authorized to access {e.name} on type {model.name}",
+                                                   "Unauthorized", [*self.path, e.key], e.nodes[0]))
+        for name in model.fields:
+            if f"{model.name}.{name}" in self.identity.denied_fields:
+                out[name] = None
+        return out
 
     def _object(self, e: Entry, value: Any, parent: Plan) -> Any:
         if value is None:
@@ -681,13 +769,23 @@ class Context:
                 assert sub is not None
                 render = sub.render
                 assert render is not None
+                guarded = sub.model is not None and (sub.model.name in self.engine.guarded_models
+                                                     or bool(self.identity.denied_fields))
                 try:
-                    rendered = [render(self, item) for item in items]
+                    if guarded:
+                        base = self.path
+                        rendered = []
+                        for i, item in enumerate(items):
+                            self.path = [*base, e.key, i]
+                            rendered.append(self.record(sub, item))
+                        self.path = base
+                    else:
+                        rendered = [render(self, item) for item in items]
                 except _NonNull:
                     rendered = []
                     for i, item in enumerate(items):
                         try:
-                            rendered.append(render(self, item))
+                            rendered.append(self.record(sub, item))
                         except _NonNull as exc:
                             # List items are nullable: the bad item becomes null, the page survives.
                             self.errors.append(field_error(exc.message, None, [e.key, i, *exc.path],
@@ -705,10 +803,11 @@ class Context:
         assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
         rel = e.model_field.relation
         related = engine.schema.models[rel.related_model]
-        if not engine.authorizer.check_operation(related, "get" if rel.kind == "belongs_to" else "list",
-                                                 self.identity).allowed:
+        decision = engine.authorizer.check_operation(related, "get" if rel.kind == "belongs_to" else "list",
+                                                     self.identity)
+        if not decision.allowed:
             self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
-                                           "Unauthorized", [e.key], e.nodes[0]))
+                                           "Unauthorized", [*self.path, e.key], e.nodes[0]))
             return None
         assert plan.model is not None
         if rel.kind == "belongs_to":
@@ -716,9 +815,13 @@ class Context:
             if any(v is None for v in key_values):
                 return None
             found = engine.store.get(related, dict(zip(related.identifier, key_values, strict=True)))
+            if found is not None and decision.row_filter is not None and \
+                    not matches(decision.row_filter, found, _list_fields(related)):
+                found = None  # a parent the caller may not read is not shown
         else:
             parent_key = [record.get(k) for k in plan.model.identifier]
-            page = engine.store.list(ListRequest(related, limit=1, extra_equals=dict(zip(rel.references, parent_key, strict=True))))
+            page = engine.store.list(ListRequest(related, filter=decision.row_filter, limit=1,
+                                                 extra_equals=dict(zip(rel.references, parent_key, strict=True))))
             found = page.items[0] if page.items else None
         if found is None:
             return None
@@ -733,9 +836,10 @@ class Context:
         assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
         rel = e.model_field.relation
         related = engine.schema.models[rel.related_model]
-        if not engine.authorizer.check_operation(related, "list", self.identity).allowed:
+        decision = engine.authorizer.check_operation(related, "list", self.identity)
+        if not decision.allowed:
             self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
-                                           "Unauthorized", [e.key], e.nodes[0]))
+                                           "Unauthorized", [*self.path, e.key], e.nodes[0]))
             return None
         assert plan.model is not None
         args = engine._args(e, self)
@@ -743,7 +847,10 @@ class Context:
         limit = args.get("limit") or engine.limits.default_list_limit
         if not 1 <= limit <= engine.limits.max_list_limit:
             raise FieldError(f"limit must be between 1 and {engine.limits.max_list_limit}", "InvalidArgumentsError")
-        request = ListRequest(related, filter=args.get("filter"), limit=limit, next_token=args.get("nextToken"),
+        user_filter = args.get("filter")
+        if decision.row_filter is not None:
+            user_filter = {"and": [user_filter, decision.row_filter]} if user_filter else decision.row_filter
+        request = ListRequest(related, filter=user_filter, limit=limit, next_token=args.get("nextToken"),
                               descending=args.get("sortDirection") == "DESC",
                               extra_equals=dict(zip(rel.references, parent_key, strict=True)))
         try:
@@ -752,6 +859,10 @@ class Context:
             self.errors.append(field_error(str(exc), exc.error_type, [e.key], e.nodes[0]))
             return None
         return self.connection(e.sub, page.items, page.next_token)
+
+
+def _list_fields(model: Model) -> frozenset[str]:
+    return frozenset(f.name for f in model.fields.values() if f.is_array)
 
 
 def _null(e: Entry, plan: Plan) -> _NonNull:

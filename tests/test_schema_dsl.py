@@ -828,6 +828,14 @@ def test_field_level_rules_refuse_non_field_operations(op: str) -> None:
               "secret": a.string().authorization(lambda al: [al.owner().to([op])])})}))
 
 
+@pytest.mark.parametrize("op", ["list", "listen"])
+def test_relationship_field_rules_refuse_non_field_operations(op: str) -> None:
+    fails(rf"^Blog\.posts: '{op}' operation is not allowed at the field level",
+          lambda: compile_types({
+              "Blog": a.model({"posts": a.has_many("Post", "blogId").authorization(lambda al: [al.owner().to([op])])}),
+              "Post": a.model({"blogId": a.id()})}))
+
+
 def test_field_level_rules_allow_field_operations() -> None:
     schema = compile_types({"Todo": a.model({
         "secret": a.string().authorization(lambda al: [al.owner().to(["read", "create", "update", "delete"])])})})

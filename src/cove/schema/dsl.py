@@ -528,6 +528,8 @@ def pluralize(word: str) -> str:
             stem = word[: len(word) - len(singular)]
             cased = plural if word[-len(singular)].islower() else plural.capitalize()
             return stem + cased
+    if lower.endswith("quiz"):
+        return word + "zes"
     if lower.endswith(("s", "x", "z", "ch", "sh")):
         return word + "es"
     if lower.endswith("y") and len(word) > 1 and lower[-2] not in "aeiou":
@@ -596,6 +598,7 @@ def _fields(schema: Schema, owner: str, builders: Mapping[str, Any], *, kind: st
                 is_array=fb.kind == "has_many",
                 relation=Relation(fb.kind, fb.related, fb.references),  # type: ignore[arg-type]
                 rules=_collect_rules(fb.rules, where) if fb.rules else None)
+            _check_field_rules(fields[fname], where)
             continue
         if not isinstance(fb, FieldBuilder):
             raise SchemaError(f"{where}: expected a field builder such as a.string(), got {fb!r}")
@@ -635,12 +638,15 @@ def _field(schema: Schema, owner: str, fname: str, fb: FieldBuilder, where: str)
     if fb.has_default:
         field.default = _check_default(schema, field, fb.default_, where)
         field.has_default = True
-    if field.rules:
-        for rule in field.rules:
-            for op in rule.operations:
-                if op not in FIELD_OPERATIONS:
-                    raise SchemaError(f"{where}: '{op}' operation is not allowed at the field level")
+    _check_field_rules(field, where)
     return field
+
+
+def _check_field_rules(field: Field, where: str) -> None:
+    for rule in field.rules or ():
+        for op in rule.operations:
+            if op not in FIELD_OPERATIONS:
+                raise SchemaError(f"{where}: '{op}' operation is not allowed at the field level")
 
 
 def _check_default(schema: Schema, field: Field, value: Any, where: str) -> Any:

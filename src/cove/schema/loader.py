@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .dsl import DataDefinition, SchemaBuilder, SchemaError, define_data
+from .dsl import AuthDefinition, DataDefinition, SchemaBuilder, SchemaError, attach_auth, define_data
 
 DEFAULT_SCHEMA = "cove.example_schema:data"
 _counter = itertools.count()
@@ -22,7 +22,13 @@ class SchemaSource:
         self.spec = spec or DEFAULT_SCHEMA
         self.path: Path | None = None
         self.attribute: str | None = None
-        if self.spec.endswith(".py") or Path(self.spec).is_file():
+        self.outputs_file: Path | None = None
+        if self.spec.endswith(".json"):
+            # An amplify_outputs.json (or a bare model introspection) of a backend defined elsewhere.
+            self.outputs_file = Path(self.spec).resolve()
+            if not self.outputs_file.is_file():
+                raise SchemaError(f"{self.spec} does not exist")
+        elif self.spec.endswith(".py") or Path(self.spec).is_file():
             path, _, attr = self.spec.partition(".py:")
             self.path = Path(path if path.endswith(".py") or not attr else path + ".py").resolve()
             self.attribute = attr or None
@@ -38,6 +44,8 @@ class SchemaSource:
         return self.path.parent if self.path is not None else None
 
     def watched_files(self) -> list[Path]:
+        if self.outputs_file is not None:
+            return [self.outputs_file]
         if self.path is None:
             spec = importlib.util.find_spec(self.module)
             origin = spec.origin if spec else None
@@ -47,6 +55,17 @@ class SchemaSource:
 
     def load(self) -> DataDefinition:
         """Import (or re-import) the schema and return its data definition."""
+        if self.outputs_file is not None:
+            import json
+
+            from .from_mis import schema_from_mis, schema_from_outputs
+
+            try:
+                raw = json.loads(self.outputs_file.read_text())
+            except ValueError as exc:
+                raise SchemaError(f"{self.spec}: not valid JSON ({exc})") from None
+            schema = schema_from_outputs(raw) if "data" in raw else schema_from_mis(raw)
+            return DataDefinition(schema, None)  # type: ignore[arg-type]
         if self.path is not None:
             folder = str(self.folder)
             # Forget modules loaded from the schema's folder, so edits to helpers are seen too.
@@ -74,6 +93,14 @@ class SchemaSource:
 
 
 def _pick(module: Any, attribute: str | None, spec: str) -> DataDefinition:
+    definition = _pick_data(module, attribute, spec)
+    auth = getattr(module, "auth", None)
+    if isinstance(auth, AuthDefinition):  # `auth = define_auth(...)` next to `data`
+        attach_auth(definition, auth)
+    return definition
+
+
+def _pick_data(module: Any, attribute: str | None, spec: str) -> DataDefinition:
     names = [attribute] if attribute else ["data", "schema"]
     for name in names:
         value = getattr(module, name, None)

@@ -24,7 +24,8 @@ def field_mis(field: Field) -> dict[str, Any]:
         "isArray": field.is_array,
         "type": _type(field),
         "isRequired": field.required,
-        "attributes": [],
+        "attributes": [{"type": "auth", "properties": {"rules": [rule_mis(r) for r in field.rules]}}]
+        if field.rules else [],
     }
     if field.is_array:
         out["isArrayNullable"] = not field.array_required

@@ -85,6 +85,9 @@ class Sandbox:
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
         self.source = SchemaSource(options.schema)
+        if self.source.outputs_file is not None and self.source.outputs_file == Path(options.outputs).resolve():
+            raise SchemaError(f"{options.schema} is both the schema source and the outputs file; "
+                              f"write the outputs elsewhere with --outputs")
         self.store = open_store(options.data_dir, options.synchronous)
         definition = self.source.load()
         self.schema = definition.schema

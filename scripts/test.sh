@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# PyPI's pyright fetches its npm package on first use: do it now, not in the middle of the tests.
+.venv/bin/pyright --version >/dev/null
 # The stock aws-amplify JS client, pinned by tests/compat/package-lock.json.
 (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -322,8 +322,11 @@ def test_raw_graphql_is_reprinted_like_amplify() -> None:
     assert cap.body["variables"] == {"a": 1}
     with pytest.raises(ValueError, match="invalid GraphQL document"):
         sync_client(cap).graphql("query {")
-    with pytest.raises(NotImplementedError):
-        sync_client(cap).graphql("subscription { onCreateTodo { id } }")
+    # A subscription goes over the real-time WebSocket, never over HTTP (nothing listens here).
+    client = sync_client(cap)
+    client.realtime.options.ack_timeout = 0.3
+    with pytest.raises(cove.client.SubscriptionError, match="not acknowledged"):
+        client.graphql("subscription { onCreateTodo { id } }")
     assert len(cap.requests) == 2
 
 
@@ -844,6 +847,7 @@ def test_retries_5xx_429_and_throttling(scripted: Scripted, no_sleep: list[float
     assert len(scripted.requests) == 3 and len(no_sleep) == 2
     assert 0.2 <= no_sleep[0] <= 0.3 and 0.4 <= no_sleep[1] <= 0.5  # jittered exponential backoff
     scripted.reply(400, {"message": "rate"}, {"x-amzn-ErrorType": "ThrottlingException"})
+    scripted.reply(200, {"data": {"listTodos": {"items": [], "nextToken": None}}})
     assert client.models.Todo.list().errors == []
     assert len(scripted.requests) == 5
     # every attempt carries the same body

@@ -38,7 +38,8 @@ def documented(option: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", README) is not None
 
 
-COMMANDS = [("sandbox",), ("serve",), ("keys",), ("keys", "create")]
+COMMANDS = [("sandbox",), ("serve",), ("keys",), ("keys", "create"), ("users",), ("users", "add"), ("iam",),
+            ("iam", "create")]
 
 
 def test_commands_have_options() -> None:

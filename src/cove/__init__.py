@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .schema.dsl import DataDefinition, SchemaError, a, allow, define_data
+from .schema.dsl import AuthDefinition, DataDefinition, SchemaError, a, allow, define_auth, define_data
 
 __version__ = "0.1.0"
 
@@ -16,6 +16,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    if name == "auth":
+        import importlib
+
+        return importlib.import_module("cove.auth")
     if name in _CLIENT_NAMES:
         from . import client
 
@@ -23,5 +27,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'cove' has no attribute {name!r}")
 
 
-__all__ = ["DataDefinition", "SchemaError", "a", "allow", "configure", "define_data", "generate_async_client",
-           "generate_client"]
+__all__ = ["AuthDefinition", "DataDefinition", "SchemaError", "a", "allow", "configure", "define_auth", "define_data",
+           "generate_async_client", "generate_client"]

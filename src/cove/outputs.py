@@ -34,7 +34,8 @@ class OutputsError(ValueError):
 
 
 def build_outputs(schema: Schema, *, url: str, api_key: str | None, region: str = "us-east-1",
-                  custom: dict[str, Any] | None = None) -> dict[str, Any]:
+                  custom: dict[str, Any] | None = None, auth: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``auth``: the user pool / identity pool block (``IdentityServices.outputs_auth()``)."""
     modes = schema.authorization_modes
     default = APPSYNC_AUTH_TYPE[modes.default]
     additional: list[str] = []
@@ -53,7 +54,10 @@ def build_outputs(schema: Schema, *, url: str, api_key: str | None, region: str 
     }
     if api_key:
         data["api_key"] = api_key
-    outputs: dict[str, Any] = {"$schema": SCHEMA_URL, "version": OUTPUTS_VERSION, "data": data}
+    outputs: dict[str, Any] = {"$schema": SCHEMA_URL, "version": OUTPUTS_VERSION}
+    if auth:
+        outputs["auth"] = auth
+    outputs["data"] = data
     if custom:
         outputs["custom"] = custom
     return outputs

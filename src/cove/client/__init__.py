@@ -18,6 +18,7 @@ Exceptions (all from :mod:`cove.client.errors`, all subclasses of :class:`CoveEr
 :class:`ConfigurationError` (bad configuration; its subclass :class:`AuthConfigurationError` and the
 ``No...Error`` classes when a call's auth mode has no credentials; raised before sending),
 :class:`TransportError` (the request failed), :class:`ResponseError` (an answer that is not GraphQL),
+:class:`ResponseShapeError` (data that does not match the schema: names the type and field),
 :class:`GraphQLResponseError` (only from the paging iterators).
 """
 
@@ -28,7 +29,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from ._async_client import AsyncClient, AsyncIndexQuery, AsyncModelClient
+from ._async_client import AsyncClient, AsyncCustomOperation, AsyncIndexQuery, AsyncModelClient
 from ._auth import (
     ApiKeyAuth,
     AuthProvider,
@@ -41,11 +42,23 @@ from ._auth import (
     UserPoolAuth,
     register_auth_provider,
 )
-from ._base import DEFAULT_TIMEOUT, USE_CLIENT_DEFAULT, HeadersOption, RequestInfo, UseClientDefault
-from ._client import Client, IndexQuery, ModelClient
+from ._base import (
+    DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
+    EnumInfo,
+    HeadersOption,
+    OperationsNamespace,
+    RequestInfo,
+    UseClientDefault,
+)
+from ._client import Client, CustomOperation, IndexQuery, ModelClient
 from ._config import AuthMode, Config, ConfigSource, configure, get_config, load_config
+from ._observe import AsyncObserveQuery, ObserveQuery, Snapshot
 from ._paging import apaginate, paginate
-from ._records import GraphQLError, Record, Result
+from ._realtime import ConnectionState, EventError, RealtimeOptions, SubscriptionClosed, SubscriptionError
+from ._realtime_async import AsyncRealtime, AsyncSubscription
+from ._realtime_sync import Subscription, SyncRealtime
+from ._records import DynamicRecord, GraphQLError, Record, Result
 from .errors import (
     AuthConfigurationError,
     ConfigurationError,
@@ -57,6 +70,8 @@ from .errors import (
     NoSignedUserError,
     NoValidAuthTokensError,
     ResponseError,
+    ResponseShapeError,
+    SchemaMismatchWarning,
     TransportError,
     TransportTimeoutError,
 )
@@ -109,9 +124,22 @@ def generate_async_client(
 
 
 __all__ = [
+    "AsyncObserveQuery",
+    "AsyncRealtime",
+    "AsyncSubscription",
+    "ConnectionState",
+    "EventError",
+    "ObserveQuery",
+    "RealtimeOptions",
+    "Snapshot",
+    "Subscription",
+    "SubscriptionClosed",
+    "SubscriptionError",
+    "SyncRealtime",
     "USE_CLIENT_DEFAULT",
     "ApiKeyAuth",
     "AsyncClient",
+    "AsyncCustomOperation",
     "AsyncIndexQuery",
     "AsyncModelClient",
     "AuthConfigurationError",
@@ -124,6 +152,9 @@ __all__ = [
     "ConfigSource",
     "ConfigurationError",
     "CoveError",
+    "CustomOperation",
+    "DynamicRecord",
+    "EnumInfo",
     "GraphQLError",
     "GraphQLResponseError",
     "HeadersOption",
@@ -138,10 +169,13 @@ __all__ = [
     "NoSignedUserError",
     "NoValidAuthTokensError",
     "OidcAuth",
+    "OperationsNamespace",
     "Record",
     "RequestInfo",
     "ResponseError",
+    "ResponseShapeError",
     "Result",
+    "SchemaMismatchWarning",
     "TransportError",
     "TransportTimeoutError",
     "UseClientDefault",

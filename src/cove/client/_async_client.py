@@ -16,6 +16,7 @@ from ._base import (
     DEFAULT_TIMEOUT,
     USE_CLIENT_DEFAULT,
     BaseClient,
+    CustomOps,
     HeadersOption,
     LoaderArgs,
     LoaderBuild,
@@ -23,14 +24,25 @@ from ._base import (
     ModelOps,
     ModelsNamespace,
     Operation,
+    OperationsNamespace,
     RecordT,
     RequestOptions,
     UseClientDefault,
     parse_response,
 )
 from ._config import AuthMode, ConfigSource
+from ._observe import AsyncObserveQuery, SortBy
 from ._paging import apaginate
-from ._records import Record, Result
+from ._realtime import (
+    SubscriptionRequest,
+    model_shape,
+    model_subscription_document,
+    raw_subscription,
+    ssl_context,
+    subscription_variables,
+)
+from ._realtime_async import AsyncRealtime, AsyncSubscription
+from ._records import DynamicRecord, Result
 from .errors import TransportError, TransportTimeoutError
 
 T = TypeVar("T")
@@ -66,9 +78,17 @@ class AsyncClient(BaseClient):
         super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
                          headers=headers, endpoint=endpoint, auth_providers=auth_providers,
                          max_attempts=max_attempts)
+        verify = ssl_context(verify, self._config)  # also trusts `cove sandbox --tls`'s CA
+        self._verify = verify
+        self._realtime: AsyncRealtime | None = None
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, verify=verify)
-        self.models: ModelsNamespace[AsyncModelClient[Record]] = ModelsNamespace(
+        self.models: ModelsNamespace[AsyncModelClient[DynamicRecord]] = ModelsNamespace(
             self._schema, lambda name: AsyncModelClient(self, self._ops(name)))
+        #: Custom queries and mutations of the schema: ``client.queries.echo({"message": "hi"})``.
+        self.queries: OperationsNamespace[AsyncCustomOperation] = OperationsNamespace(
+            self._schema, "query", lambda op: AsyncCustomOperation(self, CustomOps(self, op)))
+        self.mutations: OperationsNamespace[AsyncCustomOperation] = OperationsNamespace(
+            self._schema, "mutation", lambda op: AsyncCustomOperation(self, CustomOps(self, op)))
 
     # -- public ---------------------------------------------------------------------------------
     async def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
@@ -79,12 +99,27 @@ class AsyncClient(BaseClient):
 
         GraphQL errors (validation, resolver, condition failures, HTTP 401 with an ``errors``
         body) come back in ``Result.errors``. An unparsable document raises ValueError.
+
+        A subscription document returns a started :class:`~cove.client.AsyncSubscription` (use
+        ``async with`` / ``async for``); it yields each event as a ``Result``.
         """
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        subscription = raw_subscription(query, variables, options)
+        if subscription is not None:
+            return await self.realtime.subscription(subscription)  # type: ignore[return-value]
         return await self._run(self._raw_operation(query, variables, options))
 
+    @property
+    def realtime(self) -> AsyncRealtime:
+        """The real-time sockets: ``.state()``, ``.add_listener(fn)``, ``.options`` (timers)."""
+        if self._realtime is None:
+            self._realtime = AsyncRealtime(self, self._verify)
+        return self._realtime
+
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and every real-time subscription."""
+        if self._realtime is not None:
+            await self._realtime.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -198,6 +233,48 @@ class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
                          selection_set=selection_set, auth_mode=auth_mode, auth_token=auth_token,
                          api_key=api_key, headers=headers, endpoint=endpoint, **key_conditions)
 
+    # -- real-time ------------------------------------------------------------------------------
+    def on_create(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> AsyncSubscription[RecordT]:
+        """Subscribe to created records: ``sub = await ....on_create()`` or ``async with
+        ....on_create() as sub:`` (both return once the server acknowledged), then ``async for``."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client.realtime.subscription(self._subscription("create", filter, selection_set, options))
+
+    def on_update(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> AsyncSubscription[RecordT]:
+        """Subscribe to updated records (see :meth:`on_create`)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client.realtime.subscription(self._subscription("update", filter, selection_set, options))
+
+    def on_delete(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> AsyncSubscription[RecordT]:
+        """Subscribe to deleted records (see :meth:`on_create`)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client.realtime.subscription(self._subscription("delete", filter, selection_set, options))
+
+    def observe_query(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                      sort_by: SortBy | None = None, descending: bool = False, limit: int | None = None,
+                      auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                      api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                      endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> AsyncObserveQuery[RecordT]:
+        """``async for snapshot in aclient.models.Todo.observe_query(...)`` (see ``ModelClient.observe_query``)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return AsyncObserveQuery(self, filter, selection_set, sort_by, descending, limit, options)
+
+    def _subscription(self, event: str, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
+                      options: RequestOptions) -> SubscriptionRequest[RecordT]:
+        client, model = self._client, self._ops.model
+        return SubscriptionRequest(model_subscription_document(client, model, event, selection_set),
+                                   subscription_variables(filter), options,
+                                   model_shape(client, model.name, selection_set, options))
+
     def _index_query(self, query_field: str) -> AsyncIndexQuery[RecordT]:
         return AsyncIndexQuery(self, query_field)
 
@@ -225,3 +302,21 @@ class AsyncIndexQuery(Generic[RecordT]):
 
     def __repr__(self) -> str:
         return f"<AsyncIndexQuery {self._mc.name}.{self.query_field}>"
+
+
+class AsyncCustomOperation:
+    """A custom query or mutation on the async client: ``await aclient.queries.echo({...})``."""
+
+    def __init__(self, client: AsyncClient, ops: CustomOps) -> None:
+        self._client = client
+        self._ops = ops
+
+    async def __call__(self, args: Mapping[str, Any] | None = None, /, *,
+                       auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                       api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                       endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(self._ops.operation(args, options))
+
+    def __repr__(self) -> str:
+        return f"<AsyncCustomOperation {self._ops.op.kind} {self._ops.op.name}>"

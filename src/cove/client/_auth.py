@@ -16,11 +16,14 @@ client with ``generate_client(auth_providers={"user_pool": MyProvider()})``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import (
+    ConfigurationError,
     NoApiKeyError,
     NoAuthorizationHeaderError,
     NoCredentialsError,
@@ -104,32 +107,73 @@ class LambdaAuth(AuthProvider):
         raise NoAuthorizationHeaderError()
 
 
-#: Returns the current JWT (or None when nobody is signed in).
-TokenProvider = Callable[[], "str | None"]
+#: Returns the current JWT (or None when nobody is signed in); may be an async function.
+TokenProvider = Callable[[], "str | None | Awaitable[str | None]"]
 
 
 class UserPoolAuth(AuthProvider):
     """``user_pool``: ``Authorization: <JWT>`` (no ``Bearer``), AppSync-style.
 
-    Uses ``auth_token`` when given, else ``token_provider()`` (the sign-in session; ``cove.auth``
-    plugs in here), else raises :class:`~cove.client.errors.NoValidAuthTokensError`
-    ("No federated jwt"), as Amplify does with nobody signed in.
+    Uses ``auth_token`` when given, else ``token_provider()``, else the session of
+    :mod:`cove.auth` (the signed-in user's access token, refreshed shortly before it expires), else
+    raises :class:`~cove.client.errors.NoValidAuthTokensError` ("No federated jwt"), as Amplify does
+    with nobody signed in.
     """
+
+    use_auth_session = True
 
     def __init__(self, token_provider: TokenProvider | None = None) -> None:
         self.token_provider = token_provider
 
+    def _token(self, request: AuthRequest) -> str | None:
+        if self.token_provider is not None:
+            token = self.token_provider()
+            if inspect.isawaitable(token):
+                if inspect.iscoroutine(token):
+                    token.close()
+                raise ConfigurationError("the token provider is async: use it with cove.generate_async_client()")
+            return token
+        if self.use_auth_session:
+            from cove import auth
+
+            return auth.access_token(request.config)
+        return None
+
+    async def _atoken(self, request: AuthRequest) -> str | None:
+        if self.token_provider is not None:
+            token = self.token_provider()
+            if inspect.isawaitable(token):
+                token = await token
+            return token
+        if self.use_auth_session:
+            from cove import auth
+
+            return await auth.aaccess_token(request.config)
+        return None
+
     def auth_headers(self, request: AuthRequest) -> dict[str, str]:
         if request.auth_token:
             return {"authorization": request.auth_token}
-        token = self.token_provider() if self.token_provider is not None else None
+        token = self._token(request)
+        if not token:
+            raise NoValidAuthTokensError()
+        return {"authorization": token}
+
+    async def async_auth_headers(self, request: AuthRequest) -> dict[str, str]:
+        if request.auth_token:
+            return {"authorization": request.auth_token}
+        token = await self._atoken(request)
         if not token:
             raise NoValidAuthTokensError()
         return {"authorization": token}
 
 
 class OidcAuth(UserPoolAuth):
-    """``oidc``: same header as ``user_pool``, with the OIDC provider's token."""
+    """``oidc``: same header as ``user_pool``, with the OIDC provider's token from the
+    ``token_provider`` the app registers (``generate_client(auth_providers={"oidc": OidcAuth(fn)})``
+    or :func:`register_auth_provider`)."""
+
+    use_auth_session = False
 
 
 @dataclass(frozen=True)
@@ -143,37 +187,77 @@ class AwsCredentials:
 CredentialsProvider = Callable[[], "AwsCredentials | None"]
 
 
+def env_credentials() -> AwsCredentials | None:
+    """``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, if set."""
+    akid = os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not akid or not secret:
+        return None
+    return AwsCredentials(akid, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
 class IamAuth(AuthProvider):
     """``iam`` / ``identity_pool``: SigV4 (service ``appsync``, region from the outputs file).
 
-    With an ``auth_token`` the request is not signed (Amplify signs only when no Authorization
-    header is present). Without credentials: :class:`~cove.client.errors.NoCredentialsError`.
+    Credentials: the ones given, else the identity pool's for the :mod:`cove.auth` session (the
+    signed-in user's, or a guest's when the pool allows guests), else the usual environment
+    variables. With an ``auth_token`` the request is not signed (Amplify signs only when no
+    Authorization header is present). Without credentials:
+    :class:`~cove.client.errors.NoCredentialsError`.
     """
 
-    def __init__(self, credentials: AwsCredentials | CredentialsProvider | None = None) -> None:
+    def __init__(self, credentials: AwsCredentials | CredentialsProvider | None = None, *,
+                 service: str = "appsync") -> None:
         self.credentials = credentials
+        self.service = service
 
-    def resolve_credentials(self) -> AwsCredentials | None:
-        if self.credentials is None or isinstance(self.credentials, AwsCredentials):
-            return self.credentials
-        return self.credentials()
+    def resolve_credentials(self, request: AuthRequest | None = None) -> AwsCredentials | None:
+        if self.credentials is not None:
+            if isinstance(self.credentials, AwsCredentials):
+                return self.credentials
+            return self.credentials()
+        if request is not None:
+            from cove import auth
+
+            creds = auth.identity_credentials(request.config)
+            if creds is not None:
+                return creds
+        return env_credentials()
+
+    async def aresolve_credentials(self, request: AuthRequest) -> AwsCredentials | None:
+        if self.credentials is not None:
+            return self.resolve_credentials(request)
+        from cove import auth
+
+        creds = await auth.aidentity_credentials(request.config)
+        return creds if creds is not None else env_credentials()
 
     def auth_headers(self, request: AuthRequest) -> dict[str, str]:
         if request.auth_token or request.has_header("authorization"):
             return {}
-        credentials = self.resolve_credentials()
+        credentials = self.resolve_credentials(request)
+        if credentials is None:
+            raise NoCredentialsError()
+        return self.sign(request, credentials)
+
+    async def async_auth_headers(self, request: AuthRequest) -> dict[str, str]:
+        if request.auth_token or request.has_header("authorization"):
+            return {}
+        credentials = await self.aresolve_credentials(request)
         if credentials is None:
             raise NoCredentialsError()
         return self.sign(request, credentials)
 
     def sign(self, request: AuthRequest, credentials: AwsCredentials) -> dict[str, str]:
-        """Return ``authorization``, ``x-amz-date`` (and ``x-amz-security-token``) headers.
+        """``authorization``, ``x-amz-date`` (and ``x-amz-security-token``): SigV4 over the exact
+        body and every header in ``request.headers`` plus ``host``, as aws-amplify signs."""
+        from cove import sigv4
 
-        TODO(auth issue): SigV4 over the exact body bytes and every header in ``request.headers``
-        plus ``host`` and ``x-amz-date`` (service ``appsync``, ``request.config.region``), shared with
-        the server's verifier in ``cove.sigv4``.
-        """
-        raise NoCredentialsError("No credentials: SigV4 request signing is not implemented yet")
+        region = request.config.region or "us-east-1"
+        return sigv4.sign(request.method, request.url, request.headers, request.body,
+                          credentials=sigv4.Credentials(credentials.access_key_id, credentials.secret_access_key,
+                                                        credentials.session_token),
+                          region=region, service=self.service)
 
 
 _REGISTRY: dict[str, Callable[[], AuthProvider]] = {

@@ -9,6 +9,7 @@ is the one place where ``def`` and ``async def`` differ (DESIGN: "async core, sy
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -31,6 +32,7 @@ from ._config import (
 from ._documents import (
     DocumentBuilder,
     ModelOperation,
+    custom_variables,
     identifier_variables,
     index_variables,
     js_truthy,
@@ -38,9 +40,9 @@ from ._documents import (
     mutation_variables,
     prepare_raw_document,
 )
-from ._records import GraphQLError, Record, Result
-from ._schema import FieldInfo, ModelInfo, SchemaInfo
-from .errors import ConfigurationError, ResponseError
+from ._records import DynamicRecord, GraphQLError, Record, Result
+from ._schema import FieldInfo, ModelInfo, OperationInfo, OperationKind, SchemaInfo, mis_fingerprint
+from .errors import ConfigurationError, ResponseError, ResponseShapeError, SchemaMismatchWarning
 
 T = TypeVar("T")
 RecordT = TypeVar("RecordT", bound=Record)
@@ -259,9 +261,12 @@ class BaseClient:
     """State and I/O-free logic shared by :class:`~cove.client.Client` and
     :class:`~cove.client.AsyncClient`."""
 
-    #: The Record subclass per model / custom type name; typed clients generated from a schema
-    #: override this (and ``models``) so every record is a typed subclass of :class:`Record`.
+    #: The Record subclass per model / custom type name (default :class:`DynamicRecord`); typed
+    #: clients generated from a schema override this (and declare ``models``, ``queries``,
+    #: ``mutations`` with precise types) so every record is a typed subclass of :class:`Record`.
     record_types: ClassVar[Mapping[str, type[Record]]] = {}
+    #: Typed clients: the fingerprint of the schema they were generated from (checked on creation).
+    typed_schema_fingerprint: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -290,9 +295,21 @@ class BaseClient:
         self._providers: dict[str, AuthProvider] = {
             normalize_auth_mode(mode): p for mode, p in (auth_providers or {}).items()}
         self._schema = SchemaInfo.from_mis(self._config.model_introspection)
+        if self.typed_schema_fingerprint is not None:
+            self._check_typed_schema()
         self._documents = DocumentBuilder(self._schema)
         self._model_ops: dict[str, ModelOps[Any]] = {}
         self.enums = Enums(self._schema)
+
+    def _check_typed_schema(self) -> None:
+        mis = self._config.model_introspection
+        if mis is not None and mis_fingerprint(mis) == self.typed_schema_fingerprint:
+            return
+        module = type(self).__module__
+        warnings.warn(SchemaMismatchWarning(
+            f"{module} was generated from another schema than the configured one "
+            f"({'it has none' if mis is None else 'data.model_introspection differs'}): its types may "
+            f"not match the API any more; generate it again with `cove generate client`"), stacklevel=4)
 
     @property
     def config(self) -> Config:
@@ -413,7 +430,7 @@ class BaseClient:
         ops = self._model_ops.get(model_name)
         if ops is None:
             model = self._schema.models[model_name]
-            record_type = self.record_types.get(model_name, Record)
+            record_type = self.record_types.get(model_name, DynamicRecord)
             ops = self._model_ops[model_name] = ModelOps(self, model, record_type)
         return ops
 
@@ -422,23 +439,59 @@ class BaseClient:
         raise NotImplementedError
 
     # -- records --------------------------------------------------------------------------------
-    def _value(self, f: FieldInfo, value: Any) -> Any:
-        if value is None or f.kind in ("scalar", "enum"):
-            return value
-        if f.kind == "model":
-            if isinstance(value, Mapping) and f.is_array and isinstance(value.get("items"), list):
+    def _value(self, f: FieldInfo, value: Any, partial: bool = False, owner: str = "response") -> Any:
+        """``value`` of field ``f`` of type ``owner`` as a record attribute, checked against the schema.
+
+        Raises :class:`ResponseShapeError` when it does not match. ``partial``: the response also
+        carried GraphQL errors, which explain nulls in required fields (AppSync nulls what it could
+        not resolve), so those are let through.
+        """
+        if value is None:
+            if not partial and f.kind != "model" and (
+                    f.is_array_nullable is False if f.is_array else (f.is_required or f.is_read_only)):
+                raise ResponseShapeError(owner, f.name, _expected(f), None)
+            return None
+        if f.is_array:
+            if f.kind == "model" and isinstance(value, Mapping) and "items" in value:
                 value = value["items"]  # hasMany connection → plain list
-            if isinstance(value, list):
-                return [self._record(f.type_name, v) if isinstance(v, Mapping) else v for v in value]
-            return self._record(f.type_name, value) if isinstance(value, Mapping) else value
-        if f.kind == "nonModel":
-            if isinstance(value, list):
-                return [self._record(f.type_name, v) if isinstance(v, Mapping) else v for v in value]
-            return self._record(f.type_name, value) if isinstance(value, Mapping) else value
+                if value is None:
+                    return None
+            if not isinstance(value, list):
+                raise ResponseShapeError(owner, f.name, _expected(f), value)
+            out: list[Any] = []
+            for i, item in enumerate(value):
+                try:
+                    if item is None:
+                        if f.is_required and not partial and f.kind != "model":
+                            raise ResponseShapeError(owner, f.name, _expected(f, element=True), None)
+                        out.append(None)
+                    else:
+                        out.append(self._element(f, item, partial, owner))
+                except ResponseShapeError as exc:
+                    exc.path[:0] = [i]
+                    raise
+            return out
+        return self._element(f, value, partial, owner)
+
+    def _element(self, f: FieldInfo, value: Any, partial: bool, owner: str) -> Any:
+        kind = f.kind
+        if kind == "scalar":
+            if not _scalar_ok(f.type_name, value):
+                raise ResponseShapeError(owner, f.name, _expected(f, element=True), value)
+            return value
+        if kind == "enum":
+            values = self._schema.enums.get(f.type_name)
+            if not isinstance(value, str) or (values is not None and value not in values):
+                raise ResponseShapeError(owner, f.name, _expected(f, element=True, enums=self._schema.enums), value)
+            return value
+        if kind in ("model", "nonModel"):
+            if not isinstance(value, Mapping):
+                raise ResponseShapeError(owner, f.name, _expected(f, element=True), value)
+            return self._record(f.type_name, value, partial=partial)
         return value
 
     def _record(self, type_name: str, raw: Mapping[str, Any], record_type: type[Record] | None = None,
-                loaders: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+                loaders: Mapping[str, Callable[..., Any]] | None = None, *, partial: bool = False) -> Any:
         model = self._schema.models.get(type_name)
         non_model = self._schema.non_models.get(type_name) if model is None else None
         fields = model.fields if model is not None else non_model.fields if non_model is not None else {}
@@ -446,22 +499,68 @@ class BaseClient:
         for k, v in raw.items():
             f = fields.get(k)
             if f is None:
-                data[k] = Record(v) if isinstance(v, Mapping) else (
-                    [Record(x) if isinstance(x, Mapping) else x for x in v] if isinstance(v, list) else v)
+                data[k] = DynamicRecord(v) if isinstance(v, Mapping) else (
+                    [DynamicRecord(x) if isinstance(x, Mapping) else x for x in v] if isinstance(v, list) else v)
             else:
-                data[k] = self._value(f, v)
+                try:
+                    data[k] = self._value(f, v, partial, type_name)
+                except ResponseShapeError as exc:
+                    exc.path[:0] = [k]
+                    raise
         if record_type is None:
-            record_type = self.record_types.get(type_name, Record)
+            record_type = self.record_types.get(type_name, DynamicRecord)
         return record_type._build(data, type_name if (model or non_model) else None, loaders)
+
+
+def _root_error(type_name: str, root: str, expected: str, value: Any,
+                sub_path: Sequence[str | int] = ()) -> ResponseShapeError:
+    exc = ResponseShapeError(type_name, None, expected, value)
+    exc.path[:] = [root, *sub_path]
+    return exc
+
+
+#: AppSync scalars whose values are JSON strings. AWSJSON is one on the wire (AppSync returns the
+#: document as a string), but servers that return the parsed value are tolerated.
+_STRING_SCALARS = frozenset({"ID", "String", "AWSDate", "AWSTime", "AWSDateTime", "AWSEmail", "AWSPhone",
+                             "AWSURL", "AWSIPAddress"})
+
+
+def _scalar_ok(type_name: str, value: Any) -> bool:
+    if type_name in _STRING_SCALARS:
+        return isinstance(value, str)
+    if type_name in ("Int", "AWSTimestamp"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_name == "Float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type_name == "Boolean":
+        return isinstance(value, bool)
+    return True  # AWSJSON, or a scalar this client does not know: left alone
+
+
+def _expected(f: FieldInfo, *, element: bool = False, enums: Mapping[str, tuple[str, ...]] | None = None) -> str:
+    if f.kind == "enum":
+        values = (enums or {}).get(f.type_name)
+        inner = (f"one of the {f.type_name} values ({', '.join(values)})" if values
+                 else f"a {f.type_name} value")
+    elif f.kind in ("model", "nonModel"):
+        inner = f"a {f.type_name} object"
+    else:
+        inner = f"{'an' if f.type_name[:1] in 'AEIOU' else 'a'} {f.type_name}"
+    if f.is_array and not element:
+        return f"a list of {f.type_name}" if f.kind in ("scalar", "enum") else f"a list of {f.type_name} objects"
+    if f.is_array and element:
+        return inner + " (a list element)"
+    return inner
 
 
 class Enums:
     """``client.enums.<Enum>.values()``."""
 
     def __init__(self, schema: SchemaInfo) -> None:
-        self._enums = {name: EnumInfo(name, values) for name, values in schema.enums.items()}
+        self._enums: dict[str, EnumInfo[str]] = {
+            name: EnumInfo(name, values) for name, values in schema.enums.items()}
 
-    def __getattr__(self, name: str) -> EnumInfo:
+    def __getattr__(self, name: str) -> EnumInfo[str]:
         if name.startswith("__"):
             raise AttributeError(name)
         try:
@@ -470,7 +569,7 @@ class Enums:
             raise AttributeError(f"no enum {name!r} in the model introspection schema "
                                  f"(enums: {', '.join(self._enums) or 'none'})") from None
 
-    def __getitem__(self, name: str) -> EnumInfo:
+    def __getitem__(self, name: str) -> EnumInfo[str]:
         return self._enums[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -483,12 +582,17 @@ class Enums:
         return sorted(set(super().__dir__()) | set(self._enums))
 
 
-@dataclass(frozen=True)
-class EnumInfo:
-    name: str
-    _values: tuple[str, ...]
+E = TypeVar("E", bound=str)
 
-    def values(self) -> list[str]:
+
+@dataclass(frozen=True)
+class EnumInfo(Generic[E]):
+    """``client.enums.TodoPriority``; typed clients know its values (``EnumInfo[TodoPriority]``)."""
+
+    name: str
+    _values: tuple[E, ...]
+
+    def values(self) -> list[E]:
         """The enum's values, in schema order."""
         return list(self._values)
 
@@ -550,33 +654,59 @@ class ModelOps(Generic[RecordT]):
                         ) -> Callable[[Payload], Result[RecordT | None]]:
         def shape(payload: Payload) -> Result[RecordT | None]:
             data = payload.get("data")
+            errors = graphql_errors(payload)
             value: RecordT | None = None
             if isinstance(data, Mapping) and data:
-                raw = next(iter(data.values()))  # the single root field
+                root, raw = next(iter(data.items()))  # the single root field
                 if isinstance(raw, Mapping):
-                    value = self.record(raw, lazy, options)
-            return Result(data=value, errors=graphql_errors(payload), extensions=payload.get("extensions"))
+                    try:
+                        value = self.record(raw, lazy, options, partial=bool(errors))
+                    except ResponseShapeError as exc:
+                        exc.path[:0] = [root]
+                        raise
+                elif raw is not None:
+                    raise _root_error(self.model.name, root, f"a {self.model.name} object", raw)
+            return Result(data=value, errors=errors, extensions=payload.get("extensions"))
         return shape
 
     def _list_shape(self, lazy: bool, options: RequestOptions) -> Callable[[Payload], Result[list[RecordT]]]:
         def shape(payload: Payload) -> Result[list[RecordT]]:
             data = payload.get("data")
+            errors = graphql_errors(payload)
             items: list[RecordT] = []
             token = None
             if isinstance(data, Mapping) and data:
-                conn = next(iter(data.values()))
+                root, conn = next(iter(data.items()))
+                connection = f"a Model{self.model.name}Connection object"
                 if isinstance(conn, Mapping):
                     token = conn.get("nextToken")
+                    if token is not None and not isinstance(token, str):
+                        raise _root_error(self.model.name, root, f"{connection} with a string nextToken", conn)
                     raw_items = conn.get("items")
                     if isinstance(raw_items, list):
-                        items = [self.record(i, lazy, options) for i in raw_items if isinstance(i, Mapping)]
-            return Result(data=items, errors=graphql_errors(payload), next_token=token,
-                          extensions=payload.get("extensions"))
+                        for i, item in enumerate(raw_items):
+                            if item is None:
+                                continue  # an item AppSync could not resolve; its error is in `errors`
+                            if not isinstance(item, Mapping):
+                                raise _root_error(self.model.name, root, f"a {self.model.name} object", item,
+                                                  ["items", i])
+                            try:
+                                items.append(self.record(item, lazy, options, partial=bool(errors)))
+                            except ResponseShapeError as exc:
+                                exc.path[:0] = [root, "items", i]
+                                raise
+                    elif raw_items is not None:
+                        raise _root_error(self.model.name, root, f"a list of {self.model.name} objects",
+                                          raw_items, ["items"])
+                elif conn is not None:
+                    raise _root_error(self.model.name, root, connection, conn)
+            return Result(data=items, errors=errors, next_token=token, extensions=payload.get("extensions"))
         return shape
 
-    def record(self, raw: Mapping[str, Any], lazy: bool, options: RequestOptions) -> RecordT:
+    def record(self, raw: Mapping[str, Any], lazy: bool, options: RequestOptions, *,
+               partial: bool = False) -> RecordT:
         loaders = self._loaders(raw, options.for_related()) if lazy else None
-        return cast(RecordT, self.client._record(self.model.name, raw, self.record_type, loaders))
+        return cast(RecordT, self.client._record(self.model.name, raw, self.record_type, loaders, partial=partial))
 
     # -- lazy loaders (Amplify's initializeModel) -----------------------------------------------
     def _loaders(self, raw: Mapping[str, Any], parent: RequestOptions) -> dict[str, Callable[..., Any]]:
@@ -650,13 +780,118 @@ class ModelOps(Generic[RecordT]):
         return None
 
 
+# -- custom operations ----------------------------------------------------------------------------
+
+
+class CustomOps:
+    """The I/O-free half of ``client.queries.<op>`` and ``client.mutations.<op>`` (Amplify's
+    ``custom.ts``): the document, the variables, and the result shaped like the operation's type
+    (records for models and custom types, with lazy loaders on models)."""
+
+    def __init__(self, client: BaseClient, op: OperationInfo) -> None:
+        self.client = client
+        self.op = op
+
+    def operation(self, args: Mapping[str, Any] | None, options: RequestOptions) -> Operation[Result[Any]]:
+        variables = custom_variables(self.op, args)
+        return Operation(self.client._documents.custom_document(self.op), variables, options, self._shape(options))
+
+    def _shape(self, options: RequestOptions) -> Callable[[Payload], Result[Any]]:
+        def shape(payload: Payload) -> Result[Any]:
+            data = payload.get("data")
+            errors = graphql_errors(payload)
+            value: Any = None
+            if isinstance(data, Mapping) and data:
+                root, raw = next(iter(data.items()))
+                try:
+                    value = self._convert(raw, bool(errors), options)
+                except ResponseShapeError as exc:
+                    exc.path[:0] = [root]
+                    raise
+            return Result(data=value, errors=errors, extensions=payload.get("extensions"))
+        return shape
+
+    def _convert(self, raw: Any, partial: bool, options: RequestOptions) -> Any:
+        f = self.op.returns
+        if f.is_array and isinstance(raw, list):
+            raw = [item for item in raw if item is not None]  # Amplify drops null entries
+        if f.kind != "model" or f.type_name not in self.client._schema.models or raw is None:
+            try:
+                return self.client._value(f, raw, partial, self.op.name)
+            except ResponseShapeError as exc:
+                if exc.type_name == self.op.name and exc.field == f.name:
+                    exc.field = None  # the operation's own value: "echo should be a String"
+                raise
+        ops = self.client._ops(f.type_name)
+
+        def one(item: Any) -> Any:
+            if not isinstance(item, Mapping):
+                raise ResponseShapeError(self.op.name, None, f"a {f.type_name} object", item)
+            return ops.record(item, True, options, partial=partial)
+
+        if f.is_array:
+            if not isinstance(raw, list):
+                raise ResponseShapeError(self.op.name, None, f"a list of {f.type_name} objects", raw)
+            out = []
+            for i, item in enumerate(raw):
+                try:
+                    out.append(one(item))
+                except ResponseShapeError as exc:
+                    exc.path[:0] = [i]
+                    raise
+            return out
+        return one(raw)
+
+
+OC = TypeVar("OC")
+
+
+class OperationsNamespace(Generic[OC]):
+    """``client.queries`` / ``client.mutations``: one callable per custom operation of the MIS."""
+
+    def __init__(self, schema: SchemaInfo, kind: OperationKind, factory: Callable[[OperationInfo], OC]) -> None:
+        self._ops = schema.operations(kind)
+        self._kind = kind
+        self._factory = factory
+        self._callables: dict[str, OC] = {}
+
+    def __getattr__(self, name: str) -> OC:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            known = ", ".join(self._ops) or "none"
+            raise AttributeError(f"no custom {self._kind} {name!r} in the model introspection schema; "
+                                 f"{self._kind} operations: {known}") from None
+
+    def __getitem__(self, name: str) -> OC:
+        fn = self._callables.get(name)
+        if fn is None:
+            fn = self._callables[name] = self._factory(self._ops[name])
+        return fn
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ops)
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._ops))
+
+
 # -- the parts of client.models shared by both clients --------------------------------------------
 
 MC = TypeVar("MC")
 
 #: Public methods that exist only while the MIS enables their operation.
 _GATED: dict[str, str] = {"create": "create", "get": "get", "update": "update", "delete": "delete",
-                          "list": "list", "list_all": "list"}
+                          "list": "list", "list_all": "list", "on_create": "onCreate", "on_update": "onUpdate",
+                          "on_delete": "onDelete", "observe_query": "list"}
 
 
 def _disabled_message(model: ModelInfo, name: str, op: str) -> str:

@@ -16,6 +16,7 @@ from ._base import (
     DEFAULT_TIMEOUT,
     USE_CLIENT_DEFAULT,
     BaseClient,
+    CustomOps,
     HeadersOption,
     LoaderArgs,
     LoaderBuild,
@@ -23,14 +24,25 @@ from ._base import (
     ModelOps,
     ModelsNamespace,
     Operation,
+    OperationsNamespace,
     RecordT,
     RequestOptions,
     UseClientDefault,
     parse_response,
 )
 from ._config import AuthMode, ConfigSource
+from ._observe import ObserveQuery, SortBy
 from ._paging import paginate
-from ._records import Record, Result
+from ._realtime import (
+    SubscriptionRequest,
+    model_shape,
+    model_subscription_document,
+    raw_subscription,
+    ssl_context,
+    subscription_variables,
+)
+from ._realtime_sync import Subscription, SyncRealtime
+from ._records import DynamicRecord, Result
 from .errors import ConfigurationError, TransportError, TransportTimeoutError
 
 T = TypeVar("T")
@@ -82,9 +94,17 @@ class Client(BaseClient):
         super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
                          headers=headers, endpoint=endpoint, auth_providers=auth_providers,
                          max_attempts=max_attempts)
+        verify = ssl_context(verify, self._config)  # also trusts `cove sandbox --tls`'s CA
+        self._verify = verify
+        self._realtime: SyncRealtime | None = None
         self._http = httpx.Client(timeout=timeout, transport=transport, verify=verify)
-        self.models: ModelsNamespace[ModelClient[Record]] = ModelsNamespace(
+        self.models: ModelsNamespace[ModelClient[DynamicRecord]] = ModelsNamespace(
             self._schema, lambda name: ModelClient(self, self._ops(name)))
+        #: Custom queries and mutations of the schema: ``client.queries.echo({"message": "hi"})``.
+        self.queries: OperationsNamespace[CustomOperation] = OperationsNamespace(
+            self._schema, "query", lambda op: CustomOperation(self, CustomOps(self, op)))
+        self.mutations: OperationsNamespace[CustomOperation] = OperationsNamespace(
+            self._schema, "mutation", lambda op: CustomOperation(self, CustomOps(self, op)))
 
     # -- public ---------------------------------------------------------------------------------
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
@@ -95,12 +115,27 @@ class Client(BaseClient):
 
         GraphQL errors (validation, resolver, condition failures, HTTP 401 with an ``errors``
         body) come back in ``Result.errors``. An unparsable document raises ValueError.
+
+        A subscription document returns a :class:`~cove.client.Subscription` once the server
+        acknowledged it; it yields each event as a ``Result``.
         """
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        subscription = raw_subscription(query, variables, options)
+        if subscription is not None:
+            return self.realtime.subscribe(subscription)  # type: ignore[return-value]
         return self._run(self._raw_operation(query, variables, options))
 
+    @property
+    def realtime(self) -> SyncRealtime:
+        """The real-time sockets: ``.state()``, ``.add_listener(fn)``, ``.options`` (timers)."""
+        if self._realtime is None:
+            self._realtime = SyncRealtime(self, self._verify)
+        return self._realtime
+
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and every real-time subscription."""
+        if self._realtime is not None:
+            self._realtime.close()
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -228,6 +263,51 @@ class ModelClient(ModelClientBase[RecordT], Generic[RecordT]):
                         selection_set=selection_set, auth_mode=auth_mode, auth_token=auth_token,
                         api_key=api_key, headers=headers, endpoint=endpoint, **key_conditions)
 
+    # -- real-time ------------------------------------------------------------------------------
+    def on_create(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Subscription[RecordT]:
+        """Subscribe to created records (``onCreate<Model>``, with a ``ModelSubscription<Model>FilterInput``
+        ``filter``); returns once the server acknowledged, so a create made afterwards is delivered.
+        ``with``/``for``: ``with client.models.Todo.on_create() as sub: for todo in sub: ...``."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client.realtime.subscribe(self._subscription("create", filter, selection_set, options))
+
+    def on_update(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Subscription[RecordT]:
+        """Subscribe to updated records (see :meth:`on_create`)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client.realtime.subscribe(self._subscription("update", filter, selection_set, options))
+
+    def on_delete(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Subscription[RecordT]:
+        """Subscribe to deleted records (see :meth:`on_create`)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client.realtime.subscribe(self._subscription("delete", filter, selection_set, options))
+
+    def observe_query(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,
+                      sort_by: SortBy | None = None, descending: bool = False, limit: int | None = None,
+                      auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                      api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                      endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> ObserveQuery[RecordT]:
+        """A live view of the records matching ``filter``: iterate for snapshots with ``.items`` and
+        ``.is_synced`` (aws-amplify's observeQuery; re-lists after a reconnect; ``sort_by`` a field name
+        or key function; ``limit`` is the page size of the listing)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return ObserveQuery(self, filter, selection_set, sort_by, descending, limit, options)
+
+    def _subscription(self, event: str, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
+                      options: RequestOptions) -> SubscriptionRequest[RecordT]:
+        client, model = self._client, self._ops.model
+        return SubscriptionRequest(model_subscription_document(client, model, event, selection_set),
+                                   subscription_variables(filter), options,
+                                   model_shape(client, model.name, selection_set, options))
+
     def _index_query(self, query_field: str) -> IndexQuery[RecordT]:
         return IndexQuery(self, query_field)
 
@@ -257,3 +337,23 @@ class IndexQuery(Generic[RecordT]):
 
     def __repr__(self) -> str:
         return f"<IndexQuery {self._mc.name}.{self.query_field}>"
+
+
+class CustomOperation:
+    """A custom query or mutation, e.g. ``client.queries.echo``: call it with the arguments as a
+    dict (omit it when there are none) and the request options as keywords. ``Result.data`` is the
+    value, a record (with lazy loaders for models), or a list of them."""
+
+    def __init__(self, client: Client, ops: CustomOps) -> None:
+        self._client = client
+        self._ops = ops
+
+    def __call__(self, args: Mapping[str, Any] | None = None, /, *,
+                 auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                 api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                 endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return self._client._run(self._ops.operation(args, options))
+
+    def __repr__(self) -> str:
+        return f"<CustomOperation {self._ops.op.kind} {self._ops.op.name}>"

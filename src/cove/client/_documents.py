@@ -17,7 +17,7 @@ from typing import Any, Literal
 from graphql import GraphQLSyntaxError, OperationType, parse, print_ast
 from graphql.language import OperationDefinitionNode
 
-from ._schema import FieldInfo, IndexInfo, ModelInfo, SchemaInfo
+from ._schema import FieldInfo, IndexInfo, ModelInfo, OperationInfo, SchemaInfo
 
 ModelOperation = Literal["create", "get", "update", "delete", "list", "index"]
 
@@ -81,6 +81,7 @@ class DocumentBuilder:
     def __init__(self, schema: SchemaInfo) -> None:
         self.schema = schema
         self.document = lru_cache(maxsize=1024)(self._document)
+        self._custom: dict[tuple[str, str], str] = {}
 
     # -- defaults ----------------------------------------------------------------------------
     def default_paths(self, model: ModelInfo) -> list[str]:
@@ -219,6 +220,26 @@ class DocumentBuilder:
         call_args = ",".join(f"{a}: ${a}" for a in args)
         return print_document(f"{op_type}({var_defs}) {{ {root}({call_args}) {{ {body} }} }}")
 
+    def custom_document(self, op: OperationInfo) -> str:
+        """``query($a: String!) { echo(a: $a) <sel> }`` for a custom operation (Amplify's custom.ts):
+        no selection for scalar and enum results, the default selection of the returned model or
+        custom type otherwise."""
+        key = (op.kind, op.name)
+        doc = self._custom.get(key)
+        if doc is None:
+            outer = ", ".join(f"${a}: {custom_argument_type(f)}" for a, f in op.arguments.items())
+            inner = ", ".join(f"{a}: ${a}" for a in op.arguments)
+            ret = op.returns
+            sel = ""
+            if ret.kind == "model" and ret.type_name in self.schema.models:
+                sel = _selection_string(self.selection(self.schema.models[ret.type_name], None))
+            elif ret.kind == "nonModel":
+                sel = _selection_string(self._non_model_default(ret.type_name))
+            doc = self._custom[key] = print_document(
+                f"{op.kind}{f'({outer})' if outer else ''} {{ {op.name}{f'({inner})' if inner else ''}"
+                f"{f' {{ {sel} }}' if sel else ''} }}")
+        return doc
+
     @staticmethod
     def _sk_type(model: ModelInfo, sort_keys: Sequence[str], composite: str) -> str:
         if len(sort_keys) == 1:
@@ -250,6 +271,39 @@ def _selection_string(sel: Selection) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # Variables
+
+
+def custom_argument_type(f: FieldInfo) -> str:
+    """A custom operation argument's GraphQL type, from the MIS: ``isRequired`` makes the element
+    non-null, arrays are non-null lists unless ``isArrayNullable``; custom types are sent as their
+    ``<Name>Input`` type, ``{input: Name}`` as ``Name``."""
+    name = f.type_name + "Input" if f.kind == "nonModel" else f.type_name
+    base = name + ("!" if f.is_required else "")
+    if f.is_array:
+        return f"[{base}]" + ("" if f.is_array_nullable else "!")
+    return base
+
+
+def custom_variables(op: OperationInfo, args: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The variables of a custom operation call: the arguments given, checked against the MIS."""
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        example = ", ".join(f"{a!r}: ..." for a in op.arguments) or ""
+        raise TypeError(f"{op.name}() takes its arguments as a dict ({{{example}}}), "
+                        f"not {type(args).__name__}")
+    unknown = [k for k in args if k not in op.arguments]
+    if unknown:
+        known = ", ".join(op.arguments) or "none"
+        raise TypeError(f"{op.name}() got unexpected argument(s) {', '.join(map(repr, unknown))}; "
+                        f"its arguments are: {known}")
+    variables: dict[str, Any] = {}
+    for name, f in op.arguments.items():
+        if name in args:
+            variables[name] = args[name]
+        elif f.is_required:
+            raise ValueError(f"{op.name} requires arguments '{name}'")
+    return variables
 
 
 def js_truthy(value: Any) -> bool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["GraphQLError", "Record", "Result"]
+__all__ = ["DynamicRecord", "GraphQLError", "Record", "Result"]
 
 
 def _convert(value: Any) -> Any:
@@ -16,7 +16,7 @@ def _convert(value: Any) -> Any:
     if isinstance(value, Record):
         return value
     if isinstance(value, Mapping):
-        return Record(value)
+        return DynamicRecord(value)
     if isinstance(value, list):
         return [_convert(v) for v in value]
     return value
@@ -41,6 +41,10 @@ class Record(Mapping[str, Any]):
 
     Fields whose names clash with mapping methods (``keys``, ``items``, ``values``, ``get``) are
     reached with ``record["items"]``.
+
+    For type checkers, a plain ``Record`` has no field attributes: typed clients (``cove generate
+    client``) return subclasses that declare each field with its type, so a misspelled field is an
+    error; untyped clients return :class:`DynamicRecord`, whose attributes are ``Any``.
     """
 
     __slots__ = ("_data", "_loaders", "_typename")
@@ -81,20 +85,22 @@ class Record(Mapping[str, Any]):
         return key in self._data
 
     # -- attribute access -------------------------------------------------------------------
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            data = object.__getattribute__(self, "_data")
-        except AttributeError:  # half-built (unpickling)
-            raise AttributeError(name) from None
-        if name in data:
-            return data[name]
-        loaders = object.__getattribute__(self, "_loaders")
-        if name in loaders:
-            return loaders[name]
-        label = object.__getattribute__(self, "_typename") or "Record"
-        raise AttributeError(f"{label} record has no field {name!r}")
+    if not TYPE_CHECKING:  # hidden from type checkers: only declared fields are attributes to them
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            try:
+                data = object.__getattribute__(self, "_data")
+            except AttributeError:  # half-built (unpickling)
+                raise AttributeError(name) from None
+            if name in data:
+                return data[name]
+            loaders = object.__getattribute__(self, "_loaders")
+            if name in loaders:
+                return loaders[name]
+            label = object.__getattribute__(self, "_typename") or "Record"
+            raise AttributeError(f"{label} record has no field {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("records are read-only; copy with dict(record) or record.to_dict()")
@@ -133,6 +139,16 @@ class Record(Mapping[str, Any]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), self._data, self._typename))
+
+
+class DynamicRecord(Record):
+    """A record of an untyped client (``cove.generate_client()``): type checkers accept any
+    attribute on it, as ``Any``. Typed clients return subclasses of :class:`Record` instead."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
 
 
 def _restore(cls: type[Record], data: dict[str, Any], typename: str | None) -> Record:

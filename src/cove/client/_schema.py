@@ -7,9 +7,12 @@ type it does not understand is treated as a scalar.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import orjson
 
 FieldKind = Literal["scalar", "enum", "model", "nonModel", "input"]
 
@@ -37,6 +40,8 @@ class FieldInfo:
     is_required: bool = False
     is_read_only: bool = False
     association: Association | None = None
+    #: For arrays: MIS ``isArrayNullable`` (may the list itself be null?); None when absent.
+    is_array_nullable: bool | None = None
 
     @property
     def is_relation(self) -> bool:
@@ -87,11 +92,33 @@ class NonModelInfo:
     fields: Mapping[str, FieldInfo]
 
 
+OperationKind = Literal["query", "mutation", "subscription"]
+
+
+@dataclass(frozen=True)
+class OperationInfo:
+    """A custom query, mutation or subscription (MIS ``queries``/``mutations``/``subscriptions``).
+
+    ``returns`` describes the result like a field (``kind``/``type_name``/``is_array``/
+    ``is_required``); ``arguments`` are fields whose kind may also be ``input`` (MIS ``{input: X}``).
+    """
+
+    name: str
+    kind: OperationKind
+    returns: FieldInfo
+    arguments: Mapping[str, FieldInfo]
+
+
 @dataclass(frozen=True)
 class SchemaInfo:
     models: Mapping[str, ModelInfo]
     non_models: Mapping[str, NonModelInfo]
     enums: Mapping[str, tuple[str, ...]]
+    queries: Mapping[str, OperationInfo] = field(default_factory=dict)
+    mutations: Mapping[str, OperationInfo] = field(default_factory=dict)
+    subscriptions: Mapping[str, OperationInfo] = field(default_factory=dict)
+    #: Input types named by custom-operation arguments (MIS ``inputs``: ``{name, attributes}``).
+    inputs: Mapping[str, NonModelInfo] = field(default_factory=dict)
 
     @classmethod
     def from_mis(cls, mis: Mapping[str, Any] | None) -> SchemaInfo:
@@ -103,7 +130,22 @@ class SchemaInfo:
             for name, nm in (mis.get("nonModels") or {}).items()
         }
         enums = {name: tuple(e.get("values") or ()) for name, e in (mis.get("enums") or {}).items()}
-        return cls(models=models, non_models=non_models, enums=enums)
+        inputs = {
+            name: NonModelInfo(name=i.get("name", name), fields=_fields(i.get("attributes") or {}))
+            for name, i in (mis.get("inputs") or {}).items() if isinstance(i, Mapping)
+        }
+        return cls(models=models, non_models=non_models, enums=enums,
+                   queries=_operations(mis.get("queries"), "query"),
+                   mutations=_operations(mis.get("mutations"), "mutation"),
+                   subscriptions=_operations(mis.get("subscriptions"), "subscription"), inputs=inputs)
+
+    def operations(self, kind: OperationKind) -> Mapping[str, OperationInfo]:
+        return {"query": self.queries, "mutation": self.mutations, "subscription": self.subscriptions}[kind]
+
+
+def mis_fingerprint(mis: Mapping[str, Any]) -> str:
+    """A short hash of a model introspection schema (key order does not matter)."""
+    return hashlib.sha256(orjson.dumps(mis, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def _field(name: str, raw: Mapping[str, Any]) -> FieldInfo:
@@ -134,7 +176,18 @@ def _field(name: str, raw: Mapping[str, Any]) -> FieldInfo:
         is_required=bool(raw.get("isRequired")),
         is_read_only=bool(raw.get("isReadOnly")),
         association=association,
+        is_array_nullable=None if raw.get("isArrayNullable") is None else bool(raw["isArrayNullable"]),
     )
+
+
+def _operations(raw: Any, kind: OperationKind) -> dict[str, OperationInfo]:
+    out: dict[str, OperationInfo] = {}
+    for name, op in (raw or {}).items():
+        if isinstance(op, Mapping):
+            op_name = str(op.get("name", name))
+            out[op_name] = OperationInfo(name=op_name, kind=kind, returns=_field(op_name, op),
+                                         arguments=_fields(op.get("arguments") or {}))
+    return out
 
 
 def _names(value: Any) -> tuple[str, ...]:

@@ -15,7 +15,11 @@ GraphQL errors are *returned*, never raised: a response whose JSON body carries 
     ├── TransportError                the request did not complete (connection refused, reset, ...)
     │   └── TransportTimeoutError     ... because a timeout expired
     ├── ResponseError                 an HTTP/JSON answer that is not a GraphQL response
+    ├── ResponseShapeError            a GraphQL answer whose data does not match the schema
     └── GraphQLResponseError          only from the paging iterators: a page came back with errors
+
+Warnings: :class:`SchemaMismatchWarning` when a typed client module was generated from another
+schema than the one configured.
 
 The ``No...Error`` classes carry Amplify's error ``name`` (``NoApiKey``, ...) and message, so code
 ported from the JS client can recognise them.
@@ -40,6 +44,8 @@ __all__ = [
     "NoSignedUserError",
     "NoValidAuthTokensError",
     "ResponseError",
+    "ResponseShapeError",
+    "SchemaMismatchWarning",
     "TransportError",
     "TransportTimeoutError",
 ]
@@ -136,6 +142,47 @@ class ResponseError(CoveError):
         super().__init__(f"{label}: {message}")
 
 
+class ResponseShapeError(CoveError):
+    """The server returned data that does not match the model introspection schema: a field of
+    the wrong type (``"yes"`` for a Boolean, a number for a String), a value outside an enum, a list
+    where an object belongs, a null in a required field of an answer without GraphQL errors.
+
+    Raised instead of returning a record that would break later, far from the cause. The message
+    names the type and field (``Todo.done``) and where in the response it was (``path``); the
+    usual cause is a client generated for another version of the schema (regenerate it) or a server
+    that does not implement the schema it publishes.
+    """
+
+    def __init__(self, type_name: str, field: str | None, expected: str, value: Any) -> None:
+        #: The model, custom type or operation whose value is wrong (``"Todo"``).
+        self.type_name = type_name
+        #: The field (``"done"``); None when the object itself has the wrong shape.
+        self.field = field
+        #: What the schema says belongs there (``"Boolean"``, ``"a TodoList object"``).
+        self.expected = expected
+        #: What the server sent.
+        self.value = value
+        #: Where in the response's ``data``, outermost first: ``["listTodos", "items", 3, "done"]``.
+        self.path: list[str | int] = []
+        super().__init__()
+
+    def __str__(self) -> str:
+        where = f"{self.type_name}.{self.field}" if self.field else self.type_name
+        shown = repr(self.value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        at = f" (at {_format_path(self.path)})" if self.path else ""
+        return (f"the server's response does not match the schema: {where} should be {self.expected}, "
+                f"got {shown} ({type(self.value).__name__}){at}")
+
+
+def _format_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
 class GraphQLResponseError(CoveError):
     """A page fetched by a paging iterator (``list_all``, :func:`~cove.client.paginate`) had
     GraphQL errors. Single calls never raise this: they return the errors in ``Result.errors``.
@@ -147,3 +194,9 @@ class GraphQLResponseError(CoveError):
         first = self.errors[0].message if self.errors else "GraphQL error"
         more = f" (+{len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
         super().__init__(first + more)
+
+
+class SchemaMismatchWarning(UserWarning):
+    """A typed client (a module written by ``cove generate client``) was generated from another
+    model introspection schema than the one in the configured ``amplify_outputs.json``: its types
+    may no longer match what the server accepts and returns. Generate it again."""

@@ -17,11 +17,13 @@ from .model import (
     READ_OPERATIONS,
     AuthorizationModes,
     AuthRule,
+    AuthSettings,
     CustomOperation,
     CustomType,
     Enum,
     Field,
     Model,
+    PasswordPolicy,
     Relation,
     Schema,
     SecondaryIndex,
@@ -493,6 +495,7 @@ def _auth_modes(options: Mapping[str, Any]) -> AuthorizationModes:
     default = _get(options, "default_authorization_mode", "defaultAuthorizationMode")
     if default is not None:
         modes.default = normalize_auth_mode(default)
+        modes.default_given = True
     api_key = _get(options, "api_key_authorization_mode", "apiKeyAuthorizationMode") or {}
     _known_keys(api_key, "api_key_authorization_mode", {"expires_in_days", "expiresInDays", "description"})
     days = _get(api_key, "expires_in_days", "expiresInDays", 7)
@@ -507,6 +510,89 @@ def _auth_modes(options: Mapping[str, Any]) -> AuthorizationModes:
         modes.lambda_ttl_seconds = int(_get(lam, "time_to_live_in_seconds", "timeToLiveInSeconds", 60))
     modes.oidc = _get(options, "oidc_authorization_mode", "oidcAuthorizationMode")
     return modes
+
+
+class AuthDefinition:
+    """What ``define_auth`` returns; put it next to ``data`` in the schema file as ``auth = ...``."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+
+
+_LOGIN_ATTRIBUTES = {"email": "email", "phone": "phone_number", "phone_number": "phone_number"}
+
+
+def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable[str] = (),
+                allow_guest_access: bool = False, password_policy: Mapping[str, Any] | None = None,
+                access_token_validity: int = 3600, id_token_validity: int = 3600,
+                refresh_token_validity: int = 30 * 86400, **camel: Any) -> AuthDefinition:
+    """Amplify's ``defineAuth``: a user pool (and an identity pool) for the API.
+
+    ``login_with={"email": True}`` (or ``"phone": True``); ``groups=["Admins"]`` (precedence in
+    list order); ``allow_guest_access=True`` lets the identity pool hand out guest credentials;
+    ``password_policy={"min_length": 8, "require_lowercase": True, "require_uppercase": True,
+    "require_numbers": True, "require_symbols": True}`` (Cognito's defaults); token lifetimes in
+    seconds. camelCase spellings (``loginWith``, ``allowGuestAccess``) work too.
+    """
+    aliases = {"loginWith": "login_with", "allowGuestAccess": "allow_guest_access",
+               "passwordPolicy": "password_policy"}
+    for key, value in camel.items():
+        if key not in aliases:
+            raise SchemaError(f"define_auth(): unknown option {key!r}")
+        if key == "loginWith":
+            login_with = value
+        elif key == "allowGuestAccess":
+            allow_guest_access = value
+        else:
+            password_policy = value
+    login = login_with if login_with is not None else {"email": True}
+    if not isinstance(login, Mapping):
+        raise SchemaError('define_auth(login_with=...) takes a dict such as {"email": True}')
+    attributes: list[str] = []
+    for key, value in login.items():
+        if key not in _LOGIN_ATTRIBUTES:
+            raise SchemaError(f"define_auth(login_with=...): unknown login {key!r}; use email or phone")
+        if value:
+            attributes.append(_LOGIN_ATTRIBUTES[key])
+    if not attributes:
+        raise SchemaError("define_auth(login_with=...): enable at least one of email, phone")
+    names = tuple(groups)
+    for g in names:
+        if not isinstance(g, str) or not g or len(g) > 128:
+            raise SchemaError(f"define_auth(groups=...): {g!r} is not a valid group name")
+    if len(set(names)) != len(names):
+        raise SchemaError("define_auth(groups=...): group names repeat")
+    policy = PasswordPolicy()
+    for key, value in (password_policy or {}).items():
+        snake = {"minLength": "min_length", "requireLowercase": "require_lowercase",
+                 "requireUppercase": "require_uppercase", "requireNumbers": "require_numbers",
+                 "requireSymbols": "require_symbols"}.get(key, key)
+        if not hasattr(policy, snake):
+            raise SchemaError(f"define_auth(password_policy=...): unknown key {key!r}")
+        if snake == "min_length":
+            if isinstance(value, bool) or not isinstance(value, int) or not 6 <= value <= 99:
+                raise SchemaError("define_auth(password_policy=...): min_length must be 6..99")
+        elif not isinstance(value, bool):
+            raise SchemaError(f"define_auth(password_policy=...): {key} must be True or False")
+        setattr(policy, snake, value)
+    for name, value in (("access_token_validity", access_token_validity), ("id_token_validity", id_token_validity),
+                        ("refresh_token_validity", refresh_token_validity)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SchemaError(f"define_auth({name}=...): a positive number of seconds")
+    return AuthDefinition(AuthSettings(tuple(attributes), names, bool(allow_guest_access), policy,
+                                       access_token_validity, id_token_validity, refresh_token_validity))
+
+
+def attach_auth(definition: DataDefinition, auth: AuthDefinition) -> DataDefinition:
+    """Give a data definition its ``define_auth``: user pool tokens become accepted and, unless
+    ``default_authorization_mode`` was given, the default mode (as in Amplify)."""
+    schema = definition.schema
+    schema.auth = auth.settings
+    modes = schema.authorization_modes
+    modes.user_pool = True
+    if not modes.default_given:
+        modes.default = "userPool"
+    return definition
 
 
 def _known_keys(options: Any, where: str, known: set[str]) -> None:

@@ -197,6 +197,28 @@ class CustomOperation:
 
 
 @dataclass
+class PasswordPolicy:
+    min_length: int = 8
+    require_lowercase: bool = True
+    require_uppercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+
+
+@dataclass
+class AuthSettings:
+    """``define_auth(...)``: how users sign in, their groups, guest access, token lifetimes."""
+
+    login_with: tuple[str, ...] = ("email",)       # username attributes: email and/or phone_number
+    groups: tuple[str, ...] = ()
+    allow_guest_access: bool = False
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    access_token_validity: int = 3600
+    id_token_validity: int = 3600
+    refresh_token_validity: int = 30 * 86400
+
+
+@dataclass
 class AuthorizationModes:
     """`define_data(authorization_modes=...)`, normalised to Amplify's mode names."""
 
@@ -206,6 +228,8 @@ class AuthorizationModes:
     lambda_function: str | Any | None = None
     lambda_ttl_seconds: int = 60
     oidc: dict[str, Any] | None = None
+    default_given: bool = False   # False: define_auth() makes userPool the default (Amplify's rule)
+    user_pool: bool = False       # define_auth() was given: user pool tokens are accepted
 
     def enabled(self) -> list[str]:
         modes = [self.default]
@@ -221,6 +245,8 @@ class AuthorizationModes:
             return self.lambda_function is not None
         if mode == "oidc":
             return self.oidc is not None
+        if mode == "userPool":
+            return self.user_pool
         return False
 
 
@@ -233,3 +259,4 @@ class Schema:
     mutations: dict[str, CustomOperation] = field(default_factory=dict)
     subscriptions: dict[str, CustomOperation] = field(default_factory=dict)
     authorization_modes: AuthorizationModes = field(default_factory=AuthorizationModes)
+    auth: AuthSettings | None = None   # define_auth(): the user pool and identity pool

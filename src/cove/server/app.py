@@ -6,7 +6,6 @@ be swapped at runtime (the sandbox does so when the schema file changes).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,9 +13,12 @@ import orjson
 
 from cove.schema.model import Schema
 
-from .errors import RequestError, Unauthorized
+from . import identity_routes
+from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
+from .errors import RequestError
 from .execution import Engine, Limits
 from .identity import Identity
+from .realtime import Realtime, RealtimeSettings
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -27,47 +29,44 @@ _CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, date"),
 ]
-_API_KEY_CACHE_SECONDS = 5.0
-
-
-class ApiKeyAuthenticator:
-    """Checks `x-api-key` against the store, caching answers briefly so that a key created or
-    revoked with `cove keys` takes effect within seconds in every server process."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self._cache: dict[str, tuple[float, Any]] = {}
-
-    def authenticate(self, key: str) -> Identity:
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is None or hit[0] < now:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            record = self.store.find_api_key(key)
-            hit = (now + _API_KEY_CACHE_SECONDS, record)
-            self._cache[key] = hit
-        record = hit[1]
-        if record is None or record.revoked:
-            raise Unauthorized("You are not authorized to make this call. (invalid API key)")
-        if record.expires_at <= time.time():
-            raise Unauthorized("You are not authorized to make this call. (the API key has expired)")
-        return Identity("apiKey", api_key_id=record.id)
 
 
 class CoveApp:
     """ASGI callable serving one schema from one store."""
 
-    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None) -> None:
+    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None,
+                 realtime: RealtimeSettings | None = None, identity: Any = None) -> None:
         self.limits = limits or Limits()
         self.store = store
         self.engine = Engine(schema, store, self.limits)
         self.api_keys = ApiKeyAuthenticator(store)
+        self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
+        self.authenticator = self._authenticator()
         self.graphql_path = "/graphql"
+        self.realtime = Realtime(self, realtime)
+        self.engine.on_mutation = self.realtime.publish
 
     def replace_schema(self, schema: Schema) -> None:
-        """Serve a new schema from the next request on (the store must already be migrated)."""
+        """Serve a new schema from the next request on (the store must already be migrated).
+        Raises SchemaError (and keeps serving the old schema) when its auth settings are unusable."""
+        if self.identity is not None:
+            try:
+                self.identity.configure(schema)
+            except Exception:
+                self.identity.configure(self.engine.schema)
+                raise
+            self.authenticator = self._authenticator()
         self.engine = Engine(schema, self.store, self.limits)
+        self.engine.on_mutation = self.realtime.publish
+
+    def _authenticator(self) -> Authenticator:
+        ids = self.identity
+        if ids is None:
+            return Authenticator(self.api_keys)
+        iam = IamVerifier(region=ids.region, issuer=ids.credentials, store=ids.store,
+                          identity_pool_id=ids.identity_pool_id)
+        return Authenticator(self.api_keys, user_pool=ids.tokens, oidc=ids.oidc, iam=iam,
+                             lambda_authorizer=ids.lambda_authorizer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -76,14 +75,23 @@ class CoveApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "real-time is not served yet"})
+            if scope["path"].rstrip("/") == self.graphql_path + "/realtime":
+                await self.realtime.serve(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    await self.realtime.start()  # connects the event broker, if any
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.realtime.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -99,6 +107,8 @@ class CoveApp:
                 await _send_json(send, 405, {"errors": [{"errorType": "MethodNotAllowedException",
                                                          "message": "Send GraphQL requests with POST"}]},
                                  [(b"allow", b"POST, OPTIONS")])
+        elif identity_routes.is_identity_route(method, path, headers := _headers(scope)):
+            await identity_routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
         elif path == "/" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path})
         else:
@@ -119,8 +129,10 @@ class CoveApp:
     async def _graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await self._read_body(receive)
-            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-            identity = self.authenticate(headers, body=body, path=scope["path"])
+            headers = _headers(scope)
+            query = scope.get("query_string")
+            path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
+            identity = await self.authenticate(headers, body=body, path=path)
             request = _parse_request(body)
             result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
@@ -128,18 +140,13 @@ class CoveApp:
             return
         await _send_json(send, 200, result)
 
-    def authenticate(self, headers: dict[str, str], *, body: bytes, path: str, method: str = "POST") -> Identity:
+    async def authenticate(self, headers: dict[str, str], *, body: bytes, path: str,
+                           method: str = "POST") -> Identity:
         """Turn a request's headers (lower-case names) into an Identity, choosing the mode as AppSync
-        does; raise Unauthorized (HTTP 401) otherwise. The real-time endpoint calls this too, for the
-        connection and for each `start` (with that message's headers and body)."""
-        api_key = headers.get("x-api-key")
-        authorization = headers.get("authorization")
-        if api_key is not None and authorization is None:
-            return self.api_keys.authenticate(api_key)
-        if authorization is not None:
-            raise Unauthorized("Valid authorization header not provided. (no authorization mode that accepts "
-                               "an Authorization header is enabled on this API)")
-        raise Unauthorized("Valid authorization header not provided.")
+        does (see ``authn.py``); raise Unauthorized (HTTP 401) otherwise. The real-time endpoint calls
+        this too, for the connection and for each `start` (with that message's headers and body).
+        ``path`` may carry a query string (``/graphql?x=1``); SigV4 signs it."""
+        return await self.authenticator.authenticate(headers, body=body, path=path, method=method)
 
     async def _read_body(self, receive: Receive) -> bytes:
         limit = self.limits.max_body_bytes
@@ -158,6 +165,10 @@ class CoveApp:
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 def _parse_request(body: bytes) -> tuple[str, Any, str | None]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -260,6 +261,11 @@ class Engine:
         self.guarded_models = frozenset(
             m.name for m in schema.models.values()
             if self.authorizer.owner_fields.get(m.name) or self.authorizer.has_field_rules(m))
+        # Called after each successful mutation as on_mutation(field, model, record, value, plan): the
+        # mutation field, its model (None for custom mutations), the stored record (or the handler's
+        # result), the rendered result and the plan it was rendered with. The real-time hub publishes
+        # subscription events from it; it must not raise.
+        self.on_mutation: Callable[[str, Model | None, Any, Any, Plan | None], None] | None = None
         self._cache: OrderedDict[str, PreparedDocument] = OrderedDict()
         self._roots: dict[str, RootSpec] = {}
         for model in schema.models.values():
@@ -557,7 +563,10 @@ class Engine:
                 record = self._delete(model, args, auth, ctx, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
-        return ctx.record(rf.plan, record)
+        value = ctx.record(rf.plan, record)
+        if self.on_mutation is not None:
+            self.on_mutation(rf.name, model, record, value, rf.plan)
+        return value
 
     def _field_guard(self, model: Model, operation: str, given: list[str], record: Record | None,
                      ctx: Context) -> None:
@@ -686,11 +695,21 @@ class Engine:
             result = handler(event)
         except Exception as exc:  # a user's handler failing is that field's error, like Lambda:Unhandled
             raise FieldError(str(exc) or type(exc).__name__, "Lambda:Unhandled") from None
+        value = result
+        returns = op.returns
+        if returns is not None and returns.type.kind == "scalar" and returns.type.name == "AWSJSON" \
+                and result is not None:
+            # AppSync returns AWSJSON as a JSON string, whatever the handler built.
+            encode = (lambda v: v if isinstance(v, str) else orjson.dumps(v).decode())
+            value = [encode(v) for v in result] if returns.is_array and isinstance(result, list) else encode(result)
         if rf.plan is not None and result is not None:
             if isinstance(result, list):
-                return [ctx.record(rf.plan, r) if r is not None else None for r in result]
-            return ctx.record(rf.plan, result)
-        return result
+                value = [ctx.record(rf.plan, r) if r is not None else None for r in result]
+            else:
+                value = ctx.record(rf.plan, result)
+        if op.kind == "mutation" and self.on_mutation is not None:
+            self.on_mutation(rf.name, None, result, value, rf.plan)
+        return value
 
 
 class Context:

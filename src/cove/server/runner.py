@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from cove.store.sqlite import SQLiteStore
 
 from .app import CoveApp
 from .execution import Limits
+from .realtime import RealtimeLimits, RealtimeSettings
 
 DAY = 86400.0
 
@@ -44,6 +45,24 @@ class ServerOptions:
     public_url: str | None = None
     synchronous: str = "NORMAL"
     region: str = "us-east-1"
+    tls: bool = False                          # HTTPS + WSS with a local CA (see tls.py)
+    broker_url: str | None = None              # redis://... or postgresql://...; None: in-process
+    realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
+    print_codes: bool = False                  # sign-ups need a confirmation code, printed here
+    typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
+
+    def realtime(self) -> RealtimeSettings:
+        return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
+
+    def tls_files(self) -> Any:
+        if not self.tls:
+            return None
+        from urllib.parse import urlsplit
+
+        from .tls import ensure_certificates
+
+        extra = [urlsplit(self.public_url).hostname or ""] if self.public_url else []
+        return ensure_certificates(self.data_dir, self.host, extra)
 
 
 def open_store(data_dir: Path, synchronous: str = "NORMAL") -> SQLiteStore:
@@ -95,7 +114,10 @@ class Sandbox:
         self.migration = report
         self.api_key = ensure_api_key(self.store, self.schema)
         self.store.start_background_checkpoints()
-        self.app = CoveApp(self.schema, self.store, Limits())
+        self.tls = options.tls_files()
+        self.url = options.public_url or self._url()
+        self.identity = open_identity(options, self.schema, self.url)
+        self.app = CoveApp(self.schema, self.store, Limits(), realtime=options.realtime(), identity=self.identity)
         self.url = options.public_url or self._url()
         self.write_outputs()
 
@@ -105,13 +127,28 @@ class Sandbox:
             host = "127.0.0.1"
         elif ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.options.port}/graphql"
+        scheme = "https" if self.options.tls else "http"
+        return f"{scheme}://{host}:{self.options.port}/graphql"
 
     def write_outputs(self) -> None:
-        custom = {"cove": {"version": _version(), "data_dir": str(Path(self.options.data_dir).resolve())}}
+        custom: dict[str, Any] = {"cove": {"version": _version(), "data_dir": str(Path(self.options.data_dir).resolve())}}
+        if self.tls is not None:
+            custom["cove"]["ca_file"] = str(Path(self.tls.ca_cert).resolve())  # Cove's client trusts it
+        custom["cove"].update(self.identity.outputs_custom())
         outputs = build_outputs(self.schema, url=self.url, api_key=self.api_key, region=self.options.region,
-                                custom=custom)
+                                custom=custom, auth=self.identity.outputs_auth())
         write_outputs(self.options.outputs, outputs)
+        if self.options.typed_client is not None:
+            self.write_typed_client(self.options.typed_client, outputs)
+
+    def write_typed_client(self, path: Path, outputs: Any) -> None:
+        """Regenerate the typed client module from the outputs' model introspection (if it changed)."""
+        from cove.codegen import GenerationError, write_python_client
+
+        try:
+            write_python_client(path, outputs["data"]["model_introspection"], source=self.source.spec)
+        except GenerationError as exc:
+            _say(f"Typed client not written: {exc}")
 
     def reload(self) -> None:
         """Re-import the schema; migrate, swap and rewrite outputs, or keep serving the old one."""
@@ -119,6 +156,7 @@ class Sandbox:
         try:
             schema = self.source.load().schema
             report = self.store.apply_schema(schema, allow_destructive=self.options.allow_destructive)
+            self.app.replace_schema(schema)  # refuses unusable auth settings (OIDC, Lambda authorizer)
         except (SchemaError, DestructiveChange) as exc:
             _say(f"Schema not reloaded, still serving the previous one:\n{exc}")
             return
@@ -126,7 +164,6 @@ class Sandbox:
             _say(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
             return
         self.schema = schema
-        self.app.replace_schema(schema)
         self.write_outputs()
         changes = []
         if report.created_models:
@@ -136,7 +173,36 @@ class Sandbox:
         if report.dropped:
             changes.append("dropped " + ", ".join(report.dropped))
         _say(f"Reloaded schema in {time.perf_counter() - started:.2f}s"
-             + (f" ({'; '.join(changes)})" if changes else "") + f"; rewrote {self.options.outputs}")
+             + (f" ({'; '.join(changes)})" if changes else "") + f"; rewrote {self.options.outputs}"
+             + (f" and {self.options.typed_client}" if self.options.typed_client is not None else ""))
+
+
+def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
+    """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer)."""
+    from urllib.parse import urlsplit
+
+    from cove.identity.services import IdentityServices
+    from cove.identity.store import SQLiteIdentityStore
+
+    parts = urlsplit(url)
+    store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
+
+    def on_code(purpose: str, destination: str, code: str) -> None:
+        label = "Confirmation code" if purpose == "signup" else "Password reset code"
+        _say(f"{label} for {destination}: {code}")
+
+    return IdentityServices(store, options.data_dir, schema, region=options.region,
+                            base_url=f"{parts.scheme}://{parts.netloc}", auto_confirm=not options.print_codes,
+                            on_code=on_code)
+
+
+def _default_url(options: ServerOptions) -> str:
+    host = options.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if options.tls else 'http'}://{host}:{options.port}/graphql"
 
 
 def _version() -> str:
@@ -177,7 +243,7 @@ class _Watcher(threading.Thread):
                 self.on_change()
 
 
-def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
+def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     import uvicorn
 
     # Everything built so far (schema, plans, modules) lives for the whole process: move it out of
@@ -187,9 +253,36 @@ def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
 
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="none", lifespan="off", proxy_headers=False,
-                            log_level="warning", access_log=False, server_header=False, date_header=True)
+    limits = app.realtime.limits
+    ping = limits.ping_interval or None
+    ssl: dict[str, Any] = {}
+    if tls is not None:
+        ssl = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+    # Real-time: websockets' sans-I/O protocol (the lightest per connection), no per-message deflate
+    # (its zlib state costs ~100 KiB a connection), and a hard frame limit well above the app's own
+    # message limit (the app answers an oversized message with a clear error instead).
+    config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on",
+                            ws_per_message_deflate=False, ws_max_size=max(4 * limits.max_message_bytes, 1 << 20),
+                            ws_ping_interval=ping, ws_ping_timeout=ping, proxy_headers=False,
+                            log_level="warning", access_log=False, server_header=False, date_header=True, **ssl)
     return uvicorn.Server(config)
+
+
+async def _start_realtime(app: CoveApp) -> bool:
+    """Connect the event broker before taking requests; False (with a message) if it is unreachable."""
+    from cove.broker import BrokerError
+
+    try:
+        await app.realtime.start()
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _realtime_url(url: str) -> str:
+    return ("wss://" + url[len("https://"):] if url.startswith("https://") else
+            "ws://" + url[len("http://"):] if url.startswith("http://") else url) + "/realtime"
 
 
 def _run_loop(main: Any) -> None:
@@ -210,21 +303,40 @@ def run_sandbox(options: ServerOptions) -> int:
     except (SchemaError, DestructiveChange) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    server = _uvicorn_server(sandbox.app, options)
+    server = _uvicorn_server(sandbox.app, options, sandbox.tls)
+    failed = False
 
     async def main() -> None:
+        nonlocal failed
         loop = asyncio.get_running_loop()
+        if not await _start_realtime(sandbox.app):
+            failed = True
+            return
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
                 await task
+                failed = True  # start-up failed (e.g. the broker is unreachable); uvicorn said why
                 return
             await asyncio.sleep(0.005)
         _say(f"Cove sandbox serving {sandbox.source.spec}")
         _say(f"  GraphQL endpoint  {sandbox.url}")
+        _say(f"  Real-time         {_realtime_url(sandbox.url)}")
         _say(f"  API key           {sandbox.api_key}")
+        if sandbox.identity.user_pool is not None:
+            _say(f"  User pool         {sandbox.identity.user_pool_id} at {sandbox.identity.outputs_custom()['user_pool_endpoint']}"
+                 + (" (sign-ups print a confirmation code)" if options.print_codes else ""))
         _say(f"  Outputs           {options.outputs}")
+        if options.typed_client is not None:
+            _say(f"  Typed client      {options.typed_client}")
         _say(f"  Data              {Path(options.data_dir) / 'data.sqlite'}")
+        if sandbox.app.realtime.broker is not None and not sandbox.app.realtime.broker.local:
+            _say(f"  Events            {sandbox.app.realtime.broker.description}")
+        if sandbox.tls is not None:
+            from .tls import trust_hint
+
+            for line in trust_hint(sandbox.tls.ca_cert):
+                _say("  " + line)
         watcher = None
         if options.watch:
             watcher = _Watcher(sandbox.source.watched_files, lambda: loop.call_soon_threadsafe(sandbox.reload))
@@ -243,6 +355,9 @@ def run_sandbox(options: ServerOptions) -> int:
         pass
     finally:
         sandbox.store.close()
+    if failed:
+        print("error: the server did not start (see the message above)", file=sys.stderr)
+        return 1
     _say("Stopped.")
     return 0
 
@@ -269,13 +384,15 @@ def run_serve(options: ServerOptions) -> int:
             for j, other in enumerate(sockets):
                 if j != i:
                     other.close()
-            _worker(options, sockets[i])
-            os._exit(0)
+            os._exit(_worker(options, sockets[i]))
         children.append(pid)
     for sock in sockets:
         sock.close()
     _say(f"Cove serving {sandbox.source.spec} with {options.workers} workers")
     _say(f"  GraphQL endpoint  {sandbox.url}")
+    if not options.broker_url:
+        _say("  Warning: without --broker-url, a subscription only sees mutations made through the same "
+             "worker process; use --broker-url redis://... or postgresql://... with --workers")
     _say(f"  API key           {sandbox.api_key}")
     _say(f"Ready in {time.perf_counter() - started:.2f}s")
 
@@ -301,16 +418,28 @@ def run_serve(options: ServerOptions) -> int:
     return status
 
 
-def _worker(options: ServerOptions, sock: socket.socket) -> None:
+def _worker(options: ServerOptions, sock: socket.socket) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     store = open_store(options.data_dir, options.synchronous)
     source = SchemaSource(options.schema)
     schema = source.load().schema
     store.apply_schema(schema, allow_destructive=False)
     store.start_background_checkpoints()
-    app = CoveApp(schema, store, Limits())
-    server = _uvicorn_server(app, options)
+    identity = open_identity(options, schema, options.public_url or _default_url(options))
+    app = CoveApp(schema, store, Limits(), realtime=options.realtime(), identity=identity)
+    server = _uvicorn_server(app, options, options.tls_files())
+
+    status = 0
+
+    async def main() -> None:
+        nonlocal status
+        if not await _start_realtime(app):
+            status = 1
+            return
+        await server.serve(sockets=[sock])
+
     try:
-        _run_loop(server.serve(sockets=[sock]))
+        _run_loop(main())
     finally:
         store.close()
+    return status

@@ -1,0 +1,192 @@
+"""PostgreSQL ``LISTEN``/``NOTIFY`` broker (``--broker-url postgresql://user@host/db``; needs asyncpg).
+
+It carries events only; the data may live anywhere. A ``NOTIFY`` payload is limited to 8,000 bytes,
+so a larger event is sent as numbered chunks (``~<message id>:<index>:<count>:<text>``) that the
+receivers reassemble; notifications from one session arrive in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import Any
+
+from . import BrokerError, Deliver, redact
+
+log = logging.getLogger("cove.broker")
+
+_MAX_PENDING = 100_000
+_MAX_NOTIFY = 7_800          # bytes per NOTIFY payload, under PostgreSQL's 8,000
+_CHUNK_CHARS_NON_ASCII = 1_900   # a character is at most 4 UTF-8 bytes
+
+
+class PostgresBroker:
+    local = False
+
+    def __init__(self, url: str, channel: str) -> None:
+        self.url = url
+        self.channel = channel
+        self.description = f"PostgreSQL LISTEN/NOTIFY {redact(url)} channel {channel}"
+        self._listen_conn: Any = None
+        self._notify_conn: Any = None
+        self._pending: asyncio.Queue[bytes] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._deliver: Deliver | None = None
+        self._partial: dict[str, tuple[float, list[str | None]]] = {}
+        self._dropped = 0
+        self._closing = False
+
+    async def start(self, deliver: Deliver) -> None:
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            raise BrokerError("--broker-url postgresql://... needs the asyncpg package: "
+                              "pip install 'cove[postgres]'") from None
+        self._deliver = deliver
+        try:
+            await self._connect_listener()
+            self._notify_conn = await self._connect()
+        except Exception as exc:
+            await self.close()
+            raise BrokerError(f"cannot reach the broker at {redact(self.url)}: {exc}") from None
+        self._tasks = [asyncio.create_task(self._publish_loop(), name="cove-pg-publish"),
+                       asyncio.create_task(self._watch_listener(), name="cove-pg-listen")]
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        return await asyncio.wait_for(asyncpg.connect(self.url), 10)
+
+    async def _connect_listener(self) -> None:
+        conn = await self._connect()
+        await conn.add_listener(self.channel, self._on_notify)
+        self._listen_conn = conn
+
+    def publish(self, message: bytes) -> None:
+        if self._pending.qsize() >= _MAX_PENDING:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.warning("PostgreSQL broker is not keeping up; dropped %d events", self._dropped)
+            return
+        self._pending.put_nowait(message)
+
+    # -- receiving ------------------------------------------------------------------------------
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith("~"):
+            whole = self._reassemble(payload)
+            if whole is None:
+                return
+            payload = whole
+        if self._deliver is not None:
+            try:
+                self._deliver(payload.encode())
+            except Exception:
+                log.exception("delivering a broker event failed")
+
+    def _reassemble(self, chunk: str) -> str | None:
+        try:
+            message_id, index, count, text = chunk[1:].split(":", 3)
+            i, n = int(index), int(count)
+        except ValueError:
+            log.warning("ignoring a malformed chunk on the broker channel")
+            return None
+        now = time.monotonic()
+        entry = self._partial.get(message_id)
+        if entry is None:
+            if len(self._partial) > 1000:  # drop stale partial messages (a publisher died mid-way)
+                for key, (started, _) in list(self._partial.items()):
+                    if now - started > 30:
+                        del self._partial[key]
+            entry = self._partial[message_id] = (now, [None] * n)
+        parts = entry[1]
+        if not 0 <= i < len(parts):
+            return None
+        parts[i] = text
+        if any(p is None for p in parts):
+            return None
+        del self._partial[message_id]
+        return "".join(p for p in parts if p is not None)
+
+    async def _watch_listener(self) -> None:
+        """Reconnect the listening session when it drops (asyncpg only reports it on use)."""
+        delay = 0.1
+        while True:
+            await asyncio.sleep(1.0)
+            conn = self._listen_conn
+            if conn is not None and not conn.is_closed():
+                try:
+                    await asyncio.wait_for(conn.execute("SELECT 1"), 5)
+                    delay = 0.1
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    pass
+            log.warning("PostgreSQL broker listener lost; reconnecting")
+            with contextlib.suppress(Exception):
+                if conn is not None:
+                    await conn.close(timeout=1)
+            try:
+                await self._connect_listener()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("PostgreSQL broker reconnect failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- sending --------------------------------------------------------------------------------
+    @staticmethod
+    def chunks(message: bytes) -> list[str]:
+        text = message.decode()
+        if len(message) <= _MAX_NOTIFY and not text.startswith("~"):
+            return [text]
+        step = _MAX_NOTIFY - 64 if text.isascii() else _CHUNK_CHARS_NON_ASCII
+        pieces = [text[i:i + step] for i in range(0, len(text), step)]
+        message_id = os.urandom(8).hex()
+        return [f"~{message_id}:{i}:{len(pieces)}:{p}" for i, p in enumerate(pieces)]
+
+    async def _publish_loop(self) -> None:
+        delay = 0.1
+        while True:
+            message = await self._pending.get()
+            for attempt in range(2):
+                try:
+                    if self._notify_conn is None or self._notify_conn.is_closed():
+                        self._notify_conn = await self._connect()
+                    for chunk in self.chunks(message):
+                        await self._notify_conn.execute("SELECT pg_notify($1, $2)", self.channel, chunk)
+                    delay = 0.1
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    with contextlib.suppress(Exception):
+                        if self._notify_conn is not None:
+                            await self._notify_conn.close(timeout=1)
+                    self._notify_conn = None
+                    if attempt:
+                        log.warning("publishing an event to PostgreSQL failed (%s); it is dropped", exc)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        self._closing = True
+        for _ in range(50):
+            if self._pending.empty():
+                break
+            await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks = []
+        for conn in (self._listen_conn, self._notify_conn):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+        self._listen_conn = self._notify_conn = None

@@ -1,0 +1,480 @@
+"""Real-time for the sync client: each socket runs in a background thread (websockets' sync client).
+
+The thread owns the socket: it connects, sends ``connection_init`` and every live subscription's
+``start``, reads frames into the subscriptions' queues, watches keep-alives, and reconnects with
+backoff. The app's threads only add and remove subscriptions (``start``/``stop`` are sent from the
+calling thread; websockets allows one reader and concurrent writers) and read their queues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+from ._realtime import (
+    CONNECTION_INIT,
+    ConnectionState,
+    Prepared,
+    RealtimeOptions,
+    StateListener,
+    SubscriptionClosed,
+    SubscriptionError,
+    SubscriptionRequest,
+    auth_requests,
+    backoff,
+    begin,
+    frame_errors,
+    is_auth_error,
+    is_fatal,
+    new_id,
+    parse_frame,
+    prepared,
+    start_frame,
+    stop_frame,
+    websocket_ssl,
+)
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._base import BaseClient
+
+T = TypeVar("T")
+log = logging.getLogger("cove.client.realtime")
+
+_POLL = 0.2  # seconds: the reader wakes this often to check linger and keep-alive deadlines
+
+
+class _Reconnect(Exception):
+    """Drop this socket and connect again at once (a subscription's credentials need refreshing)."""
+
+
+class _Fatal(Exception):
+    def __init__(self, errors: list[Mapping[str, Any]]) -> None:
+        self.errors = errors
+
+
+class Subscription(Generic[T]):
+    """A live subscription on the sync client: a context manager and an iterator.
+
+    ``for todo in sub`` blocks for the next event; :meth:`receive` takes a ``timeout``. Leaving the
+    ``with`` block (or :meth:`unsubscribe`) sends ``stop``. A subscription the server ends with an
+    ``error`` raises :class:`~cove.client.SubscriptionError` from the iterator.
+    """
+
+    def __init__(self, socket: _Socket, request: SubscriptionRequest[T], prepare: Callable[[], Prepared],
+                 first: Prepared, sink: queue.Queue[Any] | None = None, tag: Any = None) -> None:
+        self.id = new_id()
+        self._socket = socket
+        self._request = request
+        self._prepare = prepare
+        self._prepared = first
+        self._fresh = True              # _prepared not sent yet
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._sink = sink
+        self._tag = tag
+        self._acked = threading.Event()
+        self._errors: list[Mapping[str, Any]] | None = None
+        self._ever_acked = False
+        self._acked_generation = -1
+        self._auth_retry = False
+        self._ended = False
+
+    # -- public ---------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        """Whether the subscription still receives events."""
+        return not self._ended
+
+    def receive(self, timeout: float | None = None) -> T:
+        """The next event; ``TimeoutError`` after ``timeout`` seconds without one,
+        :class:`SubscriptionClosed` once unsubscribed, :class:`SubscriptionError` if the server
+        ended the subscription."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._ended and self._queue.empty():
+                raise SubscriptionClosed("the subscription is closed")
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                kind, value = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                raise TimeoutError(f"no event within {timeout} s") from None
+            if kind == "data":
+                return self._request.shape(value)
+            if kind == "error":
+                raise SubscriptionError("the server ended the subscription", value)
+            if kind == "end":
+                raise SubscriptionClosed("the subscription is closed")
+            # "resubscribed": only observe_query cares
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        try:
+            return self.receive()
+        except SubscriptionClosed:
+            raise StopIteration from None
+
+    def unsubscribe(self) -> None:
+        """Send ``stop``; the iterator ends. Idempotent."""
+        if self._ended:
+            return
+        self._ended = True
+        self._socket.remove(self)
+        self._put("end", None)
+
+    close = unsubscribe
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.unsubscribe()
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.id} {'active' if self.active else 'closed'}>"
+
+    # -- the socket's side ----------------------------------------------------------------------
+    def _put(self, kind: str, value: Any) -> None:
+        if self._sink is not None:
+            self._sink.put((self._tag, kind, value))
+        else:
+            self._queue.put((kind, value))
+
+    def _fail(self, errors: list[Mapping[str, Any]]) -> None:
+        self._errors = errors
+        self._ended = True
+        self._acked.set()
+        self._put("error", errors)
+
+    def _start_payload(self) -> Mapping[str, Any]:
+        if self._fresh:
+            self._fresh = False
+        else:
+            self._prepared = self._prepare()  # fresh credentials (and signature date) per start
+        return self._prepared.start_payload
+
+
+class _Socket:
+    """One real-time endpoint's socket and its background thread."""
+
+    def __init__(self, hub: SyncRealtime, url: str) -> None:
+        self.hub = hub
+        self.url = url
+        self.lock = threading.RLock()
+        self.subs: dict[str, Subscription[Any]] = {}
+        self.ws: Any = None
+        self.acked = False
+        self.generation = 0
+        self.state = ConnectionState.DISCONNECTED
+        self.thread: threading.Thread | None = None
+        self.running = False            # a thread owns this socket (set and cleared under the lock)
+        self.closing = False
+        self.wake = threading.Event()
+        self.timeout = 300.0
+        self.idle_since: float | None = None
+        self.last_error: str | None = None
+
+    # -- app side -------------------------------------------------------------------------------
+    def add(self, sub: Subscription[Any]) -> None:
+        with self.lock:
+            self.subs[sub.id] = sub
+            self.idle_since = None
+            if self.ws is not None and self.acked:
+                try:
+                    self.ws.send(start_frame(sub.id, sub._start_payload()))
+                except Exception as exc:  # the reader notices the broken socket and reconnects
+                    log.debug("sending start failed: %s", exc)
+            if not self.running:
+                self.running = True
+                self.closing = False
+                self.thread = threading.Thread(target=self._run, daemon=True, name=f"cove-realtime {self.url}")
+                self.thread.start()
+            else:
+                self.wake.set()
+
+    def remove(self, sub: Subscription[Any]) -> None:
+        with self.lock:
+            if self.subs.pop(sub.id, None) is None:
+                return
+            if not self.subs:
+                self.idle_since = time.monotonic()
+            if self.ws is not None and self.acked:
+                with contextlib.suppress(Exception):
+                    self.ws.send(stop_frame(sub.id))
+
+    def close(self) -> None:
+        with self.lock:
+            self.closing = True
+            subs = list(self.subs.values())
+            self.subs.clear()
+            ws = self.ws
+        self.wake.set()
+        for sub in subs:
+            sub._ended = True
+            sub._put("end", None)
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                ws.close()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+
+    # -- the thread -----------------------------------------------------------------------------
+    def _set_state(self, state: ConnectionState) -> None:
+        if state != self.state:
+            self.state = state
+            self.hub._notify(state, self.url)
+
+    def _run(self) -> None:
+        attempt = 0
+        while True:
+            with self.lock:
+                if self.closing or not self.subs:
+                    # Decided under the lock: add() starts a new thread from now on.
+                    self.running = False
+                    self.ws = None
+                    self.acked = False
+                    self._set_state(ConnectionState.DISCONNECTED)
+                    return
+                first = next(iter(self.subs.values()))
+            try:
+                handshake = first._prepared if first._fresh else first._prepare()
+            except Exception as exc:  # credentials gone: that subscription fails, others go on
+                self.remove(first)
+                first._fail([{"errorType": type(exc).__name__, "message": str(exc)}])
+                continue
+            self._set_state(ConnectionState.CONNECTING if attempt == 0 else ConnectionState.CONNECTION_DISRUPTED)
+            try:
+                self._session(handshake)
+                attempt = 0
+                continue
+            except _Fatal as exc:
+                self._fail_all(exc.errors)
+                continue
+            except _Reconnect:
+                attempt = 0
+                continue
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.debug("real-time connection to %s failed: %s", self.url, self.last_error)
+            with self.lock:
+                if self.closing or not self.subs:
+                    continue
+            self._set_state(ConnectionState.CONNECTION_DISRUPTED)
+            delay = backoff(attempt, self.hub.options)
+            attempt += 1
+            self.wake.wait(delay)
+            self.wake.clear()
+
+    def _session(self, handshake: Prepared) -> None:
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        options = self.hub.options
+        ws = connect(handshake.url, subprotocols=list(handshake.subprotocols),  # type: ignore[arg-type]
+                     ssl=websocket_ssl(handshake.url, self.hub.verify), open_timeout=options.ack_timeout,
+                     close_timeout=1, compression=None, max_size=None, legacy=True)
+        try:
+            ws.send(CONNECTION_INIT)
+            deadline = time.monotonic() + options.ack_timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no connection_ack within {options.ack_timeout} s")
+                frame = parse_frame(ws.recv(timeout=remaining))
+                if frame is None:
+                    continue
+                if frame.get("type") == "connection_ack":
+                    payload = frame.get("payload")
+                    ms = payload.get("connectionTimeoutMs") if isinstance(payload, Mapping) else None
+                    self.timeout = ms / 1000 if isinstance(ms, (int, float)) and ms > 0 else 300.0
+                    break
+                if frame.get("type") == "connection_error":
+                    errors = frame_errors(frame)
+                    if is_fatal(errors):
+                        raise _Fatal(errors)
+                    raise ConnectionError(f"connection_error: {errors}")
+            with self.lock:
+                self.ws = ws
+                self.acked = True
+                self.generation += 1
+                for sub in list(self.subs.values()):
+                    try:
+                        ws.send(start_frame(sub.id, sub._start_payload()))
+                    except (ConnectionClosed, OSError):
+                        raise
+                    except Exception as exc:  # a provider failed for this one subscription
+                        self.subs.pop(sub.id, None)
+                        sub._fail([{"errorType": type(exc).__name__, "message": str(exc)}])
+            self._set_state(ConnectionState.CONNECTED)
+            self._read(ws)
+        finally:
+            with self.lock:
+                if self.ws is ws:
+                    self.ws = None
+                    self.acked = False
+                for sub in self.subs.values():
+                    sub._acked.clear()
+            with contextlib.suppress(Exception):
+                ws.close()
+
+    def _read(self, ws: Any) -> None:
+        options = self.hub.options
+        last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            with self.lock:
+                if self.closing:
+                    return
+                if not self.subs:
+                    idle = self.idle_since or now
+                    if now - idle >= options.linger:
+                        self._set_state(ConnectionState.CONNECTED_PENDING_DISCONNECT)
+                        with contextlib.suppress(Exception):
+                            ws.close()
+                        return
+            if now - last > self.timeout:
+                raise TimeoutError(f"no keep-alive for {self.timeout:.0f} s")
+            if now - last > options.keepalive_warning:
+                self._set_state(ConnectionState.CONNECTED_PENDING_KEEP_ALIVE)
+            try:
+                text = ws.recv(timeout=_POLL)
+            except TimeoutError:
+                continue
+            last = time.monotonic()
+            if self.state == ConnectionState.CONNECTED_PENDING_KEEP_ALIVE:
+                self._set_state(ConnectionState.CONNECTED)
+            frame = parse_frame(text)
+            if frame is not None:
+                self._dispatch(frame)
+
+    def _dispatch(self, frame: Mapping[str, Any]) -> None:
+        kind = frame.get("type")
+        sub_id = frame.get("id")
+        with self.lock:
+            sub = self.subs.get(sub_id) if isinstance(sub_id, str) else None
+            generation = self.generation
+        if kind == "data":
+            if sub is not None:
+                payload = frame.get("payload")
+                sub._put("data", payload if isinstance(payload, Mapping) else {})
+        elif kind == "start_ack":
+            if sub is not None:
+                if sub._ever_acked and sub._acked_generation != generation:
+                    sub._put("resubscribed", generation)
+                sub._ever_acked = True
+                sub._acked_generation = generation
+                sub._auth_retry = False
+                sub._acked.set()
+        elif kind == "error":
+            errors = frame_errors(frame)
+            if sub is None:
+                log.warning("real-time error from %s: %s", self.url, errors)
+                return
+            if sub._acked_generation == generation and is_auth_error(errors) and not sub._auth_retry:
+                # Its credentials expired: reconnect with fresh ones (aws-amplify does the same).
+                sub._auth_retry = True
+                raise _Reconnect()
+            with self.lock:
+                self.subs.pop(sub.id, None)
+                if not self.subs:
+                    self.idle_since = time.monotonic()
+            sub._fail(errors)
+        elif kind == "connection_error":
+            errors = frame_errors(frame)
+            if is_fatal(errors):
+                raise _Fatal(errors)
+            raise ConnectionError(f"connection_error: {errors}")
+
+    def _fail_all(self, errors: list[Mapping[str, Any]]) -> None:
+        with self.lock:
+            subs = list(self.subs.values())
+            self.subs.clear()
+        for sub in subs:
+            sub._fail(errors)
+
+
+class SyncRealtime:
+    """``client.realtime``: the sockets of a sync client, their state, and the options."""
+
+    def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
+        self._client = client
+        self.verify = verify
+        self.options = RealtimeOptions()
+        self._sockets: dict[str, _Socket] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[StateListener] = []
+
+    def subscribe(self, request: SubscriptionRequest[T], *, sink: queue.Queue[Any] | None = None,
+                  tag: Any = None) -> Subscription[T]:
+        """Start a subscription and return once the server acknowledged it."""
+        client = self._client
+        call = begin(client, request)
+
+        def prepare() -> Prepared:
+            custom = client._headers_result(call)  # type: ignore[arg-type]
+            if inspect.isawaitable(custom):
+                if inspect.iscoroutine(custom):
+                    custom.close()
+                raise ConfigurationError("the headers function is async: use it with "
+                                         "cove.generate_async_client(), or pass a sync function")
+            connect_request, start_request = auth_requests(client, call, custom)
+            provider = client._provider(call.resolved.mode)
+            return prepared(call, provider.auth_headers(connect_request), provider.auth_headers(start_request),
+                            custom)
+
+        first = prepare()  # a missing credential raises here, before anything is sent
+        with self._lock:
+            socket = self._sockets.get(call.url)
+            if socket is None:
+                socket = self._sockets[call.url] = _Socket(self, call.url)
+        sub: Subscription[T] = Subscription(socket, request, prepare, first, sink, tag)
+        socket.add(sub)
+        if not sub._acked.wait(self.options.ack_timeout):
+            sub.unsubscribe()
+            detail = f" (last error: {socket.last_error})" if socket.last_error else ""
+            raise SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
+                                    + detail)
+        if sub._errors is not None:
+            raise SubscriptionError("the server refused the subscription", sub._errors)
+        return sub
+
+    def state(self, url: str | None = None) -> ConnectionState:
+        """The connection state of the configured endpoint's socket (or of ``url``'s)."""
+        from ._realtime import realtime_url
+
+        key = url or realtime_url(self._client._config.url if self._client._endpoint is None
+                                  else self._client._endpoint)
+        socket = self._sockets.get(key)
+        return socket.state if socket is not None else ConnectionState.DISCONNECTED
+
+    def add_listener(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener(state, url)`` on every connection state change (from the socket's
+        thread); returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, state: ConnectionState, url: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(state, url)
+            except Exception:
+                log.exception("a connection state listener raised")
+
+    def close(self) -> None:
+        """Stop every subscription and close every socket."""
+        with self._lock:
+            sockets = list(self._sockets.values())
+            self._sockets.clear()
+        for socket in sockets:
+            socket.close()

@@ -1,0 +1,855 @@
+"""``cove generate client``: a typed Python client module from a model introspection schema (MIS).
+
+The MIS alone drives generation, so the same generator serves a schema written in Python (through
+``to_mis``) and the ``amplify_outputs.json`` of any Amplify Gen 2 backend, e.g. one written in
+TypeScript and deployed on AWS.
+
+What the module holds, for a model ``Todo`` (see the README's "Typed client" section):
+
+- ``TodoFields`` (a :class:`~cove.client.Record` subclass declaring every field with its Python
+  type), ``Todo`` (adds the sync client's relationship loaders) and ``AsyncTodo`` (the async
+  client's, returning coroutines);
+- ``TypedDict`` inputs: ``TodoCreateInput`` (required fields required, read-only fields absent),
+  ``TodoUpdateInput`` (identifier required, read-only fields absent), ``TodoIdentifier``,
+  ``TodoFilter`` (per-field operators; also observe_query's) and ``TodoSubscriptionFilter``;
+- ``TodoModelClient`` / ``AsyncTodoModelClient``: Protocols describing ``client.models.Todo`` with
+  precise signatures (index queries included);
+- enums as ``Literal`` aliases, custom types as Record subclasses plus ``<Type>Input``
+  TypedDicts, custom queries and mutations with ``<Op>Arguments`` TypedDicts;
+- ``Client`` / ``AsyncClient``: subclasses of the runtime clients whose ``models``, ``queries``,
+  ``mutations`` and ``enums`` have those types and whose records are those classes, and
+  ``generate_client()`` / ``generate_async_client()``.
+
+The module is a static overlay on the runtime client: at run time ``client.models.Todo`` is the
+ordinary :class:`~cove.client.ModelClient` (building records of the generated classes), so the
+generated code holds no behaviour of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import os
+import re
+import tempfile
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cove.client._records import Record
+from cove.client._schema import (
+    FieldInfo,
+    ModelInfo,
+    OperationInfo,
+    OperationKind,
+    SchemaInfo,
+    mis_fingerprint,
+)
+
+__all__ = ["GenerationError", "generate_python_client", "write_python_client"]
+
+
+class GenerationError(ValueError):
+    """The MIS cannot be turned into a Python module (names that clash, invalid names)."""
+
+
+Mode = Literal["fields", "sync", "async"]
+
+_OUT_SCALARS = {
+    "ID": "str", "String": "str", "Int": "int", "Float": "float", "Boolean": "bool", "AWSDate": "str",
+    "AWSTime": "str", "AWSDateTime": "str", "AWSTimestamp": "int", "AWSEmail": "str", "AWSJSON": "str",
+    "AWSPhone": "str", "AWSURL": "str", "AWSIPAddress": "str",
+}
+_STRING_LIKE = frozenset({"String", "AWSDate", "AWSTime", "AWSDateTime", "AWSEmail", "AWSJSON", "AWSPhone",
+                          "AWSURL", "AWSIPAddress"})
+_BUILTINS = ("str", "int", "float", "bool", "list", "tuple", "type")
+#: Names a record attribute may not take: the Record/Mapping API, and Record's slots.
+_RECORD_RESERVED = frozenset(n for n in dir(Record) if not n.startswith("__")) | {"_data", "_loaders", "_typename"}
+#: Keywords the model client methods take besides the request options.
+_LIST_PARAMS = frozenset({"filter", "limit", "next_token", "sort_direction", "selection_set", "auth_mode",
+                          "auth_token", "api_key", "headers", "endpoint", "self"})
+_MODEL_METHODS = frozenset({"name", "index_queries", "create", "get", "update", "delete", "list", "list_all",
+                            "on_create", "on_update", "on_delete", "observe_query"})
+_OPTIONS = "**options: _t.Unpack[_ct.CallOptions]"
+
+
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _is_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _q(text: str) -> str:
+    """A double-quoted Python string literal."""
+    return json.dumps(text)
+
+
+def _docstring(text: str, indent: str = "    ") -> list[str]:
+    """A docstring wrapped at 100 columns (paragraphs kept)."""
+    paragraphs = [textwrap.fill(" ".join(p.split()), 100 - len(indent)) for p in text.split("\n\n")]
+    lines = "\n\n".join(paragraphs).split("\n")
+    if len(lines) == 1:
+        return [f'{indent}"""{lines[0]}"""']
+    return [f'{indent}"""{lines[0]}', *(f"{indent}{ln}" if ln else "" for ln in lines[1:]), f'{indent}"""']
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
+
+
+def _literal(values: Iterable[str]) -> str:
+    return "_t.Literal[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def _scalar_filter(type_name: str, family: str) -> str | None:
+    """The shared filter input (``cove.client.types``) of a scalar, per family (Model, ModelSubscription)."""
+    if type_name == "ID":
+        base = "ID"
+    elif type_name in _STRING_LIKE:
+        base = "String"
+    elif type_name in ("Int", "AWSTimestamp"):
+        base = "Int"
+    elif type_name == "Float":
+        base = "Float"
+    elif type_name == "Boolean":
+        base = "Boolean"
+    else:
+        return None
+    return f"_ct.{family}{base}Input"
+
+
+def _key_condition(f: FieldInfo | None) -> str:
+    if f is None or f.kind == "enum" or f.type_name in _STRING_LIKE:
+        return "_ct.ModelStringKeyConditionInput"
+    return {"ID": "_ct.ModelIDKeyConditionInput", "Int": "_ct.ModelIntKeyConditionInput",
+            "AWSTimestamp": "_ct.ModelIntKeyConditionInput",
+            "Float": "_ct.ModelFloatKeyConditionInput"}.get(f.type_name, "_abc.Mapping[str, _t.Any]")
+
+
+def _sort_key_arg(sort_keys: Sequence[str]) -> str:
+    return sort_keys[0] + "".join(_pascal(s) for s in sort_keys[1:])
+
+
+@dataclass
+class _Member:
+    """One key of a TypedDict or attribute of a class being emitted."""
+
+    name: str
+    annotation: str
+    comment: str = ""
+
+
+@dataclass
+class _Scope:
+    """The names a class body declares: inside it they shadow module-level names in annotations."""
+
+    names: set[str] = field(default_factory=set)
+
+
+class _Generator:
+    def __init__(self, mis: Mapping[str, Any], source: str) -> None:
+        self.mis = mis
+        self.source = source
+        self.info = SchemaInfo.from_mis(mis)
+        self.out: list[str] = []
+        self.taken: dict[str, str] = {n: "an import" for n in ("_b", "_abc", "_t", "_cc", "_ct")}
+        self.exports: list[str] = []
+        self._owner_rules = self._read_owner_rules()
+        self._claim_schema_names()
+        # A schema type named like a builtin shadows it module-wide: then builtins are always qualified.
+        self.module_shadows = {b for b in _BUILTINS if b in self.taken}
+
+    # -- names ----------------------------------------------------------------------------------
+    def _claim(self, name: str, what: str) -> str:
+        if not _is_name(name):
+            raise GenerationError(f"{what}: {name!r} is not a valid Python name")
+        if name in self.taken:
+            raise GenerationError(f"cannot generate {what} as {name}: the name is already used by "
+                                  f"{self.taken[name]}")
+        self.taken[name] = what
+        return name
+
+    def _infra(self, name: str, what: str) -> str:
+        """A name of the generated machinery (Client, Models...): renamed with a trailing underscore
+        when the schema uses it for one of its own types (a model named ``Client``)."""
+        while name in self.taken:
+            name += "_"
+        self.taken[name] = what
+        return name
+
+    def _claim_schema_names(self) -> None:
+        info = self.info
+        for e in info.enums:
+            self._claim(e, f"enum {e}")
+        for nm in info.non_models:
+            self._claim(nm, f"custom type {nm}")
+        for m in info.models:
+            self._claim(m, f"model {m}")
+        for e in info.enums:
+            self._claim(f"Model{e}Input", f"the filter input of enum {e}")
+            self._claim(f"Model{e}ListInput", f"the list filter input of enum {e}")
+        for nm in info.non_models:
+            self._claim(f"{nm}Input", f"the input type of custom type {nm}")
+        self.input_types: dict[str, str] = {}
+        for name in info.inputs:
+            if name in self.taken and name.endswith("Input") and name[:-5] in info.non_models:
+                self.input_types[name] = name  # the same shape as the custom type's input
+                continue
+            self.input_types[name] = self._claim(name, f"input type {name}")
+        for m, model in info.models.items():
+            for suffix in ("Fields", "CreateInput", "UpdateInput", "Identifier", "Filter", "SubscriptionFilter",
+                           "ModelClient"):
+                self._claim(f"{m}{suffix}", f"model {m}'s {suffix}")
+            self._claim(f"Async{m}", f"model {m}'s async record")
+            self._claim(f"Async{m}ModelClient", f"model {m}'s async client")
+            if len(model.sort_keys) > 1:
+                self._claim(f"{m}PrimarySortKey", f"model {m}'s composite sort key")
+                self._claim(f"{m}PrimarySortKeyCondition", f"model {m}'s composite sort key condition")
+            for idx in model.indexes:
+                p = _pascal(idx.query_field)
+                self._claim(f"{p}Keys", f"the keys of index query {idx.query_field}")
+                if len(idx.sk) > 1:
+                    self._claim(f"{p}SortKey", f"the composite sort key of {idx.query_field}")
+                    self._claim(f"{p}SortKeyCondition", f"the sort key condition of {idx.query_field}")
+        for kind in ("query", "mutation"):
+            for op in info.operations(kind).values():
+                if op.arguments:
+                    self._claim(f"{_pascal(op.name)}Arguments", f"the arguments of {kind} {op.name}")
+        self.n_models = self._infra("Models", "the models namespace")
+        self.n_amodels = self._infra("AsyncModels", "the async models namespace")
+        self.n_queries = self._infra("Queries", "the custom queries")
+        self.n_aqueries = self._infra("AsyncQueries", "the async custom queries")
+        self.n_mutations = self._infra("Mutations", "the custom mutations")
+        self.n_amutations = self._infra("AsyncMutations", "the async custom mutations")
+        self.n_enums = self._infra("Enums", "the enums namespace")
+        self.n_client = self._infra("Client", "the sync client")
+        self.n_aclient = self._infra("AsyncClient", "the async client")
+        self.n_gen = self._infra("generate_client", "generate_client")
+        self.n_agen = self._infra("generate_async_client", "generate_async_client")
+        self.n_fingerprint = self._infra("SCHEMA_FINGERPRINT", "the schema fingerprint")
+
+    def _read_owner_rules(self) -> dict[str, dict[str, str]]:
+        """Per model, the owner/group fields auth rules name, with their kind (``owner``/``groups``)."""
+        out: dict[str, dict[str, str]] = {}
+        for name, raw in (self.mis.get("models") or {}).items():
+            fields: dict[str, str] = {}
+            for attr in raw.get("attributes") or ():
+                if not isinstance(attr, Mapping) or attr.get("type") != "auth":
+                    continue
+                for rule in (attr.get("properties") or {}).get("rules") or ():
+                    if rule.get("allow") == "owner":
+                        fields.setdefault(str(rule.get("ownerField") or "owner"), "owner")
+                    elif rule.get("allow") == "groups" and rule.get("groupsField"):
+                        fields.setdefault(str(rule["groupsField"]), "groups")
+            out[str(raw.get("name", name))] = fields
+        return out
+
+    def b(self, name: str, scope: _Scope | None = None) -> str:
+        """A builtin type's name, qualified when a class member or schema type shadows it."""
+        if name in self.module_shadows or (scope is not None and name in scope.names):
+            return f"_b.{name}"
+        return name
+
+    # -- type expressions -----------------------------------------------------------------------
+    def record_name(self, type_name: str, mode: Mode) -> str:
+        if type_name not in self.info.models:
+            return "_cc.DynamicRecord"
+        return {"fields": f"{type_name}Fields", "sync": type_name, "async": f"Async{type_name}"}[mode]
+
+    def out_element(self, f: FieldInfo, scope: _Scope | None, mode: Mode) -> str:
+        if f.kind == "scalar":
+            py = _OUT_SCALARS.get(f.type_name)
+            return self.b(py, scope) if py else "_t.Any"
+        if f.kind == "enum":
+            return f.type_name if f.type_name in self.info.enums else self.b("str", scope)
+        if f.kind == "nonModel":
+            return f.type_name if f.type_name in self.info.non_models else "_cc.DynamicRecord"
+        if f.kind == "model":
+            return self.record_name(f.type_name, mode)
+        return "_t.Any"
+
+    def out_type(self, f: FieldInfo, scope: _Scope | None, mode: Mode) -> str:
+        elem = self.out_element(f, scope, mode)
+        if f.is_array:
+            if not f.is_required:
+                elem += " | None"
+            t = f"{self.b('list', scope)}[{elem}]"
+            return t if f.is_array_nullable is False else t + " | None"
+        return elem if (f.is_required or f.is_read_only) else elem + " | None"
+
+    def in_element(self, f: FieldInfo, scope: _Scope | None) -> str:
+        if f.kind == "scalar":
+            if f.type_name == "AWSJSON":
+                return "_ct.JSONValue"
+            py = _OUT_SCALARS.get(f.type_name)
+            return self.b(py, scope) if py else "_t.Any"
+        if f.kind == "enum":
+            return f.type_name if f.type_name in self.info.enums else self.b("str", scope)
+        if f.kind == "nonModel":
+            return f"{f.type_name}Input" if f.type_name in self.info.non_models else "_abc.Mapping[str, _t.Any]"
+        if f.kind == "input":
+            return self.input_types.get(f.type_name, "_abc.Mapping[str, _t.Any]")
+        return "_abc.Mapping[str, _t.Any]"
+
+    def in_type(self, f: FieldInfo, scope: _Scope | None) -> str:
+        """The input type of ``f`` without the top-level ``| None`` (callers decide that)."""
+        elem = self.in_element(f, scope)
+        if f.is_array:
+            return f"_abc.Sequence[{elem}{'' if f.is_required else ' | None'}]"
+        return elem
+
+    # -- emitting -------------------------------------------------------------------------------
+    def emit(self, *lines: str) -> None:
+        self.out.extend(lines)
+
+    def _shadowed(self, annotation: str, scope: _Scope) -> bool:
+        """True when ``annotation`` names a module-level type that a member of ``scope`` shadows."""
+        names = set(re.findall(r"(?<![.\w])([A-Za-z_]\w*)", annotation))
+        return bool(names & scope.names - {"_b", "_t", "_abc", "_cc", "_ct"})
+
+    def typed_dict(self, name: str, members: Sequence[_Member], doc: str, *, required: set[str]) -> None:
+        """A ``total=False`` TypedDict; keys in ``required`` are ``Required``. Class syntax when
+        every key is a plain name that shadows nothing, the functional form otherwise."""
+        self.exports.append(name)
+        scope = _Scope({m.name for m in members})
+
+        def ann(m: _Member) -> str:
+            return f"_t.Required[{m.annotation}]" if m.name in required else m.annotation
+
+        functional = any(not _is_name(m.name) or m.name.startswith("__") or self._shadowed(m.annotation, scope)
+                         for m in members)
+        if functional:
+            self.emit(f"# {doc}")
+            body = "".join(f"\n    {_q(m.name)}: {_q(ann(m))}," for m in members)
+            self.emit(f"{name} = _t.TypedDict({_q(name)}, {{{body}\n}}, total=False)", "", "")
+            return
+        self.emit(f"class {name}(_t.TypedDict, total=False):", *_docstring(doc), "")
+        for m in members:
+            self.emit(f"    {m.name}: {ann(m)}" + (f"  # {m.comment}" if m.comment else ""))
+        if not members:
+            self.emit("    pass")
+        self.emit("", "")
+
+    # -- the module -----------------------------------------------------------------------------
+    def generate(self) -> str:
+        info = self.info
+        self.emit_enums()
+        for nm in info.non_models.values():
+            self.emit_non_model(nm.name, nm.fields)
+        for name, inp in info.inputs.items():
+            if self.input_types[name] == name and name not in (f"{n}Input" for n in info.non_models):
+                self.emit_input(name, inp.fields, f"Input type {name} (an argument of custom operations).")
+        for model in info.models.values():
+            self.emit_model(model)
+        for model in info.models.values():
+            self.emit_model_client(model, "sync")
+            self.emit_model_client(model, "async")
+        self.emit_operations()
+        self.emit_namespaces()
+        self.emit_clients()
+        return self.header() + "\n".join(self.out).rstrip() + "\n"
+
+    def header(self) -> str:
+        models = ", ".join(self.info.models) or "none"
+        body = "\n".join(self.out)
+        imports = []
+        if "_b." in body:
+            imports.append("import builtins as _b")
+        imports += ["import collections.abc as _abc", "import typing as _t", "",
+                    "import cove.client as _cc", "import cove.client.types as _ct"]
+        exports = "\n".join(f"    {_q(n)}," for n in sorted(self.exports))
+        return f'''"""A typed Cove client for the data API described by {self.source}.
+
+Generated by `cove generate client` from the model introspection schema; do not edit it, generate it
+again when the schema changes (`cove sandbox --typed-client PATH` does that on every change).
+
+Models: {models}.
+
+    import cove
+    from <this module> import {self.n_gen}
+
+    cove.configure("amplify_outputs.json")
+    client = {self.n_gen}()        # {self.n_agen}() for the async twin
+    todo = client.models.Todo.get({{"id": "..."}}).data   # a Todo (or None), every field typed
+
+Per model ``Todo``: ``Todo`` and ``AsyncTodo`` (records of the sync and async clients, sharing the
+fields of ``TodoFields``), ``TodoCreateInput``, ``TodoUpdateInput``, ``TodoIdentifier``,
+``TodoFilter``, ``TodoSubscriptionFilter``, and ``TodoModelClient`` / ``AsyncTodoModelClient``
+(what ``client.models.Todo`` is).
+"""
+
+# ruff: noqa
+# fmt: off
+from __future__ import annotations
+
+{chr(10).join(imports)}
+
+__all__ = [
+{exports}
+]
+
+#: Identifies the schema this module was generated from; a client configured with another schema
+#: warns (cove.client.SchemaMismatchWarning) that the module is out of date.
+{self.n_fingerprint} = {_q(mis_fingerprint(self.mis))}
+
+
+'''
+
+    def emit_enums(self) -> None:
+        if not self.info.enums:
+            return
+        self.emit("# -- enums " + "-" * 90, "")
+        for name, values in self.info.enums.items():
+            self.exports.append(name)
+            if values:
+                self.emit(f"{name}: _t.TypeAlias = {_literal(values)}")
+            else:
+                self.emit(f"{name}: _t.TypeAlias = {self.b('str')}")
+        self.emit("", "")
+        for name in self.info.enums:
+            self.typed_dict(f"Model{name}Input", [_Member("eq", f"{name} | None"), _Member("ne", f"{name} | None")],
+                            f"Filter conditions on {_a(name)} field.", required=set())
+            self.typed_dict(f"Model{name}ListInput", [
+                _Member("eq", f"{self.b('list')}[{name}] | None"), _Member("ne", f"{self.b('list')}[{name}] | None"),
+                _Member("contains", name), _Member("notContains", name)],
+                f"Filter conditions on a list-of-{name} field.", required=set())
+
+    # -- records --------------------------------------------------------------------------------
+    def record_class(self, name: str, base: str, doc: str, members: Sequence[_Member]) -> None:
+        self.exports.append(name)
+        scope = _Scope({m.name for m in members})
+        declared: list[_Member] = []
+        skipped: list[str] = []
+        for m in members:
+            if (not _is_name(m.name) or m.name.startswith("__") or m.name in _RECORD_RESERVED
+                    or self._shadowed(m.annotation, scope)):
+                skipped.append(m.name)
+            else:
+                declared.append(m)
+        if skipped:
+            doc += ("\n\nFields that cannot be attributes (reach them as ``record[name]``): "
+                    + ", ".join(skipped) + ".")
+        self.emit(f"class {name}({base}):", *_docstring(doc), "", "    __slots__ = ()")
+        if declared:
+            self.emit("")
+        for m in declared:
+            self.emit(f"    {m.name}: {m.annotation}" + (f"  # {m.comment}" if m.comment else ""))
+        typed_items = [m for m in members if m.name in skipped and not self._shadowed(m.annotation, scope)]
+        if typed_items:
+            # Typed item access for the fields that cannot be attributes: order["items"].
+            s = self.b("str", scope)
+            self.emit("")
+            for m in typed_items:
+                self.emit("    @_t.overload", f"    def __getitem__(self, key: _t.Literal[{_q(m.name)}]) -> {m.annotation}: ...")
+            self.emit("    @_t.overload", f"    def __getitem__(self, key: {s}) -> _t.Any: ...",
+                      f"    def __getitem__(self, key: {s}) -> _t.Any:", "        return super().__getitem__(key)")
+        self.emit("", "")
+
+    def _member_scope(self, fields: Iterable[str]) -> _Scope:
+        return _Scope(set(fields))
+
+    def emit_non_model(self, name: str, fields: Mapping[str, FieldInfo]) -> None:
+        scope = self._member_scope(fields)
+        members = [_Member(f.name, self.out_type(f, scope, "fields")) for f in fields.values()]
+        self.record_class(name, "_cc.Record", f"Custom type {name}.", members)
+        self.emit_input(f"{name}Input", fields, f"Custom type {name} as an input (in create/update and arguments).")
+
+    def emit_input(self, name: str, fields: Mapping[str, FieldInfo], doc: str) -> None:
+        scope = self._member_scope(fields)
+        members: list[_Member] = []
+        required: set[str] = set()
+        for f in fields.values():
+            t = self.in_type(f, scope)
+            if (f.is_array and f.is_array_nullable is False) or (not f.is_array and f.is_required):
+                required.add(f.name)
+                members.append(_Member(f.name, t))
+            else:
+                members.append(_Member(f.name, f"{t} | None"))
+        self.typed_dict(name, members, doc, required=required)
+
+    def emit_model(self, model: ModelInfo) -> None:
+        m = model.name
+        self.emit(f"# -- model {m} " + "-" * max(4, 88 - len(m)), "")
+        info = self.info
+        fields = model.fields
+        data_fields = [f for f in fields.values() if f.kind != "model"]
+        relations = [f for f in fields.values() if f.kind == "model" and f.association is not None]
+        implicit = {n: kind for n, kind in self._owner_rules.get(m, {}).items() if n not in fields}
+
+        # records
+        scope = self._member_scope([f.name for f in data_fields] + list(implicit))
+        members = [_Member(f.name, self.out_type(f, scope, "fields")) for f in data_fields]
+        for n, kind in implicit.items():
+            s, lst = self.b("str", scope), self.b("list", scope)
+            members.append(_Member(n, f"{s} | None" if kind == "owner" else f"{s} | {lst}[{s}] | None",
+                                   "set by the server from the owner/group auth rule"))
+        self.record_class(f"{m}Fields", "_cc.Record",
+                          f"The fields of {_a(m)} record (what the sync and async clients' records share).", members)
+        for mode in ("sync", "async"):
+            loader = "_ct.Loader" if mode == "sync" else "_ct.AsyncLoader"
+            rscope = self._member_scope(f.name for f in relations)
+            rmembers = []
+            for f in relations:
+                related = self.record_name(f.type_name, mode)
+                assert f.association is not None
+                if f.association.connection_type == "HAS_MANY":
+                    rmembers.append(_Member(f.name, f"{loader}[{self.b('list', rscope)}[{related}]]"))
+                else:
+                    rmembers.append(_Member(f.name, f"{loader}[{related} | None]"))
+            name = m if mode == "sync" else f"Async{m}"
+            doc = f"{_pascal(_a(m))} record as the {mode} client returns it: the fields of ``{m}Fields``"
+            if rmembers:
+                var = m[:1].lower() + m[1:]
+                call = f"{var}.{rmembers[0].name}()"
+                doc += f", and relationship loaders (``{call if mode == 'sync' else 'await ' + call}``)."
+            else:
+                doc += "."
+            self.record_class(name, f"{m}Fields", doc, rmembers)
+
+        # inputs
+        ident = model.identifier if model.is_custom_primary_key else (model.primary_key,)
+        iscope = self._member_scope(ident)
+        self.typed_dict(f"{m}Identifier", [_Member(k, self.key_type(model, k, iscope)) for k in ident],
+                        f"What identifies {_a(m)}: ``get`` and ``delete`` take it.", required=set(ident))
+        self.emit_mutation_input(model, "create")
+        self.emit_mutation_input(model, "update")
+
+        # filters
+        fscope = self._member_scope([f.name for f in data_fields] + list(implicit) + ["and", "or", "not"])
+        filt: list[_Member] = []
+        sub: list[_Member] = []
+        for f in data_fields:
+            if f.kind == "enum" and f.type_name in info.enums:
+                filt.append(_Member(f.name, f"Model{f.type_name}{'List' if f.is_array else ''}Input"))
+            elif f.kind == "scalar" and (t := _scalar_filter(f.type_name, "Model")):
+                filt.append(_Member(f.name, t))
+            if f.name in model.owner_fields:
+                continue  # the server filters owner/group fields of subscriptions itself
+            if f.kind == "enum":
+                sub.append(_Member(f.name, "_ct.ModelSubscriptionStringInput"))
+            elif f.kind == "scalar" and (t := _scalar_filter(f.type_name, "ModelSubscription")):
+                sub.append(_Member(f.name, t))
+        for n in implicit:
+            filt.append(_Member(n, "_ct.ModelStringInput"))
+        lst = self.b("list", fscope)
+        self.typed_dict(f"{m}Filter", filt + [
+            _Member("and", f"{lst}[{m}Filter] | {m}Filter"), _Member("or", f"{lst}[{m}Filter] | {m}Filter"),
+            _Member("not", f"{m}Filter")], f"``filter=`` of {m}.list(), list_all(), index queries and observe_query().", required=set())
+        self.typed_dict(f"{m}SubscriptionFilter", sub + [
+            _Member("and", f"{lst}[{m}SubscriptionFilter]"), _Member("or", f"{lst}[{m}SubscriptionFilter]")],
+            f"``filter=`` of {m}.on_create(), on_update() and on_delete().", required=set())
+
+        # key conditions
+        if len(model.sort_keys) > 1:
+            self.emit_composite(model, model.sort_keys, f"{m}PrimarySortKey", f"{m}PrimarySortKeyCondition")
+        for idx in model.indexes:
+            p = _pascal(idx.query_field)
+            if len(idx.sk) > 1:
+                self.emit_composite(model, idx.sk, f"{p}SortKey", f"{p}SortKeyCondition")
+            kscope = self._member_scope([idx.pk] + ([_sort_key_arg(idx.sk)] if idx.sk else []))
+            members = [_Member(idx.pk, self.key_type(model, idx.pk, kscope))]
+            if idx.sk:
+                members.append(_Member(_sort_key_arg(idx.sk), self.sk_condition(model, idx.sk, f"{p}SortKeyCondition")))
+            self.typed_dict(f"{p}Keys", members, f"The keys of index query {m}.{idx.query_field}(): the partition "
+                            "key, and optionally a sort-key condition.", required={idx.pk})
+
+    def key_type(self, model: ModelInfo, key: str, scope: _Scope | None) -> str:
+        f = model.fields.get(key)
+        if f is None:
+            return self.b("str", scope)
+        return self.out_element(f, scope, "fields")
+
+    def sk_condition(self, model: ModelInfo, sort_keys: Sequence[str], composite: str) -> str:
+        if len(sort_keys) == 1:
+            return _key_condition(model.fields.get(sort_keys[0]))
+        return composite
+
+    def emit_composite(self, model: ModelInfo, sort_keys: Sequence[str], key_name: str, cond_name: str) -> None:
+        scope = self._member_scope(sort_keys)
+        self.typed_dict(key_name, [_Member(k, self.key_type(model, k, scope)) for k in sort_keys],
+                        f"Values of {model.name}'s composite sort key ({', '.join(sort_keys)}).", required=set())
+        cscope = self._member_scope(["eq", "le", "lt", "ge", "gt", "between", "beginsWith"])
+        self.typed_dict(cond_name, [_Member(op, key_name) for op in ("eq", "le", "lt", "ge", "gt")] + [
+            _Member("between", f"{self.b('list', cscope)}[{key_name}]"), _Member("beginsWith", key_name)],
+            f"A condition on {model.name}'s composite sort key ({', '.join(sort_keys)}).", required=set())
+
+    def emit_mutation_input(self, model: ModelInfo, op: Literal["create", "update"]) -> None:
+        m = model.name
+        identifier = set(model.identifier)
+        members: list[_Member] = []
+        required: set[str] = set()
+        names = [f.name for f in model.fields.values()]
+        scope = self._member_scope(names)
+        for f in model.fields.values():
+            if f.is_read_only:
+                continue
+            if f.kind == "model":
+                assoc = f.association
+                if assoc is None or assoc.connection_type == "HAS_MANY" or not assoc.target_names:
+                    continue
+                if f.type_name in self.info.models:
+                    members.append(_Member(f.name, f"{f.type_name}Identifier | {f.type_name}Fields | None",
+                                           f"sets {', '.join(assoc.target_names)}"))
+                continue
+            t = self.in_type(f, scope)
+            if op == "update":
+                if f.name in identifier:
+                    required.add(f.name)
+                    members.append(_Member(f.name, t))
+                elif (f.is_array and f.is_array_nullable is False) or (not f.is_array and f.is_required):
+                    members.append(_Member(f.name, t))
+                else:
+                    members.append(_Member(f.name, f"{t} | None"))
+                continue
+            implicit_id = f.name == model.primary_key and not model.is_custom_primary_key
+            needed = (f.is_array and f.is_array_nullable is False) or (not f.is_array and f.is_required)
+            if needed and not implicit_id:
+                required.add(f.name)
+                members.append(_Member(f.name, t))
+            elif needed:
+                members.append(_Member(f.name, t, "generated by the server when omitted"))
+            else:
+                members.append(_Member(f.name, f"{t} | None"))
+        if op == "create":
+            doc = f"``{m}.create()`` input: required fields are required; read-only fields are absent."
+        else:
+            doc = (f"``{m}.update()`` input: the identifier, then only the fields to change; read-only "
+                   "fields are absent.")
+        self.typed_dict(f"{m}{_pascal(op)}Input", members, doc, required=required)
+
+    # -- model clients --------------------------------------------------------------------------
+    def emit_model_client(self, model: ModelInfo, mode: Literal["sync", "async"]) -> None:
+        m = model.name
+        name = f"{m}ModelClient" if mode == "sync" else f"Async{m}ModelClient"
+        self.exports.append(name)
+        rec = m if mode == "sync" else f"Async{m}"
+        index_names = [i.query_field for i in model.indexes
+                       if _is_name(i.query_field) and i.query_field not in _MODEL_METHODS]
+        scope = _Scope(set(_MODEL_METHODS) | set(index_names))
+        lst = self.b("list", scope)
+        selection = f"selection_set: {lst}[str] | {self.b('tuple', scope)}[str, ...] | None = None"
+        d = "async def" if mode == "async" else "def"
+        it = "_abc.Iterator" if mode == "sync" else "_abc.AsyncIterator"
+        sub = "_cc.Subscription" if mode == "sync" else "_cc.AsyncSubscription"
+        observe = "_cc.ObserveQuery" if mode == "sync" else "_cc.AsyncObserveQuery"
+        single = f"_cc.Result[{rec} | None]"
+        many = f"_cc.Result[{lst}[{rec}]]"
+        ident = f"{m}Identifier | {m}Fields"
+        client_expr = "client" if mode == "sync" else "aclient"
+        self.emit(f"class {name}(_t.Protocol):",
+                  f'    """``{client_expr}.models.{m}``: typed operations on {m} records."""', "",
+                  "    @property", "    def name(self) -> str: ...", "")
+        key_params = self.list_key_params(model)
+        sort = ["sort_direction: _ct.ModelSortDirection | None = None"] if model.sort_keys else []
+        if model.enabled("create"):
+            self.method(d, "create", [f"data: {m}CreateInput", "/", "*", selection, _OPTIONS], single,
+                        f"Create {_a(m)}; ``data`` holds its fields.")
+        if model.enabled("get"):
+            self.method(d, "get", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
+                        f"Fetch one {m} by its identifier.")
+        if model.enabled("update"):
+            self.method(d, "update", [f"data: {m}UpdateInput", "/", "*", selection, _OPTIONS], single,
+                        "Update the fields given in ``data`` (which holds the identifier).")
+        if model.enabled("delete"):
+            self.method(d, "delete", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
+                        f"Delete {_a(m)} by its identifier; ``data`` is the deleted record.")
+        if model.enabled("list"):
+            filt = f"filter: {m}Filter | None = None"
+            limit = "limit: int | None = None"
+            token = "next_token: str | None = None"
+            self.method(d, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS], many,
+                        f"One page of {m} records; ``Result.next_token`` fetches the next.")
+            self.method("def", "list_all", ["*", filt, limit, *sort, *key_params, selection, _OPTIONS],
+                        f"{it}[{rec}]", f"Every {m} record, following ``next_token`` page by page.")
+            for idx in model.indexes:
+                if idx.query_field not in index_names:
+                    continue
+                self.method(d, idx.query_field, [f"keys: {_pascal(idx.query_field)}Keys", "/", "*", filt,
+                                                 "sort_direction: _ct.ModelSortDirection | None = None", limit, token,
+                                                 selection, _OPTIONS], many,
+                            f"Query the {idx.name} index (partition key {idx.pk}).")
+        for event in ("create", "update", "delete"):
+            if model.enabled("on" + _pascal(event)):
+                self.method("def", f"on_{event}", ["*", f"filter: {m}SubscriptionFilter | None = None", selection,
+                                                   _OPTIONS], f"{sub}[{rec}]",
+                            f"Subscribe to {event}d {m} records (``with``/``async with``, then iterate).")
+        if model.enabled("list"):
+            fields = [f.name for f in model.fields.values() if f.kind in ("scalar", "enum") and not f.is_array]
+            sort_by = (f"{_literal(fields)} | " if fields else "") + f"_abc.Callable[[{rec}], _t.Any] | None = None"
+            self.method("def", "observe_query", [
+                "*", f"filter: {m}Filter | None = None", selection, f"sort_by: {sort_by}",
+                "descending: bool = False", "limit: int | None = None", _OPTIONS], f"{observe}[{rec}]",
+                f"The {m} records matching ``filter``, then a new snapshot on every change (``items``, "
+                "``is_synced``).")
+        self.emit("")
+
+    def list_key_params(self, model: ModelInfo) -> list[str]:
+        if not model.is_custom_primary_key:
+            return []
+        names = [model.primary_key] + ([_sort_key_arg(model.sort_keys)] if model.sort_keys else [])
+        if any(not _is_name(n) or n in _LIST_PARAMS for n in names):
+            return []  # not expressible as keywords: index the model by its other means
+        params = [f"{model.primary_key}: {self.key_type(model, model.primary_key, None)} | None = None"]
+        if model.sort_keys:
+            params.append(f"{names[1]}: {self.sk_condition(model, model.sort_keys, f'{model.name}PrimarySortKeyCondition')}"
+                          " | None = None")
+        return params
+
+    def method(self, d: str, name: str, params: Sequence[str], returns: str, doc: str) -> None:
+        line = f"    {d} {name}({', '.join(['self', *params])}) -> {returns}:"
+        if len(line) <= 110:
+            self.emit(line)
+        else:
+            self.emit(f"    {d} {name}(", *(f"        {p}," for p in ["self", *params]), f"    ) -> {returns}:")
+        self.emit(*_docstring(doc, "        "), "        ...", "")
+
+    # -- custom operations ----------------------------------------------------------------------
+    def emit_operations(self) -> None:
+        info = self.info
+        ops = [*info.queries.values(), *info.mutations.values()]
+        if ops:
+            self.emit("# -- custom operations " + "-" * 78, "")
+        for op in ops:
+            if op.arguments:
+                scope = self._member_scope(op.arguments)
+                members: list[_Member] = []
+                required: set[str] = set()
+                for f in op.arguments.values():
+                    t = self.in_type(f, scope)
+                    if f.is_required:
+                        required.add(f.name)
+                        members.append(_Member(f.name, t))
+                    else:
+                        members.append(_Member(f.name, f"{t} | None"))
+                self.typed_dict(f"{_pascal(op.name)}Arguments", members,
+                                f"The arguments of {op.kind} {op.name}.", required=required)
+        groups: tuple[tuple[OperationKind, str, str], ...] = (
+            ("query", self.n_queries, self.n_aqueries), ("mutation", self.n_mutations, self.n_amutations))
+        for kind, sync_name, async_name in groups:
+            modes: tuple[tuple[Mode, str], ...] = (("sync", sync_name), ("async", async_name))
+            for mode, cls in modes:
+                self.exports.append(cls)
+                attr = "queries" if kind == "query" else "mutations"
+                client_expr = "client" if mode == "sync" else "aclient"
+                self.emit(f"class {cls}(_t.Protocol):",
+                          f'    """``{client_expr}.{attr}``: the custom {kind} operations of the schema."""', "")
+                names = {op.name for op in info.operations(kind).values() if _is_name(op.name)}
+                scope = _Scope(names)
+                emitted = 0
+                for op in info.operations(kind).values():
+                    if op.name not in names:
+                        continue
+                    returns = self.op_result(op, scope, mode)
+                    if self._shadowed(returns, scope):
+                        continue
+                    params: list[str] = []
+                    if op.arguments:
+                        argt = f"{_pascal(op.name)}Arguments"
+                        if any(a.is_required for a in op.arguments.values()):
+                            params = [f"args: {argt}", "/"]
+                        else:
+                            params = [f"args: {argt} | None = None", "/"]
+                    else:
+                        params = ["/"]
+                    self.method("async def" if mode == "async" else "def", op.name, [*params, _OPTIONS],
+                                f"_cc.Result[{returns}]", f"Custom {kind} {op.name}.")
+                    emitted += 1
+                if not emitted:
+                    self.emit("    pass", "")
+                self.emit("")
+
+    def op_result(self, op: OperationInfo, scope: _Scope, mode: Mode) -> str:
+        f = op.returns
+        elem = self.out_element(f, scope, mode)
+        if f.is_array:
+            return f"{self.b('list', scope)}[{elem}] | None"  # null entries are dropped
+        return f"{elem} | None"
+
+    # -- namespaces and clients -----------------------------------------------------------------
+    def emit_namespaces(self) -> None:
+        info = self.info
+        for cls, mode in ((self.n_models, "sync"), (self.n_amodels, "async")):
+            self.exports.append(cls)
+            attr = "client" if mode == "sync" else "aclient"
+            self.emit(f"class {cls}(_t.Protocol):", f'    """``{attr}.models``: one typed client per model."""', "")
+            for m in info.models:
+                mc = f"{m}ModelClient" if mode == "sync" else f"Async{m}ModelClient"
+                self.emit("    @property", f"    def {m}(self) -> {mc}: ...", "")
+            if not info.models:
+                self.emit("    pass", "")
+            self.emit("")
+        self.exports.append(self.n_enums)
+        self.emit(f"class {self.n_enums}(_t.Protocol):", '    """``client.enums``: ``client.enums.X.values()``."""', "")
+        for e in info.enums:
+            self.emit("    @property", f"    def {e}(self) -> _cc.EnumInfo[{e}]: ...", "")
+        if not info.enums:
+            self.emit("    pass", "")
+        self.emit("")
+
+    def emit_clients(self) -> None:
+        info = self.info
+        types = [*info.models, *info.non_models]
+        for mode, cls, base, models, queries, mutations, gen, opts in (
+                ("sync", self.n_client, "_cc.Client", self.n_models, self.n_queries, self.n_mutations,
+                 self.n_gen, "_ct.ClientOptions"),
+                ("async", self.n_aclient, "_cc.AsyncClient", self.n_amodels, self.n_aqueries, self.n_amutations,
+                 self.n_agen, "_ct.AsyncClientOptions")):
+            self.exports += [cls, gen]
+            records = ", ".join(f"{_q(t)}: {(t if mode == 'sync' else 'Async' + t) if t in info.models else t}"
+                                for t in types)
+            ignore = "  # type: ignore[assignment]  # narrows the untyped client's namespace"
+            self.emit(
+                f"class {cls}({base}):",
+                f'    """The {mode} client, typed for this schema: ``{gen}()`` makes one."""',
+                "",
+                f"    record_types: _t.ClassVar[_abc.Mapping[{self.b('str')}, {self.b('type')}[_cc.Record]]] = {{{records}}}",
+                f"    typed_schema_fingerprint: _t.ClassVar[{self.b('str')} | None] = {self.n_fingerprint}",
+                f"    models: {models}{ignore}",
+                f"    queries: {queries}{ignore}",
+                f"    mutations: {mutations}{ignore}",
+                f"    enums: {self.n_enums}{ignore}",
+                "", "")
+            self.emit(f"def {gen}(**options: _t.Unpack[{opts}]) -> {cls}:",
+                      f'    """{"A sync" if mode == "sync" else "An async"} client for the API configured with ``cove.configure()`` (or ``config=``).',
+                      "",
+                      f"    Takes the options of ``cove.{'generate_client' if mode == 'sync' else 'generate_async_client'}"
+                      "()``.",
+                      '    """',
+                      f"    return {cls}(**options)", "", "")
+
+
+def generate_python_client(mis: Mapping[str, Any], *, source: str = "amplify_outputs.json") -> str:
+    """The source of a typed client module for the API whose model introspection schema is ``mis``.
+
+    ``source`` names where the schema came from, for the module's docstring. Raises
+    :class:`GenerationError` when the schema's names cannot be Python names.
+    """
+    if not isinstance(mis, Mapping):
+        raise GenerationError("the model introspection schema must be a JSON object")
+    return _Generator(mis, source).generate()
+
+
+def write_python_client(path: str | os.PathLike[str], mis: Mapping[str, Any], *,
+                        source: str = "amplify_outputs.json") -> bool:
+    """Write the typed client module to ``path`` (atomically); False when it was already up to date."""
+    text = generate_python_client(mis, source=source)
+    target = Path(path)
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return False
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

@@ -1,0 +1,175 @@
+"""Everything identity-related one server process needs, built from the data directory and schema.
+
+Pool ids and the master secret live in the database (stable across restarts and shared by every
+worker); signing keys live in ``<data_dir>/keys``. The issuer of the user pool's tokens is this
+server's own URL, ``<base>/cognito-idp/<user_pool_id>``, with the JWKS and OpenID discovery
+documents under it, so any standard JWT library can verify Cove's tokens from the ``iss`` claim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import string
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cove.schema.dsl import SchemaError
+from cove.schema.model import AuthSettings, PasswordPolicy, Schema
+
+from .credentials import CredentialIssuer
+from .identity_pool import IdentityPool
+from .keys import KeyRing
+from .lambda_authorizer import LambdaAuthorizer
+from .oidc import OidcVerifier
+from .store import SQLiteIdentityStore
+from .tokens import UserPoolTokens
+from .user_pool import UserPool
+
+USER_POOL_PATH = "/cognito-idp"
+IDENTITY_POOL_PATH = "/cognito-identity"
+
+
+def _random(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+class IdentityServices:
+    def __init__(self, store: SQLiteIdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
+                 base_url: str, auto_confirm: bool = True,
+                 on_code: Callable[[str, str, str], None] | None = None) -> None:
+        self.store = store
+        self.data_dir = Path(data_dir)
+        self.region = region
+        self.base_url = base_url.rstrip("/")
+        self.auto_confirm = auto_confirm
+        self.on_code = on_code
+        self.master = bytes.fromhex(store.meta("master_secret", lambda: secrets.token_hex(32)))
+        self.user_pool_id = store.meta(f"user_pool_id:{region}",
+                                       lambda: f"{region}_{_random(string.ascii_letters + string.digits, 9)}")
+        self.client_id = store.meta("user_pool_client_id", lambda: _random(string.ascii_lowercase + string.digits, 26))
+        self.identity_pool_id = store.meta(f"identity_pool_id:{region}", lambda: f"{region}:{uuid.uuid4()}")
+        self.keys = KeyRing(self.data_dir / "keys")
+        self.credentials = CredentialIssuer(self.master, self.identity_pool_id)
+        self.configure(schema)
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base_url}{USER_POOL_PATH}/{self.user_pool_id}"
+
+    def configure(self, schema: Schema) -> None:
+        """(Re)build the services for a schema (the sandbox calls this again on reload)."""
+        self.schema = schema
+        settings = schema.auth
+        self.tokens: UserPoolTokens | None = None
+        self.user_pool: UserPool | None = None
+        self.identity_pool: IdentityPool | None = None
+        if settings is not None:
+            for precedence, group in enumerate(settings.groups):
+                self.store.ensure_group(group, precedence)
+            self.store.set_meta("auth_settings", orjson.dumps(dataclasses.asdict(settings)).decode())
+            self.tokens = UserPoolTokens(self.keys, issuer=self.issuer, client_id=self.client_id,
+                                         access_validity=settings.access_token_validity,
+                                         id_validity=settings.id_token_validity)
+            self.user_pool = UserPool(self.store, settings, pool_id=self.user_pool_id, client_id=self.client_id,
+                                      tokens=self.tokens, master=self.master, auto_confirm=self.auto_confirm,
+                                      on_code=self.on_code)
+            self.identity_pool = IdentityPool(self.store, pool_id=self.identity_pool_id, region=self.region,
+                                              user_pool_tokens=self.tokens, user_pool_id=self.user_pool_id,
+                                              allow_guests=settings.allow_guest_access, issuer=self.credentials)
+        modes = schema.authorization_modes
+        try:
+            self.oidc = OidcVerifier.from_config(modes.oidc) if modes.oidc else None
+        except ValueError as exc:
+            raise SchemaError(str(exc)) from None
+        self.lambda_authorizer = None
+        if modes.lambda_function is not None:
+            try:
+                self.lambda_authorizer = LambdaAuthorizer(modes.lambda_function, modes.lambda_ttl_seconds)
+            except (ValueError, ImportError) as exc:
+                raise SchemaError(f"lambda_authorization_mode: {exc}") from None
+
+    # -- documents served over HTTP ------------------------------------------------------------
+    def jwks(self) -> dict[str, Any]:
+        return self.keys.jwks()
+
+    def openid_configuration(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "authorization_endpoint": f"{self.issuer}/oauth2/authorize",
+            "token_endpoint": f"{self.issuer}/oauth2/token",
+            "response_types_supported": ["code", "token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "phone", "profile"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "email_verified",
+                                 "cognito:username", "cognito:groups", "token_use"],
+        }
+
+    # -- amplify_outputs.json ------------------------------------------------------------------
+    def outputs_auth(self) -> dict[str, Any] | None:
+        """The ``auth`` block of amplify_outputs.json (schema 1.4)."""
+        settings = self.schema.auth
+        if settings is None:
+            return None
+        p = settings.password_policy
+        verification = ["email"] if "email" in settings.login_with else ["phone_number"]
+        return {
+            "aws_region": self.region,
+            "user_pool_id": self.user_pool_id,
+            "user_pool_client_id": self.client_id,
+            "identity_pool_id": self.identity_pool_id,
+            "password_policy": {"min_length": p.min_length, "require_lowercase": p.require_lowercase,
+                                "require_numbers": p.require_numbers, "require_symbols": p.require_symbols,
+                                "require_uppercase": p.require_uppercase},
+            "unauthenticated_identities_enabled": settings.allow_guest_access,
+            "standard_required_attributes": ["email"] if "email" in settings.login_with else [],
+            "username_attributes": list(settings.login_with),
+            "user_verification_types": verification,
+            "groups": [{g: {"precedence": i}} for i, g in enumerate(settings.groups)],
+            "mfa_configuration": "NONE",
+            "mfa_methods": [],
+        }
+
+    def outputs_custom(self) -> dict[str, Any]:
+        """Cove's endpoints, for ``custom.cove`` in amplify_outputs.json."""
+        out: dict[str, Any] = {}
+        if self.schema.auth is not None:
+            out.update({
+                "user_pool_endpoint": f"{self.base_url}{USER_POOL_PATH}/",
+                "identity_pool_endpoint": f"{self.base_url}{IDENTITY_POOL_PATH}/",
+                "user_pool_issuer": self.issuer,
+                "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            })
+        return out
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
+    """The ``define_auth`` settings the sandbox last served (for ``cove users``), or None."""
+    raw = store.meta("auth_settings", lambda: "null")
+    data = orjson.loads(raw)
+    if not isinstance(data, dict):
+        return None
+    policy = PasswordPolicy(**data.pop("password_policy", {}))
+    data["login_with"] = tuple(data.get("login_with", ("email",)))
+    data["groups"] = tuple(data.get("groups", ()))
+    return AuthSettings(password_policy=policy, **data)
+
+
+def open_user_pool(data_dir: str | Path, region: str) -> tuple[SQLiteIdentityStore, UserPool]:
+    """The user pool of a data directory, for the command line (no server needed)."""
+    store = SQLiteIdentityStore(Path(data_dir) / "data.sqlite")
+    settings = stored_auth_settings(store) or AuthSettings()
+    schema = Schema(auth=settings)
+    services = IdentityServices(store, data_dir, schema, region=region, base_url="http://localhost")
+    assert services.user_pool is not None
+    return store, services.user_pool

@@ -1,0 +1,247 @@
+"""Authentication: which mode a request uses, and who it is (an :class:`Identity`).
+
+The mode is chosen from the headers as AppSync does:
+
+1. ``x-api-key`` -> API key;
+2. ``Authorization: AWS4-HMAC-SHA256 ...`` -> IAM (SigV4 over the raw request);
+3. ``Authorization: <JWT>`` whose ``iss`` is this server's user pool -> user pool;
+4. ... whose ``iss`` is the configured OIDC issuer -> OIDC;
+5. any other ``Authorization`` -> the Lambda authorizer, when one is configured;
+6. otherwise HTTP 401 (``UnauthorizedException``).
+
+Each mode has a small verifier; :class:`Authenticator` holds them. A token that names a verifier
+but fails its checks is refused; it does not fall through to the next mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from cove import sigv4
+from cove.identity.credentials import CredentialError, CredentialIssuer
+from cove.identity.lambda_authorizer import AuthorizerDenied, LambdaAuthorizer
+from cove.identity.oidc import OidcVerifier
+from cove.identity.store import IdentityStore
+from cove.identity.tokens import TokenError, UserPoolTokens, looks_like_jwt, unverified_claims
+
+from .errors import Unauthorized
+from .identity import Identity
+
+_API_KEY_CACHE_SECONDS = 5.0
+_JWT_CACHE_SIZE = 20_000
+_NOT_PROVIDED = "Valid authorization header not provided."
+ACCOUNT_ID = "000000000000"
+
+
+class ApiKeyAuthenticator:
+    """Checks `x-api-key` against the store, caching answers briefly so that a key created or
+    revoked with `cove keys` takes effect within seconds in every server process."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    def authenticate(self, key: str) -> Identity:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < now:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            record = self.store.find_api_key(key)
+            hit = (now + _API_KEY_CACHE_SECONDS, record)
+            self._cache[key] = hit
+        record = hit[1]
+        if record is None or record.revoked:
+            raise Unauthorized("You are not authorized to make this call. (invalid API key)")
+        if record.expires_at <= time.time():
+            raise Unauthorized("You are not authorized to make this call. (the API key has expired)")
+        return Identity("apiKey", api_key_id=record.id)
+
+
+class JwtCache:
+    """Claims of tokens verified before, until they expire: a verified token costs a dict lookup."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        hit = self._entries.get(token)
+        if hit is None:
+            return None
+        if hit[0] <= time.time():
+            self._entries.pop(token, None)
+            return None
+        return hit[1]
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        exp = claims.get("exp")
+        if not isinstance(exp, (int, float)):
+            return
+        if len(self._entries) >= _JWT_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[token] = (float(exp), claims)
+
+
+class IamVerifier:
+    """SigV4 (service ``appsync``) against identity-pool credentials or the server's static keys."""
+
+    def __init__(self, *, region: str | None, issuer: CredentialIssuer | None, store: IdentityStore | None,
+                 identity_pool_id: str | None, max_skew: float = sigv4.DEFAULT_MAX_SKEW) -> None:
+        self.region = region
+        self.issuer = issuer
+        self.store = store
+        self.identity_pool_id = identity_pool_id
+        self.max_skew = max_skew
+        self._static: dict[str, tuple[float, Any]] = {}
+
+    def _static_key(self, akid: str) -> Any:
+        now = time.monotonic()
+        hit = self._static.get(akid)
+        if hit is None or hit[0] < now:
+            record = self.store.find_iam_key(akid) if self.store is not None else None
+            if len(self._static) > 10_000:
+                self._static.clear()
+            hit = self._static[akid] = (now + _API_KEY_CACHE_SECONDS, record)
+        return hit[1]
+
+    def authenticate(self, authorization: str, headers: Mapping[str, str], *, body: bytes, path: str,
+                     method: str) -> Identity:
+        try:
+            signed = sigv4.parse_authorization(authorization)
+        except sigv4.SigV4Error as exc:
+            raise Unauthorized(f"{_NOT_PROVIDED} ({exc})") from None
+        token = headers.get("x-amz-security-token")
+        akid = signed.access_key_id
+        identity: Identity
+        if token is not None or akid.startswith("ASIA"):
+            if self.issuer is None:
+                raise Unauthorized("The security token included in the request is invalid. (this server has "
+                                   "no identity pool)")
+            try:
+                temp = self.issuer.resolve(akid, token)
+            except CredentialError as exc:
+                raise Unauthorized(str(exc)) from None
+            secret = temp.secret_access_key
+            claims: dict[str, Any] = {
+                "accountId": ACCOUNT_ID, "cognitoIdentityPoolId": temp.pool_id,
+                "cognitoIdentityId": temp.identity_id, "cognitoIdentityAuthType": temp.kind,
+                "sourceIp": headers.get("x-forwarded-for"),
+                "userArn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/cove-{temp.kind}/CognitoIdentityCredentials",
+                "username": f"{akid}:CognitoIdentityCredentials", "exp": temp.expires_at,
+            }
+            if temp.login:
+                provider = temp.login.rsplit(":", 1)[0].split("://", 1)[-1]
+                claims["cognitoIdentityAuthProvider"] = (f'"{provider}","{provider}:CognitoSignIn:{temp.sub}"')
+                claims["sub"] = temp.sub
+            identity = Identity("iam", claims=claims, iam_kind=temp.kind)
+        else:
+            record = self._static_key(akid)
+            if record is None or record.revoked:
+                raise Unauthorized("The security token included in the request is invalid. (unknown access key)")
+            secret = record.secret_access_key
+            identity = Identity("iam", claims={"accountId": ACCOUNT_ID, "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/"
+                                               f"cove-{akid}", "username": akid}, iam_kind="trusted")
+        route, _, query = path.partition("?")
+        try:
+            sigv4.verify(signed, method=method, path=route, query=query, headers=headers, body=body, secret=secret,
+                         region=self.region, service="appsync", max_skew=self.max_skew,
+                         now=dt.datetime.now(dt.UTC))
+        except sigv4.SigV4Error as exc:
+            raise Unauthorized(str(exc)) from None
+        return identity
+
+
+class Authenticator:
+    """Picks the mode of a request and runs its verifier."""
+
+    def __init__(self, api_keys: ApiKeyAuthenticator, *, user_pool: UserPoolTokens | None = None,
+                 oidc: OidcVerifier | None = None, iam: IamVerifier | None = None,
+                 lambda_authorizer: LambdaAuthorizer | None = None) -> None:
+        self.api_keys = api_keys
+        self.user_pool = user_pool
+        self.oidc = oidc
+        self.iam = iam
+        self.lambda_authorizer = lambda_authorizer
+        self._user_pool_cache = JwtCache()
+        self._oidc_cache = JwtCache()
+
+    async def authenticate(self, headers: Mapping[str, str], *, body: bytes, path: str,
+                           method: str = "POST") -> Identity:
+        api_key = headers.get("x-api-key")
+        if api_key is not None:
+            return self.api_keys.authenticate(api_key)
+        authorization = headers.get("authorization")
+        if authorization is None or not authorization.strip():
+            raise Unauthorized(_NOT_PROVIDED)
+        if authorization.startswith(sigv4.ALGORITHM):
+            if self.iam is None:
+                raise Unauthorized(f"{_NOT_PROVIDED} (IAM authorization is not enabled)")
+            return self.iam.authenticate(authorization, headers, body=body, path=path, method=method)
+        token = authorization.strip()
+        if token.lower().startswith("bearer "):
+            token = token[7:].strip()
+        if looks_like_jwt(token):
+            identity = await self._jwt(token)
+            if identity is not None:
+                return identity
+        if self.lambda_authorizer is not None:
+            return await self._lambda(authorization, headers, body)
+        raise Unauthorized(f"{_NOT_PROVIDED} (the Authorization header holds no token this API accepts)")
+
+    async def _jwt(self, token: str) -> Identity | None:
+        if self.user_pool is not None:
+            claims = self._user_pool_cache.get(token)
+            if claims is not None:
+                return Identity("userPool", claims=claims)
+        if self.oidc is not None:
+            claims = self._oidc_cache.get(token)
+            if claims is not None:
+                return Identity("oidc", claims=claims)
+        peek = unverified_claims(token)
+        if peek is None:
+            return None
+        iss = peek.get("iss")
+        if self.user_pool is not None and iss == self.user_pool.issuer:
+            try:
+                claims = self.user_pool.verify(token)
+            except TokenError as exc:
+                raise Unauthorized(f"{_NOT_PROVIDED} ({exc})") from None
+            self._user_pool_cache.put(token, claims)
+            return Identity("userPool", claims=claims)
+        if self.oidc is not None and self.oidc.matches_issuer(iss):
+            try:
+                claims = await self.oidc.verify(token)
+            except TokenError as exc:
+                raise Unauthorized(f"{_NOT_PROVIDED} ({exc})") from None
+            self._oidc_cache.put(token, claims)
+            return Identity("oidc", claims=claims)
+        return None
+
+    async def _lambda(self, token: str, headers: Mapping[str, str], body: bytes) -> Identity:
+        assert self.lambda_authorizer is not None
+        query, variables, operation_name = "", None, None
+        try:
+            payload = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            payload = {}
+        if isinstance(payload, dict):
+            q = payload.get("query")
+            query = q if isinstance(q, str) else ""
+            variables = payload.get("variables")
+            op = payload.get("operationName")
+            operation_name = op if isinstance(op, str) else None
+        try:
+            decision = await self.lambda_authorizer.authorize(token, query=query, operation_name=operation_name,
+                                                              variables=variables, headers=headers)
+        except AuthorizerDenied as exc:
+            raise Unauthorized(f"You are not authorized to make this call. ({exc})") from None
+        return Identity("lambda", resolver_context=decision.resolver_context, denied_fields=decision.denied_fields)
+
+    async def aclose(self) -> None:
+        if self.oidc is not None:
+            await self.oidc.aclose()

@@ -1,0 +1,92 @@
+"""Helpers for the auth tests: boto3 clients aimed at a sandbox, SigV4-signed GraphQL posts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import httpx
+from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from cove import sigv4
+
+PASSWORD = "Passw0rd!"
+REGION = "us-east-1"
+
+
+def auth_info(box: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    outputs = box.outputs
+    return outputs["auth"], outputs["custom"]["cove"]
+
+
+def idp(box: Any, credentials: tuple[str, str] | None = None) -> Any:
+    """boto3's cognito-idp client for the sandbox (unsigned, or signed with IAM credentials)."""
+    _, cove = auth_info(box)
+    if credentials is None:
+        return boto3.client("cognito-idp", region_name=REGION, endpoint_url=cove["user_pool_endpoint"],
+                            config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    return boto3.client("cognito-idp", region_name=REGION, endpoint_url=cove["user_pool_endpoint"],
+                        aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def identity(box: Any) -> Any:
+    _, cove = auth_info(box)
+    return boto3.client("cognito-identity", region_name=REGION, endpoint_url=cove["identity_pool_endpoint"],
+                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+
+
+def sign_up_and_in(box: Any, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    auth, _ = auth_info(box)
+    client = idp(box)
+    client.sign_up(ClientId=auth["user_pool_client_id"], Username=email, Password=password)
+    return sign_in(box, email, password)
+
+
+def sign_in(box: Any, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    auth, _ = auth_info(box)
+    r = idp(box).initiate_auth(ClientId=auth["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                               AuthParameters={"USERNAME": email, "PASSWORD": password})
+    return dict(r["AuthenticationResult"])
+
+
+def botocore_signed_post(url: str, body: bytes, creds: Credentials, *, region: str = REGION,
+                         headers: dict[str, str] | None = None) -> httpx.Response:
+    """Sign with botocore's own SigV4 signer (not Cove's) and send exactly those bytes."""
+    request = AWSRequest(method="POST", url=url, data=body,
+                         headers={"content-type": "application/json", **(headers or {})})
+    SigV4Auth(creds, "appsync", region).add_auth(request)
+    return httpx.post(url, content=body, headers=dict(request.headers.items()), timeout=30)
+
+
+def guest_credentials(box: Any) -> Credentials:
+    auth, _ = auth_info(box)
+    client = identity(box)
+    iid = client.get_id(IdentityPoolId=auth["identity_pool_id"])["IdentityId"]
+    c = client.get_credentials_for_identity(IdentityId=iid)["Credentials"]
+    return Credentials(c["AccessKeyId"], c["SecretKey"], c["SessionToken"])
+
+
+def user_credentials(box: Any, id_token: str) -> tuple[str, Credentials]:
+    auth, cove = auth_info(box)
+    logins = {cove["user_pool_issuer"].split("://", 1)[1]: id_token}
+    client = identity(box)
+    iid = client.get_id(IdentityPoolId=auth["identity_pool_id"], Logins=logins)["IdentityId"]
+    r = client.get_credentials_for_identity(IdentityId=iid, Logins=logins)
+    c = r["Credentials"]
+    return r["IdentityId"], Credentials(c["AccessKeyId"], c["SecretKey"], c["SessionToken"])
+
+
+def gql_body(query: str, variables: dict[str, Any] | None = None) -> bytes:
+    return json.dumps({"query": query, "variables": variables or {}}).encode()
+
+
+def cove_signed_post(url: str, body: bytes, creds: sigv4.Credentials, **kw: Any) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    headers.update(sigv4.sign("POST", url, headers, body, credentials=creds, region=kw.pop("region", REGION), **kw))
+    return httpx.post(url, content=body, headers=headers, timeout=30)

@@ -234,3 +234,27 @@ def test_a_subscription_whose_token_expires_is_ended(box: Sandbox, alice: User) 
     alice.create("Note", body=t)
     conn.nothing(0.5)
     conn.close()
+
+
+def test_iam_signed_connection_and_starts(box: Sandbox) -> None:
+    """SigV4: the connection signed over POST /graphql/connect with body {}, each start over POST /graphql
+    with the start's data (Cove's client signs both as aws-amplify does; the server verifies both)."""
+    import cove
+    from cove.client import AwsCredentials, IamAuth
+
+    out = subprocess.run([sys.executable, "-m", "cove", "iam", "--data-dir", str(box.data_dir), "create"],
+                         capture_output=True, text=True, check=True).stdout
+    env = dict(line.split("=", 1) for line in out.split())
+    creds = AwsCredentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    client = cove.generate_client(config=box.outputs_path, auth_mode="iam", auth_providers={"iam": IamAuth(creds)})
+    t = tag()
+    with client.models.Note.on_create(headers={"x-extra": "signed too"}) as sub:
+        client.models.Note.create({"body": t})
+        assert sub.receive(timeout=10).body == t
+    # a wrong secret fails the connection with a connection_error the client reports
+    bad = cove.generate_client(config=box.outputs_path, auth_mode="iam",
+                               auth_providers={"iam": IamAuth(AwsCredentials(creds.access_key_id, "wrong"))})
+    with pytest.raises(cove.client.SubscriptionError, match="UnauthorizedException"):
+        bad.models.Note.on_create()
+    client.close()
+    bad.close()

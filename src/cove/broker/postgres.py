@@ -41,7 +41,7 @@ class PostgresBroker:
 
     async def start(self, deliver: Deliver) -> None:
         try:
-            import asyncpg  # noqa: F401
+            import asyncpg  # type: ignore[import-untyped]  # noqa: F401
         except ImportError:
             raise BrokerError("--broker-url postgresql://... needs the asyncpg package: "
                               "pip install 'cove[postgres]'") from None

@@ -242,7 +242,7 @@ class ObserveQuery(Generic[RecordT]):
                 selection_set=self._selection_set, key_args={}, options=self._options))
             if page.errors:
                 raise GraphQLResponseError(page.errors, page)
-            state.add_page([(r.to_dict(), r) for r in page.data])
+            state.add_page([(r, r) for r in page.data])  # a Record is a Mapping: filters read it
             token = page.next_token
             if token is None:
                 return
@@ -349,7 +349,7 @@ class AsyncObserveQuery(Generic[RecordT]):
                 selection_set=self._selection_set, key_args={}, options=self._options))
             if page.errors:
                 raise GraphQLResponseError(page.errors, page)
-            state.add_page([(r.to_dict(), r) for r in page.data])
+            state.add_page([(r, r) for r in page.data])  # a Record is a Mapping: filters read it
             token = page.next_token
             if token is None:
                 return
@@ -357,7 +357,8 @@ class AsyncObserveQuery(Generic[RecordT]):
                 yield state.snapshot(False)
 
     async def _run(self) -> AsyncIterator[Snapshot[RecordT]]:
-        self._events = events = asyncio.Queue()
+        events: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
+        self._events = events
         hub = self._mc._client.realtime
         requests = _requests(self._mc._ops, self._filter, self._selection_set, self._options)
         self._subs = [hub.subscription(request, sink=events, tag=event) for event, request in requests]

@@ -173,11 +173,11 @@ def is_auth_error(errors: Sequence[Mapping[str, Any]]) -> bool:
 
 def backoff(attempt: int, options: RealtimeOptions, rand: Callable[[], float] = random.random) -> float:
     """Exponential backoff with jitter: between half and all of ``initial * 2**attempt``, capped."""
-    ceiling = min(options.max_backoff, options.initial_backoff * (2 ** min(attempt, 20)))
-    return ceiling * (0.5 + 0.5 * rand())
+    ceiling = min(options.max_backoff, options.initial_backoff * (2.0 ** min(attempt, 20)))
+    return float(ceiling * (0.5 + 0.5 * rand()))
 
 
-def ssl_context(verify: ssl.SSLContext | str | bool, config: Any) -> ssl.SSLContext | bool:
+def ssl_context(verify: ssl.SSLContext | str | bool, config: Any) -> ssl.SSLContext | str | bool:
     """The TLS settings for httpx and the WebSocket. By default the system's CAs are trusted, plus
     the local CA that ``cove sandbox --tls`` names in the outputs file (``custom.cove.ca_file``)."""
     if verify is not True:

@@ -253,7 +253,7 @@ class _Socket:
                     continue
                 self._set_state(ConnectionState.CONNECTING if attempt == 0 else ConnectionState.CONNECTION_DISRUPTED)
                 try:
-                    await self._session(handshake)  # type: ignore[arg-type]
+                    await self._session(handshake)
                     attempt = 0
                     continue
                 except _Fatal as exc:
@@ -282,9 +282,10 @@ class _Socket:
 
     async def _session(self, handshake: Prepared) -> None:
         from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
 
         options = self.hub.options
-        ws = await connect(handshake.url, subprotocols=list(handshake.subprotocols),  # type: ignore[arg-type]
+        ws = await connect(handshake.url, subprotocols=[Subprotocol(p) for p in handshake.subprotocols],
                            ssl=websocket_ssl(handshake.url, self.hub.verify), open_timeout=options.ack_timeout,
                            close_timeout=1, compression=None, max_size=None)
         try:

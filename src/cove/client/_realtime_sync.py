@@ -279,9 +279,10 @@ class _Socket:
     def _session(self, handshake: Prepared) -> None:
         from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
+        from websockets.typing import Subprotocol
 
         options = self.hub.options
-        ws = connect(handshake.url, subprotocols=list(handshake.subprotocols),  # type: ignore[arg-type]
+        ws = connect(handshake.url, subprotocols=[Subprotocol(p) for p in handshake.subprotocols],
                      ssl=websocket_ssl(handshake.url, self.hub.verify), open_timeout=options.ack_timeout,
                      close_timeout=1, compression=None, max_size=None, legacy=True)
         try:

@@ -720,11 +720,11 @@ class Realtime:
         for model in schema.models.values():
             for op in ("create", "update", "delete"):
                 table[subscription_field(op, model)] = (model, (mutation_field(op, model),), None)
-        for op in schema.subscriptions.values():
-            returns = op.returns
-            model = schema.models.get(returns.type.name) if returns is not None and returns.type.kind == "model" \
+        for custom in schema.subscriptions.values():
+            returns = custom.returns
+            target = schema.models.get(returns.type.name) if returns is not None and returns.type.kind == "model" \
                 else None
-            table[op.name] = (model, tuple(op.subscribes_to), op)
+            table[custom.name] = (target, tuple(custom.subscribes_to), custom)
         self._tables = (engine, table)
         return table
 

@@ -122,9 +122,9 @@ def _issue(folder: Path, ca_cert_path: Path, ca_key_path: Path, cert_path: Path,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+            .sign(ca_key, hashes.SHA256())
         )
-        _write_private(ca_key_path, ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,  # type: ignore[union-attr]
+        _write_private(ca_key_path, ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                          serialization.NoEncryption()))
         _write_public(ca_cert_path, ca_cert.public_bytes(pem))
 

@@ -1,0 +1,135 @@
+"""The I/O-free parts of real time: URL rules, handshake encoding, backoff, observe_query's merge
+rules, payload projection, limits parsing, and the PostgreSQL broker's chunking."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from cove.broker import BrokerError, LocalBroker, open_broker, redact
+from cove.broker.postgres import PostgresBroker
+from cove.client._observe import ObserveState, subscription_filter
+from cove.client._realtime import (
+    RealtimeOptions,
+    backoff,
+    encode_header,
+    is_auth_error,
+    is_fatal,
+    realtime_url,
+)
+from cove.client._schema import SchemaInfo
+from cove.server.realtime import RealtimeLimits
+
+
+def test_realtime_url_rules() -> None:
+    appsync = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com/graphql"
+    assert realtime_url(appsync) == "wss://abcdefghijklmnopqrstuvwxyz.appsync-realtime-api.eu-west-1.amazonaws.com/graphql"
+    assert realtime_url("https://api.example.com/graphql") == "wss://api.example.com/graphql/realtime"
+    assert realtime_url("http://127.0.0.1:20002/graphql") == "ws://127.0.0.1:20002/graphql/realtime"
+    assert realtime_url("https://api.example.com/graphql/") == "wss://api.example.com/graphql/realtime"
+
+
+def test_header_subprotocol_is_unpadded_base64url() -> None:
+    value = encode_header({"host": "h:1", "x-api-key": "da2-???>>>"})
+    assert "=" not in value and "+" not in value and "/" not in value
+    assert json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))) == {"host": "h:1",
+                                                                                      "x-api-key": "da2-???>>>"}
+
+
+def test_backoff_is_jittered_exponential_and_capped() -> None:
+    options = RealtimeOptions(initial_backoff=1.0, max_backoff=8.0)
+    assert backoff(0, options, lambda: 0.0) == 0.5 and backoff(0, options, lambda: 1.0) == 1.0
+    assert backoff(2, options, lambda: 1.0) == 4.0
+    assert backoff(10, options, lambda: 1.0) == 8.0 and backoff(10, options, lambda: 0.0) == 4.0
+
+
+def test_error_classification() -> None:
+    assert is_fatal([{"errorType": "UnauthorizedException", "message": "x"}])
+    assert is_fatal([{"errorCode": 403, "message": "x"}])
+    assert not is_fatal([{"errorType": "LimitExceededException", "errorCode": 429, "message": "x"}])
+    assert is_auth_error([{"errorType": "Unauthorized", "message": "x"}])
+    assert is_auth_error([{"message": "Token has expired."}])
+    assert not is_auth_error([{"errorType": "ValidationError", "message": "x"}])
+
+
+MIS = {"models": {"Todo": {
+    "name": "Todo", "pluralName": "Todos",
+    "fields": {
+        "id": {"name": "id", "type": "ID", "isRequired": True, "isArray": False},
+        "content": {"name": "content", "type": "String", "isRequired": False, "isArray": False},
+        "rank": {"name": "rank", "type": "Int", "isRequired": False, "isArray": False},
+        "updatedAt": {"name": "updatedAt", "type": "AWSDateTime", "isRequired": False, "isArray": False},
+    },
+    "attributes": [{"type": "model", "properties": {}},
+                   {"type": "auth", "properties": {"rules": [{"allow": "owner", "ownerField": "owner"}]}}],
+    "primaryKeyInfo": {"isCustomPrimaryKey": False, "primaryKeyFieldName": "id", "sortKeyFieldNames": []}}}}
+TODO = SchemaInfo.from_mis(MIS).models["Todo"]
+
+
+def rec(id: str, content: str, rank: int = 0, updated: str = "2026-01-01T00:00:00.000Z") -> dict[str, Any]:
+    return {"id": id, "content": content, "rank": rank, "updatedAt": updated}
+
+
+def test_observe_merge_rules() -> None:
+    state: ObserveState[Any] = ObserveState(TODO, {"content": {"beginsWith": "a"}}, "rank", False)
+    state.add_page([(r, r) for r in (rec("1", "a1", 2), rec("2", "a2", 1))])
+    assert [r["id"] for r in state.snapshot(True).items] == ["2", "1"]   # sorted by rank
+    assert state.apply("create", rec("3", "b"), rec("3", "b")) is False    # does not match
+    assert state.apply("create", rec("3", "a3", 0), rec("3", "a3", 0)) is True
+    # an update that stops matching removes; one that starts matching adds
+    assert state.apply("update", rec("1", "zzz", 2, "2026-01-02T00:00:00.000Z"),
+                       rec("1", "zzz", 2, "2026-01-02T00:00:00.000Z")) is True
+    assert "1" not in [r["id"] for r in state.snapshot(True).items]
+    assert state.apply("update", rec("1", "a again", 2, "2026-01-03T00:00:00.000Z"),
+                       rec("1", "a again", 2, "2026-01-03T00:00:00.000Z")) is True
+    # an event older than the item it would replace is ignored
+    assert state.apply("update", rec("1", "a stale", 2, "2026-01-01T00:00:00.000Z"),
+                       rec("1", "a stale", 2, "2026-01-01T00:00:00.000Z")) is False
+    assert state.apply("delete", rec("2", "a2"), rec("2", "a2")) is True
+    assert state.apply("delete", rec("2", "a2"), rec("2", "a2")) is False
+    snapshot = state.snapshot(True)
+    assert [r["id"] for r in snapshot.items] == ["3", "1"] and snapshot.is_synced
+    snapshot.items.clear()
+    assert len(state.snapshot(True).items) == 2  # each snapshot is a new list
+
+
+def test_subscription_filter_falls_back_to_the_client() -> None:
+    assert subscription_filter(TODO, {"content": {"eq": "x"}}) == {"content": {"eq": "x"}}
+    assert subscription_filter(TODO, {"not": {"content": {"eq": "x"}}}) is None
+    assert subscription_filter(TODO, {"or": [{"content": {"attributeExists": True}}]}) is None
+    assert subscription_filter(TODO, {"owner": {"eq": "me"}}) is None   # owner fields are the server's
+    assert subscription_filter(TODO, None) is None
+
+
+def test_realtime_limits_parse() -> None:
+    limits = RealtimeLimits.parse(["connection_timeout_ms=1000", "keepalive-interval=0.5"])
+    assert limits.connection_timeout_ms == 1000 and limits.keepalive_interval == 0.5
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        RealtimeLimits.parse(["nope=1"])
+    with pytest.raises(ValueError, match="not a number"):
+        RealtimeLimits.parse(["max_queue=lots"])
+
+
+def test_postgres_chunks_reassemble() -> None:
+    broker = PostgresBroker("postgresql://u@h/db", "c")
+    received: list[bytes] = []
+    broker._deliver = received.append
+    for text in ('{"small": 1}', '{"a": "' + "x" * 20_000 + '"}', '{"u": "' + "é€😀" * 3000 + '"}'):
+        chunks = PostgresBroker.chunks(text.encode())
+        assert all(len(c.encode()) <= 8000 for c in chunks)
+        for chunk in reversed(chunks):   # any order
+            broker._on_notify(None, 0, "c", chunk)
+        assert received.pop() == text.encode()
+
+
+def test_broker_urls() -> None:
+    assert isinstance(open_broker(None, "c"), LocalBroker)
+    assert open_broker("redis://h:6379/0", "c").description.startswith("Redis pub/sub")
+    assert open_broker("postgresql://u:secret@h/db", "c").description.startswith("PostgreSQL")
+    assert "secret" not in open_broker("postgresql://u:secret@h/db", "c").description
+    assert redact("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    with pytest.raises(BrokerError, match="unsupported"):
+        open_broker("amqp://h", "c")

@@ -525,7 +525,8 @@ def fmt_table(results: list[Result], markdown: bool) -> str:
 def write_results(results: list[Result], ctx: dict[str, Any]) -> None:
     m = ctx["machine"]
     invalid = [r for r in results if not r.valid]
-    lines = ["# Cove HTTP benchmark results", ""]
+    heading = f"## HTTP, {ctx.get('workers', 1)} worker{'s' if ctx.get('workers', 1) != 1 else ''}"
+    lines = [heading, ""]
     if invalid or ctx["server_problems"]:
         lines += ["> **INVALID RUN**: "
                   + ("; ".join(f"`{r.workload}` had {r.errors} errors" for r in invalid) or "")
@@ -578,17 +579,29 @@ def write_results(results: list[Result], ctx: dict[str, Any]) -> None:
         lines += ctx["server_problems"][:20]
         lines += ["```", ""]
     lines += [
-        "## How to run",
+        "How to run:",
         "",
         "```",
-        ".venv/bin/python bench/run.py --record            # full run, rewrites this file",
+        ".venv/bin/python bench/run.py --record            # full run, rewrites this section",
         ".venv/bin/python bench/run.py --duration 3 --only get,list   # quick look, prints only",
         "```",
         "",
         "See `bench/README.md` for what each workload sends and how to read the figures.",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    RESULTS.write_text(replace_section(RESULTS.read_text() if RESULTS.exists() else "", heading,
+                                       "\n".join(lines)))
+
+
+def replace_section(text: str, heading: str, section: str) -> str:
+    """Swap one `## ...` section of results.md, keeping the others (auth, real-time, start-up)."""
+    title = "# Cove benchmark results\n\n"
+    body = text.split("\n", 1)[1] if text.startswith("# ") else text
+    parts = [p for p in ("\n" + body).split("\n## ") if p.strip()]
+    sections = {"## " + p.split("\n", 1)[0].strip(): "## " + p.strip() + "\n" for p in parts}
+    sections[heading] = section.rstrip() + "\n"
+    order = sorted(sections, key=lambda h: (not h.startswith("## HTTP"), h))
+    return title + "\n".join(sections[h] for h in order)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -688,7 +701,7 @@ def main() -> int:
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine_info(),
             "revision": git_revision(),
-            "command": command,
+            "command": command, "workers": args.workers or 1,
             "server_cmd": shown_server_cmd,
             "seeded": len(ids),
             "seed_seconds": seed_seconds,

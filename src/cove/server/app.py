@@ -13,7 +13,6 @@ import orjson
 
 from cove.schema.model import Schema
 
-from . import identity_routes
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import RequestError
 from .execution import Engine, Limits
@@ -29,6 +28,17 @@ _CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, date"),
 ]
+
+
+# Cognito-compatible endpoints live under these paths (and POST / with X-Amz-Target). Their modules
+# (JWT, crypto) load on first use, so a sandbox without auth starts faster.
+_IDENTITY_PREFIXES = ("/cognito-idp", "/cognito-identity")
+
+
+def _identity_routes() -> Any:
+    from . import identity_routes
+
+    return identity_routes
 
 
 class CoveApp:
@@ -107,8 +117,10 @@ class CoveApp:
                 await _send_json(send, 405, {"errors": [{"errorType": "MethodNotAllowedException",
                                                          "message": "Send GraphQL requests with POST"}]},
                                  [(b"allow", b"POST, OPTIONS")])
-        elif identity_routes.is_identity_route(method, path, headers := _headers(scope)):
-            await identity_routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
+        elif (path.startswith(_IDENTITY_PREFIXES) or (path == "/" and method == "POST")) and \
+                (routes := _identity_routes()).is_identity_route(
+                method, path, headers := _headers(scope)):
+            await routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
         elif path == "/" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path})
         else:

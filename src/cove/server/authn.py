@@ -18,16 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cove import sigv4
 from cove.identity.credentials import CredentialError, CredentialIssuer
 from cove.identity.lambda_authorizer import AuthorizerDenied, LambdaAuthorizer
-from cove.identity.oidc import OidcVerifier
 from cove.identity.store import IdentityStore
-from cove.identity.tokens import TokenError, UserPoolTokens, looks_like_jwt, unverified_claims
+
+if TYPE_CHECKING:  # the JWT modules (PyJWT, cryptography, httpx) load on the first token seen
+    from cove.identity.oidc import OidcVerifier
+    from cove.identity.tokens import UserPoolTokens
 
 from .errors import Unauthorized
 from .identity import Identity
@@ -185,6 +187,8 @@ class Authenticator:
         token = authorization.strip()
         if token.lower().startswith("bearer "):
             token = token[7:].strip()
+        from cove.identity.tokens import looks_like_jwt
+
         if looks_like_jwt(token):
             identity = await self._jwt(token)
             if identity is not None:
@@ -194,6 +198,8 @@ class Authenticator:
         raise Unauthorized(f"{_NOT_PROVIDED} (the Authorization header holds no token this API accepts)")
 
     async def _jwt(self, token: str) -> Identity | None:
+        from cove.identity.tokens import TokenError, unverified_claims
+
         if self.user_pool is not None:
             claims = self._user_pool_cache.get(token)
             if claims is not None:

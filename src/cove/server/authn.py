@@ -171,6 +171,7 @@ class Authenticator:
         self.lambda_authorizer = lambda_authorizer
         self._user_pool_cache = JwtCache()
         self._oidc_cache = JwtCache()
+        self._identities: dict[str, tuple[float, Identity]] = {}
 
     async def authenticate(self, headers: Mapping[str, str], *, body: bytes, path: str,
                            method: str = "POST") -> Identity:
@@ -178,6 +179,11 @@ class Authenticator:
         if api_key is not None:
             return self.api_keys.authenticate(api_key)
         authorization = headers.get("authorization")
+        if authorization is not None:
+            # A token verified before costs one dict lookup (and no new Identity).
+            known = self._identities.get(authorization)
+            if known is not None and known[0] > time.time():
+                return known[1]
         if authorization is None or not authorization.strip():
             raise Unauthorized(_NOT_PROVIDED)
         if authorization.startswith(sigv4.ALGORITHM):
@@ -192,6 +198,11 @@ class Authenticator:
         if looks_like_jwt(token):
             identity = await self._jwt(token)
             if identity is not None:
+                exp = identity.claims.get("exp")
+                if isinstance(exp, (int, float)) and authorization is not None:
+                    if len(self._identities) >= _JWT_CACHE_SIZE:
+                        self._identities.clear()
+                    self._identities[authorization] = (float(exp), identity)
                 return identity
         if self.lambda_authorizer is not None:
             return await self._lambda(authorization, headers, body)

@@ -97,6 +97,7 @@ class Authorizer:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self._static_cache: dict[tuple[str, str, str], bool] = {}
+        self._claims_free_cache: dict[tuple[str, str, str], bool] = {}
         # Fields holding owner values (read back without the sub), per model.
         self.owner_fields: dict[str, frozenset[str]] = {
             m.name: frozenset(r.owner_field for r in m.rules if r.strategy == "owner" and r.owner_field)
@@ -159,13 +160,25 @@ class Authorizer:
         return Decision(True, {"or": alternatives}, defaults)
 
     def check_operation(self, model: Model, operation: str, identity: Identity) -> Decision:
-        if identity.mode in ("apiKey", "lambda"):
-            key = (model.name, operation, identity.mode)
+        mode = identity.mode
+        if mode in ("apiKey", "lambda") or (mode in ("userPool", "oidc") and self._claims_free(model, operation, mode)):
+            # The answer depends only on the mode here (no owner or group rule applies to it): compute once.
+            key = (model.name, operation, mode)
             cached = self._static_cache.get(key)
             if cached is None:
                 cached = self._static_cache[key] = self.check_rules(model.rules, operation, identity)
             return ALLOW if cached else DENY
         return self.decide(model.rules, operation, identity)
+
+    def _claims_free(self, model: Model, operation: str, mode: str) -> bool:
+        key = (model.name, operation, mode)
+        free = self._claims_free_cache.get(key)
+        if free is None:
+            providers = PROVIDERS_FOR_MODE.get(mode, ())
+            free = self._claims_free_cache[key] = not any(
+                r.provider in providers and r.grants(operation) and r.strategy in ("owner", "groups")
+                for r in model.rules)
+        return free
 
     # ------------------------------------------------------------------ records
 

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from cove.store.sqlite import transaction
+
 _TABLES = """
 CREATE TABLE IF NOT EXISTS _cove_identity_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _cove_users (
@@ -243,7 +245,7 @@ class SQLiteIdentityStore:
             raise DuplicateUser(username) from None
 
     def delete_user(self, username: str) -> bool:
-        with _Tx(self.conn):
+        with transaction(self.conn):
             cur = self.conn.execute("DELETE FROM _cove_users WHERE username = ?", (username,))
             self.conn.execute("DELETE FROM _cove_user_groups WHERE username = ?", (username,))
             self.conn.execute("UPDATE _cove_refresh_tokens SET revoked = 1 WHERE username = ?", (username,))
@@ -357,17 +359,6 @@ class SQLiteIdentityStore:
     def revoke_iam_key(self, access_key_id: str) -> bool:
         cur = self.conn.execute("UPDATE _cove_iam_keys SET revoked = 1 WHERE access_key_id = ?", (access_key_id,))
         return cur.rowcount > 0
-
-
-class _Tx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def new_sub() -> str:

@@ -66,12 +66,13 @@ class ApiKeyAuthenticator:
 
 
 class JwtCache:
-    """Claims of tokens verified before, until they expire: a verified token costs a dict lookup."""
+    """Identities of tokens verified before, until the tokens expire: a known token costs one
+    dict lookup (and no new Identity)."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._entries: dict[str, tuple[float, Identity]] = {}
 
-    def get(self, token: str) -> dict[str, Any] | None:
+    def get(self, token: str) -> Identity | None:
         hit = self._entries.get(token)
         if hit is None:
             return None
@@ -80,13 +81,16 @@ class JwtCache:
             return None
         return hit[1]
 
-    def put(self, token: str, claims: dict[str, Any]) -> None:
-        exp = claims.get("exp")
+    def put(self, token: str, identity: Identity) -> None:
+        exp = identity.claims.get("exp")
         if not isinstance(exp, (int, float)):
             return
         if len(self._entries) >= _JWT_CACHE_SIZE:
             self._entries.clear()
-        self._entries[token] = (float(exp), claims)
+        self._entries[token] = (float(exp), identity)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class IamVerifier:
@@ -169,9 +173,7 @@ class Authenticator:
         self.oidc = oidc
         self.iam = iam
         self.lambda_authorizer = lambda_authorizer
-        self._user_pool_cache = JwtCache()
-        self._oidc_cache = JwtCache()
-        self._identities: dict[str, tuple[float, Identity]] = {}
+        self._verified = JwtCache()
 
     async def authenticate(self, headers: Mapping[str, str], *, body: bytes, path: str,
                            method: str = "POST") -> Identity:
@@ -179,11 +181,8 @@ class Authenticator:
         if api_key is not None:
             return self.api_keys.authenticate(api_key)
         authorization = headers.get("authorization")
-        if authorization is not None:
-            # A token verified before costs one dict lookup (and no new Identity).
-            known = self._identities.get(authorization)
-            if known is not None and known[0] > time.time():
-                return known[1]
+        if authorization is not None and (known := self._verified.get(authorization)) is not None:
+            return known  # the usual header: the bare token, seen before
         if authorization is None or not authorization.strip():
             raise Unauthorized(_NOT_PROVIDED)
         if authorization.startswith(sigv4.ALGORITHM):
@@ -198,11 +197,6 @@ class Authenticator:
         if looks_like_jwt(token):
             identity = await self._jwt(token)
             if identity is not None:
-                exp = identity.claims.get("exp")
-                if isinstance(exp, (int, float)) and authorization is not None:
-                    if len(self._identities) >= _JWT_CACHE_SIZE:
-                        self._identities.clear()
-                    self._identities[authorization] = (float(exp), identity)
                 return identity
         if self.lambda_authorizer is not None:
             return await self._lambda(authorization, headers, body)
@@ -211,14 +205,9 @@ class Authenticator:
     async def _jwt(self, token: str) -> Identity | None:
         from cove.identity.tokens import TokenError, unverified_claims
 
-        if self.user_pool is not None:
-            claims = self._user_pool_cache.get(token)
-            if claims is not None:
-                return Identity("userPool", claims=claims)
-        if self.oidc is not None:
-            claims = self._oidc_cache.get(token)
-            if claims is not None:
-                return Identity("oidc", claims=claims)
+        known = self._verified.get(token)  # e.g. sent as "Bearer <token>"
+        if known is not None:
+            return known
         peek = unverified_claims(token)
         if peek is None:
             return None
@@ -228,15 +217,17 @@ class Authenticator:
                 claims = self.user_pool.verify(token)
             except TokenError as exc:
                 raise Unauthorized(f"{_NOT_PROVIDED} ({exc})") from None
-            self._user_pool_cache.put(token, claims)
-            return Identity("userPool", claims=claims)
+            identity = Identity("userPool", claims=claims)
+            self._verified.put(token, identity)
+            return identity
         if self.oidc is not None and self.oidc.matches_issuer(iss):
             try:
                 claims = await self.oidc.verify(token)
             except TokenError as exc:
                 raise Unauthorized(f"{_NOT_PROVIDED} ({exc})") from None
-            self._oidc_cache.put(token, claims)
-            return Identity("oidc", claims=claims)
+            identity = Identity("oidc", claims=claims)
+            self._verified.put(token, identity)
+            return identity
         return None
 
     async def _lambda(self, token: str, headers: Mapping[str, str], body: bytes) -> Identity:

@@ -8,7 +8,6 @@ coercion and introspection only; no general-purpose executor walks fields one by
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -890,9 +889,3 @@ def _null(e: Entry, plan: Plan) -> _NonNull:
     err.path.append(e.key)
     return err
 
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000
-
-
-ResolverFn = Callable[..., Any]

@@ -202,7 +202,7 @@ class SQLiteStore:
             raise DestructiveChange(
                 "Refusing a destructive schema change:\n  - " + "\n  - ".join(problems)
                 + "\nRe-run with --allow-destructive-changes to apply it anyway (data will be lost).")
-        with _transaction(self.conn):
+        with transaction(self.conn):
             for mname in report.dropped:
                 if "." not in mname:
                     self.conn.execute(f"DROP TABLE IF EXISTS {quote(mname)}")
@@ -524,7 +524,9 @@ def _sort_condition(kc: KeyCondition, params: list[Any]) -> str:
     return "(" + " AND ".join(out or ["1"]) + ")"
 
 
-class _transaction:
+class transaction:  # noqa: N801 - used like a function: `with transaction(conn):`
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an exception (the connection is in autocommit mode)."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 

@@ -622,3 +622,38 @@ def test_subscriptions_survive_a_schema_reload(sandbox_factory: Any, tmp_path: P
     frames = [conn.expect("data"), conn.expect("data")]
     assert {f["id"] for f in frames} == {"s", "n"}
     conn.close()
+
+
+@pytest.fixture(scope="module")
+def pinging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    sandbox = start_sandbox(tmp_path_factory.mktemp("rt-ping"), SCHEMA, "--no-watch",
+                            "--realtime-limit", "ping_interval=0.5")
+    yield sandbox
+    sandbox.stop()
+
+
+def test_a_subscriber_that_sends_nothing_at_all_is_closed(pinging: Sandbox) -> None:
+    # A live client answers the server's WebSocket pings (browsers and `ws` do so by themselves),
+    # which is how a subscribed connection shows it is alive even though the AppSync protocol has
+    # it send nothing after `start`. One that stays silent, pongs included, is closed.
+    silent = _stalled_socket(pinging, tag())
+    silent.settimeout(10)
+    received = b""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        chunk = silent.recv(65536)
+        if not chunk:
+            break  # the server closed the connection
+        received += chunk
+    else:
+        raise AssertionError("the server kept a silent connection open")
+    assert b"start_ack" in received  # it was subscribed, then dropped
+    silent.close()
+    alive = Raw(pinging)  # a client that answers pings stays subscribed past several ping timeouts
+    alive.init()
+    t = tag()
+    alive.subscribe("s", on_create("id content"), {"filter": {"content": {"eq": t}}})
+    time.sleep(2.5)
+    create_todo(pinging, content=t)
+    assert alive.expect("data")["id"] == "s"
+    alive.close()

@@ -98,15 +98,17 @@ class Sandbox:
 
 
 def start_sandbox(tmp: Path, schema: str | Path | None = None, *extra: str, port: int | None = None,
-                  data_dir: Path | None = None) -> Sandbox:
+                  data_dir: Path | None = None, command: str = "sandbox",
+                  env_extra: dict[str, str] | None = None) -> Sandbox:
+    """`cove sandbox` (or ``command="serve"``) in ``tmp``, with ``env_extra`` added to the environment."""
     port = port or free_port()
     data_dir = data_dir or tmp / "data"
     outputs = tmp / "amplify_outputs.json"
-    cmd = [sys.executable, "-m", "cove", "sandbox"]
+    cmd = [sys.executable, "-m", "cove", command]
     if schema is not None:
         cmd.append(str(schema))
     cmd += ["--port", str(port), "--data-dir", str(data_dir), "--outputs", str(outputs), *extra]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=tmp)
     box = Sandbox(proc, port, data_dir, outputs)

@@ -32,8 +32,8 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, ping_interval (repeatable)")
     p.add_argument("--print-codes", action="store_true",
-                   help="do not confirm sign-ups at once: print each confirmation code instead (the sandbox "
-                        "sends no email)")
+                   help="do not confirm sign-ups at once, and print each confirmation and password-reset "
+                        "code when define_auth has no on_send_code hook and COVE_SMTP_HOST is unset")
     if default_watch:
         p.add_argument("--no-watch", action="store_true", help="do not reload when the schema file changes")
         p.add_argument("--typed-client", type=Path, default=None, metavar="PATH",
@@ -58,7 +58,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         allow_destructive=args.allow_destructive_changes, watch=sandbox and not args.no_watch,
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
-        realtime_limits=args.realtime_limit, print_codes=args.print_codes,
+        realtime_limits=args.realtime_limit, print_codes=args.print_codes, production=not sandbox,
         typed_client=getattr(args, "typed_client", None))
 
 

@@ -12,7 +12,6 @@ import dataclasses
 import secrets
 import string
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from cove.schema.dsl import SchemaError
 from cove.schema.model import AuthSettings, PasswordPolicy, Schema
 
 from .credentials import CredentialIssuer
+from .delivery import CodeHook, SmtpSender
 from .identity_pool import IdentityPool
 from .keys import KeyRing
 from .lambda_authorizer import LambdaAuthorizer
@@ -40,14 +40,16 @@ def _random(alphabet: str, n: int) -> str:
 
 class IdentityServices:
     def __init__(self, store: SQLiteIdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
-                 base_url: str, auto_confirm: bool = True,
-                 on_code: Callable[[str, str, str], None] | None = None) -> None:
+                 base_url: str, auto_confirm: bool = True, on_send_code: CodeHook | None = None,
+                 smtp: SmtpSender | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.region = region
         self.base_url = base_url.rstrip("/")
         self.auto_confirm = auto_confirm
-        self.on_code = on_code
+        # Where codes go unless define_auth(on_send_code=...) says: SMTP when configured, else the
+        # fallback the caller gives (the sandbox prints them; `cove serve` has none).
+        self.on_send_code: CodeHook | None = smtp or on_send_code
         self.master = bytes.fromhex(store.meta("master_secret", lambda: secrets.token_hex(32)))
         self.user_pool_id = store.meta(f"user_pool_id:{region}",
                                        lambda: f"{region}_{_random(string.ascii_letters + string.digits, 9)}")
@@ -71,13 +73,15 @@ class IdentityServices:
         if settings is not None:
             for precedence, group in enumerate(settings.groups):
                 self.store.ensure_group(group, precedence)
-            self.store.set_meta("auth_settings", orjson.dumps(dataclasses.asdict(settings)).decode())
+            stored = dataclasses.asdict(dataclasses.replace(settings, on_send_code=None))
+            stored.pop("on_send_code")
+            self.store.set_meta("auth_settings", orjson.dumps(stored).decode())
             self.tokens = UserPoolTokens(self.keys, issuer=self.issuer, client_id=self.client_id,
                                          access_validity=settings.access_token_validity,
                                          id_validity=settings.id_token_validity)
             self.user_pool = UserPool(self.store, settings, pool_id=self.user_pool_id, client_id=self.client_id,
                                       tokens=self.tokens, master=self.master, auto_confirm=self.auto_confirm,
-                                      on_code=self.on_code)
+                                      on_send_code=self.on_send_code)
             self.identity_pool = IdentityPool(self.store, pool_id=self.identity_pool_id, region=self.region,
                                               user_pool_tokens=self.tokens, user_pool_id=self.user_pool_id,
                                               allow_guests=settings.allow_guest_access, issuer=self.credentials)
@@ -92,6 +96,11 @@ class IdentityServices:
                 self.lambda_authorizer = LambdaAuthorizer(modes.lambda_function, modes.lambda_ttl_seconds)
             except (ValueError, ImportError) as exc:
                 raise SchemaError(f"lambda_authorization_mode: {exc}") from None
+
+    def code_delivery_missing(self) -> bool:
+        """True when the user pool has no way to deliver a code (a production server without hook or SMTP)."""
+        settings = self.schema.auth
+        return settings is not None and settings.on_send_code is None and self.on_send_code is None
 
     # -- documents served over HTTP ------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:

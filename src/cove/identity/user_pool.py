@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -26,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cove.schema.model import AuthSettings, PasswordPolicy
 
 from . import srp
+from .delivery import CodeDeliveryError, CodeEvent, CodeHook, deliver
 from .sealing import Sealer, SealError
 from .store import DuplicateUser, IdentityStore, RefreshToken, User
 from .tokens import TokenError, UserPoolTokens
@@ -34,6 +36,7 @@ CODE_TTL = 24 * 3600
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
+_log = logging.getLogger("cove.identity")
 
 
 class CognitoError(Exception):
@@ -127,14 +130,14 @@ class UserPool:
 
     def __init__(self, store: IdentityStore, settings: AuthSettings, *, pool_id: str, client_id: str,
                  tokens: UserPoolTokens, master: bytes, auto_confirm: bool = True,
-                 on_code: Callable[[str, str, str], None] | None = None) -> None:
+                 on_send_code: CodeHook | None = None) -> None:
         self.store = store
         self.settings = settings
         self.pool_id = pool_id
         self.client_id = client_id
         self.tokens = tokens
         self.auto_confirm = auto_confirm
-        self.on_code = on_code
+        self.on_send_code = on_send_code   # settings.on_send_code, else SMTP, else the sandbox's printer
         self.pool_name = srp.pool_name(pool_id)
         self._srp = Sealer(master, "srp-secret-block")
         self._session = Sealer(master, "challenge-session")
@@ -160,18 +163,30 @@ class UserPool:
         return client_id
 
     # -- helpers -------------------------------------------------------------------------------
-    def _notify(self, purpose: str, user: User, code: str) -> None:
-        if self.on_code is not None:
-            self.on_code(purpose, user.email or user.phone_number or user.username, code)
-
-    def _new_code(self, user: User, purpose: str) -> dict[str, str]:
+    def _new_code(self, user: User, purpose: str, trigger: str) -> dict[str, str]:
+        """Make, store and deliver a code; if delivery fails the code is withdrawn and the caller gets
+        CodeDeliveryFailureException (the details go to the server's log, not to the client)."""
+        hook = self.settings.on_send_code or self.on_send_code
+        if hook is None:
+            _log.error("no code delivery is configured: set define_auth(on_send_code=...) or COVE_SMTP_HOST")
+            raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code: the user pool has no "
+                               "code delivery configured.")
         code = f"{secrets.randbelow(10**6):06d}"
         self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + CODE_TTL)
-        self._notify(purpose, user, code)
         medium = "EMAIL" if user.email else "SMS"
-        attribute = "email" if user.email else "phone_number"
-        return {"Destination": _mask(user.email or user.phone_number or ""), "DeliveryMedium": medium,
-                "AttributeName": attribute}
+        destination = user.email or user.phone_number or ""
+        event = CodeEvent(trigger=trigger, code=code, destination=destination, delivery_medium=medium,
+                          username=user.username, user_attributes={"sub": user.sub, **user.attributes},
+                          user_pool_id=self.pool_id)
+        try:
+            deliver(hook, event)
+        except CodeDeliveryError as exc:
+            self.store.update_user(user.username, code=None, code_purpose=None, code_expires_at=None)
+            _log.error("code delivery failed (%s for user %s): %s", event.trigger_source, user.username, exc)
+            raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code; try again later.") \
+                from None
+        return {"Destination": _mask(destination), "DeliveryMedium": medium,
+                "AttributeName": "email" if user.email else "phone_number"}
 
     def _check_code(self, user: User, purpose: str, code: str) -> None:
         if user.code is None or user.code_purpose != purpose:
@@ -313,13 +328,21 @@ class UserPool:
     # -- public operations ---------------------------------------------------------------------
     def op_SignUp(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
+        if not self.settings.self_sign_up:
+            raise CognitoError("NotAuthorizedException", "SignUp is not permitted for this user pool")
         login = _str(body, "Username")
         password = _str(body, "Password")
-        status = "CONFIRMED" if self.auto_confirm else "UNCONFIRMED"
+        required = self.settings.require_confirmation
+        confirmed = self.auto_confirm if required is None else not required
+        status = "CONFIRMED" if confirmed else "UNCONFIRMED"
         user = self.create_user(login, password, _attributes(body), status=status)
-        result: dict[str, Any] = {"UserConfirmed": status == "CONFIRMED", "UserSub": user.sub}
-        if status != "CONFIRMED":
-            result["CodeDeliveryDetails"] = self._new_code(user, "signup")
+        result: dict[str, Any] = {"UserConfirmed": confirmed, "UserSub": user.sub}
+        if not confirmed:
+            try:
+                result["CodeDeliveryDetails"] = self._new_code(user, "signup", "sign_up")
+            except CognitoError:
+                self.store.delete_user(user.username)  # nothing half made: the address can sign up again
+                raise
         return result
 
     def op_ConfirmSignUp(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -340,7 +363,7 @@ class UserPool:
         user = self._find(_str(body, "Username"))
         if user.status != "UNCONFIRMED":
             raise CognitoError("InvalidParameterException", "User is already confirmed.")
-        return {"CodeDeliveryDetails": self._new_code(user, "signup")}
+        return {"CodeDeliveryDetails": self._new_code(user, "signup", "resend_code")}
 
     def op_InitiateAuth(self, body: Mapping[str, Any]) -> dict[str, Any]:
         client_id = self._client(body)
@@ -469,7 +492,7 @@ class UserPool:
     def op_ForgotPassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
         user = self._find(_str(body, "Username"))
-        return {"CodeDeliveryDetails": self._new_code(user, "reset")}
+        return {"CodeDeliveryDetails": self._new_code(user, "reset", "forgot_password")}
 
     def op_ConfirmForgotPassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)

@@ -525,26 +525,40 @@ _LOGIN_ATTRIBUTES = {"email": "email", "phone": "phone_number", "phone_number": 
 def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable[str] = (),
                 allow_guest_access: bool = False, password_policy: Mapping[str, Any] | None = None,
                 access_token_validity: int = 3600, id_token_validity: int = 3600,
-                refresh_token_validity: int = 30 * 86400, **camel: Any) -> AuthDefinition:
+                refresh_token_validity: int = 30 * 86400, self_sign_up: bool = True,
+                require_confirmation: bool | None = None, on_send_code: Callable[..., Any] | None = None,
+                **camel: Any) -> AuthDefinition:
     """Amplify's ``defineAuth``: a user pool (and an identity pool) for the API.
 
     ``login_with={"email": True}`` (or ``"phone": True``); ``groups=["Admins"]`` (precedence in
     list order); ``allow_guest_access=True`` lets the identity pool hand out guest credentials;
     ``password_policy={"min_length": 8, "require_lowercase": True, "require_uppercase": True,
     "require_numbers": True, "require_symbols": True}`` (Cognito's defaults); token lifetimes in
-    seconds. camelCase spellings (``loginWith``, ``allowGuestAccess``) work too.
+    seconds. ``self_sign_up=False`` refuses SignUp (only admins create users);
+    ``require_confirmation`` (default: the sandbox confirms sign-ups at once, ``cove serve`` sends a
+    code) and ``on_send_code(event)``, called with a ``cove.identity.delivery.CodeEvent`` for every
+    confirmation and password-reset code. camelCase spellings (``loginWith``, ``allowGuestAccess``,
+    ``selfSignUp``, ``requireConfirmation``, ``onSendCode``) work too.
     """
     aliases = {"loginWith": "login_with", "allowGuestAccess": "allow_guest_access",
-               "passwordPolicy": "password_policy"}
+               "passwordPolicy": "password_policy", "selfSignUp": "self_sign_up",
+               "requireConfirmation": "require_confirmation", "onSendCode": "on_send_code"}
+    options: dict[str, Any] = {"login_with": login_with, "allow_guest_access": allow_guest_access,
+                               "password_policy": password_policy, "self_sign_up": self_sign_up,
+                               "require_confirmation": require_confirmation, "on_send_code": on_send_code}
     for key, value in camel.items():
         if key not in aliases:
             raise SchemaError(f"define_auth(): unknown option {key!r}")
-        if key == "loginWith":
-            login_with = value
-        elif key == "allowGuestAccess":
-            allow_guest_access = value
-        else:
-            password_policy = value
+        options[aliases[key]] = value
+    login_with, allow_guest_access = options["login_with"], options["allow_guest_access"]
+    password_policy, self_sign_up = options["password_policy"], options["self_sign_up"]
+    require_confirmation, on_send_code = options["require_confirmation"], options["on_send_code"]
+    if not isinstance(self_sign_up, bool):
+        raise SchemaError("define_auth(self_sign_up=...) must be True or False")
+    if require_confirmation is not None and not isinstance(require_confirmation, bool):
+        raise SchemaError("define_auth(require_confirmation=...) must be True, False or None")
+    if on_send_code is not None and not callable(on_send_code):
+        raise SchemaError("define_auth(on_send_code=...) takes a function that receives a CodeEvent")
     login = login_with if login_with is not None else {"email": True}
     if not isinstance(login, Mapping):
         raise SchemaError('define_auth(login_with=...) takes a dict such as {"email": True}')
@@ -580,7 +594,8 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SchemaError(f"define_auth({name}=...): a positive number of seconds")
     return AuthDefinition(AuthSettings(tuple(attributes), names, bool(allow_guest_access), policy,
-                                       access_token_validity, id_token_validity, refresh_token_validity))
+                                       access_token_validity, id_token_validity, refresh_token_validity,
+                                       self_sign_up, require_confirmation, on_send_code))
 
 
 def attach_auth(definition: DataDefinition, auth: AuthDefinition) -> DataDefinition:

@@ -216,6 +216,10 @@ class AuthSettings:
     access_token_validity: int = 3600
     id_token_validity: int = 3600
     refresh_token_validity: int = 30 * 86400
+    self_sign_up: bool = True                      # False: only admins create users (AdminCreateUser, cove users)
+    require_confirmation: bool | None = None       # None: the sandbox confirms at once, `cove serve` sends a code
+    # Called with a cove.identity.delivery.CodeEvent for every code; not stored, not compared.
+    on_send_code: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cove.identity.delivery import DeliveryConfigError
 from cove.outputs import build_outputs, write_outputs
 from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
@@ -49,6 +50,7 @@ class ServerOptions:
     broker_url: str | None = None              # redis://... or postgresql://...; None: in-process
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
+    production: bool = False                   # `cove serve`: sign-ups need a code unless define_auth says not
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
 
     def realtime(self) -> RealtimeSettings:
@@ -181,19 +183,24 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer)."""
     from urllib.parse import urlsplit
 
+    from cove.identity.delivery import CodeEvent, SmtpSender
     from cove.identity.services import IdentityServices
     from cove.identity.store import SQLiteIdentityStore
 
     parts = urlsplit(url)
+    smtp = SmtpSender.from_env()   # raises DeliveryConfigError before anything is opened
     store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
 
-    def on_code(purpose: str, destination: str, code: str) -> None:
-        label = "Confirmation code" if purpose == "signup" else "Password reset code"
-        _say(f"{label} for {destination}: {code}")
+    def print_code(event: CodeEvent) -> None:
+        label = "Password reset code" if event.trigger == "forgot_password" else "Confirmation code"
+        _say(f"{label} for {event.destination}: {event.code}")
 
+    # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
     return IdentityServices(store, options.data_dir, schema, region=options.region,
-                            base_url=f"{parts.scheme}://{parts.netloc}", auto_confirm=not options.print_codes,
-                            on_code=on_code)
+                            base_url=f"{parts.scheme}://{parts.netloc}",
+                            auto_confirm=not (options.print_codes or options.production),
+                            on_send_code=print_code if options.print_codes or not options.production else None,
+                            smtp=smtp)
 
 
 def _default_url(options: ServerOptions) -> str:
@@ -300,7 +307,7 @@ def run_sandbox(options: ServerOptions) -> int:
     sock = _bind(options.host, options.port)
     try:
         sandbox = Sandbox(options)
-    except (SchemaError, DestructiveChange) as exc:
+    except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     server = _uvicorn_server(sandbox.app, options, sandbox.tls)
@@ -326,6 +333,9 @@ def run_sandbox(options: ServerOptions) -> int:
         if sandbox.identity.user_pool is not None:
             _say(f"  User pool         {sandbox.identity.user_pool_id} at {sandbox.identity.outputs_custom()['user_pool_endpoint']}"
                  + (" (sign-ups print a confirmation code)" if options.print_codes else ""))
+        if sandbox.identity.code_delivery_missing():
+            _say("  Warning: sign-ups and password resets need a code but none can be delivered; set "
+                 "define_auth(on_send_code=...) or COVE_SMTP_HOST")
         _say(f"  Outputs           {options.outputs}")
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
@@ -373,7 +383,7 @@ def run_serve(options: ServerOptions) -> int:
         options.port = sockets[0].getsockname()[1]
     try:
         sandbox = Sandbox(options)  # migrate once, write outputs, ensure a key
-    except (SchemaError, DestructiveChange) as exc:
+    except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sandbox.store.close()

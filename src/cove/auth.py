@@ -8,8 +8,12 @@
     cove.auth.sign_in(username="ada@example.com", password="Passw0rd!")
     client = cove.generate_client(auth_mode="user_pool")     # uses the signed-in session
     cove.auth.fetch_auth_session().tokens.access_token       # refreshed before it expires
+    cove.auth.reset_password(username="ada@example.com")        # a code goes out (on_send_code / SMTP)
+    cove.auth.confirm_reset_password(username="ada@example.com", confirmation_code="123456",
+                                     new_password="N3w-passw0rd!")
     cove.auth.sign_out()
 
+Signed in, ``update_password``, ``update_user_attributes`` and ``delete_user`` act on the current user.
 Every function has an async twin with an ``a`` prefix (``await cove.auth.asign_in(...)``). Both
 run the same I/O-free flows (generators that yield Cognito calls); only the HTTP differs.
 
@@ -38,10 +42,13 @@ from .client.errors import ConfigurationError, CoveError, TransportError
 from .identity import srp
 
 __all__ = [
-    "AuthError", "AuthSession", "AuthTokens", "CurrentUser", "JWT", "SignInResult", "SignUpResult",
-    "aconfirm_sign_in", "aconfirm_sign_up", "afetch_auth_session", "aget_current_user", "asign_in", "asign_out",
-    "asign_up", "confirm_sign_in", "confirm_sign_up", "fetch_auth_session", "get_current_user", "sign_in",
-    "sign_out", "sign_up",
+    "AuthError", "AuthSession", "AuthTokens", "CurrentUser", "JWT", "ResetPasswordResult", "SignInResult",
+    "SignUpResult", "UpdateUserAttributeResult",
+    "aconfirm_reset_password", "aconfirm_sign_in", "aconfirm_sign_up", "adelete_user", "afetch_auth_session",
+    "aget_current_user", "areset_password", "asign_in", "asign_out", "asign_up", "aupdate_password",
+    "aupdate_user_attributes", "confirm_reset_password", "confirm_sign_in", "confirm_sign_up", "delete_user",
+    "fetch_auth_session", "get_current_user", "reset_password", "sign_in", "sign_out", "sign_up",
+    "update_password", "update_user_attributes",
 ]
 
 _IDP = "AWSCognitoIdentityProviderService"
@@ -120,6 +127,20 @@ class SignUpResult:
 class SignInResult:
     is_signed_in: bool
     next_step: str     # "DONE" | "CONFIRM_SIGN_UP" | "CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED"
+
+
+@dataclass(frozen=True)
+class ResetPasswordResult:
+    is_password_reset: bool
+    next_step: str     # "CONFIRM_RESET_PASSWORD_WITH_CODE" | "DONE"
+    code_delivery_details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class UpdateUserAttributeResult:
+    is_updated: bool
+    next_step: str     # "DONE" | "CONFIRM_ATTRIBUTE_WITH_CODE"
+    code_delivery_details: dict[str, Any] | None = None
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -380,6 +401,51 @@ def _fetch_session(session: _Session, force_refresh: bool) -> Flow:
                        session.credentials_expire_at if creds else None)
 
 
+def _reset_password(session: _Session, username: str) -> Flow:
+    answer = yield (_IDP, "ForgotPassword", {"ClientId": session.pool.client_id, "Username": username})
+    return ResetPasswordResult(False, "CONFIRM_RESET_PASSWORD_WITH_CODE", answer.get("CodeDeliveryDetails"))
+
+
+def _confirm_reset_password(session: _Session, username: str, code: str, new_password: str) -> Flow:
+    yield (_IDP, "ConfirmForgotPassword", {"ClientId": session.pool.client_id, "Username": username,
+                                           "ConfirmationCode": code, "Password": new_password})
+    return None
+
+
+def _signed_in_token(session: _Session) -> Flow:
+    """The current access token, refreshed first when it is about to expire."""
+    if session.tokens is not None and session.needs_refresh():
+        yield from _refresh(session)
+    tokens = session.tokens
+    if tokens is None:
+        raise AuthError("UserUnAuthenticatedException", "User needs to be authenticated to call this API.")
+    return tokens.access_token.token
+
+
+def _update_password(session: _Session, old_password: str, new_password: str) -> Flow:
+    token = yield from _signed_in_token(session)
+    yield (_IDP, "ChangePassword", {"AccessToken": token, "PreviousPassword": old_password,
+                                    "ProposedPassword": new_password})
+    return None
+
+
+def _update_user_attributes(session: _Session, attributes: Mapping[str, str]) -> Flow:
+    token = yield from _signed_in_token(session)
+    answer = yield (_IDP, "UpdateUserAttributes", {"AccessToken": token, "UserAttributes": _attributes(attributes)})
+    pending = {d.get("AttributeName"): d for d in answer.get("CodeDeliveryDetailsList") or []}
+    return {name: UpdateUserAttributeResult(name not in pending,
+                                            "CONFIRM_ATTRIBUTE_WITH_CODE" if name in pending else "DONE",
+                                            pending.get(name))
+            for name in attributes}
+
+
+def _delete_user(session: _Session) -> Flow:
+    token = yield from _signed_in_token(session)
+    yield (_IDP, "DeleteUser", {"AccessToken": token})
+    session.clear()
+    return None
+
+
 def _current_user(session: _Session) -> CurrentUser:
     tokens = session.tokens
     if tokens is None:
@@ -551,6 +617,69 @@ def get_current_user(*, config: ConfigSource | None = None) -> CurrentUser:
 
 async def aget_current_user(*, config: ConfigSource | None = None) -> CurrentUser:
     return _current_user(_session(config))
+
+
+def reset_password(*, username: str, config: ConfigSource | None = None) -> ResetPasswordResult:
+    """Start a password reset: the user pool sends a code (``next_step`` ``CONFIRM_RESET_PASSWORD_WITH_CODE``)."""
+    s = _session(config)
+    result: ResetPasswordResult = _run_sync(s, _reset_password(s, username))
+    return result
+
+
+async def areset_password(*, username: str, config: ConfigSource | None = None) -> ResetPasswordResult:
+    s = _session(config)
+    result: ResetPasswordResult = await _run_async(s, _reset_password(s, username))
+    return result
+
+
+def confirm_reset_password(*, username: str, confirmation_code: str, new_password: str,
+                           config: ConfigSource | None = None) -> None:
+    """Set a new password with the code ``reset_password`` sent."""
+    s = _session(config)
+    _run_sync(s, _confirm_reset_password(s, username, confirmation_code, new_password))
+
+
+async def aconfirm_reset_password(*, username: str, confirmation_code: str, new_password: str,
+                                  config: ConfigSource | None = None) -> None:
+    s = _session(config)
+    await _run_async(s, _confirm_reset_password(s, username, confirmation_code, new_password))
+
+
+def update_password(*, old_password: str, new_password: str, config: ConfigSource | None = None) -> None:
+    """Change the signed-in user's password (Cognito's ChangePassword)."""
+    s = _session(config)
+    _run_sync(s, _update_password(s, old_password, new_password))
+
+
+async def aupdate_password(*, old_password: str, new_password: str, config: ConfigSource | None = None) -> None:
+    s = _session(config)
+    await _run_async(s, _update_password(s, old_password, new_password))
+
+
+def update_user_attributes(*, user_attributes: Mapping[str, str],
+                           config: ConfigSource | None = None) -> dict[str, UpdateUserAttributeResult]:
+    """Change the signed-in user's attributes; one result per attribute, as Amplify returns."""
+    s = _session(config)
+    result: dict[str, UpdateUserAttributeResult] = _run_sync(s, _update_user_attributes(s, user_attributes))
+    return result
+
+
+async def aupdate_user_attributes(*, user_attributes: Mapping[str, str],
+                                  config: ConfigSource | None = None) -> dict[str, UpdateUserAttributeResult]:
+    s = _session(config)
+    result: dict[str, UpdateUserAttributeResult] = await _run_async(s, _update_user_attributes(s, user_attributes))
+    return result
+
+
+def delete_user(*, config: ConfigSource | None = None) -> None:
+    """Delete the signed-in user and forget the session."""
+    s = _session(config)
+    _run_sync(s, _delete_user(s))
+
+
+async def adelete_user(*, config: ConfigSource | None = None) -> None:
+    s = _session(config)
+    await _run_async(s, _delete_user(s))
 
 
 # -- used by the client's auth providers -----------------------------------------------------------

@@ -1,5 +1,6 @@
 """cove.auth (sign-up, sign-in, account functions) and the client's auth modes against a sandbox:
-user_pool (with refresh), identity_pool (guest and signed in), iam from the environment, lambda, and clear errors before anything is sent."""
+user_pool (with refresh), identity_pool (guest and signed in), iam from the environment, lambda, and
+clear errors before anything is sent."""
 
 from __future__ import annotations
 

@@ -103,8 +103,39 @@ def _cmd_keys(args: argparse.Namespace) -> int:
                 print(f"error: no API key {args.key}", file=sys.stderr)
                 return 1
             print(f"revoked {args.key}")
+        elif args.keys_command == "rotate":
+            return _rotate_keys(store, args)
     finally:
         store.close()
+    return 0
+
+
+def _rotate_keys(store: object, args: argparse.Namespace) -> int:
+    from cove.outputs import write_outputs
+    from cove.server.api_key_lifetime import rotate_api_keys
+
+    outputs = None
+    if args.outputs is not None:  # read it first: a bad file changes nothing
+        import orjson
+
+        try:
+            outputs = orjson.loads(Path(args.outputs).read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            print(f"error: {args.outputs}: {exc}", file=sys.stderr)
+            return 1
+        if not isinstance(outputs, dict) or not isinstance(outputs.get("data"), dict):
+            print(f"error: {args.outputs} has no data section: it is not an outputs file with a data API",
+                  file=sys.stderr)
+            return 1
+    rotation = rotate_api_keys(store, lifetime=args.expires_in, grace=args.grace, description=args.description)
+    print(rotation.new.key)
+    for key in rotation.shortened:
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.expires_at))
+        print(f"previous key {key.id} stays valid until {until}", file=sys.stderr)
+    if outputs is not None:
+        outputs["data"]["api_key"] = rotation.new.key
+        write_outputs(args.outputs, outputs)
+        print(f"wrote the new key to {args.outputs}", file=sys.stderr)
     return 0
 
 
@@ -244,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("list", help="list keys with their state")
     revoke = ksub.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key", help="the key (da2-...) or its id")
+    rotate = ksub.add_parser("rotate", help="create a new key and print it; older keys stay valid for a grace period")
+    rotate.add_argument("--expires-in", type=_parse_duration, default=7 * 86400.0,
+                        help="the new key's lifetime: days, or 30s/15m/12h/7d (default 7 days)")
+    rotate.add_argument("--grace", type=_parse_duration, default=86400.0,
+                        help="how long the older keys stay valid: days, or 30s/15m/12h/7d (default 1 day)")
+    rotate.add_argument("--description", default=None, help="a note stored with the new key")
+    rotate.add_argument("--outputs", type=Path, default=None, metavar="PATH",
+                        help="also write the new key into this amplify_outputs.json")
     keys.set_defaults(func=_cmd_keys)
 
     users = sub.add_parser("users", help="manage the user pool's users")

@@ -13,6 +13,7 @@ import orjson
 
 from cove.schema.model import Schema
 
+from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import RequestError
 from .execution import Engine, Limits
@@ -55,6 +56,15 @@ class CoveApp:
         self.graphql_path = "/graphql"
         self.realtime = Realtime(self, realtime)
         self.engine.on_mutation = self.realtime.publish
+        self.api_key_watch = ApiKeyWatch(store, self._uses_api_keys)
+
+    def _uses_api_keys(self) -> bool:
+        return "apiKey" in self.engine.schema.authorization_modes.enabled()
+
+    def warnings(self) -> list[str]:
+        """What an operator must act on soon (the last API key expiring); served with the service document."""
+        warning = self.api_key_watch.warning()
+        return [warning] if warning else []
 
     def replace_schema(self, schema: Schema) -> None:
         """Serve a new schema from the next request on (the store must already be migrated).
@@ -122,7 +132,7 @@ class CoveApp:
                 method, path, headers := _headers(scope)):
             await routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
         elif path == "/" and method in ("GET", "HEAD"):
-            await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path})
+            await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path, "warnings": self.warnings()})
         else:
             await _send_json(send, 404, {"errors": [{"errorType": "NotFoundException",
                                                      "message": f"No route for {method} {path}"}]})

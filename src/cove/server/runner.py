@@ -166,6 +166,7 @@ class Sandbox:
             _say(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
             return
         self.schema = schema
+        self.api_key = ensure_api_key(self.store, schema)  # a key made by `cove keys rotate` goes into the outputs
         self.write_outputs()
         changes = []
         if report.created_models:
@@ -347,6 +348,7 @@ def run_sandbox(options: ServerOptions) -> int:
 
             for line in trust_hint(sandbox.tls.ca_cert):
                 _say("  " + line)
+        key_watch = asyncio.create_task(sandbox.app.api_key_watch.run())
         watcher = None
         if options.watch:
             watcher = _Watcher(sandbox.source.watched_files, lambda: loop.call_soon_threadsafe(sandbox.reload))
@@ -356,6 +358,7 @@ def run_sandbox(options: ServerOptions) -> int:
         try:
             await task
         finally:
+            key_watch.cancel()
             if watcher:
                 watcher.stopped.set()
 
@@ -446,7 +449,11 @@ def _worker(options: ServerOptions, sock: socket.socket) -> int:
         if not await _start_realtime(app):
             status = 1
             return
-        await server.serve(sockets=[sock])
+        key_watch = asyncio.create_task(app.api_key_watch.run())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            key_watch.cancel()
 
     try:
         _run_loop(main())

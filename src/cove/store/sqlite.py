@@ -439,6 +439,11 @@ class SQLiteStore:
                                 (key_or_id, key_or_id))
         return cur.rowcount > 0
 
+    def set_api_key_expiry(self, key_or_id: str, expires_at: float) -> bool:
+        cur = self.conn.execute("UPDATE _cove_api_keys SET expires_at = ? WHERE key = ? OR id = ?",
+                                (expires_at, key_or_id, key_or_id))
+        return cur.rowcount > 0
+
     def start_background_checkpoints(self, interval: float = 0.25) -> None:
         """Move WAL checkpoints (and their fsyncs) off the request path.
 

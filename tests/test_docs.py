@@ -39,7 +39,7 @@ def documented(option: str) -> bool:
 
 
 COMMANDS = [("sandbox",), ("serve",), ("keys",), ("keys", "create"), ("users",), ("users", "add"), ("iam",),
-            ("iam", "create"), ("keys", "rotate")]
+            ("iam", "create"), ("keys", "rotate"), ("backup",), ("restore",), ("export",), ("import",), ("seed",)]
 
 
 def test_commands_have_options() -> None:

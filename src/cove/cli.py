@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
@@ -36,6 +37,10 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                         "code when define_auth has no on_send_code hook and COVE_SMTP_HOST is unset")
     if default_watch:
         p.add_argument("--no-watch", action="store_true", help="do not reload when the schema file changes")
+        p.add_argument("--reset", action="store_true",
+                       help="delete every record before starting; users, groups and keys are kept")
+        p.add_argument("--reset-all", action="store_true",
+                       help="start from an empty data dir: records, users, API and IAM keys and signing keys go")
         p.add_argument("--typed-client", type=Path, default=None, metavar="PATH",
                        help="write a typed Python client module (like `cove generate client`) to PATH on "
                             "start and on every schema change, next to the outputs file (default: off)")
@@ -59,7 +64,8 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
         realtime_limits=args.realtime_limit, print_codes=args.print_codes, production=not sandbox,
-        typed_client=getattr(args, "typed_client", None))
+        typed_client=getattr(args, "typed_client", None),
+        reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None)
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -136,6 +142,90 @@ def _rotate_keys(store: object, args: argparse.Namespace) -> int:
         outputs["data"]["api_key"] = rotation.new.key
         write_outputs(args.outputs, outputs)
         print(f"wrote the new key to {args.outputs}", file=sys.stderr)
+    return 0
+
+
+def _schema_and_store(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The schema and the data dir's store, migrated to it (new tables; destructive changes refused)."""
+    from cove.schema.loader import SchemaSource
+    from cove.server.runner import open_store
+
+    schema = SchemaSource(args.schema).load().schema
+    store = open_store(args.data_dir)
+    try:
+        store.apply_schema(schema)
+    except BaseException:
+        store.close()
+        raise
+    return schema, store
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from cove.store.transfer import export_records, summary
+
+    if not (Path(args.data_dir) / "data.sqlite").is_file():
+        print(f"error: no database in {args.data_dir}", file=sys.stderr)
+        return 1
+    schema, store = _schema_and_store(args)
+    try:
+        if args.out is None:
+            counts = export_records(store, schema, sys.stdout.buffer, args.model)
+        else:
+            with open(args.out, "wb") as out:
+                counts = export_records(store, schema, out, args.model)
+    finally:
+        store.close()
+    print(summary("exported", counts), file=sys.stderr)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from cove.store.transfer import import_records, summary
+
+    if not Path(args.file).is_file():
+        print(f"error: {args.file}: no such file", file=sys.stderr)
+        return 1
+    schema, store = _schema_and_store(args)
+    try:
+        counts = import_records(store, schema, Path(args.file))
+    finally:
+        store.close()
+    print(summary("imported", counts), file=sys.stderr)
+    return 0
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from cove.server.runner import open_store
+    from cove.store.transfer import backup
+
+    if not (Path(args.data_dir) / "data.sqlite").is_file():
+        print(f"error: no database in {args.data_dir}", file=sys.stderr)
+        return 1
+    store = open_store(args.data_dir)
+    try:
+        backup(store, args.data_dir, args.path)
+    finally:
+        store.close()
+    print(f"backed up {args.data_dir} to {args.path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from cove.store.transfer import restore
+
+    info = restore(args.path, args.data_dir, force=args.force)
+    print(f"restored {args.data_dir} from {args.path} (taken {info.get('taken_at', '?')})", file=sys.stderr)
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from cove.seed import SeedError, run_seed
+
+    try:
+        run_seed(args.file, args.outputs)
+    except SeedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -311,6 +401,36 @@ def build_parser() -> argparse.ArgumentParser:
     irevoke.add_argument("access_key_id")
     iam.set_defaults(func=_cmd_iam)
 
+    data_help = "where data lives (default .cove/)"
+    backup = sub.add_parser("backup", help="copy the data dir's database (data, users, keys) to one file, online")
+    backup.add_argument("path", type=Path, help="the backup file to write (replaced atomically)")
+    backup.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
+    backup.set_defaults(func=_cmd_backup)
+    restore = sub.add_parser("restore", help="make a data dir what a backup holds (stop the server first)")
+    restore.add_argument("path", type=Path, help="a file written by `cove backup`")
+    restore.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
+    restore.add_argument("--force", action="store_true", help="replace the data dir's existing database")
+    restore.set_defaults(func=_cmd_restore)
+    export = sub.add_parser("export", help="write records as JSON lines (stdout, or --out)")
+    export.add_argument("schema", nargs="?", default=None,
+                        help="the schema (.py file or module:attribute; default: the bundled example)")
+    export.add_argument("--model", action="append", default=None, metavar="M",
+                        help="export only this model (repeatable; default: every model)")
+    export.add_argument("--out", type=Path, default=None, metavar="PATH", help="write to PATH instead of stdout")
+    export.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
+    export.set_defaults(func=_cmd_export)
+    import_ = sub.add_parser("import", help="insert records from a JSON lines file: all of them or none")
+    import_.add_argument("file", type=Path, help="a file written by `cove export`")
+    import_.add_argument("schema", nargs="?", default=None,
+                         help="the schema (.py file or module:attribute; default: the bundled example)")
+    import_.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
+    import_.set_defaults(func=_cmd_import)
+    seed = sub.add_parser("seed", help="run a Python seed file against a running sandbox")
+    seed.add_argument("file", type=Path, help="a .py file that uses cove.generate_client() / cove.auth")
+    seed.add_argument("--outputs", type=Path, default=Path("amplify_outputs.json"),
+                      help="the running sandbox's outputs file (default ./amplify_outputs.json)")
+    seed.set_defaults(func=_cmd_seed)
+
     generate = sub.add_parser("generate", help="generate artefacts from a schema")
     gsub = generate.add_subparsers(dest="generate_command", required=True)
     sdl = gsub.add_parser("sdl", help="print the GraphQL SDL in AppSync's dialect")
@@ -334,12 +454,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from cove.schema.dsl import SchemaError
+    from cove.store.base import DestructiveChange
+    from cove.store.transfer import TransferError
 
     try:
         return int(args.func(args))
     except SchemaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (TransferError, DestructiveChange) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -52,6 +52,7 @@ class ServerOptions:
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     production: bool = False                   # `cove serve`: sign-ups need a code unless define_auth says not
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
+    reset: str | None = None                   # sandbox: "data" deletes every record, "all" the whole data dir
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -109,11 +110,16 @@ class Sandbox:
         if self.source.outputs_file is not None and self.source.outputs_file == Path(options.outputs).resolve():
             raise SchemaError(f"{options.schema} is both the schema source and the outputs file; "
                               f"write the outputs elsewhere with --outputs")
+        if options.reset == "all":
+            _remove_database(options.data_dir)
         self.store = open_store(options.data_dir, options.synchronous)
         definition = self.source.load()
         self.schema = definition.schema
         report = self.store.apply_schema(self.schema, allow_destructive=options.allow_destructive)
         self.migration = report
+        if options.reset == "data":
+            deleted = self.store.delete_all_records()
+            _say(f"Reset: deleted {deleted} records; users, groups and keys kept")
         self.api_key = ensure_api_key(self.store, self.schema)
         self.store.start_background_checkpoints()
         self.tls = options.tls_files()
@@ -178,6 +184,16 @@ class Sandbox:
         _say(f"Reloaded schema in {time.perf_counter() - started:.2f}s"
              + (f" ({'; '.join(changes)})" if changes else "") + f"; rewrote {self.options.outputs}"
              + (f" and {self.options.typed_client}" if self.options.typed_client is not None else ""))
+
+
+def _remove_database(data_dir: Path) -> None:
+    """`--reset-all`: the database (records, users, keys) and the signing keys; the TLS CA stays trusted."""
+    database = Path(data_dir) / "data.sqlite"
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        path.unlink(missing_ok=True)
+    for pem in (Path(data_dir) / "keys").glob("*.pem"):
+        pem.unlink()
+    _say(f"Reset: removed {database} and the signing keys")
 
 
 def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:

@@ -7,7 +7,10 @@ down into the database, so a filtered page is always a full page.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from cove.schema.model import Model, Schema, SecondaryIndex
@@ -90,6 +93,14 @@ class ApiKey:
     revoked: bool
 
 
+class DuplicateRecord(StoreError):
+    """``insert_records`` met a record whose key exists; ``position`` counts the records from 1."""
+
+    def __init__(self, position: int, model: str, key: dict[str, Any]) -> None:
+        super().__init__(f"record {position}: a {model} with key {key} already exists")
+        self.position = position
+
+
 class Store(Protocol):
     def apply_schema(self, schema: Schema, *, allow_destructive: bool = False) -> MigrationReport: ...
     def get(self, model: Model, key: dict[str, Any]) -> Record | None: ...
@@ -103,5 +114,10 @@ class Store(Protocol):
     def create_api_key(self, *, expires_at: float, description: str | None = None) -> ApiKey: ...
     def revoke_api_key(self, key_or_id: str) -> bool: ...
     def set_api_key_expiry(self, key_or_id: str, expires_at: float) -> bool: ...
+    # Data in and out (cove backup / export / import, sandbox --reset); see cove.store.transfer.
+    def read_snapshot(self) -> AbstractContextManager[None]: ...
+    def insert_records(self, items: Iterable[tuple[Model, Record]]) -> int: ...
+    def delete_all_records(self) -> int: ...
+    def backup(self, target: Path) -> None: ...
     def secret(self) -> bytes: ...
     def close(self) -> None: ...

@@ -19,7 +19,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from .base import (
     ApiKey,
     ConditionalCheckFailed,
     DestructiveChange,
+    DuplicateRecord,
     InvalidFilter,
     InvalidNextToken,
     KeyCondition,
@@ -371,6 +373,62 @@ class SQLiteStore:
         if more and items:
             token = self._make_token([items[-1][c] for c in order_cols], model, request)
         return Page(items, token)
+
+    # ------------------------------------------------------------------ data in and out
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the database (a WAL read transaction), writers go on."""
+        self.conn.execute("BEGIN DEFERRED")
+        try:
+            self.conn.execute("SELECT 1 FROM _cove_meta LIMIT 1").fetchall()  # the snapshot starts here
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def insert_records(self, items: Iterable[tuple[Model, Record]]) -> int:
+        """Insert every record in one transaction: all of them, or none (DuplicateRecord, or any error)."""
+        count = 0
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            with transaction(self.conn):
+                for count, (model, values) in enumerate(items, 1):  # noqa: B007 - the count is the result
+                    lay = self._layouts[model.name]
+                    cols = tuple(c for c in lay.columns if c in values)
+                    try:
+                        self.conn.execute(lay.insert_sql(cols), [lay.encode(c, values[c]) for c in cols]).fetchone()
+                    except sqlite3.IntegrityError:
+                        raise DuplicateRecord(count, model.name, {k: values.get(k) for k in model.identifier}) \
+                            from None
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        return count
+
+    def delete_all_records(self) -> int:
+        """Empty every model's table (users, groups and keys live elsewhere and stay)."""
+        deleted = 0
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            with transaction(self.conn):
+                for name in self._stored_description():
+                    if self._table_exists(name):
+                        deleted += self.conn.execute(f"DELETE FROM {quote(name)}").rowcount
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        return deleted
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the whole database (data, users, keys) at ``target``, taken with
+        SQLite's online backup API while other connections keep reading and writing."""
+        source = sqlite3.connect(str(self.path), isolation_level=None)
+        dest = sqlite3.connect(str(target), isolation_level=None)
+        try:
+            source.execute("PRAGMA busy_timeout = 10000")
+            source.backup(dest)   # one step (pages=-1): one read transaction, so one point in time
+            dest.execute("PRAGMA journal_mode = DELETE")   # a single self-contained file
+        finally:
+            dest.close()
+            source.close()
 
     # ------------------------------------------------------------------ pagination tokens
 

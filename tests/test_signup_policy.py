@@ -88,6 +88,8 @@ def test_self_sign_up_off_refuses_sign_up_but_admins_create_users(servers: Any) 
     # The refused sign-up left nothing behind: the admin-created user is the only one with that address.
     users = admin.list_users(UserPoolId=auth["user_pool_id"])["Users"]
     assert sorted(u["UserStatus"] for u in users) == ["CONFIRMED", "FORCE_CHANGE_PASSWORD"]
+    described = admin.describe_user_pool(UserPoolId=auth["user_pool_id"])["UserPool"]
+    assert described["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
 
 
 def test_hook_receives_sign_up_resend_and_forgot_password_codes(servers: Any) -> None:

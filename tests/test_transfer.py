@@ -5,6 +5,7 @@ export then import into an empty data dir; invalid files rejected with nothing w
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -96,6 +97,20 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
     assert not (tmp_path / "d" / "data.sqlite").exists()
     missing = cove("backup", tmp_path / "b.sqlite", "--data-dir", tmp_path / "nothing-here")
     assert missing.returncode == 1 and "no database" in missing.stderr
+
+
+def test_restore_refuses_a_backup_that_would_write_outside_the_keys_folder(sandbox_factory: Any,
+                                                                          tmp_path: Path) -> None:
+    box = sandbox_factory(None, "--no-watch")
+    backup_file = tmp_path / "backup.sqlite"
+    assert cove("backup", backup_file, "--data-dir", box.data_dir).returncode == 0
+    with sqlite3.connect(backup_file) as conn:
+        conn.execute("INSERT INTO _cove_backup_files VALUES ('keys/../../escaped.pem', x'00')")
+    target = tmp_path / "restored"
+    result = cove("restore", backup_file, "--data-dir", target)
+    assert result.returncode == 1 and "unexpected file 'keys/../../escaped.pem'" in result.stderr
+    assert not (tmp_path / "escaped.pem").exists() and not (target / "data.sqlite").exists()
+    assert list(target.iterdir()) == []  # nothing restored, no temporary file left
 
 
 def shop_data(box: Any) -> None:

@@ -624,6 +624,7 @@ class UserPool:
                                  "MinimumLength": p.min_length, "RequireUppercase": p.require_uppercase,
                                  "RequireLowercase": p.require_lowercase, "RequireNumbers": p.require_numbers,
                                  "RequireSymbols": p.require_symbols}},
+                             "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": not self.settings.self_sign_up},
                              "EstimatedNumberOfUsers": len(self.store.list_users())}}
 
     def op_DescribeUserPoolClient(self, body: Mapping[str, Any]) -> dict[str, Any]:

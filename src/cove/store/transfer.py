@@ -50,8 +50,8 @@ class Progress:
         self._task: Any = None
         if self.stream.isatty():
             try:
-                from rich.console import Console
-                from rich.progress import Progress as RichProgress
+                from rich.console import Console  # type: ignore[import-not-found, unused-ignore]
+                from rich.progress import Progress as RichProgress  # type: ignore[import-not-found, unused-ignore]
             except ImportError:
                 return
             self._bar = RichProgress(console=Console(file=self.stream), transient=True)

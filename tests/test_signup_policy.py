@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -91,6 +92,40 @@ def test_self_sign_up_off_refuses_sign_up_but_admins_create_users(servers: Any) 
     described = admin.describe_user_pool(UserPoolId=auth["user_pool_id"])["UserPool"]
     assert described["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
 
+    # Without MessageAction the temporary password is delivered (the sandbox prints it); RESEND makes a new one.
+    invited = email()
+    admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username=invited)
+    first = printed_password(box, invited)
+    challenge = idp(box).initiate_auth(ClientId=auth["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                                       AuthParameters={"USERNAME": invited, "PASSWORD": first})
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username=invited, MessageAction="RESEND")
+    second = printed_password(box, invited, 2)
+    assert second != first
+    with pytest.raises(ClientError) as exc:
+        sign_in(box, invited, first)
+    assert error_of(exc)[0] == "NotAuthorizedException"
+    with pytest.raises(ClientError) as exc:
+        admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username="second@example.com",
+                                MessageAction="RESEND")
+    assert error_of(exc) == ("UnsupportedUserStateException",
+                             f"Resend not possible. {second_sub(admin, auth)} status is not FORCE_CHANGE_PASSWORD.")
+
+
+def printed_password(box: Sandbox, address: str, count: int = 1, timeout: float = 10.0) -> str:
+    pattern = re.compile(rf"Temporary password for {re.escape(address)}: (\S+)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m.group(1) for line in box.lines if (m := pattern.search(line))]
+        if len(found) >= count:
+            return found[count - 1]
+        time.sleep(0.05)
+    raise AssertionError(f"no temporary password for {address}:\n" + "".join(box.lines[-20:]))
+
+
+def second_sub(admin: Any, auth: dict[str, Any]) -> str:
+    return str(admin.admin_get_user(UserPoolId=auth["user_pool_id"], Username="second@example.com")["Username"])
+
 
 def test_hook_receives_sign_up_resend_and_forgot_password_codes(servers: Any) -> None:
     box = servers("sandbox", POLICY, "--no-watch")
@@ -126,6 +161,13 @@ def test_hook_receives_sign_up_resend_and_forgot_password_codes(servers: Any) ->
                                    ConfirmationCode=reset["code"], Password="N3w-passw0rd")
     assert sign_in(box, address, "N3w-passw0rd")["AccessToken"]
 
+    invited = email()
+    idp(box, iam_keys(box)).admin_create_user(UserPoolId=auth["user_pool_id"], Username=invited,
+                                              TemporaryPassword="Temp-passw0rd1")
+    [invitation] = codes(box, invited)
+    assert invitation["trigger"] == "admin_create_user" and invitation["code"] == "Temp-passw0rd1"
+    assert invitation["trigger_source"] == "CustomMessage_AdminCreateUser"
+
 
 def test_failed_delivery_is_a_clear_error_and_leaves_nothing_behind(servers: Any) -> None:
     box = servers("sandbox", POLICY, "--no-watch")
@@ -154,6 +196,15 @@ def test_failed_delivery_is_a_clear_error_and_leaves_nothing_behind(servers: Any
         client.confirm_forgot_password(ClientId=auth["user_pool_client_id"], Username=address,
                                        ConfirmationCode="123456", Password="N3w-passw0rd")
     assert error_of(exc)[0] == "CodeMismatchException"
+    # An invitation that cannot be delivered creates no user.
+    admin = idp(box, iam_keys(box))
+    invited = email()
+    marker.touch()
+    with pytest.raises(ClientError) as exc:
+        admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username=invited)
+    assert error_of(exc)[0] == "CodeDeliveryFailureException"
+    marker.unlink()
+    assert admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username=invited)["User"]["Username"]
 
 
 class _Inbox:
@@ -205,6 +256,14 @@ def test_serve_requires_confirmation_by_default_and_smtp_delivers_codes(servers:
     client.forgot_password(ClientId=auth["user_pool_client_id"], Username=address)
     reset = wait_for_mail(inbox, address, 2)[1]
     assert reset["Subject"] == "Your password reset code"
+    invited = email()
+    idp(box, iam_keys(box)).admin_create_user(UserPoolId=auth["user_pool_id"], Username=invited)
+    [invitation] = wait_for_mail(inbox, invited)
+    assert invitation["Subject"] == "Your temporary password"
+    temporary = invitation.get_payload(decode=True).decode().split("temporary password is ")[1].split()[0]
+    challenge = client.initiate_auth(ClientId=auth["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                                     AuthParameters={"USERNAME": invited, "PASSWORD": temporary})
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
 
 
 def test_serve_without_any_delivery_warns_and_refuses_sign_up_cleanly(servers: Any) -> None:

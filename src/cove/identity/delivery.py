@@ -21,7 +21,8 @@ from typing import Any
 
 # Cognito's trigger sources for the same moments.
 TRIGGER_SOURCES = {"sign_up": "CustomMessage_SignUp", "resend_code": "CustomMessage_ResendCode",
-                   "forgot_password": "CustomMessage_ForgotPassword"}
+                   "forgot_password": "CustomMessage_ForgotPassword",
+                   "admin_create_user": "CustomMessage_AdminCreateUser"}
 SECURITY_MODES = ("starttls", "tls", "none")
 
 
@@ -35,7 +36,8 @@ class DeliveryConfigError(ValueError):
 
 @dataclass(frozen=True)
 class CodeEvent:
-    """One code to deliver. ``trigger`` is ``"sign_up"``, ``"resend_code"`` or ``"forgot_password"``."""
+    """One code to deliver. ``trigger`` is ``"sign_up"``, ``"resend_code"``, ``"forgot_password"`` or
+    ``"admin_create_user"`` (then ``code`` is the user's temporary password)."""
 
     trigger: str
     code: str
@@ -75,6 +77,10 @@ def message_text(event: CodeEvent) -> tuple[str, str]:
     """The subject and body of the e-mail for an event."""
     if event.trigger == "forgot_password":
         return "Your password reset code", f"Your password reset code is {event.code}\n"
+    if event.trigger == "admin_create_user":
+        return "Your temporary password", (f"Your username is {event.destination}\n"
+                                           f"Your temporary password is {event.code}\n"
+                                           "You will choose a new password when you sign in.\n")
     return "Your verification code", f"Your verification code is {event.code}\n"
 
 

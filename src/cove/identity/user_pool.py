@@ -163,16 +163,18 @@ class UserPool:
         return client_id
 
     # -- helpers -------------------------------------------------------------------------------
-    def _new_code(self, user: User, purpose: str, trigger: str) -> dict[str, str]:
-        """Make, store and deliver a code; if delivery fails the code is withdrawn and the caller gets
-        CodeDeliveryFailureException (the details go to the server's log, not to the client)."""
-        hook = self.settings.on_send_code or self.on_send_code
+    @property
+    def _hook(self) -> CodeHook | None:
+        return self.settings.on_send_code or self.on_send_code
+
+    def _send(self, user: User, trigger: str, code: str) -> dict[str, str]:
+        """Deliver a code (or a temporary password) through the hook; CodeDeliveryFailureException if
+        it cannot be delivered (the details go to the server's log, not to the client)."""
+        hook = self._hook
         if hook is None:
             _log.error("no code delivery is configured: set define_auth(on_send_code=...) or COVE_SMTP_HOST")
             raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code: the user pool has no "
                                "code delivery configured.")
-        code = f"{secrets.randbelow(10**6):06d}"
-        self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + CODE_TTL)
         medium = "EMAIL" if user.email else "SMS"
         destination = user.email or user.phone_number or ""
         event = CodeEvent(trigger=trigger, code=code, destination=destination, delivery_medium=medium,
@@ -181,12 +183,21 @@ class UserPool:
         try:
             deliver(hook, event)
         except CodeDeliveryError as exc:
-            self.store.update_user(user.username, code=None, code_purpose=None, code_expires_at=None)
             _log.error("code delivery failed (%s for user %s): %s", event.trigger_source, user.username, exc)
             raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code; try again later.") \
                 from None
         return {"Destination": _mask(destination), "DeliveryMedium": medium,
                 "AttributeName": "email" if user.email else "phone_number"}
+
+    def _new_code(self, user: User, purpose: str, trigger: str) -> dict[str, str]:
+        """Make, store and deliver a code; if delivery fails the code is withdrawn."""
+        code = f"{secrets.randbelow(10**6):06d}"
+        self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + CODE_TTL)
+        try:
+            return self._send(user, trigger, code)
+        except CognitoError:
+            self.store.update_user(user.username, code=None, code_purpose=None, code_expires_at=None)
+            raise
 
     def _check_code(self, user: User, purpose: str, code: str) -> None:
         if user.code is None or user.code_purpose != purpose:
@@ -525,14 +536,38 @@ class UserPool:
                 "UserLastModifiedDate": user.updated_at, "Enabled": user.enabled, "UserStatus": user.status}
 
     def op_AdminCreateUser(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Creates the user and sends the temporary password (trigger ``admin_create_user``) unless
+        ``MessageAction`` is ``SUPPRESS``; ``RESEND`` sends a new one to a user who has not signed in yet."""
         login = _str(body, "Username")
+        action = body.get("MessageAction")
+        if action not in (None, "SUPPRESS", "RESEND"):
+            raise CognitoError("InvalidParameterException", "MessageAction must be SUPPRESS or RESEND")
         temporary = _str(body, "TemporaryPassword", required=False) or None
         if temporary is None:
             temporary = secrets.token_urlsafe(9) + "aA1!"
+        if action == "RESEND":
+            user = self._find(login)
+            if user.status != "FORCE_CHANGE_PASSWORD":
+                raise CognitoError("UnsupportedUserStateException",
+                                   f"Resend not possible. {user.username} status is not FORCE_CHANGE_PASSWORD.")
+            self._policy(temporary)
+            self._send(user, "admin_create_user", temporary)   # the old password stays until this succeeds
+            self._set_password(user, temporary, status="FORCE_CHANGE_PASSWORD")
+            return {"User": self._admin_user(self._find(user.username))}
         user = self.create_user(login, temporary, _attributes(body), status="FORCE_CHANGE_PASSWORD")
         self.store.update_user(user.username, attributes={**user.attributes, **(
             {"email_verified": "true"} if user.email else {})})
         user = self._find(user.username)
+        if action is None:
+            if self._hook is None:
+                _log.warning("AdminCreateUser: no code delivery is configured, the temporary password of %s "
+                             "was not sent", user.username)
+            else:
+                try:
+                    self._send(user, "admin_create_user", temporary)
+                except CognitoError:
+                    self.store.delete_user(user.username)  # nothing half made: the admin can try again
+                    raise
         return {"User": self._admin_user(user)}
 
     def op_AdminGetUser(self, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -209,7 +209,8 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
 
     def print_code(event: CodeEvent) -> None:
-        label = "Password reset code" if event.trigger == "forgot_password" else "Confirmation code"
+        label = {"forgot_password": "Password reset code", "admin_create_user": "Temporary password"}.get(
+            event.trigger, "Confirmation code")
         _say(f"{label} for {event.destination}: {event.code}")
 
     # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).

@@ -69,6 +69,20 @@ def test_server_warns_days_ahead_and_rotation_keeps_the_old_key_for_the_grace_pe
     assert states == {old_key: "expired", new_key: "active"}
 
 
+def test_a_restart_replaces_a_key_that_expires_within_a_day_and_says_so(sandbox_factory: Any,
+                                                                        tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    old_key = keys(data_dir, "create", "--expires-in", "12h").stdout.strip()
+    box = sandbox_factory(None, "--no-watch", data_dir=data_dir)
+    assert box.api_key != old_key
+    deadline = time.monotonic() + 10
+    while not any("expires within a day" in line for line in box.lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [logged] = [line for line in box.lines if "expires within a day" in line]
+    assert "written to the outputs file" in logged and old_key not in logged and box.api_key not in logged
+    assert status_with(box, old_key) == 200 and status_with(box, box.api_key) == 200
+
+
 def test_every_key_revoked_is_reported(sandbox_factory: Any) -> None:
     box = sandbox_factory(None, "--no-watch")
     assert service_document(box)["warnings"] == []

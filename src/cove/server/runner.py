@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import signal
 import socket
@@ -79,8 +80,14 @@ def ensure_api_key(store: SQLiteStore, schema: Schema) -> str:
         if not key.revoked and key.expires_at > now + DAY:
             return key.key
     days = schema.authorization_modes.api_key_expires_in_days
-    return store.create_api_key(expires_at=now + days * DAY,
-                                description=schema.authorization_modes.api_key_description or "sandbox").key
+    created = store.create_api_key(expires_at=now + days * DAY,
+                                   description=schema.authorization_modes.api_key_description or "sandbox")
+    expiring = [k for k in store.api_keys() if not k.revoked and now < k.expires_at <= now + DAY]
+    if expiring:
+        logging.getLogger("cove.server").warning(
+            "API key %s expires within a day: created API key %s (written to the outputs file); give clients "
+            "the new key", expiring[-1].id, created.id)
+    return created.key
 
 
 def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:

@@ -148,6 +148,11 @@ def test_export_then_import_into_an_empty_data_dir_gives_identical_records(sandb
     assert "imported 5 records (Customer 2, Order 3)" in result.stderr
     again = cove("export", SHOP, "--data-dir", empty)
     assert again.stdout == dump.read_text()  # the same records, byte for byte
+    piped = subprocess.run([sys.executable, "-m", "cove", "import", "-", str(SHOP), "--data-dir",
+                            str(tmp_path / "piped")], input=dump.read_text(), capture_output=True, text=True,
+                           timeout=120)
+    assert piped.returncode == 0 and "imported 5 records" in piped.stderr
+    assert cove("export", SHOP, "--data-dir", tmp_path / "piped").stdout == dump.read_text()
     records = [json.loads(line)["record"] for line in dump.read_text().splitlines()]
     ada = next(r for r in records if r.get("name") == "Ada")
     assert ada["address"] == {"street": "1 Loop Rd", "city": "London", "zip": None}

@@ -180,14 +180,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     from cove.store.transfer import import_records, summary
 
-    if not Path(args.file).is_file():
+    if str(args.file) != "-" and not Path(args.file).is_file():
         print(f"error: {args.file}: no such file", file=sys.stderr)
         return 1
     schema, store = _schema_and_store(args)
     try:
-        counts = import_records(store, schema, Path(args.file))
+        if str(args.file) == "-":  # the file is read twice (check, then insert): spool stdin first
+            with tempfile.NamedTemporaryFile(prefix="cove-import-", suffix=".jsonl") as spool:
+                shutil.copyfileobj(sys.stdin.buffer, spool)
+                spool.flush()
+                counts = import_records(store, schema, Path(spool.name), label="stdin")
+        else:
+            counts = import_records(store, schema, Path(args.file))
     finally:
         store.close()
     print(summary("imported", counts), file=sys.stderr)
@@ -420,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
     export.set_defaults(func=_cmd_export)
     import_ = sub.add_parser("import", help="insert records from a JSON lines file: all of them or none")
-    import_.add_argument("file", type=Path, help="a file written by `cove export`")
+    import_.add_argument("file", type=Path, help="a file written by `cove export` (- reads stdin)")
     import_.add_argument("schema", nargs="?", default=None,
                          help="the schema (.py file or module:attribute; default: the bundled example)")
     import_.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)

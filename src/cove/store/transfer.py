@@ -145,11 +145,13 @@ def check_file(schema: Schema, path: Path) -> tuple[int, list[str]]:
     return count, problems
 
 
-def import_records(store: Store, schema: Schema, path: Path) -> Counter[str]:
-    """Check the whole file, then insert it in one transaction (all or nothing)."""
+def import_records(store: Store, schema: Schema, path: Path, label: str | None = None) -> Counter[str]:
+    """Check the whole file, then insert it in one transaction (all or nothing). ``label`` names the
+    file in messages (default: its path)."""
+    name = label or str(path)
     total, problems = check_file(schema, path)
     if problems:
-        raise TransferError(f"{path}: nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        raise TransferError(f"{name}: nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     validator = RecordValidator(schema)
     counts: Counter[str] = Counter()
     numbers: list[int] = []
@@ -167,9 +169,9 @@ def import_records(store: Store, schema: Schema, path: Path) -> Counter[str]:
         store.insert_records(items())
     except DuplicateRecord as exc:
         line = numbers[exc.position - 1] if exc.position <= len(numbers) else "?"
-        raise TransferError(f"{path}: nothing imported: line {line}: {str(exc).split(': ', 1)[1]}") from None
+        raise TransferError(f"{name}: nothing imported: line {line}: {str(exc).split(': ', 1)[1]}") from None
     except InvalidRecord as exc:  # the file changed between the two passes
-        raise TransferError(f"{path}: nothing imported: {exc}") from None
+        raise TransferError(f"{name}: nothing imported: {exc}") from None
     finally:
         progress.close()
     return counts

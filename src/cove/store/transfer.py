@@ -184,6 +184,9 @@ def backup(store: Store, data_dir: Path, target: Path) -> None:
     target = Path(target)
     if target.exists() and target.is_dir():
         raise TransferError(f"{target} is a directory; give the backup file's path")
+    database = (Path(data_dir) / "data.sqlite").resolve()
+    if target.resolve() in (database, Path(f"{database}-wal"), Path(f"{database}-shm"), Path(f"{database}.lock")):
+        raise TransferError(f"{target} is the live database; write the backup somewhere else")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         store.backup(tmp)

@@ -99,13 +99,15 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no database" in missing.stderr
 
 
-def test_backup_refuses_to_overwrite_the_live_database(sandbox_factory: Any) -> None:
+def test_backup_and_export_refuse_to_overwrite_the_live_database(sandbox_factory: Any) -> None:
     box = sandbox_factory(None, "--no-watch")
     assert box.gql(CREATE_TODO, {"c": "keep me"}).get("errors") is None
     database = box.data_dir / "data.sqlite"
     for target in (database, Path(f"{database}-wal")):
         result = cove("backup", target, "--data-dir", box.data_dir)
         assert result.returncode == 1 and "is the live database" in result.stderr
+    result = cove("export", "--data-dir", box.data_dir, "--out", database)
+    assert result.returncode == 1 and "is the live database" in result.stderr
     listed = box.gql("query { listTodos { items { content } } }")["data"]["listTodos"]["items"]
     assert listed == [{"content": "keep me"}]
 

@@ -161,11 +161,13 @@ def _schema_and_store(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from cove.store.transfer import export_records, summary
+    from cove.store.transfer import export_records, refuse_database_files, summary
 
     if not (Path(args.data_dir) / "data.sqlite").is_file():
         print(f"error: no database in {args.data_dir}", file=sys.stderr)
         return 1
+    if args.out is not None:
+        refuse_database_files(args.out, args.data_dir)
     schema, store = _schema_and_store(args)
     try:
         if args.out is None:

@@ -179,14 +179,20 @@ def import_records(store: Store, schema: Schema, path: Path, label: str | None =
 
 # -- backup and restore (SQLite) -----------------------------------------------------------------
 
+def refuse_database_files(target: Path, data_dir: Path) -> None:
+    """Writing a backup or an export over the database itself would destroy it."""
+    database = (Path(data_dir) / "data.sqlite").resolve()
+    if Path(target).resolve() in (database, Path(f"{database}-wal"), Path(f"{database}-shm"),
+                                  Path(f"{database}.lock")):
+        raise TransferError(f"{target} is the live database; write somewhere else")
+
+
 def backup(store: Store, data_dir: Path, target: Path) -> None:
     """A consistent copy of the store plus the signing keys, written atomically to ``target``."""
     target = Path(target)
     if target.exists() and target.is_dir():
         raise TransferError(f"{target} is a directory; give the backup file's path")
-    database = (Path(data_dir) / "data.sqlite").resolve()
-    if target.resolve() in (database, Path(f"{database}-wal"), Path(f"{database}-shm"), Path(f"{database}.lock")):
-        raise TransferError(f"{target} is the live database; write the backup somewhere else")
+    refuse_database_files(target, data_dir)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         store.backup(tmp)

@@ -218,6 +218,12 @@ def test_invalid_records_are_rejected_and_nothing_is_written(tmp_path: Path) -> 
     assert "line 1:" not in err
     assert exported(target) == []  # nothing half written
 
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(todo_line({"id": f"m{i}", "priority": "urgent"}) + "\n" for i in range(25)))
+    result = cove("import", many, "--data-dir", target)
+    assert result.returncode == 1 and "nothing imported, the first 20 problems" in result.stderr
+    assert "line 20:" in result.stderr and "line 21:" not in result.stderr
+
     duplicate = tmp_path / "dup.jsonl"
     duplicate.write_text(todo_line({"id": "x"}) + "\n" + todo_line({"id": "y"}) + "\n" + todo_line({"id": "x"}) + "\n")
     result = cove("import", duplicate, "--data-dir", target)

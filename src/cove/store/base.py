@@ -99,6 +99,8 @@ class DuplicateRecord(StoreError):
     def __init__(self, position: int, model: str, key: dict[str, Any]) -> None:
         super().__init__(f"record {position}: a {model} with key {key} already exists")
         self.position = position
+        self.model = model
+        self.key = key
 
 
 class Store(Protocol):

@@ -129,7 +129,7 @@ def _parse(validator: RecordValidator, line: bytes) -> tuple[Model, Record]:
 
 
 def check_file(schema: Schema, path: Path) -> tuple[int, list[str]]:
-    """Pass one: the number of records and the problems (``line N: ...``), up to MAX_REPORTED."""
+    """Pass one: the number of records and the problems (``line N: ...``), the first MAX_REPORTED."""
     validator = RecordValidator(schema)
     problems: list[str] = []
     count = 0
@@ -139,8 +139,7 @@ def check_file(schema: Schema, path: Path) -> tuple[int, list[str]]:
             _parse(validator, line)
         except InvalidRecord as exc:
             problems.append(f"line {number}: {exc}")
-            if len(problems) >= MAX_REPORTED:
-                problems.append("(stopped after the first problems)")
+            if len(problems) == MAX_REPORTED:
                 break
     return count, problems
 
@@ -151,25 +150,27 @@ def import_records(store: Store, schema: Schema, path: Path, label: str | None =
     name = label or str(path)
     total, problems = check_file(schema, path)
     if problems:
-        raise TransferError(f"{name}: nothing imported, {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        how_many = f"the first {MAX_REPORTED} problems" if len(problems) == MAX_REPORTED else \
+            f"{len(problems)} problem(s)"
+        raise TransferError(f"{name}: nothing imported, {how_many}:\n  " + "\n  ".join(problems))
     validator = RecordValidator(schema)
     counts: Counter[str] = Counter()
-    numbers: list[int] = []
+    current = [0]   # the line of the record being inserted (the store fails on the last one it was given)
     progress = Progress("Importing", total)
 
     def items() -> Iterator[tuple[Model, Record]]:
         for number, line in _lines(path):
             model, record = _parse(validator, line)
             counts[model.name] += 1
-            numbers.append(number)
+            current[0] = number
             progress.advance()
             yield model, record
 
     try:
         store.insert_records(items())
     except DuplicateRecord as exc:
-        line = numbers[exc.position - 1] if exc.position <= len(numbers) else "?"
-        raise TransferError(f"{name}: nothing imported: line {line}: {str(exc).split(': ', 1)[1]}") from None
+        raise TransferError(f"{name}: nothing imported: line {current[0]}: a {exc.model} with key {exc.key} "
+                            "already exists") from None
     except InvalidRecord as exc:  # the file changed between the two passes
         raise TransferError(f"{name}: nothing imported: {exc}") from None
     finally:

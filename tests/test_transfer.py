@@ -48,17 +48,21 @@ def test_backup_during_a_write_burst_restores_a_consistent_copy(sandbox_factory:
             assert body.get("errors") is None, body
             acknowledged += 1
 
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while acknowledged < count:
+            assert writer.is_alive() and time.monotonic() < deadline, f"the write burst stopped at {acknowledged}"
+            time.sleep(0.01)
+
     writer = threading.Thread(target=burst)
     writer.start()
     try:
-        while acknowledged < 30:
-            time.sleep(0.01)
+        wait_for(30)
         before = acknowledged
         backup_file = tmp_path / "backup.sqlite"
         result = cove("backup", backup_file, "--data-dir", box.data_dir)
         after = acknowledged
-        while acknowledged < after + 20:  # the burst goes on after the copy
-            time.sleep(0.01)
+        wait_for(after + 20)  # the burst goes on after the copy
     finally:
         stop.set()
         writer.join()

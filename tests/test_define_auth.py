@@ -20,6 +20,10 @@ def test_defaults_and_camel_case() -> None:
     assert (s.password_policy.min_length, s.password_policy.require_symbols) == (8, True)
     c = define_auth(loginWith={"phone": True}, allowGuestAccess=True, passwordPolicy={"minLength": 10}).settings
     assert c.login_with == ("phone_number",) and c.allow_guest_access and c.password_policy.min_length == 10
+    assert (s.self_sign_up, s.require_confirmation, s.on_send_code) == (True, None, None)
+    hook = print
+    p = define_auth(selfSignUp=False, requireConfirmation=True, onSendCode=hook).settings
+    assert (p.self_sign_up, p.require_confirmation, p.on_send_code) == (False, True, hook)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -33,6 +37,10 @@ def test_defaults_and_camel_case() -> None:
     ({"password_policy": {"nope": 1}}, "unknown key"),
     ({"access_token_validity": 0}, "positive"),
     ({"mfa": "on"}, "unknown option"),
+    ({"self_sign_up": "no"}, r"self_sign_up=\.\.\.\) must be True or False"),
+    ({"selfSignUp": 0}, r"self_sign_up=\.\.\.\) must be True or False"),
+    ({"require_confirmation": "always"}, "must be True, False or None"),
+    ({"on_send_code": "mailer:send"}, "takes a function that receives a CodeEvent"),
 ])
 def test_invalid_definitions(kwargs: dict, message: str) -> None:
     with pytest.raises(SchemaError, match=message):

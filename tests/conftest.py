@@ -98,11 +98,12 @@ class Sandbox:
 
 
 def start_sandbox(tmp: Path, schema: str | Path | None = None, *extra: str, port: int | None = None,
-                  data_dir: Path | None = None) -> Sandbox:
+                  data_dir: Path | None = None, command: str = "sandbox") -> Sandbox:
+    """Start `cove sandbox` (or `cove serve`, with command="serve") and wait for its Ready line."""
     port = port or free_port()
     data_dir = data_dir or tmp / "data"
     outputs = tmp / "amplify_outputs.json"
-    cmd = [sys.executable, "-m", "cove", "sandbox"]
+    cmd = [sys.executable, "-m", "cove", command]
     if schema is not None:
         cmd.append(str(schema))
     cmd += ["--port", str(port), "--data-dir", str(data_dir), "--outputs", str(outputs), *extra]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cove.console import attach_console
 from cove.outputs import build_outputs, write_outputs
 from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
@@ -50,6 +51,7 @@ class ServerOptions:
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
+    console: str | None = None                 # "local" (sandbox), "admin" (serve --console) or None
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -118,6 +120,7 @@ class Sandbox:
         self.url = options.public_url or self._url()
         self.identity = open_identity(options, self.schema, self.url)
         self.app = CoveApp(self.schema, self.store, Limits(), realtime=options.realtime(), identity=self.identity)
+        attach_console(self.app, options.console, options.data_dir)
         self.url = options.public_url or self._url()
         self.write_outputs()
 
@@ -326,6 +329,9 @@ def run_sandbox(options: ServerOptions) -> int:
         if sandbox.identity.user_pool is not None:
             _say(f"  User pool         {sandbox.identity.user_pool_id} at {sandbox.identity.outputs_custom()['user_pool_endpoint']}"
                  + (" (sign-ups print a confirmation code)" if options.print_codes else ""))
+        if options.console is not None:
+            _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console"
+                 + (" (administrators only)" if options.console == "admin" else ""))
         _say(f"  Outputs           {options.outputs}")
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
@@ -394,6 +400,8 @@ def run_serve(options: ServerOptions) -> int:
         _say("  Warning: without --broker-url, a subscription only sees mutations made through the same "
              "worker process; use --broker-url redis://... or postgresql://... with --workers")
     _say(f"  API key           {sandbox.api_key}")
+    if options.console is not None:
+        _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console (administrators only)")
     _say(f"Ready in {time.perf_counter() - started:.2f}s")
 
     def forward(signum: int, _frame: Any) -> None:
@@ -427,6 +435,7 @@ def _worker(options: ServerOptions, sock: socket.socket) -> int:
     store.start_background_checkpoints()
     identity = open_identity(options, schema, options.public_url or _default_url(options))
     app = CoveApp(schema, store, Limits(), realtime=options.realtime(), identity=identity)
+    attach_console(app, options.console, options.data_dir)
     server = _uvicorn_server(app, options, options.tls_files())
 
     status = 0

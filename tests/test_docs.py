@@ -39,7 +39,7 @@ def documented(option: str) -> bool:
 
 
 COMMANDS = [("sandbox",), ("serve",), ("keys",), ("keys", "create"), ("users",), ("users", "add"), ("iam",),
-            ("iam", "create")]
+            ("iam", "create"), ("console",), ("console", "create-admin")]
 
 
 def test_commands_have_options() -> None:

@@ -62,17 +62,17 @@ function ModelTable({ info, model, identity, preset, go, onChange }) {
     loadInputTypes().then((types) => setOperators(filterOperators(types, model.name)));
   }, [model.name]);
 
-  const fetchPage = useCallback(async (token) => {
+  const fetchPage = useCallback(async (token, index) => {
     setError(null);
     const variables = { limit, nextToken: token, filter: buildFilter(applied, model) };
     const { body } = await graphql(identity, documents.list(mis, model), variables);
     const problem = firstError(body);
     const result = body.data && body.data[`list${model.pluralName}`];
     if (problem) setError(`${problem.errorType || 'Error'}: ${problem.message}`);
-    setPage(result || { items: [], nextToken: null });
+    setPage({ ...(result || { items: [], nextToken: null }), index });
   }, [identity, limit, applied, mis, model]);
 
-  useEffect(() => { setTokens([null]); fetchPage(null); }, [fetchPage]);
+  useEffect(() => { setTokens([null]); fetchPage(null, 1); }, [fetchPage]);
 
   const rows = useMemo(() => {
     const items = page ? [...page.items] : [];
@@ -86,13 +86,13 @@ function ModelTable({ info, model, identity, preset, go, onChange }) {
     return items;
   }, [page, sort]);
 
-  const next = () => { setTokens([...tokens, page.nextToken]); fetchPage(page.nextToken); };
+  const next = () => { setTokens([...tokens, page.nextToken]); fetchPage(page.nextToken, tokens.length + 1); };
   const previous = () => {
     const earlier = tokens.slice(0, -1);
     setTokens(earlier);
-    fetchPage(earlier[earlier.length - 1]);
+    fetchPage(earlier[earlier.length - 1], earlier.length);
   };
-  const reload = () => { fetchPage(tokens[tokens.length - 1]); onChange(); };
+  const reload = () => { fetchPage(tokens[tokens.length - 1], tokens.length); onChange(); };
 
   const remove = async (record) => {
     const input = Object.fromEntries(keyFields(model).map((k) => [k, record[k]]));
@@ -152,7 +152,7 @@ function ModelTable({ info, model, identity, preset, go, onChange }) {
       </div>
       <div className="row pager">
         <button disabled={tokens.length < 2} onClick={previous}>← Previous</button>
-        <span className="muted">page {tokens.length}</span>
+        <span className="muted" data-testid="page-number">{page ? `page ${page.index}` : 'loading…'}</span>
         <button disabled={!page || !page.nextToken} onClick={next} data-testid="next-page">Next →</button>
         <label>Page size
           <select value={limit} onChange={(e) => setLimit(Number(e.target.value))}>

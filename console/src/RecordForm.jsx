@@ -9,7 +9,7 @@ export function RecordForm({ info, model, identity, record, onDone, onCancel }) 
   const keys = keyFields(model);
   const custom = Boolean(model.primaryKeyInfo && model.primaryKeyInfo.isCustomPrimaryKey);
   const editable = dataFields(model).filter((f) => !f.isReadOnly && (custom || f.name !== 'id' || record));
-  const [values, setValues] = useState(() => initial(editable, record));
+  const [values, setValues] = useState(() => initial(mis, editable, record));
   const [errors, setErrors] = useState({});
   const [formError, setFormError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -27,8 +27,15 @@ export function RecordForm({ info, model, identity, record, onDone, onCancel }) 
     }
     if (record) keys.forEach((k) => { input[k] = record[k]; });
     const op = record ? 'update' : 'create';
-    const { body } = await graphql(identity, documents.mutation(mis, model, op), { input });
-    setBusy(false);
+    let body;
+    try {
+      ({ body } = await graphql(identity, documents.mutation(mis, model, op), { input }));
+    } catch (error) {
+      setFormError(error.message);
+      return;
+    } finally {
+      setBusy(false);
+    }
     if (body.errors && body.errors.length) {
       const atFields = {};
       const rest = [];
@@ -117,13 +124,15 @@ function placeholder(t) {
            AWSTimestamp: 'seconds since 1970', AWSEmail: 'name@example.com' }[t] || '';
 }
 
-function initial(fields, record) {
+// The form holds text: what the record has, written out (custom types as nested groups of text).
+function initial(mis, fields, record) {
   const out = {};
   for (const f of fields) {
     const v = record ? record[f.name] : undefined;
     if (f.isArray || f.type === 'AWSJSON') out[f.name] = v === null || v === undefined ? '' : (typeof v === 'string' ? v : JSON.stringify(v));
-    else if (typeof f.type === 'object' && f.type.nonModel) out[f.name] = v || null;
-    else out[f.name] = v === null || v === undefined ? '' : String(v);
+    else if (typeof f.type === 'object' && f.type.nonModel) {
+      out[f.name] = v ? initial(mis, Object.values(mis.nonModels[f.type.nonModel].fields), v) : null;
+    } else out[f.name] = v === null || v === undefined ? '' : String(v);
   }
   return out;
 }
@@ -162,11 +171,11 @@ function toInput(mis, fields, values, record) {
   return { input, problems };
 }
 
-// graphql-core and Cove name the offending input field in their messages ("at 'input.estimate'",
+// graphql-core and Cove name the offending input field in their messages ("invalid value at .estimate",
 // "Field 'title' of required type ..."); attach the message there.
 function fieldOf(message, fields) {
   const names = new Set(fields.map((f) => f.name));
-  const patterns = [/at 'input\.(\w+)/, /Field '(\w+)' of required type/, /field '(\w+)'/i, /"(\w+)"/];
+  const patterns = [/invalid value at \.(\w+)/, /at 'input\.(\w+)/, /Field '(\w+)' of required type/, /field '(\w+)'/i, /"(\w+)"/];
   for (const pattern of patterns) {
     const found = message.match(pattern);
     if (found && names.has(found[1])) return found[1];

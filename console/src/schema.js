@@ -77,13 +77,18 @@ export const INTROSPECT_INPUTS = `query ConsoleInputTypes {
   __schema { types { name kind inputFields { name type { kind name ofType { kind name ofType { kind name } } } } } }
 }`;
 
+// The named type under NON_NULL/LIST wrappers, and whether a list was among them.
 function named(type) {
   let t = type;
-  while (t && !t.name) t = t.ofType;
-  return t ? { name: t.name, list: type.kind === 'LIST' || (type.ofType && type.ofType.kind === 'LIST') } : null;
+  let list = false;
+  while (t && !t.name) {
+    list = list || t.kind === 'LIST';
+    t = t.ofType;
+  }
+  return { name: t ? t.name : null, list };
 }
 
-// { fieldName: [{ name: 'eq', list: false, scalar: 'String' }, ...] } for a model's filter input type.
+// { fieldName: [{ name: 'eq', list: false }, ...] } for a model's filter input type.
 export function filterOperators(types, modelName) {
   const byName = new Map(types.map((t) => [t.name, t]));
   const input = byName.get(`Model${modelName}FilterInput`);
@@ -95,7 +100,7 @@ export function filterOperators(types, modelName) {
     if (!inner || !inner.inputFields) continue;
     out[field.name] = inner.inputFields
       .filter((op) => !['attributeType', 'size'].includes(op.name))
-      .map((op) => ({ name: op.name, ...named(op.type) }));
+      .map((op) => ({ name: op.name, list: named(op.type).list }));
   }
   return out;
 }

@@ -290,3 +290,19 @@ def _user_token(box: Sandbox, email: str, password: str) -> str:
     from authkit import sign_in as user_sign_in
 
     return str(user_sign_in(box, email, password)["IdToken"])
+
+
+def test_serve_throttles_repeated_wrong_passwords(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cove("console", "--data-dir", str(data), "create-admin", "ops", "--password", ADMIN_PASSWORD).returncode == 0
+    box = start_serve(tmp_path, "--console")
+    try:
+        for _ in range(5):
+            assert sign_in(box, password="guess number n").status_code == 401
+        throttled = sign_in(box, password="guess number 6")
+        assert throttled.status_code == 429 and error_type(throttled) == "TooManyRequestsException"
+        assert "retry-after" in throttled.headers
+        # While throttled, even the right password is not checked: guessing cannot go on.
+        assert sign_in(box).status_code == 429
+    finally:
+        box.stop()

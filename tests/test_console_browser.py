@@ -403,3 +403,26 @@ def test_serve_console_asks_for_an_admin(browser: Browser, tmp_path: Path) -> No
         context.close()
     finally:
         served.stop()
+
+
+def test_identity_picker_with_an_authorizer_token(browser: Browser, tmp_path: Path) -> None:
+    lambda_box = start_sandbox(tmp_path, EXAMPLES / "lambda_schema.py", "--no-watch")
+    try:
+        context = browser.new_context(viewport={"width": 1360, "height": 860})
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{lambda_box.port}/console#/explorer")
+        kinds = page.get_by_test_id("identity-kind").locator("option").all_inner_texts()
+        assert not any("user" in k.lower() or "guest" in k.lower() for k in kinds)  # no user pool here
+        page.get_by_test_id("identity-kind").select_option("token")
+        page.get_by_test_id("identity-token").fill("allow-ann")
+        run_in_explorer(page, "query Memos { listMemos { items { id text } } }")
+        outcome = page.get_by_test_id("explorer-outcome")
+        expect(outcome).to_contain_text("Allowed for authorizer / OIDC token")
+        page.get_by_test_id("identity-token").fill("let-me-in")
+        run_in_explorer(page, "query Memos { listMemos { items { id text } } }")
+        expect(outcome).to_contain_text("Denied")
+        expect(outcome).to_contain_text("not authorized")
+        shot(page, "explorer-authorizer-token")
+        context.close()
+    finally:
+        lambda_box.stop()

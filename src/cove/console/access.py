@@ -135,6 +135,38 @@ class Sessions:
         return username
 
 
+class Throttled(RequestError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, "TooManyRequestsException",
+                         f"Too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class SignInThrottle:
+    """At most ``limit`` failed sign-ins per client address in ``window`` seconds; past that, sign-ins
+    from that address are refused unchecked until the oldest failure ages out. Per process."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, list[float]] = {}
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        recent = [t for t in self._failures.get(client, []) if t > now - self.window]
+        self._failures[client] = recent
+        if len(recent) >= self.limit:
+            raise Throttled(max(1, int(recent[0] + self.window - now) + 1))
+
+    def failed(self, client: str) -> None:
+        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+            self._failures.clear()
+        self._failures.setdefault(client, []).append(time.monotonic())
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
+
+
 def cookie_value(headers: dict[str, str], name: str = SESSION_COOKIE) -> str | None:
     for part in headers.get("cookie", "").split(";"):
         key, sep, value = part.strip().partition("=")

@@ -18,6 +18,8 @@ from .access import (
     AdminStore,
     Policy,
     Sessions,
+    SignInThrottle,
+    Throttled,
     check_same_origin,
     cookie_value,
     host_name,
@@ -49,6 +51,7 @@ class Console:
         self.policy = policy
         self.admins = admins
         self.sessions = Sessions(admins) if admins is not None else None
+        self.throttle = SignInThrottle()
         self.api = AdminApi(app)
         self.routes = self.api.routes()
 
@@ -103,7 +106,8 @@ class Console:
                     raise RequestError(404, "NotFoundException", f"No console route {method} /console/api/{route}")
                 result = handler(body)
         except RequestError as exc:
-            await _json(send, exc.status, exc.body())
+            retry = [(b"retry-after", str(exc.retry_after).encode())] if isinstance(exc, Throttled) else []
+            await _json(send, exc.status, exc.body(), retry)
             return
         await _json(send, 200, result, extra)
 
@@ -137,10 +141,14 @@ class Console:
         if method == "DELETE":
             return {"signed_in": False}, [(b"set-cookie", SESSION_COOKIE.encode() + b"=; Path=/console; Max-Age=0; "
                                                           b"HttpOnly; SameSite=Strict" + secure)]
+        client = str((scope.get("client") or ("?",))[0])
+        self.throttle.check(client)
         username = body.get("username") if isinstance(body, dict) else None
         password = body.get("password") if isinstance(body, dict) else None
         if not isinstance(username, str) or not isinstance(password, str) or not self.admins.check(username, password):
+            self.throttle.failed(client)
             raise RequestError(401, "NotAuthorizedException", "Incorrect admin name or password")
+        self.throttle.succeeded(client)
         cookie = (f"{SESSION_COOKIE}={self.sessions.issue(username)}; Path=/console; Max-Age={SESSION_SECONDS}; "
                   "HttpOnly; SameSite=Strict").encode() + secure
         return {"signed_in": True, "admin": username}, [(b"set-cookie", cookie)]

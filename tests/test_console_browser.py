@@ -207,6 +207,8 @@ def test_identity_picker_shows_a_denial_for_a_user_without_the_group(page: Page,
     expect(outcome).to_contain_text("user staff@example.com")
     expect(outcome).to_contain_text("Unauthorized")
     expect(page.locator(".graphiql-response")).to_contain_text("Not Authorized to access listPayrolls")
+    expect(page.get_by_test_id("explorer-rules")).to_have_text(
+        "Payroll allows: groups Admins (userPools): create, update, delete, read")
     shot(page, "explorer-denied")
     page.get_by_test_id("identity-user").select_option("boss@example.com")
     run_in_explorer(page, "query Pay { listPayrolls { items { employee salary } } }")

@@ -123,3 +123,27 @@ export function buildFilter(conditions, model) {
   if (!parts.length) return null;
   return parts.length === 1 ? parts[0] : { and: parts };
 }
+
+// -- authorization rules, as the model introspection states them ---------------------------------------
+
+const ROOT = /^(get|list|create|update|delete|onCreate|onUpdate|onDelete|sync)(.+)$/;
+
+// The model a root field (getTodo, listTodos, onCreateTodo, ...) belongs to, or null.
+export function modelOfField(mis, fieldName) {
+  for (const model of Object.values(mis.models || {})) {
+    const found = fieldName.match(ROOT);
+    if (found && (found[2] === model.name || found[2] === model.pluralName)) return model;
+  }
+  return null;
+}
+
+// One line per rule, e.g. "groups Admins (userPools): create, update, delete, read".
+export function describeRules(model) {
+  const auth = (model.attributes || []).find((a) => a.type === 'auth');
+  return ((auth && auth.properties.rules) || []).map((r) => {
+    const who = r.allow === 'groups'
+      ? (r.groups ? `groups ${r.groups.join(', ')}` : `groups in field ${r.groupsField}`)
+      : r.allow === 'owner' ? `owner (field ${r.ownerField}, claim ${r.identityClaim})` : r.allow;
+    return `${who} (${r.provider}): ${(r.operations || []).join(', ')}`;
+  });
+}

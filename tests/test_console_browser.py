@@ -428,3 +428,21 @@ def test_identity_picker_with_an_authorizer_token(browser: Browser, tmp_path: Pa
         context.close()
     finally:
         lambda_box.stop()
+
+
+def test_console_over_tls(browser: Browser, tmp_path: Path) -> None:
+    tls_box = start_sandbox(tmp_path, SCHEMA, "--no-watch", "--tls")
+    try:
+        context = browser.new_context(ignore_https_errors=True)  # the sandbox's own local CA
+        page = context.new_page()
+        page.goto(f"https://127.0.0.1:{tls_box.port}/console#/data/Project")
+        page.get_by_test_id("new-record").click()
+        page.get_by_test_id("record-form").locator("input[name=name]").fill("over https")
+        page.get_by_test_id("save-record").click()
+        expect(page.get_by_test_id("records")).to_contain_text("over https")  # an IAM-signed request
+        page.goto(f"https://127.0.0.1:{tls_box.port}/console#/live")
+        page.get_by_test_id("live-start").click()
+        expect(page.get_by_test_id("live-state")).to_have_text("live")  # wss://, signed the same way
+        context.close()
+    finally:
+        tls_box.stop()

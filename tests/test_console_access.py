@@ -306,3 +306,17 @@ def test_serve_throttles_repeated_wrong_passwords(tmp_path: Path) -> None:
         assert sign_in(box).status_code == 429
     finally:
         box.stop()
+
+
+def test_serve_sessions_hold_across_worker_processes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cove("console", "--data-dir", str(data), "create-admin", "ops", "--password", ADMIN_PASSWORD).returncode == 0
+    box = start_serve(tmp_path, "--console", "--workers", "2")
+    try:
+        cookies = {"cove_console": sign_in(box).cookies["cove_console"]}
+        # New connections land on either worker (SO_REUSEPORT); both know the session's signing secret.
+        statuses = {api(box, "GET", "counts", cookies=cookies).status_code for _ in range(16)}
+        assert statuses == {200}
+        assert {api(box, "GET", "counts").status_code for _ in range(8)} == {401}
+    finally:
+        box.stop()

@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MARKER = "## Console page load"
 WATCH = """
 new MutationObserver(() => {
-  if (!window.__rows && document.querySelector('[data-testid=records] tbody td:not(.muted)')) window.__rows = performance.now();
-  if (!window.__editor && document.querySelector('.graphiql-query-editor .CodeMirror')) window.__editor = performance.now();
+  const seen = (selector) => document.querySelector(selector) !== null;
+  if (!window.__rows && seen('[data-testid=records] tbody td:not(.muted)')) window.__rows = performance.now();
+  if (!window.__editor && seen('.graphiql-query-editor .CodeMirror')) window.__editor = performance.now();
 }).observe(document, { childList: true, subtree: true });
 """
 

@@ -152,7 +152,8 @@ def test_serve_state_changes_need_the_csrf_header_and_our_origin(served: Sandbox
 
 def test_deleting_an_admin_ends_their_sessions(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert cove("console", "--data-dir", str(data), "create-admin", "temp", "--password", ADMIN_PASSWORD).returncode == 0
+    created = cove("console", "--data-dir", str(data), "create-admin", "temp", "--password", ADMIN_PASSWORD)
+    assert created.returncode == 0
     box = start_serve(tmp_path, "--console")
     try:
         cookies = {"cove_console": sign_in(box, "temp").cookies["cove_console"]}

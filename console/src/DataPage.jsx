@@ -79,7 +79,8 @@ function ModelTable({ info, model, identity, preset, go, onChange }) {
     if (sort) {
       items.sort((a, b) => {
         const x = a[sort.field]; const y = b[sort.field];
-        const order = x === y ? 0 : x === null || x === undefined ? 1 : y === null || y === undefined ? -1 : x < y ? -1 : 1;
+        const missing = (v) => v === null || v === undefined; // nulls sort last either way
+        const order = x === y ? 0 : missing(x) ? 1 : missing(y) ? -1 : x < y ? -1 : 1;
         return sort.desc ? -order : order;
       });
     }
@@ -117,7 +118,9 @@ function ModelTable({ info, model, identity, preset, go, onChange }) {
         <h2>{model.name}</h2>
         <div className="row">
           <span className="muted">as {describeIdentity(identity)}</span>
-          <button className="primary" onClick={() => setEditing('new')} data-testid="new-record">New {model.name}</button>
+          <button className="primary" onClick={() => setEditing('new')} data-testid="new-record">
+            New {model.name}
+          </button>
         </div>
       </div>
       <FilterBuilder model={model} operators={operators} conditions={conditions} onChange={setConditions}
@@ -177,7 +180,7 @@ function FilterBuilder({ model, operators, conditions, onChange, onApply }) {
             {fieldNames.map((f) => <option key={f}>{f}</option>)}
           </select>
           <select value={c.operator ? c.operator.name : ''} data-testid="filter-operator"
-                  onChange={(e) => update(i, { operator: (operators[c.field] || []).find((o) => o.name === e.target.value) })}>
+                  onChange={(e) => update(i, { operator: operatorNamed(operators, c.field, e.target.value) })}>
             <option value="">operator…</option>
             {(operators[c.field] || []).map((o) => <option key={o.name}>{o.name}</option>)}
           </select>
@@ -194,6 +197,10 @@ function FilterBuilder({ model, operators, conditions, onChange, onApply }) {
       </div>
     </div>
   );
+}
+
+function operatorNamed(operators, field, name) {
+  return (operators[field] || []).find((o) => o.name === name);
 }
 
 function relationLink(mis, model, link, record, go) {

@@ -74,5 +74,7 @@ function Outcome({ outcome }) {
       </div>
     );
   }
-  return <div className="outcome allowed" data-testid="explorer-outcome"><strong>Allowed</strong> for {outcome.who}</div>;
+  return (
+    <div className="outcome allowed" data-testid="explorer-outcome"><strong>Allowed</strong> for {outcome.who}</div>
+  );
 }

@@ -45,13 +45,17 @@ export function HealthPage({ info }) {
       <h3>Models</h3>
       <table data-testid="health-models">
         <thead><tr><th>Model</th><th>Records</th></tr></thead>
-        <tbody>{Object.entries(health.models).map(([name, n]) => <tr key={name}><td>{name}</td><td>{n}</td></tr>)}</tbody>
+        <tbody>
+          {Object.entries(health.models).map(([name, n]) => <tr key={name}><td>{name}</td><td>{n}</td></tr>)}
+        </tbody>
       </table>
       <h3>Endpoints</h3>
       <p>GraphQL <code>{info.graphql}</code> · real time <code>{info.realtime}</code>
         {health.realtime.broker && <> · events via {health.realtime.broker}</>}</p>
       <p>{Object.entries(probes).map(([path, status]) => (
-        <span key={path} className="probe"><code>{path}</code> {status === 200 ? 'ok' : `not available (${status})`} </span>
+        <span key={path} className="probe">
+          <code>{path}</code> {status === 200 ? 'ok' : `not available (${status})`}
+        </span>
       ))}</p>
       <h3>Metrics</h3>
       {metrics === null
@@ -69,7 +73,12 @@ export function HealthPage({ info }) {
 }
 
 function Tile({ label, value, testid }) {
-  return <div className="tile" data-testid={testid}><div className="muted">{label}</div><div className="big">{value}</div></div>;
+  return (
+    <div className="tile" data-testid={testid}>
+      <div className="muted">{label}</div>
+      <div className="big">{value}</div>
+    </div>
+  );
 }
 
 function duration(seconds) {

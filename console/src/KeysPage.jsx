@@ -8,7 +8,8 @@ export function KeysPage() {
   const [error, setError] = useState(null);
   const [fresh, setFresh] = useState(null);
 
-  const load = useCallback(() => admin('GET', 'keys').then((r) => setKeys(r.api_keys)).catch((e) => setError(e.message)), []);
+  const load = useCallback(() => admin('GET', 'keys').then((r) => setKeys(r.api_keys))
+    .catch((e) => setError(e.message)), []);
   useEffect(() => { load(); }, [load]);
 
   const call = async (route, body) => {
@@ -26,7 +27,10 @@ export function KeysPage() {
     <div>
       <h2>API keys</h2>
       <form className="row card inline" data-testid="create-key"
-            onSubmit={(e) => { e.preventDefault(); call('keys', { description: description || null, expires_in_days: Number(days) }); }}>
+            onSubmit={(e) => {
+              e.preventDefault();
+              call('keys', { description: description || null, expires_in_days: Number(days) });
+            }}>
         <input placeholder="description" value={description} onChange={(e) => setDescription(e.target.value)} />
         <label>expires in <input type="number" min="1" max="365" value={days} className="narrow"
                                  onChange={(e) => setDays(e.target.value)} /> days</label>

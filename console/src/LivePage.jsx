@@ -48,7 +48,8 @@ export function LivePage({ info, identity }) {
     });
     if (!header) { setState('stopped'); return; }
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}${info.realtime}`, ['graphql-ws', `header-${base64url(JSON.stringify(header))}`]);
+    const protocols = ['graphql-ws', `header-${base64url(JSON.stringify(header))}`]; // AppSync's handshake
+    const ws = new WebSocket(`${scheme}://${location.host}${info.realtime}`, protocols);
     socket.current = ws;
     const names = {};
     ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }));
@@ -62,7 +63,8 @@ export function LivePage({ info, identity }) {
           for (const op of ops) {
             const id = `${name}-${op}-${n++}`;
             names[id] = { model: name, op };
-            const data = JSON.stringify({ query: documents.subscription(info.schema, info.schema.models[name], op), variables });
+            const query = documents.subscription(info.schema, info.schema.models[name], op);
+            const data = JSON.stringify({ query, variables });
             const authorization = await identityHeaders(identity, data, '/graphql');
             ws.send(JSON.stringify({ id, type: 'start', payload: { data, extensions: { authorization } } }));
           }
@@ -81,7 +83,8 @@ export function LivePage({ info, identity }) {
     };
   };
 
-  const toggle = (list, setList, value) => setList(list.includes(value) ? list.filter((v) => v !== value) : [...list, value]);
+  const toggle = (list, setList, value) => setList(
+    list.includes(value) ? list.filter((v) => v !== value) : [...list, value]);
 
   return (
     <div>
@@ -91,7 +94,8 @@ export function LivePage({ info, identity }) {
           <strong>Models</strong>
           {all.map((m) => (
             <label key={m.name} className="check">
-              <input type="checkbox" checked={chosen.includes(m.name)} onChange={() => toggle(chosen, setChosen, m.name)} />
+              <input type="checkbox" checked={chosen.includes(m.name)}
+                     onChange={() => toggle(chosen, setChosen, m.name)} />
               {m.name}
             </label>
           ))}

@@ -101,7 +101,8 @@ function FieldInput({ mis, field, value, error, locked, onChange }) {
       </select>
     );
   } else {
-    control = <input name={field.name} value={value} disabled={locked} inputMode={isNumeric(field) ? 'decimal' : undefined}
+    control = <input name={field.name} value={value} disabled={locked}
+                     inputMode={isNumeric(field) ? 'decimal' : undefined}
                      placeholder={placeholder(t)} onChange={(e) => onChange(e.target.value)} />;
   }
   return (
@@ -129,8 +130,9 @@ function initial(mis, fields, record) {
   const out = {};
   for (const f of fields) {
     const v = record ? record[f.name] : undefined;
-    if (f.isArray || f.type === 'AWSJSON') out[f.name] = v === null || v === undefined ? '' : (typeof v === 'string' ? v : JSON.stringify(v));
-    else if (typeof f.type === 'object' && f.type.nonModel) {
+    if (f.isArray || f.type === 'AWSJSON') {
+      out[f.name] = v === null || v === undefined ? '' : (typeof v === 'string' ? v : JSON.stringify(v));
+    } else if (typeof f.type === 'object' && f.type.nonModel) {
       out[f.name] = v ? initial(mis, Object.values(mis.nonModels[f.type.nonModel].fields), v) : null;
     } else out[f.name] = v === null || v === undefined ? '' : String(v);
   }
@@ -175,7 +177,8 @@ function toInput(mis, fields, values, record) {
 // "Field 'title' of required type ..."); attach the message there.
 function fieldOf(message, fields) {
   const names = new Set(fields.map((f) => f.name));
-  const patterns = [/invalid value at \.(\w+)/, /at 'input\.(\w+)/, /Field '(\w+)' of required type/, /field '(\w+)'/i, /"(\w+)"/];
+  const patterns = [/invalid value at \.(\w+)/, /at 'input\.(\w+)/, /Field '(\w+)' of required type/,
+                    /field '(\w+)'/i, /"(\w+)"/];
   for (const pattern of patterns) {
     const found = message.match(pattern);
     if (found && names.has(found[1])) return found[1];

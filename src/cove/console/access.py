@@ -34,7 +34,7 @@ Policy = Literal["local", "admin"]
 SESSION_COOKIE = "cove_console"
 SESSION_SECONDS = 12 * 3600
 CSRF_HEADER = "x-cove-console"
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
 @dataclass(frozen=True)
@@ -175,8 +175,9 @@ def cookie_value(headers: dict[str, str], name: str = SESSION_COOKIE) -> str | N
     return None
 
 
-def is_loopback_peer(client: tuple[str, int] | list[object] | None) -> bool:
-    if not client:
+def is_local_request(client: tuple[str, int] | list[object] | None, host_header: str) -> bool:
+    """From a loopback address, naming a loopback host (a rebound DNS name keeps its own Host)."""
+    if not client or host_name(host_header) not in _LOOPBACK_NAMES:
         return False
     try:
         return ipaddress.ip_address(str(client[0])).is_loopback

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,7 @@ from .access import (
     Throttled,
     check_same_origin,
     cookie_value,
-    host_name,
-    is_loopback_peer,
+    is_local_request,
 )
 from .admin_api import AdminApi
 
@@ -62,7 +62,8 @@ class Console:
         elif scope["method"] in ("GET", "HEAD"):
             await self._static(send, path[len(PREFIX):].lstrip("/"))
         else:
-            await _json(send, 405, RequestError(405, "MethodNotAllowedException", "The console page is read with GET").body())
+            refused = RequestError(405, "MethodNotAllowedException", "The console page is read with GET")
+            await _json(send, 405, refused.body())
 
     # -- the page -----------------------------------------------------------------------------------
     async def _static(self, send: Send, name: str) -> None:
@@ -72,8 +73,9 @@ class Console:
             # Paths the page routes itself (#/data/Todo uses the hash, but keep deep links working).
             target = root / "index.html"
         if not target.is_file():
-            await _json(send, 503, RequestError(503, "ServiceUnavailableException",
-                                                "The console was not built: run scripts/build_console.sh").body())
+            missing = RequestError(503, "ServiceUnavailableException",
+                                   "The console was not built: run scripts/build_console.sh")
+            await _json(send, 503, missing.body())
             return
         body = target.read_bytes()
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
@@ -98,7 +100,7 @@ class Console:
                 check_same_origin(headers, scope.get("scheme", "http"))
             body = await _read_json(receive) if method == "POST" else None
             if route == "session":
-                result, extra = self._session(scope, headers, method, body)
+                result, extra = await self._session(scope, headers, method, body)
             else:
                 self._authorize(scope, headers)
                 handler = self.routes.get((method, route))
@@ -112,10 +114,9 @@ class Console:
         await _json(send, 200, result, extra)
 
     def _authorize(self, scope: Scope, headers: dict[str, str]) -> str:
-        """The name the caller acts as; raises AccessDenied for anyone else."""
+        """The name the caller acts as; raises RequestError (401/403) for anyone else."""
         if self.policy == "local":
-            if not is_loopback_peer(scope.get("client")) or host_name(headers.get("host", "")) not in (
-                    "localhost", "127.0.0.1", "[::1]"):
+            if not is_local_request(scope.get("client"), headers.get("host", "")):
                 raise RequestError(403, "ForbiddenException",
                                    "The sandbox's console only answers browsers on this machine (localhost)")
             return "local"
@@ -125,8 +126,8 @@ class Console:
             raise RequestError(401, "UnauthorizedException", "Sign in to the console as an administrator")
         return admin
 
-    def _session(self, scope: Scope, headers: dict[str, str], method: str,
-                 body: Any) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
+    async def _session(self, scope: Scope, headers: dict[str, str], method: str,
+                       body: Any) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
         if method == "GET":
             try:
                 admin: str | None = self._authorize(scope, headers)
@@ -145,7 +146,9 @@ class Console:
         self.throttle.check(client)
         username = body.get("username") if isinstance(body, dict) else None
         password = body.get("password") if isinstance(body, dict) else None
-        if not isinstance(username, str) or not isinstance(password, str) or not self.admins.check(username, password):
+        # argon2 takes tens of milliseconds: check off the event loop, which keeps serving meanwhile.
+        if not isinstance(username, str) or not isinstance(password, str) or \
+                not await asyncio.to_thread(self.admins.check, username, password):
             self.throttle.failed(client)
             raise RequestError(401, "NotAuthorizedException", "Incorrect admin name or password")
         self.throttle.succeeded(client)

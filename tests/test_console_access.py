@@ -150,6 +150,28 @@ def test_serve_state_changes_need_the_csrf_header_and_our_origin(served: Sandbox
     assert "access-control-allow-origin" not in preflight.headers
 
 
+def test_serve_audits_admin_actions_without_their_secrets(served: Sandbox) -> None:
+    assert sign_in(served, password="not the right one").status_code == 401
+    cookies = {"cove_console": sign_in(served).cookies["cove_console"]}
+    created = api(served, "POST", "user-pool", {"operation": "AdminCreateUser",
+                                                "params": {"Username": "audited@example.com"}},
+                  headers=CSRF, cookies=cookies).json()
+    username = created["User"]["Username"]
+    api(served, "POST", "user-pool", {"operation": "AdminSetUserPassword", "params": {
+        "Username": username, "Password": "Secret-Pass-123!", "Permanent": True}}, headers=CSRF, cookies=cookies)
+    api(served, "POST", "user-pool", {"operation": "ListUsers"}, headers=CSRF, cookies=cookies)
+    api(served, "POST", "sign-in-as", {"username": "audited@example.com"}, headers=CSRF, cookies=cookies)
+    entries = api(served, "GET", "logs", cookies=cookies).json()["entries"]
+    audit = [e["message"] for e in entries if e["logger"] == "cove.console"]
+    assert any(m.startswith("failed console sign-in as 'ops'") for m in audit)
+    assert any(m.startswith("ops signed in from 127.0.0.1") for m in audit)
+    assert f"ops ran AdminSetUserPassword {username}" in audit
+    assert not any("ListUsers" in m for m in audit)  # reads are not audited
+    assert "ops got tokens for user audited@example.com" in audit
+    assert not any(ADMIN_PASSWORD in m or "Secret-Pass-123!" in m or "not the right one" in m for m in audit)
+    assert api(served, "GET", "logs").status_code == 401
+
+
 def test_deleting_an_admin_ends_their_sessions(tmp_path: Path) -> None:
     data = tmp_path / "data"
     created = cove("console", "--data-dir", str(data), "create-admin", "temp", "--password", ADMIN_PASSWORD)

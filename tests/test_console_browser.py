@@ -425,6 +425,16 @@ def test_identity_picker_with_an_authorizer_token(browser: Browser, tmp_path: Pa
         expect(outcome).to_contain_text("Denied")
         expect(outcome).to_contain_text("not authorized")
         shot(page, "explorer-authorizer-token")
+        # An authorizer that raises is the server's error: its log record is on the health page.
+        page.get_by_test_id("identity-token").fill("crash")
+        run_in_explorer(page, "query Memos { listMemos { items { id text } } }")
+        expect(outcome).to_contain_text("Denied")
+        page.goto(f"http://127.0.0.1:{lambda_box.port}/console#/health")
+        logs = page.get_by_test_id("health-logs")
+        expect(logs.locator("tr", has_text="cove.lambda_authorizer")).to_contain_text("RuntimeError: boom")
+        page.get_by_test_id("log-level").select_option("error")
+        expect(logs.locator("tbody tr")).to_have_count(1)
+        shot(page, "health-logs")
         context.close()
     finally:
         lambda_box.stop()

@@ -1,16 +1,20 @@
 import React, { useCallback, useEffect, useState } from 'react';
 import { admin } from './api.js';
 
-// Server facts from the admin API, plus the server's own /health, /ready and /metrics endpoints when it has
-// them (Prometheus text is parsed here; a server without them shows what is missing).
+// Server facts and this process's recent log records from the admin API, plus the server's own /health,
+// /ready and /metrics endpoints when it has them (Prometheus text is parsed here).
 export function HealthPage({ info }) {
   const [health, setHealth] = useState(null);
   const [probes, setProbes] = useState({});
   const [metrics, setMetrics] = useState(null);
   const [needle, setNeedle] = useState('');
+  const [logs, setLogs] = useState([]);
+  const [level, setLevel] = useState('info');
+  const [logNeedle, setLogNeedle] = useState('');
 
   const load = useCallback(async () => {
     setHealth(await admin('GET', 'health').catch((e) => ({ error: e.message })));
+    setLogs((await admin('GET', 'logs').catch(() => ({ entries: [] }))).entries);
     const found = {};
     for (const path of ['/health', '/ready']) {
       const r = await fetch(path).catch(() => null);
@@ -30,6 +34,11 @@ export function HealthPage({ info }) {
   if (!health) return <p>Loading…</p>;
   if (health.error) return <p className="error">{health.error}</p>;
   const shown = (metrics || []).filter((m) => !needle || m.name.includes(needle));
+  const minimum = LEVELS.indexOf(level);
+  const lines = logs.filter((l) => LEVELS.indexOf(l.level) >= minimum)
+    .filter((l) => !logNeedle || `${l.logger} ${l.message} ${l.error || ''}`.toLowerCase()
+      .includes(logNeedle.toLowerCase()))
+    .reverse();
 
   return (
     <div>
@@ -67,10 +76,31 @@ export function HealthPage({ info }) {
             ))}</tbody></table>
           </>}
       <h3>Logs</h3>
-      <p className="muted">Server logs are not shown here yet: the server has no log feed for the console.</p>
+      <div className="row">
+        <label>at least
+          <select value={level} onChange={(e) => setLevel(e.target.value)} data-testid="log-level">
+            {LEVELS.map((l) => <option key={l}>{l}</option>)}
+          </select>
+        </label>
+        <input placeholder="filter logs" value={logNeedle} onChange={(e) => setLogNeedle(e.target.value)} />
+        <span className="muted">{lines.length} of the last {logs.length} records of this server process</span>
+      </div>
+      <table data-testid="health-logs">
+        <thead><tr><th>Time</th><th>Level</th><th>Logger</th><th>Message</th></tr></thead>
+        <tbody>
+          {lines.map((l, i) => (
+            <tr key={lines.length - i} className={`log ${l.level}`}>
+              <td>{new Date(l.time * 1000).toLocaleTimeString()}</td><td>{l.level}</td><td>{l.logger}</td>
+              <td>{l.message}{l.error && <div className="error small">{l.error}</div>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
+
+const LEVELS = ['debug', 'info', 'warning', 'error', 'critical'];
 
 function Tile({ label, value, testid }) {
   return (

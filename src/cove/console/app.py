@@ -26,6 +26,7 @@ from .access import (
     is_local_request,
 )
 from .admin_api import AdminApi
+from .logs import AUDIT, audit, recent_logs
 
 if TYPE_CHECKING:
     from cove.server.app import CoveApp, Receive, Scope, Send
@@ -54,6 +55,8 @@ class Console:
         self.throttle = SignInThrottle()
         self.api = AdminApi(app)
         self.routes = self.api.routes()
+        self.logs = recent_logs()
+        self.routes[("GET", "logs")] = self._recent_logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
@@ -102,16 +105,23 @@ class Console:
             if route == "session":
                 result, extra = await self._session(scope, headers, method, body)
             else:
-                self._authorize(scope, headers)
+                actor = self._authorize(scope, headers)
                 handler = self.routes.get((method, route))
                 if handler is None:
                     raise RequestError(404, "NotFoundException", f"No console route {method} /console/api/{route}")
                 result = handler(body)
+                # Signing each IAM request of the page is routine; everything else that changes or grants is logged.
+                action = _action(route, body) if method != "GET" and route != "sign" else None
+                if action is not None:
+                    audit(actor if self.policy == "admin" else "local console", action)
         except RequestError as exc:
             retry = [(b"retry-after", str(exc.retry_after).encode())] if isinstance(exc, Throttled) else []
             await _json(send, exc.status, exc.body(), retry)
             return
         await _json(send, 200, result, extra)
+
+    def _recent_logs(self, _body: Any) -> dict[str, Any]:
+        return {"entries": self.logs.entries()}
 
     def _authorize(self, scope: Scope, headers: dict[str, str]) -> str:
         """The name the caller acts as; raises RequestError (401/403) for anyone else."""
@@ -150,11 +160,31 @@ class Console:
         if not isinstance(username, str) or not isinstance(password, str) or \
                 not await asyncio.to_thread(self.admins.check, username, password):
             self.throttle.failed(client)
+            AUDIT.warning("failed console sign-in as %r from %s", str(username)[:64], client)
             raise RequestError(401, "NotAuthorizedException", "Incorrect admin name or password")
         self.throttle.succeeded(client)
+        audit(username, f"signed in from {client}")
         cookie = (f"{SESSION_COOKIE}={self.sessions.issue(username)}; Path=/console; Max-Age={SESSION_SECONDS}; "
                   "HttpOnly; SameSite=Strict").encode() + secure
         return {"signed_in": True, "admin": username}, [(b"set-cookie", cookie)]
+
+
+_KEY_ACTIONS = {"keys": "created an API key", "keys/revoke": "revoked an API key", "keys/rotate": "rotated an API key"}
+
+
+def _action(route: str, body: Any) -> str | None:
+    """What an admin call changed, for the audit line (None: it only read). Never its body: it may hold a
+    password or a key."""
+    operation = body.get("operation") if isinstance(body, dict) else None
+    if route == "user-pool" and isinstance(operation, str):
+        if operation.startswith(("List", "Describe", "AdminGet", "AdminList")):
+            return None
+        params = body.get("params")
+        target = params.get("Username") if isinstance(params, dict) else None
+        return f"ran {operation[:64]} {target[:128] if isinstance(target, str) else ''}".rstrip()
+    if route == "sign-in-as" and isinstance(body, dict) and isinstance(body.get("username"), str):
+        return f"got tokens for user {body['username'][:128]}"
+    return _KEY_ACTIONS.get(route, f"called {route}")
 
 
 async def _read_json(receive: Receive) -> Any:

@@ -7,4 +7,10 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+# The console's page (/console) is built from console/ with Node; without npm the sandbox runs without it.
+if command -v npm >/dev/null; then
+    bash scripts/build_console.sh >/dev/null
+else
+    echo "note: npm not found, so /console is not built (the API works; see README, The console)" >&2
+fi
 exec .venv/bin/cove sandbox "$@"

@@ -39,7 +39,8 @@ def documented(option: str) -> bool:
 
 
 COMMANDS = [("sandbox",), ("serve",), ("keys",), ("keys", "create"), ("users",), ("users", "add"), ("iam",),
-            ("iam", "create"), ("keys", "rotate"), ("backup",), ("restore",), ("export",), ("import",), ("seed",)]
+            ("iam", "create"), ("keys", "rotate"), ("backup",), ("restore",), ("export",), ("import",), ("seed",),
+            ("console",), ("console", "create-admin")]
 
 
 def test_commands_have_options() -> None:

@@ -46,6 +46,9 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                             "start and on every schema change, next to the outputs file (default: off)")
     else:
         p.add_argument("--workers", type=int, default=1, help="server processes sharing the port")
+        p.add_argument("--console", action="store_true",
+                       help="serve the web console at /console to administrators who sign in "
+                            "(create one with `cove console create-admin`); off by default")
         p.add_argument("--public-url", default=None, help="GraphQL URL to write into the outputs file")
 
 
@@ -65,7 +68,8 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
         realtime_limits=args.realtime_limit, print_codes=args.print_codes, production=not sandbox,
         typed_client=getattr(args, "typed_client", None),
-        reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None)
+        reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None,
+        console="local" if sandbox else ("admin" if args.console else None))
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -297,6 +301,37 @@ def _cmd_iam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_console(args: argparse.Namespace) -> int:
+    from cove.console import AdminStore
+
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    admins = AdminStore(Path(args.data_dir) / "data.sqlite")
+    try:
+        if args.console_command == "create-admin":
+            password = args.password
+            if password is None:
+                import getpass
+
+                password = getpass.getpass(f"Password for {args.name}: ")
+            try:
+                admins.set_admin(args.name, password)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"console admin {args.name} saved; sign in at /console of `cove serve --console`")
+        elif args.console_command == "list-admins":
+            for admin in admins.admins():
+                print(f"{admin.username}\tcreated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(admin.created_at))}")
+        elif args.console_command == "delete-admin":
+            if not admins.delete_admin(args.name):
+                print(f"error: no console admin {args.name}", file=sys.stderr)
+                return 1
+            print(f"deleted console admin {args.name}")
+    finally:
+        admins.close()
+    return 0
+
+
 def _generate_client(args: argparse.Namespace) -> int:
     import orjson
 
@@ -441,6 +476,16 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--outputs", type=Path, default=Path("amplify_outputs.json"),
                       help="the running sandbox's outputs file (default ./amplify_outputs.json)")
     seed.set_defaults(func=_cmd_seed)
+    console = sub.add_parser("console", help="administrators of the web console that `cove serve --console` serves")
+    console.add_argument("--data-dir", type=Path, default=Path(".cove"))
+    csub = console.add_subparsers(dest="console_command", required=True)
+    cadd = csub.add_parser("create-admin", help="create an administrator, or set an existing one's password")
+    cadd.add_argument("name", help="the name to sign in with")
+    cadd.add_argument("--password", default=None, help="at least 12 characters (default: prompt for it)")
+    csub.add_parser("list-admins", help="list administrators")
+    cdel = csub.add_parser("delete-admin", help="delete an administrator (their sessions end at once)")
+    cdel.add_argument("name")
+    console.set_defaults(func=_cmd_console)
 
     generate = sub.add_parser("generate", help="generate artefacts from a schema")
     gsub = generate.add_subparsers(dest="generate_command", required=True)

@@ -65,6 +65,7 @@ class CoveApp:
         """What an operator must act on soon (the last API key expiring); served with the service document."""
         warning = self.api_key_watch.warning()
         return [warning] if warning else []
+        self.console: Any = None  # cove.console.Console when the console is served (see attach_console)
 
     def replace_schema(self, schema: Schema) -> None:
         """Serve a new schema from the next request on (the store must already be migrated).
@@ -131,6 +132,8 @@ class CoveApp:
                 (routes := _identity_routes()).is_identity_route(
                 method, path, headers := _headers(scope)):
             await routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
+        elif self.console is not None and (path == "/console" or path.startswith("/console/")):
+            await self.console(scope, receive, send)
         elif path == "/" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path, "warnings": self.warnings()})
         else:
@@ -171,22 +174,26 @@ class CoveApp:
         return await self.authenticator.authenticate(headers, body=body, path=path, method=method)
 
     async def _read_body(self, receive: Receive) -> bytes:
-        limit = self.limits.max_body_bytes
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise RequestError(400, "BadRequestException", "The client disconnected")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise RequestError(413, "PayloadTooLargeException",
-                                   f"The request body is larger than the limit of {limit} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return await read_body(receive, self.limits.max_body_bytes)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """An HTTP request's whole body, refused (413) past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestError(400, "BadRequestException", "The client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, "PayloadTooLargeException",
+                               f"The request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -64,6 +64,10 @@ class ApiKeyAuthenticator:
             raise Unauthorized("You are not authorized to make this call. (the API key has expired)")
         return Identity("apiKey", api_key_id=record.id)
 
+    def forget(self) -> None:
+        """Drop cached answers (this process revoked a key and must refuse it from now on)."""
+        self._cache.clear()
+
 
 class JwtCache:
     """Identities of tokens verified before, until the tokens expire: a known token costs one

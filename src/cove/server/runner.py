@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cove.identity.delivery import DeliveryConfigError
+from cove.console import attach_console
 from cove.outputs import build_outputs, write_outputs
 from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
@@ -54,6 +55,7 @@ class ServerOptions:
     production: bool = False                   # `cove serve`: sign-ups need a code unless define_auth says not
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
     reset: str | None = None                   # sandbox: "data" deletes every record, "all" the whole data dir
+    console: str | None = None                 # "local" (sandbox), "admin" (serve --console) or None
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -133,6 +135,7 @@ class Sandbox:
         self.url = options.public_url or self._url()
         self.identity = open_identity(options, self.schema, self.url)
         self.app = CoveApp(self.schema, self.store, Limits(), realtime=options.realtime(), identity=self.identity)
+        attach_console(self.app, options.console, options.data_dir)
         self.url = options.public_url or self._url()
         self.write_outputs()
 
@@ -361,6 +364,9 @@ def run_sandbox(options: ServerOptions) -> int:
         if sandbox.identity.code_delivery_missing():
             _say("  Warning: sign-ups and password resets need a code but none can be delivered; set "
                  "define_auth(on_send_code=...) or COVE_SMTP_HOST")
+        if options.console is not None:
+            _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console"
+                 + (" (administrators only)" if options.console == "admin" else ""))
         _say(f"  Outputs           {options.outputs}")
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
@@ -431,6 +437,8 @@ def run_serve(options: ServerOptions) -> int:
         _say("  Warning: without --broker-url, a subscription only sees mutations made through the same "
              "worker process; use --broker-url redis://... or postgresql://... with --workers")
     _say(f"  API key           {sandbox.api_key}")
+    if options.console is not None:
+        _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console (administrators only)")
     _say(f"Ready in {time.perf_counter() - started:.2f}s")
 
     def forward(signum: int, _frame: Any) -> None:
@@ -464,6 +472,7 @@ def _worker(options: ServerOptions, sock: socket.socket) -> int:
     store.start_background_checkpoints()
     identity = open_identity(options, schema, options.public_url or _default_url(options))
     app = CoveApp(schema, store, Limits(), realtime=options.realtime(), identity=identity)
+    attach_console(app, options.console, options.data_dir)
     server = _uvicorn_server(app, options, options.tls_files())
 
     status = 0

@@ -169,6 +169,10 @@ class SQLiteStore:
     def _count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0])
 
+    def count(self, model: Model) -> int:
+        """How many records a model has (the console shows it)."""
+        return self._count(model.name)
+
     def apply_schema(self, schema: Schema, *, allow_destructive: bool = False) -> MigrationReport:
         """Create tables and columns for new models and fields. Changes that would lose or
         reinterpret data (a removed model or field, a changed type, a new required field on a table

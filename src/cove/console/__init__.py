@@ -1,0 +1,23 @@
+"""Cove's web console: a page to browse and edit data, run GraphQL as any identity, manage users and
+keys and watch events live. ``app.py`` serves it under ``/console``; ``access.py`` decides who may use
+it; ``admin_api.py`` is its JSON API. The page's sources live in ``console/`` at the repository's top and
+are built into ``static/`` (see scripts/build_console.sh)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .access import AdminStore
+from .app import Console
+
+__all__ = ["AdminStore", "Console", "attach_console"]
+
+
+def attach_console(app: Any, policy: str | None, data_dir: str | Path) -> None:
+    """Serve the console from ``app`` under a policy ("local", "admin"), or not at all (None)."""
+    if policy is None:
+        app.console = None
+        return
+    admins = AdminStore(Path(data_dir) / "data.sqlite") if policy == "admin" else None
+    app.console = Console(app, policy, admins)  # type: ignore[arg-type]

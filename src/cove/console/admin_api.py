@@ -1,0 +1,213 @@
+"""The console's admin JSON API: what the page needs beyond the public GraphQL API.
+
+Each handler takes the parsed JSON body (or None for GET) and returns a JSON-able result; bad input
+raises RequestError, which the router turns into ``{"errors": [{"errorType", "message"}]}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cove import sigv4
+from cove.schema.mis import to_mis
+from cove.server.errors import RequestError
+
+if TYPE_CHECKING:
+    from cove.server.app import CoveApp
+
+DAY = 86400.0
+CONSOLE_IAM_KEY = "cove console"   # description of the IAM key the console signs "IAM" requests with
+STARTED = time.time()
+
+
+def _require(body: Any, name: str, kind: type = str) -> Any:
+    value = body.get(name) if isinstance(body, dict) else None
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise RequestError(400, "BadRequestException", f"'{name}' must be a non-empty {kind.__name__}")
+    return value
+
+
+class AdminApi:
+    def __init__(self, app: CoveApp) -> None:
+        self.app = app
+
+    # -- reading --------------------------------------------------------------------------------
+    def info(self, _body: Any) -> dict[str, Any]:
+        from cove import __version__
+
+        engine = self.app.engine
+        schema = engine.schema
+        ids = self.app.identity
+        auth: dict[str, Any] | None = None
+        if ids is not None and schema.auth is not None:
+            auth = {"user_pool_id": ids.user_pool_id, "client_id": ids.client_id,
+                    "identity_pool_id": ids.identity_pool_id, "groups": list(schema.auth.groups),
+                    "guest_access": schema.auth.allow_guest_access}
+        modes = schema.authorization_modes
+        return {"version": __version__, "graphql": self.app.graphql_path,
+                "realtime": self.app.graphql_path + "/realtime", "schema": to_mis(schema),
+                "default_auth_mode": modes.default, "auth_modes": modes.enabled(), "auth": auth,
+                "oidc": modes.oidc is not None, "lambda": modes.lambda_function is not None,
+                "api_key": self._usable_api_key(), "region": ids.region if ids is not None else None}
+
+    def _usable_api_key(self) -> str | None:
+        now = time.time()
+        for key in reversed(self.app.store.api_keys()):
+            if not key.revoked and key.expires_at > now:
+                return str(key.key)
+        return None
+
+    def counts(self, _body: Any) -> dict[str, int]:
+        store = self.app.store
+        return {name: store.count(model) for name, model in self.app.engine.schema.models.items()}
+
+    def health(self, _body: Any) -> dict[str, Any]:
+        """What the health page shows today. Logs and metrics, when the server has them, are read by the
+        page from their own endpoints (``/metrics``, ``/health``) and shown next to this."""
+        from cove import __version__
+
+        realtime = self.app.realtime
+        connections = list(realtime.connections)
+        ids = self.app.identity
+        users = len(ids.store.list_users()) if ids is not None and ids.user_pool is not None else None
+        now = time.time()
+        keys = self.app.store.api_keys()
+        return {"version": __version__, "uptime_seconds": round(now - STARTED, 1),
+                "models": self.counts(None),
+                "realtime": {"connections": len(connections),
+                             "subscriptions": sum(len(c.subs) for c in connections),
+                             "broker": getattr(realtime.broker, "description", None)},
+                "users": users,
+                "api_keys": {"active": sum(1 for k in keys if not k.revoked and k.expires_at > now),
+                             "total": len(keys)}}
+
+    # -- users and groups (the user pool's own admin operations) --------------------------------
+    def user_pool(self, body: Any) -> dict[str, Any]:
+        from cove.identity.user_pool import CognitoError
+
+        pool = self._pool()
+        operation = _require(body, "operation")
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            raise RequestError(400, "BadRequestException", "'params' must be an object")
+        if operation not in pool.ADMIN:
+            raise RequestError(400, "BadRequestException", f"{operation} is not a user pool admin operation")
+        try:
+            result: dict[str, Any] = pool.call(operation, {**params, "UserPoolId": pool.pool_id}, admin=True)
+            return result
+        except CognitoError as exc:
+            raise RequestError(400, exc.error_type, exc.message) from None
+
+    def _pool(self) -> Any:
+        ids = self.app.identity
+        if ids is None or ids.user_pool is None:
+            raise RequestError(400, "BadRequestException", "This backend has no user pool (define_auth)")
+        return ids.user_pool
+
+    # -- identities for the explorer and the live view ------------------------------------------
+    def sign_in_as(self, body: Any) -> dict[str, Any]:
+        """Tokens for any user, as if they had signed in (the explorer's identity picker)."""
+        pool = self._pool()
+        user = pool.store.find_user(_require(body, "username"))
+        if user is None:
+            raise RequestError(400, "UserNotFoundException", "User does not exist.")
+        if not user.enabled:
+            raise RequestError(400, "NotAuthorizedException", "User is disabled.")
+        access, ident, expires_in = pool.tokens.issue(
+            sub=user.sub, username=user.username, groups=user.groups, attributes=user.attributes,
+            origin_jti=f"console-{int(time.time())}", auth_time=int(time.time()))
+        return {"access_token": access, "id_token": ident, "expires_in": expires_in,
+                "username": user.username, "groups": user.groups,
+                "login": user.email or user.phone_number or user.username}
+
+    def sign(self, body: Any) -> dict[str, str]:
+        """SigV4 headers for one request, as the server's trusted IAM key ('iam') or as a guest of the
+        identity pool ('guest'). The page sends the request itself, with exactly this body."""
+        kind = _require(body, "as")
+        path = _require(body, "path")
+        host = _require(body, "host")
+        payload = body.get("body", "")
+        if not isinstance(payload, str) or not path.startswith(self.app.graphql_path):
+            raise RequestError(400, "BadRequestException", "'body' must be a string and 'path' a GraphQL path")
+        if kind == "iam":
+            credentials = self._console_iam_key()
+        elif kind == "guest":
+            credentials = self._guest_credentials()
+        else:
+            raise RequestError(400, "BadRequestException", "'as' must be 'iam' or 'guest'")
+        ids = self.app.identity
+        assert ids is not None
+        headers = {"host": host, "content-type": "application/json; charset=UTF-8"}
+        signed = sigv4.sign("POST", f"http://{host}{path}", headers, payload.encode(), credentials=credentials,
+                            region=ids.region)
+        return {**headers, **signed}
+
+    def _console_iam_key(self) -> sigv4.Credentials:
+        ids = self.app.identity
+        if ids is None:
+            raise RequestError(400, "BadRequestException", "This server has no identity services")
+        key = next((k for k in ids.store.iam_keys() if not k.revoked and k.description == CONSOLE_IAM_KEY), None)
+        if key is None:
+            key = ids.store.create_iam_key(CONSOLE_IAM_KEY)
+        return sigv4.Credentials(key.access_key_id, key.secret_access_key)
+
+    def _guest_credentials(self) -> sigv4.Credentials:
+        from cove.identity.user_pool import CognitoError
+
+        ids = self.app.identity
+        if ids is None or ids.identity_pool is None:
+            raise RequestError(400, "BadRequestException", "This backend has no identity pool (define_auth)")
+        try:
+            identity_id = ids.identity_pool.call("GetId", {"IdentityPoolId": ids.identity_pool_id})["IdentityId"]
+            creds = ids.identity_pool.call("GetCredentialsForIdentity", {"IdentityId": identity_id})["Credentials"]
+        except CognitoError as exc:
+            raise RequestError(400, exc.error_type, exc.message) from None
+        return sigv4.Credentials(creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
+
+    # -- API keys ---------------------------------------------------------------------------------
+    def keys(self, _body: Any) -> dict[str, Any]:
+        now = time.time()
+        return {"api_keys": [{"id": k.id, "key": k.key, "description": k.description, "created_at": k.created_at,
+                              "expires_at": k.expires_at,
+                              "state": "revoked" if k.revoked else ("expired" if k.expires_at <= now else "active")}
+                             for k in self.app.store.api_keys()]}
+
+    def create_key(self, body: Any) -> dict[str, Any]:
+        days = body.get("expires_in_days", 7) if isinstance(body, dict) else 7
+        if not isinstance(days, int | float) or isinstance(days, bool) or not 0 < days <= 365:
+            raise RequestError(400, "BadRequestException", "'expires_in_days' must be a number from 1 to 365")
+        description = body.get("description") if isinstance(body, dict) else None
+        if description is not None and (not isinstance(description, str) or len(description) > 256):
+            raise RequestError(400, "BadRequestException", "'description' must be a string of at most 256 characters")
+        key = self.app.store.create_api_key(expires_at=time.time() + days * DAY, description=description or None)
+        return {"id": key.id, "key": key.key}
+
+    def revoke_key(self, body: Any) -> dict[str, Any]:
+        key = _require(body, "key")
+        if not self.app.store.revoke_api_key(key):
+            raise RequestError(404, "NotFoundException", f"No API key {key}")
+        self.app.api_keys.forget()
+        return {"revoked": key}
+
+    def rotate_key(self, body: Any) -> dict[str, Any]:
+        """A new key with the old one's description and lifetime, then the old one revoked."""
+        old_id = _require(body, "key")
+        old = next((k for k in self.app.store.api_keys() if old_id in (k.id, k.key)), None)
+        if old is None or old.revoked:
+            raise RequestError(404, "NotFoundException", f"No active API key {old_id}")
+        lifetime = max(old.expires_at - old.created_at, DAY)
+        new = self.app.store.create_api_key(expires_at=time.time() + lifetime, description=old.description)
+        self.revoke_key({"key": old.id})
+        return {"id": new.id, "key": new.key, "revoked": old.id}
+
+    def routes(self) -> dict[tuple[str, str], Callable[[Any], Any]]:
+        return {
+            ("GET", "info"): self.info, ("GET", "counts"): self.counts, ("GET", "health"): self.health,
+            ("GET", "keys"): self.keys, ("POST", "keys"): self.create_key,
+            ("POST", "keys/revoke"): self.revoke_key, ("POST", "keys/rotate"): self.rotate_key,
+            ("POST", "user-pool"): self.user_pool, ("POST", "sign-in-as"): self.sign_in_as,
+            ("POST", "sign"): self.sign,
+        }
+

@@ -76,7 +76,7 @@ __all__ = ["Realtime", "RealtimeLimits", "RealtimeSettings"]
 SUBPROTOCOL = "graphql-ws"
 KA = b'{"type":"ka"}'
 _CLOSE = object()  # queue sentinel: close the socket after what is queued before it
-FANOUT_SLICE = 0.002  # seconds of fan-out work between yields to the event loop
+FANOUT_SLICE = 0.0005  # seconds of fan-out work between yields to the event loop
 
 
 @dataclass

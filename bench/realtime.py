@@ -6,7 +6,11 @@
    all (event, subscriber) pairs. Target: p99 <= 50 ms.
 2. Memory: a fresh server, 10,000 idle connections (connection_init + one subscription each);
    the server's RSS before and after. Target: <= 1 GB.
-3. observe_query: 10,000 records seeded through the API, then the time from calling Cove's
+3. Mutation latency against fan-out: mutations sent back to back over one HTTP connection (each as
+   soon as the previous response is read, not waiting for events), with no subscriber and then with
+   2,000 subscribers (`--fanout-subscribers`) listening; p50/p99 of the round trip, then a check that
+   every subscriber got every event. Fan-out must not sit on a mutation's path.
+4. observe_query: 10,000 records seeded through the API, then the time from calling Cove's
    `observe_query()` to its first snapshot with `is_synced` (default page size 1,000, and 100 as
    aws-amplify pages).
 
@@ -14,7 +18,8 @@ The subscribers and the mutator are a minimal asyncio WebSocket/HTTP client writ
 (masking, framing, no JSON parsing on the hot path), so the figures measure the server, not a client
 library. Everything runs on this machine: the load generator shares the CPUs with the server.
 
-    .venv/bin/python bench/realtime.py [--subscribers 1000] [--events 200] [--idle 10000] [--records 10000] [--record]
+    .venv/bin/python bench/realtime.py [--subscribers 1000] [--events 200] [--idle 10000] [--records 10000]
+        [--fanout-subscribers 2000] [--mutations 300] [--skip latency,memory,mutation,observe] [--record]
 """
 
 from __future__ import annotations
@@ -128,6 +133,7 @@ class Subscriber(asyncio.Protocol):
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.events = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -177,6 +183,7 @@ class Subscriber(asyncio.Protocol):
 
     def on_text(self, payload: bytes, now: float) -> None:
         if b'"type":"data"' in payload:
+            self.events += 1
             if self.arrivals is not None:
                 i = payload.find(b"ev-")
                 seq = int(payload[i + 3:payload.index(b'"', i)])
@@ -279,6 +286,64 @@ async def bench_latency(server: Server, subscribers: int, events: int) -> dict[s
     }
 
 
+async def mutation_round_trips(mutator: Mutator, count: int, label: str) -> list[float]:
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        responded = await mutator.create(f"{label} {i}")
+        times.append((responded - started) * 1000)
+    return times
+
+
+async def hold_subscribers(port: int, api_key: str, count: int) -> None:
+    """The subscriber side of bench_mutations, in its own process so that reading thousands of events
+    does not delay the mutator's reading of its responses: opens `count` subscribers, prints "ready",
+    then prints the number of events received on each line read from stdin."""
+    subs = await open_subscribers(port, api_key, count, None)
+    loop = asyncio.get_running_loop()
+    print("ready", flush=True)
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        print(sum(s.events for s in subs), flush=True)
+
+
+async def bench_mutations(server: Server, subscribers: int, mutations: int) -> dict[str, Any]:
+    mutator = Mutator(server.port, server.api_key)
+    await mutator.connect()
+    await mutation_round_trips(mutator, 20, "warm")
+    alone = await mutation_round_trips(mutator, mutations, "alone")
+    holder = subprocess.Popen([sys.executable, __file__, "--hold-subscribers", str(server.port), server.api_key,
+                               str(subscribers)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+
+    def events() -> int:
+        holder.stdin.write("count\n")  # type: ignore[union-attr]
+        holder.stdin.flush()  # type: ignore[union-attr]
+        return int(holder.stdout.readline())  # type: ignore[union-attr]
+
+    try:
+        if holder.stdout.readline().strip() != "ready":
+            raise RuntimeError("the subscriber process failed")
+        await mutation_round_trips(mutator, 5, "warm")
+        await asyncio.sleep(2.0)
+        before = events()
+        listened = await mutation_round_trips(mutator, mutations, "listened")
+        deadline = time.perf_counter() + 120
+        while events() - before < subscribers * mutations and time.perf_counter() < deadline:
+            await asyncio.sleep(0.2)
+        delivered = events() - before
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    mutator.writer.close()
+    return {"subscribers": subscribers, "mutations": mutations,
+            "alone_p50": statistics.median(alone), "alone_p99": percentile(alone, 99),
+            "listened_p50": statistics.median(listened), "listened_p99": percentile(listened, 99),
+            "missing": subscribers * mutations - delivered}
+
+
 async def bench_memory(server: Server, connections: int) -> dict[str, Any]:
     before = server.rss_mib()
     started = time.perf_counter()
@@ -344,14 +409,16 @@ def bench_observe(server: Server, records: int) -> dict[str, Any]:
 
 
 def report(args: argparse.Namespace, latency: dict[str, Any] | None, memory: dict[str, Any] | None,
-           observe: dict[str, Any] | None, commands: list[str], problems: list[str]) -> str:
+           mutations: dict[str, Any] | None, observe: dict[str, Any] | None, commands: list[str],
+           problems: list[str]) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [MARKER, "",
              f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs ({cpu}); "
              f"Python {platform.python_version()}; load generator on the same machine"
              + (f" (server pinned to CPU {CPUS[0]}, load generator to the others)." if len(CPUS) > 1 else "."),
              f"- Command: `.venv/bin/python bench/realtime.py --subscribers {args.subscribers} --events {args.events} "
-             f"--idle {args.idle} --records {args.records} --record`",
+             f"--idle {args.idle} --records {args.records} --fanout-subscribers {args.fanout_subscribers} "
+             f"--mutations {args.mutations}" + (f" --skip {args.skip}" if args.skip else "") + " --record`",
              "- Servers: " + "; ".join(f"`{c}`" for c in commands), ""]
     lines += ["| measurement | result | target | verdict |", "|---|---|---|---|"]
     if latency:
@@ -369,6 +436,13 @@ def report(args: argparse.Namespace, latency: dict[str, Any] | None, memory: dic
         lines.append(f"| server memory, {memory['connections']:,} idle connections (one subscription each) | "
                      f"RSS {memory['rss_after']:.0f} MiB (idle server {memory['rss_before']:.0f} MiB; "
                      f"{memory['per_connection_kib']:.1f} KiB per connection) | <= 1 GB | {'pass' if ok else 'FAIL'} |")
+    if mutations:
+        m = mutations
+        lines.append(f"| mutation round trip, {m['mutations']} back to back, no subscriber | p50 "
+                     f"{m['alone_p50']:.1f} ms, p99 {m['alone_p99']:.1f} ms | | |")
+        lines.append(f"| same, {m['subscribers']:,} subscribers listening (each gets every event) | p50 "
+                     f"{m['listened_p50']:.1f} ms, p99 {m['listened_p99']:.1f} ms | not growing with subscribers | "
+                     f"{'pass' if m['missing'] == 0 else 'FAIL'} |")
     if observe:
         lines.append(f"| observe_query to is_synced over {observe['records']:,} records, pages of 1,000 (default) | "
                      f"{observe['default'] * 1000:.0f} ms (median of 3: {observe['default_median'] * 1000:.0f} ms; "
@@ -376,13 +450,16 @@ def report(args: argparse.Namespace, latency: dict[str, Any] | None, memory: dic
         lines.append(f"| same, pages of 100 (aws-amplify's) | {observe['page100'] * 1000:.0f} ms "
                      f"({observe['page100_snapshots']} snapshots) | | |")
     lines.append("")
+    if mutations and mutations["missing"]:
+        lines += [f"**{mutations['missing']} events of the back-to-back mutations never arrived.**", ""]
     if latency and latency["missing"]:
         lines += [f"**{latency['missing']} expected events never arrived.**", ""]
     if problems:
         lines += ["Server log problems:", "", "```", *problems[:20], "```", ""]
     lines += ["Latency is measured at each subscriber from the moment the mutator has read the mutation's HTTP "
               "response; events are fanned out after the response is written, so the figure is the fan-out "
-              "time. Memory is the server process's VmRSS.", ""]
+              "time. Memory is the server process's VmRSS. Back-to-back mutations: the subscribers run in a "
+              "separate process from the mutator, so reading their events does not delay its responses.", ""]
     return "\n".join(lines)
 
 
@@ -392,10 +469,17 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=200)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--records", type=int, default=10000)
-    ap.add_argument("--skip", default="", help="comma-separated: latency,memory,observe")
+    ap.add_argument("--fanout-subscribers", type=int, default=2000)
+    ap.add_argument("--mutations", type=int, default=300)
+    ap.add_argument("--skip", default="", help="comma-separated: latency,memory,mutation,observe")
     ap.add_argument("--record", action="store_true", help=f"write the figures into bench/results.md ({MARKER})")
+    ap.add_argument("--hold-subscribers", nargs=3, metavar=("PORT", "API_KEY", "COUNT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     raise_fd_limit()
+    if args.hold_subscribers:
+        port, key, count = args.hold_subscribers
+        asyncio.run(hold_subscribers(int(port), key, int(count)))
+        return 0
     if len(CPUS) > 1:
         os.sched_setaffinity(0, set(CPUS[1:]))
     skip = set(filter(None, args.skip.split(",")))
@@ -404,40 +488,36 @@ def main() -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    latency = memory = observe = None
+    latency = memory = mutations = observe = None
     commands: list[str] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        if "latency" not in skip:
-            (tmp / "l").mkdir()
-            server = Server(tmp / "l")
+
+        def on_fresh_server(name: str, run: Any) -> Any:
+            """One benchmark against its own server; its command and log problems are reported."""
+            (tmp / name).mkdir()
+            server = Server(tmp / name)
             commands.append(server.command)
             try:
-                latency = asyncio.run(bench_latency(server, args.subscribers, args.events))
-                print(f"latency: {latency}")
+                result = run(server)
+                print(f"{name}: {result}")
+                return result
             finally:
-                problems += server.problems()
+                problems.extend(server.problems())
                 server.stop()
+
+        if "latency" not in skip:
+            latency = on_fresh_server("latency", lambda server: asyncio.run(
+                bench_latency(server, args.subscribers, args.events)))
         if "memory" not in skip:
-            (tmp / "m").mkdir()
-            server = Server(tmp / "m")
-            try:
-                memory = asyncio.run(bench_memory(server, args.idle))
-                print(f"memory: {memory}")
-            finally:
-                problems += server.problems()
-                server.stop()
+            memory = on_fresh_server("memory", lambda server: asyncio.run(bench_memory(server, args.idle)))
+        if "mutation" not in skip:
+            mutations = on_fresh_server("mutation", lambda server: asyncio.run(
+                bench_mutations(server, args.fanout_subscribers, args.mutations)))
         if "observe" not in skip:
-            (tmp / "o").mkdir()
-            server = Server(tmp / "o")
-            try:
-                observe = bench_observe(server, args.records)
-                print(f"observe: {observe}")
-            finally:
-                problems += server.problems()
-                server.stop()
-    text = report(args, latency, memory, observe, commands, problems)
+            observe = on_fresh_server("observe", lambda server: bench_observe(server, args.records))
+    text = report(args, latency, memory, mutations, observe, commands, problems)
     print()
     print(text)
     if args.record:

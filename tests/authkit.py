@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+import sys
+import uuid
 from typing import Any
 
 import boto3
@@ -12,6 +16,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+
+from realtime_support import Raw, token_auth
 
 from cove import sigv4
 
@@ -90,3 +96,43 @@ def cove_signed_post(url: str, body: bytes, creds: sigv4.Credentials, **kw: Any)
     headers = {"content-type": "application/json"}
     headers.update(sigv4.sign("POST", url, headers, body, credentials=creds, region=kw.pop("region", REGION), **kw))
     return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+def claims(token: str) -> dict[str, Any]:
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # type: ignore[no-any-return]
+
+
+class User:
+    """A user added to a sandbox's user pool with `cove users add`, signed in with boto3."""
+
+    def __init__(self, box: Any, name: str, groups: tuple[str, ...] = ()) -> None:
+        self.box = box
+        self.email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
+        cmd = [sys.executable, "-m", "cove", "users", "--data-dir", str(box.data_dir), "add", self.email,
+               "--password", PASSWORD]
+        for g in groups:
+            cmd += ["--group", g]
+        subprocess.run(cmd, capture_output=True, text=True, check=True)
+        self.token = sign_in(box, self.email)["AccessToken"]
+        self.username = claims(self.token)["username"]
+
+    def auth(self) -> dict[str, str]:
+        return token_auth(self.box, self.token)
+
+    def socket(self) -> Raw:
+        conn = Raw(self.box, self.auth())
+        conn.init()
+        return conn
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST as this user; the JSON body of a 200 response."""
+        r = self.box.post(query, variables, headers={"x-api-key": None, "authorization": self.token})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def create(self, model: str, fields: str = "id body owner", **values: Any) -> dict[str, Any]:
+        body = self.gql(f"mutation ($i: Create{model}Input!) {{ create{model}(input: $i) {{ {fields} }} }}",
+                        {"i": values})
+        assert "errors" not in body, body
+        return body["data"][f"create{model}"]  # type: ignore[no-any-return]

@@ -8,19 +8,16 @@ subscription with an error.
 
 from __future__ import annotations
 
-import base64
-import json
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from authkit import PASSWORD, sign_in
+from authkit import User, claims
 from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, api_key_auth, on_create, token_auth
 
@@ -32,40 +29,6 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     sandbox = start_sandbox(tmp_path_factory.mktemp("rt-auth"), SCHEMA, "--no-watch")
     yield sandbox
     sandbox.stop()
-
-
-def claims(token: str) -> dict[str, Any]:
-    part = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # type: ignore[no-any-return]
-
-
-class User:
-    def __init__(self, box: Sandbox, name: str, groups: tuple[str, ...] = ()) -> None:
-        self.box = box
-        self.email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
-        cmd = [sys.executable, "-m", "cove", "users", "--data-dir", str(box.data_dir), "add", self.email,
-               "--password", PASSWORD]
-        for g in groups:
-            cmd += ["--group", g]
-        subprocess.run(cmd, capture_output=True, text=True, check=True)
-        self.token = sign_in(box, self.email)["AccessToken"]
-        self.username = claims(self.token)["username"]
-
-    def auth(self) -> dict[str, str]:
-        return token_auth(self.box, self.token)
-
-    def socket(self) -> Raw:
-        conn = Raw(self.box, self.auth())
-        conn.init()
-        return conn
-
-    def create(self, model: str, fields: str = "id body owner", **values: Any) -> dict[str, Any]:
-        r = httpx.post(self.box.url, headers={"authorization": self.token},
-                       json={"query": f"mutation ($i: Create{model}Input!) {{ create{model}(input: $i) {{ {fields} }} }}",
-                             "variables": {"i": values}}, timeout=30)
-        body = r.json()
-        assert r.status_code == 200 and "errors" not in body, body
-        return body["data"][f"create{model}"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

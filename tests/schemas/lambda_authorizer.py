@@ -23,6 +23,11 @@ def handler(event, context):  # an AppSync Python Lambda authorizer, unchanged
             "deniedFields": ["arn:aws:appsync:us-east-1:000000000000:apis/x/types/Memo/fields/secret"],
             "ttlOverride": 300 if token.endswith("-cached") else 0,
         }
+    if token.startswith("denyops-"):  # operations denied by name, in both spellings AppSync accepts
+        arn = "arn:aws:appsync:us-east-1:000000000000:apis/x/types/{}/fields/{}"
+        return {"isAuthorized": True, "ttlOverride": 0, "deniedFields": [
+            "Query.listMemos", "Mutation.deleteMemo", arn.format("Query", "getMemo"),
+            arn.format("Subscription", "onCreateMemo"), "Memo.secret"]}
     if token == "crash":
         raise RuntimeError("boom")
     if token == "bad-answer":

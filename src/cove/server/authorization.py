@@ -42,6 +42,15 @@ ALLOW = Decision(True)
 DENY = Decision(False)
 
 
+class HiddenField(Exception):
+    """A filter, condition or key names a field the caller may never read."""
+
+    def __init__(self, type_name: str, field_name: str) -> None:
+        super().__init__(f"Not Authorized to access {field_name} on type {type_name}")
+        self.type_name = type_name
+        self.field_name = field_name
+
+
 def _claim_list(value: Any) -> list[str]:
     """A group claim may be a list, a JSON-encoded list, or a comma-separated string."""
     if value is None:
@@ -212,6 +221,50 @@ class Authorizer:
 
     def has_field_rules(self, model: Model) -> bool:
         return any(f.rules is not None for f in model.fields.values())
+
+    # ------------------------------------------------------------------ what the caller may test
+
+    @staticmethod
+    def operation_denied(type_name: str, field_name: str, identity: Identity) -> bool:
+        """A Lambda authorizer's deniedFields may name a whole operation (``Query.listSecrets``)."""
+        return f"{type_name}.{field_name}" in identity.denied_fields
+
+    def field_read(self, model: Model, name: str, identity: Identity) -> Decision:
+        """Whether the caller may read field `name`: on every record (static), on the records
+        matching the decision's row filter (owner-based field rules), or never."""
+        if f"{model.name}.{name}" in identity.denied_fields:
+            return DENY
+        f = model.fields.get(name)
+        if f is None or f.rules is None:
+            return ALLOW
+        return self.decide(f.rules, "read", identity)
+
+    def blind_filter(self, model: Model, flt: dict[str, Any] | None, identity: Identity) -> dict[str, Any] | None:
+        """`flt` (a filter or condition) made blind to what the caller may not read, so that it is no
+        oracle: a field they may never read raises HiddenField; a test of a field they may read on some
+        records only is AND-ed with that field's row filter, so on other records it is false whatever
+        the hidden value is (under `not` too)."""
+        if not flt or not (identity.denied_fields or self.has_field_rules(model)):
+            return flt
+        return self._blind(model, flt, identity)
+
+    def _blind(self, model: Model, flt: dict[str, Any], identity: Identity) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        row_filters: list[dict[str, Any]] = []
+        for key, value in flt.items():
+            if key in ("and", "or"):
+                parts = value if isinstance(value, list) else [value]
+                out[key] = [self._blind(model, p, identity) if isinstance(p, dict) else p for p in parts]
+            elif key == "not":
+                out[key] = self._blind(model, value, identity) if isinstance(value, dict) else value
+            else:
+                decision = self.field_read(model, key, identity)
+                if not decision.allowed:
+                    raise HiddenField(model.name, key)
+                if decision.row_filter is not None:
+                    row_filters.append(decision.row_filter)
+                out[key] = value
+        return {"and": [out, *row_filters]} if row_filters else out
 
 
 def _list_fields(model: Model) -> frozenset[str]:

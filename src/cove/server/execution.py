@@ -43,7 +43,7 @@ from cove.schema.naming import get_field, list_field, mutation_field, sort_key_a
 from cove.store.base import KeyCondition, ListRequest, Record, StoreError
 from cove.store.sqlite import now_iso
 
-from .authorization import Authorizer, Decision, present_owner
+from .authorization import Authorizer, Decision, HiddenField, present_owner
 from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
@@ -75,7 +75,8 @@ class _NonNull(Exception):
 # Selection plans
 
 
-SCALAR, TYPENAME, OBJECT, RELATED, HAS_MANY, ITEMS, NEXT_TOKEN = range(7)
+# ABSENT: selected by a subscriber but not by the mutation whose event it receives (rendered as null).
+SCALAR, TYPENAME, OBJECT, RELATED, HAS_MANY, ITEMS, NEXT_TOKEN, ABSENT = range(8)
 
 
 @dataclass
@@ -127,6 +128,10 @@ def _compile_renderer(plan: Plan) -> Callable[[Context, dict[str, Any]], dict[st
             parts.append(f"{key}: ctx._related(E[{i}], P, r)")
         elif e.kind == HAS_MANY:
             parts.append(f"{key}: ctx._has_many(E[{i}], P, r)")
+        elif e.kind == ABSENT:
+            if e.nonnull:
+                checks.append(f"    raise _null(E[{i}], P)")
+            parts.append(f"{key}: None")
     source = "def render(ctx, r):\n" + "".join(c + "\n" for c in checks) + \
         "    return {" + ", ".join(parts) + "}\n"
     namespace: dict[str, Any] = {"E": plan.entries, "P": plan, "_null": _null}
@@ -236,6 +241,14 @@ class OperationPlan:
     introspection: OperationDefinitionNode | None    # the part graphql-core answers
 
 
+class PlanError(Exception):
+    """A request that cannot be planned; `errors` are AppSync-shaped."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0].get("message") if errors else "invalid request")
+        self.errors = errors
+
+
 @dataclass
 class PreparedDocument:
     document: DocumentNode | None
@@ -245,6 +258,14 @@ class PreparedDocument:
     variable_directives: bool = False
     plans: dict[str | None, OperationPlan] = field(default_factory=dict)
     coercers: dict[str | None, Callable[[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=dict)
+
+
+@dataclass
+class PlannedRequest:
+    prepared: PreparedDocument
+    operation: OperationDefinitionNode
+    variables: Any                      # coerced (graphql-core's VariableValues)
+    plan: OperationPlan
 
 
 class Engine:
@@ -430,9 +451,23 @@ class Engine:
 
     def execute(self, query: str, variables: Any, operation_name: str | None,
                 identity: Identity) -> dict[str, Any]:
+        try:
+            planned = self.plan_request(query, variables, operation_name)
+        except PlanError as exc:
+            return {"data": None, "errors": exc.errors}
+        if planned.plan.kind == OperationType.SUBSCRIPTION:
+            return {"data": None, "errors": [{
+                "path": None, "locations": location(planned.operation), "errorType": "UnsupportedOperation",
+                "message": "Subscriptions are served over the real-time WebSocket endpoint "
+                           "(<graphql url>/realtime), not over HTTP POST"}]}
+        return self._run(planned.plan, planned.prepared, planned.variables, variables or {}, identity)
+
+    def plan_request(self, query: str, variables: Any, operation_name: str | None) -> PlannedRequest:
+        """Parse (cached), choose the operation, coerce the variables and plan it (cached); raise
+        PlanError with AppSync-shaped errors when any step fails."""
         prepared = self.prepare(query)
         if prepared.errors is not None:
-            return {"data": None, "errors": prepared.errors}
+            raise PlanError(prepared.errors)
         op = prepared.operations.get(operation_name)
         if op is None and operation_name is None and len(prepared.operations) == 1:
             op = next(iter(prepared.operations.values()))
@@ -443,16 +478,9 @@ class Engine:
                 msg = "The document contains no operation."
             else:
                 msg = f"Unknown operation named '{operation_name}'."
-            return {"data": None, "errors": [{"path": None, "locations": None, "message": msg,
-                                               "errorType": "BadRequestException"}]}
-        if op.operation == OperationType.SUBSCRIPTION:
-            return {"data": None, "errors": [{
-                "path": None, "locations": location(op), "errorType": "UnsupportedOperation",
-                "message": "Subscriptions are served over the real-time WebSocket endpoint "
-                           "(<graphql url>/realtime), not over HTTP POST"}]}
+            raise PlanError([{"path": None, "locations": None, "message": msg, "errorType": "BadRequestException"}])
         if variables is not None and not isinstance(variables, dict):
-            return {"data": None, "errors": [{"path": None, "locations": None,
-                                               "message": "'variables' must be a JSON object"}]}
+            raise PlanError([{"path": None, "locations": None, "message": "'variables' must be a JSON object"}])
         coerce = prepared.coercers.get(operation_name)
         if coerce is None:
             coerce = prepared.coercers[operation_name] = compile_variables(self.graphql_schema,
@@ -464,7 +492,7 @@ class Engine:
             coerced = get_variable_values(self.graphql_schema, op.variable_definitions or (), variables or {},
                                           max_errors=20)
             if isinstance(coerced, list):
-                return {"data": None, "errors": [from_graphql_error(e, "Validation error: ") for e in coerced]}
+                raise PlanError([from_graphql_error(e, "Validation error: ") for e in coerced])
         plan: OperationPlan | None = None
         if not prepared.variable_directives:
             plan = prepared.plans.get(operation_name)
@@ -472,7 +500,36 @@ class Engine:
             plan = self._plan_operation(prepared, op, coerced)
             if not prepared.variable_directives:
                 prepared.plans[operation_name] = plan
-        return self._run(plan, prepared, coerced, variables or {}, identity)
+        return PlannedRequest(prepared, op, coerced, plan)
+
+    def arguments(self, rf: RootField, variables: Any, identity: Identity) -> dict[str, Any]:
+        """A planned root field's argument values (raises FieldError when they cannot be read)."""
+        return self._args(rf, Context(self, identity, variables))
+
+    def render_event(self, plan: Plan | None, key: str, record: Any, variables: Any,
+                     identity: Identity) -> dict[str, Any]:
+        """A subscription event's response body for one subscriber: the stored `record` rendered with
+        the subscriber's own selection, variables and rights at every depth, as its own query would be."""
+        if plan is None or record is None:
+            return {"data": {key: record}}
+        ctx = Context(self, identity, variables)
+        ctx.path = [key]
+        node = plan.entries[0].nodes[0] if plan.entries and plan.entries[0].nodes else None
+        try:
+            if isinstance(record, list):
+                value: Any = [ctx.record(plan, r) if r is not None else None for r in record]
+            else:
+                value = ctx.record(plan, record)
+        except _NonNull as exc:
+            ctx.errors.append(field_error(exc.message, None, [key, *exc.path], node))
+            value = None
+        except FieldError as exc:
+            ctx.errors.append(field_error(exc.message, exc.error_type, [key], node, exc.error_info))
+            value = None
+        body: dict[str, Any] = {"data": {key: value}}
+        if ctx.errors:
+            body["errors"] = ctx.errors
+        return body
 
     def _run(self, plan: OperationPlan, prepared: PreparedDocument, variables: dict[str, Any],
              raw_variables: dict[str, Any], identity: Identity) -> dict[str, Any]:
@@ -535,8 +592,16 @@ class Engine:
         parent = "Query" if spec.kind in ("get", "list", "index") else "Mutation"
         auth = self.authorizer.check_operation(model, op, ctx.identity)
         denied = f"Not Authorized to access {rf.name} on type {parent}"
-        if not auth.allowed:
+        if not auth.allowed or self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(denied, "Unauthorized")
+        try:
+            return self._run_model_root(rf, spec, model, args, auth, ctx, denied)
+        except HiddenField as exc:  # a filter, condition or key would test what the caller may not read
+            raise FieldError(str(exc), "Unauthorized") from None
+
+    def _run_model_root(self, rf: RootField, spec: RootSpec, model: Model, args: dict[str, Any], auth: Decision,
+                        ctx: Context, denied: str) -> Any:
+        assert rf.plan is not None
         store = self.store
         row_filter = auth.row_filter
         try:
@@ -549,6 +614,7 @@ class Engine:
                 return ctx.record(rf.plan, record)
             if spec.kind in ("list", "index"):
                 request = self._list_request(model, spec.index, args, ctx, rf.name)
+                request.filter = self._readable_keys(model, request, ctx.identity)
                 if row_filter is not None:
                     # Pushed into SQL: rows the caller may not read never leave the database.
                     request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
@@ -586,7 +652,7 @@ class Engine:
             # An owner may only create records they own (or that name one of their groups).
             if not matches(auth.row_filter, values, _list_fields(model)):
                 raise FieldError(denied, "Unauthorized")
-        return self.store.create(model, values, args.get("condition"))
+        return self.store.create(model, values, self._condition(model, args, ctx))
 
     def _stored_for_write(self, model: Model, key: dict[str, Any], auth: Decision, denied: str) -> Record:
         stored = self.store.get(model, key)
@@ -595,6 +661,26 @@ class Engine:
         if auth.row_filter is not None and not matches(auth.row_filter, stored, _list_fields(model)):
             raise FieldError(denied, "Unauthorized")
         return stored
+
+    def _condition(self, model: Model, args: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+        return self.authorizer.blind_filter(model, args.get("condition"), ctx.identity)
+
+    def _readable_keys(self, model: Model, request: ListRequest, identity: Identity) -> dict[str, Any] | None:
+        """The request's filter made blind (see Authorizer.blind_filter), and its key condition checked
+        the same way: a key field the caller may never read is refused; one they may read on some
+        records only restricts the query to those records."""
+        flt = self.authorizer.blind_filter(model, request.filter, identity)
+        key = request.key_condition
+        if key is None:
+            return flt
+        tested = [key.partition_key, *(key.sort_keys if key.sort_condition is not None else ())]
+        for name in tested:
+            decision = self.authorizer.field_read(model, name, identity)
+            if not decision.allowed:
+                raise HiddenField(model.name, name)
+            if decision.row_filter is not None:
+                flt = {"and": [flt, decision.row_filter]} if flt else decision.row_filter
+        return flt
 
     @staticmethod
     def _guarded(condition: dict[str, Any] | None, auth: Decision) -> dict[str, Any] | None:
@@ -610,13 +696,13 @@ class Engine:
         if auth.row_filter is not None and not matches(auth.row_filter, {**stored, **changes}, _list_fields(model)):
             # An owner cannot hand the record to someone else (or out of their groups).
             raise FieldError(denied, "Unauthorized")
-        return self.store.update(model, key, changes, self._guarded(args.get("condition"), auth))
+        return self.store.update(model, key, changes, self._guarded(self._condition(model, args, ctx), auth))
 
     def _delete(self, model: Model, args: dict[str, Any], auth: Decision, ctx: Context, denied: str) -> Record:
         key = {k: args["input"][k] for k in model.identifier}
         stored = self._stored_for_write(model, key, auth, denied)
         self._field_guard(model, "delete", [f for f in stored if stored[f] is not None], stored, ctx)
-        return self.store.delete(model, key, self._guarded(args.get("condition"), auth))
+        return self.store.delete(model, key, self._guarded(self._condition(model, args, ctx), auth))
 
     def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any], ctx: Context,
                       field_name: str) -> ListRequest:
@@ -683,7 +769,8 @@ class Engine:
     def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context) -> Any:
         op = spec.operation
         parent = "Query" if op.kind == "query" else "Mutation"
-        if not self.authorizer.check_rules(op.rules, "read", ctx.identity):
+        if not self.authorizer.check_rules(op.rules, "read", ctx.identity) or \
+                self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
         handler = op.handler
         if not callable(handler):
@@ -735,7 +822,15 @@ class Context:
         model = plan.model
         if model is not None and (model.name in self.engine.guarded_models or self.identity.denied_fields):
             record = self._guard(plan, model, record)
+        elif self.identity.denied_fields:  # a custom type's fields may be denied too
+            record = self._without_denied(plan, record)
         return plan.render(self, record)  # type: ignore[misc]
+
+    def _without_denied(self, plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
+        """A Lambda authorizer's deniedFields nulled (silently, as AppSync does)."""
+        denied = self.identity.denied_fields
+        names = [e.name for e in plan.entries if f"{plan.type_name}.{e.name}" in denied]
+        return {**record, **dict.fromkeys(names)} if names else record
 
     def _guard(self, plan: Plan, model: Model, record: dict[str, Any]) -> dict[str, Any]:
         """What the caller may see of a record: owner values read back without the sub, fields
@@ -753,10 +848,7 @@ class Context:
                     out[e.name] = None
                     self.errors.append(field_error(f"Not Authorized to access {e.name} on type {model.name}",
                                                    "Unauthorized", [*self.path, e.key], e.nodes[0]))
-        for name in model.fields:
-            if f"{model.name}.{name}" in self.identity.denied_fields:
-                out[name] = None
-        return out
+        return self._without_denied(plan, out) if self.identity.denied_fields else out
 
     def _object(self, e: Entry, value: Any, parent: Plan) -> Any:
         if value is None:
@@ -814,6 +906,10 @@ class Context:
                 out[e.key] = next_token
             elif e.kind == TYPENAME:
                 out[e.key] = plan.type_name
+            elif e.kind == ABSENT:
+                if e.nonnull:
+                    raise _null(e, plan)
+                out[e.key] = None
         return out
 
     def _related(self, e: Entry, plan: Plan, record: dict[str, Any]) -> Any:
@@ -821,6 +917,8 @@ class Context:
         assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
         rel = e.model_field.relation
         related = engine.schema.models[rel.related_model]
+        if engine.authorizer.operation_denied(plan.type_name, e.name, self.identity):
+            return None
         decision = engine.authorizer.check_operation(related, "get" if rel.kind == "belongs_to" else "list",
                                                      self.identity)
         if not decision.allowed:
@@ -854,6 +952,8 @@ class Context:
         assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
         rel = e.model_field.relation
         related = engine.schema.models[rel.related_model]
+        if engine.authorizer.operation_denied(plan.type_name, e.name, self.identity):
+            return None
         decision = engine.authorizer.check_operation(related, "list", self.identity)
         if not decision.allowed:
             self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
@@ -865,7 +965,11 @@ class Context:
         limit = args.get("limit") or engine.limits.default_list_limit
         if not 1 <= limit <= engine.limits.max_list_limit:
             raise FieldError(f"limit must be between 1 and {engine.limits.max_list_limit}", "InvalidArgumentsError")
-        user_filter = args.get("filter")
+        try:
+            user_filter = engine.authorizer.blind_filter(related, args.get("filter"), self.identity)
+        except HiddenField as exc:
+            self.errors.append(field_error(str(exc), "Unauthorized", [*self.path, e.key], e.nodes[0]))
+            return None
         if decision.row_filter is not None:
             user_filter = {"and": [user_filter, decision.row_filter]} if user_filter else decision.row_filter
         request = ListRequest(related, filter=user_filter, limit=limit, next_token=args.get("nextToken"),

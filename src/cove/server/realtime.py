@@ -20,12 +20,15 @@ The protocol, server side:
 - ``data`` per event, ``stop`` -> ``complete``.
 
 Events are filtered per subscriber: by its ``filter`` (evaluated on the whole stored record, so a
-mutation that does not select a field still matches a filter on it), its ``owner`` argument, and
-its authorization (``authorizer.can_read(model, record, identity)`` when the authorizer has it, else
-the row filter or verdict of ``check_operation(model, "listen", identity)``). A subscription whose
-credentials expire (a JWT's ``exp``, an API key's expiry or revocation) gets an ``error`` and ends.
-The payload is AppSync's: the mutation's result restricted to what the mutation selected; fields the
-subscriber selects that the mutation did not are null.
+mutation that does not select a field still matches a filter on it; a filter may not test a field the
+subscriber may not read, see ``Authorizer.blind_filter``), its ``owner`` argument, and its
+authorization (``authorizer.can_read(model, record, identity)``). A subscription whose credentials
+expire (a JWT's ``exp``, an API key's expiry or revocation) gets an ``error`` and ends.
+The payload is AppSync's: the subscriber's selection restricted to what the mutation selected (fields
+the mutation did not select are null), rendered from the stored record by the engine with the
+subscriber's own rights at every depth (``Engine.render_event``), so no subscriber receives a value its
+own query could not read. Fan-out runs in its own task, event after event, yielding to the event loop
+every few milliseconds, so a mutation's response never waits for its subscribers.
 
 Back-pressure: every connection has a bounded outgoing queue drained by its own writer task, so a
 slow or stalled subscriber never delays a mutation or another subscriber; when the queue overflows,
@@ -51,16 +54,16 @@ from urllib.parse import parse_qsl
 
 import orjson
 from graphql import OperationType
-from graphql.execution.values import VariableValues, get_variable_values
 
 from cove.broker import Broker, BrokerError, open_broker
 from cove.filters import FilterError, compile_filter
 from cove.schema.model import Model
 from cove.schema.naming import mutation_field, subscription_field
 
-from .coercion import compile_variables
-from .errors import RequestError, from_graphql_error
-from .execution import HAS_MANY, ITEMS, NEXT_TOKEN, OBJECT, RELATED, SCALAR, TYPENAME, Context, Engine, Plan
+from .authorization import HiddenField
+from .errors import FieldError, RequestError
+from .execution import Engine, Plan, PlanError
+from .payloads import Mask, RestrictedPlans, selection_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import CoveApp
@@ -73,6 +76,7 @@ __all__ = ["Realtime", "RealtimeLimits", "RealtimeSettings"]
 SUBPROTOCOL = "graphql-ws"
 KA = b'{"type":"ka"}'
 _CLOSE = object()  # queue sentinel: close the socket after what is queued before it
+FANOUT_SLICE = 0.0005  # seconds of fan-out work between yields to the event loop
 
 
 @dataclass
@@ -119,158 +123,51 @@ class RealtimeSettings:
 
 
 # ------------------------------------------------------------------------------------------------
-# Payloads: the mutation's result (by field name) projected onto each subscriber's selection
-
-
-class _Null(Exception):
-    def __init__(self, message: str, path: list[Any]) -> None:
-        self.message = message
-        self.path = path
-
-
-def unalias(value: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    """The mutation's rendered result keyed by field names instead of response keys (aliases)."""
-    out: dict[str, Any] = {}
-    for e in plan.entries:
-        if e.kind == TYPENAME or e.key not in value:
-            continue
-        v = value[e.key]
-        if v is not None and e.sub is not None:
-            if e.kind in (OBJECT, RELATED):
-                v = [unalias(x, e.sub) if isinstance(x, dict) else x for x in v] if isinstance(v, list) \
-                    else unalias(v, e.sub) if isinstance(v, dict) else v
-            elif e.kind == HAS_MANY and isinstance(v, dict):
-                v = _unalias_connection(v, e.sub)
-        name = "items" if e.kind == ITEMS else "nextToken" if e.kind == NEXT_TOKEN else e.name
-        previous = out.get(name)
-        if isinstance(previous, dict) and isinstance(v, dict):
-            _merge(previous, v)
-        else:
-            out[name] = v
-    return out
-
-
-def _unalias_connection(value: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for e in plan.entries:
-        if e.key not in value:
-            continue
-        if e.kind == ITEMS and e.sub is not None and isinstance(value[e.key], list):
-            out["items"] = [unalias(x, e.sub) if isinstance(x, dict) else x for x in value[e.key]]
-        elif e.kind == NEXT_TOKEN:
-            out["nextToken"] = value[e.key]
-    return out
-
-
-def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
-    for k, v in source.items():
-        if isinstance(target.get(k), dict) and isinstance(v, dict):
-            _merge(target[k], v)
-        else:
-            target[k] = v
-
-
-def project(tree: Any, plan: Plan, path: list[Any]) -> dict[str, Any]:
-    """Render ``tree`` (field name -> value) with a subscriber's selection ``plan``."""
-    out: dict[str, Any] = {}
-    for e in plan.entries:
-        kind = e.kind
-        if kind == TYPENAME:
-            out[e.key] = plan.type_name
-            continue
-        v = tree.get(e.name) if isinstance(tree, dict) else None
-        if v is not None and e.sub is not None:
-            if kind in (OBJECT, RELATED):
-                if isinstance(v, list):
-                    v = [project(x, e.sub, [*path, e.key, i]) if x is not None else None for i, x in enumerate(v)]
-                else:
-                    v = project(v, e.sub, [*path, e.key])
-            elif kind == HAS_MANY:
-                v = _project_connection(v, e.sub, [*path, e.key])
-        if v is None and e.nonnull:
-            raise _Null(f"Cannot return null for non-nullable type: '{e.type_label.rstrip('!')}' within parent "
-                        f"'{plan.type_name}' (/{'/'.join(str(p) for p in [*path, e.key])})", [*path, e.key])
-        out[e.key] = v
-    return out
-
-
-def _project_connection(tree: Any, plan: Plan, path: list[Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for e in plan.entries:
-        if e.kind == ITEMS and e.sub is not None:
-            items = tree.get("items") if isinstance(tree, dict) else None
-            out[e.key] = None if items is None else [
-                project(x, e.sub, [*path, e.key, i]) if x is not None else None for i, x in enumerate(items)]
-        elif e.kind == NEXT_TOKEN:
-            out[e.key] = tree.get("nextToken") if isinstance(tree, dict) else None
-        elif e.kind == TYPENAME:
-            out[e.key] = plan.type_name
-    return out
-
-
-def render_payload(tree: Any, key: str, plan: Plan | None, denied: frozenset[str] = frozenset()) -> bytes:
-    """The ``payload`` of a ``data`` message, as JSON (UTF-8). ``denied``: fields of the root object this
-    subscriber may not read (field-level rules, a Lambda authorizer's deniedFields): null, with an
-    ``Unauthorized`` error each, as over HTTP."""
-    if plan is None:
-        return orjson.dumps({"data": {key: tree}})
-    if tree is None:
-        return orjson.dumps({"data": {key: None}})
-    errors: list[dict[str, Any]] = []
-    if denied and isinstance(tree, dict):
-        tree = {k: (None if k in denied else v) for k, v in tree.items()}
-        for e in plan.entries:
-            if e.name in denied:
-                errors.append({"path": [key, e.key], "data": None, "errorType": "Unauthorized", "errorInfo": None,
-                               "locations": None, "message": f"Not Authorized to access {e.name} on type "
-                                                             f"{plan.type_name}"})
-    try:
-        body: dict[str, Any] = {"data": {key: project(tree, plan, [key])}}
-    except _Null as exc:
-        body = {"data": {key: None}}
-        errors.append({"path": exc.path, "data": None, "errorType": None, "errorInfo": None, "locations": None,
-                       "message": exc.message})
-    if errors:
-        body["errors"] = errors
-    return orjson.dumps(body)
-
-
-# ------------------------------------------------------------------------------------------------
 # Subscriptions
 
 
 class Event:
-    """One mutation's event: the mutation field, the model, the stored record, the result tree."""
+    """One mutation's event: the mutation field, the model, the stored record (a custom mutation's
+    result) and the mask of what the mutation selected (see payloads.py)."""
 
-    __slots__ = ("field", "model", "record", "tree")
+    __slots__ = ("field", "model", "record", "mask", "mask_key")
 
-    def __init__(self, field: str, model: str | None, record: Any, tree: Any) -> None:
+    def __init__(self, field: str, model: str | None, record: Any, mask: Mask | None) -> None:
         self.field = field
         self.model = model
         self.record = record
-        self.tree = tree
+        self.mask = mask
+        self.mask_key = orjson.dumps(mask, option=orjson.OPT_SORT_KEYS)
 
 
 Predicate = Callable[[Any], bool]
 
 
+def viewer_key(identity: Identity) -> tuple[Any, ...]:
+    """Identities with equal keys get equal renderings of any record, so subscribers share them: every
+    input of an authorization decision (mode, IAM kind, deniedFields, claims) is in the key."""
+    claims = orjson.dumps(identity.claims, option=orjson.OPT_SORT_KEYS, default=str) if identity.claims else b""
+    return (identity.mode, identity.iam_kind, identity.denied_fields, claims)
+
+
 class Subscription:
-    __slots__ = ("id", "frame_head", "conn", "fields", "key", "plan", "render_key", "predicates", "reader",
-                 "guard", "still_valid", "validity_key", "expiry_timer")
+    __slots__ = ("id", "frame_head", "conn", "fields", "key", "plan", "variables", "identity", "viewer",
+                 "predicates", "reader", "still_valid", "validity_key", "expiry_timer")
 
     def __init__(self, sub_id: str, conn: Connection, fields: tuple[str, ...], key: str, plan: Plan | None,
-                 predicates: list[Predicate], reader: Predicate | None,
+                 variables: Any, identity: Identity, predicates: list[Predicate], reader: Predicate | None,
                  still_valid: Callable[[], bool] | None) -> None:
         self.id = sub_id
         self.frame_head = b'{"id":' + orjson.dumps(sub_id) + b',"type":"data","payload":'
         self.conn = conn
         self.fields = fields          # mutation fields this subscription listens to
         self.key = key                # response key of the root field (its alias, if any)
-        self.plan = plan
-        self.render_key = (id(plan), key)
+        self.plan = plan              # the subscriber's selection; each event is rendered with it
+        self.variables = variables    # coerced, for arguments inside the selection
+        self.identity = identity      # each event is rendered with the subscriber's rights
+        self.viewer = viewer_key(identity)
         self.predicates = predicates  # the filter, the owner argument, custom-subscription arguments
         self.reader = reader          # per-record authorization
-        self.guard: Callable[[Any], frozenset[str]] | None = None   # per-record field denials
         self.still_valid = still_valid
         self.validity_key: Any = None  # subscriptions with the same key share one check per event
         self.expiry_timer: asyncio.TimerHandle | None = None
@@ -655,6 +552,9 @@ class Realtime:
         self._start_lock: asyncio.Lock | None = None
         self._ka_task: asyncio.Task[None] | None = None
         self._tables: tuple[Engine, dict[str, tuple[Model | None, tuple[str, ...], Any]]] | None = None
+        self._events: deque[Event] = deque()
+        self._fanout: asyncio.Task[None] | None = None
+        self._plans = RestrictedPlans()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def channel(self) -> str:
@@ -677,6 +577,11 @@ class Realtime:
             self._started = True
 
     async def close(self) -> None:
+        if self._fanout is not None:
+            self._fanout.cancel()
+            with contextlib.suppress(BaseException):
+                await self._fanout
+            self._fanout = None
         if self._ka_task is not None:
             self._ka_task.cancel()
             with contextlib.suppress(BaseException):
@@ -767,37 +672,15 @@ class Realtime:
                 raise StartError([_error("UnauthorizedException", "The connection is not authorized")])
 
         engine = self.app.engine
-        prepared = engine.prepare(request["query"])
-        if prepared.errors is not None:
-            raise StartError([{**e, "errorType": e.get("errorType") or "ValidationError"} for e in prepared.errors])
-        op = prepared.operations.get(operation_name)
-        if op is None and operation_name is None and len(prepared.operations) == 1:
-            op = next(iter(prepared.operations.values()))
-        if op is None:
-            raise StartError([_error("BadRequestException", "Must provide operation name if query contains "
-                                     "multiple operations." if operation_name is None else
-                                     f"Unknown operation named '{operation_name}'.")])
-        if op.operation != OperationType.SUBSCRIPTION:
+        try:
+            planned = engine.plan_request(request["query"], variables, operation_name)
+        except PlanError as exc:
+            raise StartError([{**e, "errorType": e.get("errorType") or "ValidationError"} for e in exc.errors]) \
+                from None
+        plan = planned.plan
+        if plan.kind != OperationType.SUBSCRIPTION:
             raise StartError([_error("UnsupportedOperation", "Only subscriptions are served over the real-time "
                                      "endpoint; send queries and mutations with POST to the GraphQL URL")])
-        coerce = prepared.coercers.get(operation_name)
-        if coerce is None:
-            coerce = prepared.coercers[operation_name] = compile_variables(engine.graphql_schema,
-                                                                           op.variable_definitions or ())
-        fast = coerce(variables or {})
-        if fast is not None:
-            coerced: Any = VariableValues({}, fast)
-        else:
-            coerced = get_variable_values(engine.graphql_schema, op.variable_definitions or (), variables or {},
-                                          max_errors=20)
-            if isinstance(coerced, list):
-                raise StartError([{**from_graphql_error(e, "Validation error: "), "errorType": "ValidationError"}
-                                  for e in coerced])
-        plan = prepared.plans.get(operation_name) if not prepared.variable_directives else None
-        if plan is None:
-            plan = engine._plan_operation(prepared, op, coerced)
-            if not prepared.variable_directives:
-                prepared.plans[operation_name] = plan
         if len(plan.root_fields) != 1 or plan.introspection is not None:
             raise StartError([_error("ValidationError", "A subscription selects exactly one root field")])
         rf = plan.root_fields[0]
@@ -805,15 +688,16 @@ class Realtime:
         if entry is None:
             raise StartError([_error("UnsupportedOperation", f"{rf.name} is not a subscription Cove serves")])
         model, follows, custom = entry
-        ctx = Context(engine, identity, coerced)
         try:
-            args = engine._args(rf, ctx)
-        except Exception as exc:
-            raise StartError([_error("BadRequestException", str(exc))]) from None
+            args = engine.arguments(rf, planned.variables, identity)
+        except FieldError as exc:
+            raise StartError([_error("BadRequestException", exc.message)]) from None
 
         # Authorization: the operation now, each record per event.
         unauthorized = StartError([_error("Unauthorized", f"Not Authorized to access {rf.name} on type "
                                                           "Subscription")])
+        if engine.authorizer.operation_denied("Subscription", rf.name, identity):
+            raise unauthorized
         reader = self._reader(engine, model, custom, identity, unauthorized)
 
         # Filters.
@@ -821,7 +705,10 @@ class Realtime:
         if custom is None:
             assert model is not None
             list_fields = frozenset(f.name for f in model.fields.values() if f.is_array)
-            flt = args.get("filter")
+            try:
+                flt = engine.authorizer.blind_filter(model, args.get("filter"), identity)
+            except HiddenField as exc:  # a filter must not test what the subscriber may not read
+                raise StartError([_error("Unauthorized", str(exc))]) from None
             if flt:
                 try:
                     predicates.append(compile_filter(flt, list_fields))
@@ -839,11 +726,10 @@ class Realtime:
                     predicates.append(_equals_predicate(name, value))
 
         still_valid, expires_at = self._validity(identity, headers)
-        sub = Subscription(sub_id, conn, follows, rf.key, rf.plan, predicates, reader, still_valid)
+        sub = Subscription(sub_id, conn, follows, rf.key, rf.plan, planned.variables, identity, predicates, reader,
+                           still_valid)
         if still_valid is not None and identity.mode == "apiKey":
             sub.validity_key = ("apiKey", headers.get("x-api-key"))
-        if model is not None and rf.plan is not None:
-            sub.guard = self._field_guard(engine, model, rf.plan, identity)
         if expires_at is not None:
             delay = expires_at - time.time()
             if delay <= 0:
@@ -874,26 +760,6 @@ class Realtime:
             return lambda record: bool(can_read(model, record, identity))
         list_fields = frozenset(f.name for f in model.fields.values() if f.is_array)
         return compile_filter(decision.row_filter, list_fields)
-
-    @staticmethod
-    def _field_guard(engine: Engine, model: Model, plan: Plan, identity: Identity
-                     ) -> Callable[[Any], frozenset[str]] | None:
-        """Fields of ``plan`` this subscriber may not read in a given record, or None if none ever."""
-        authorizer = engine.authorizer
-        selected = [e.name for e in plan.entries if e.kind in (SCALAR, OBJECT) and e.name in model.fields]
-        has_rules = getattr(authorizer, "has_field_rules", None)
-        field_rules = bool(has_rules and has_rules(model)) and hasattr(authorizer, "field_denials")
-        lambda_denied = frozenset(n for n in selected if f"{model.name}.{n}" in identity.denied_fields)
-        if not field_rules and not lambda_denied:
-            return None
-
-        def guard(record: Any) -> frozenset[str]:
-            if not field_rules:
-                return lambda_denied
-            denied = authorizer.field_denials(model, "read", selected, record, identity)
-            return lambda_denied.union(denied) if denied else lambda_denied
-
-        return guard
 
     def _validity(self, identity: Identity, headers: dict[str, str]) -> tuple[Callable[[], bool] | None, float | None]:
         """(a cheap per-event check that the credentials still hold, when they expire)."""
@@ -935,81 +801,103 @@ class Realtime:
 
     # -- events ---------------------------------------------------------------------------------
     def publish(self, field: str, model: Model | None, record: Any, value: Any, plan: Plan | None) -> None:
-        """The engine's mutation hook: called after a mutation succeeded, with the stored record,
-        the rendered result and the selection plan it was rendered with. Never raises."""
+        """The engine's mutation hook: called after a mutation succeeded, with the stored record, the
+        rendered result and the selection plan it was rendered with. The event carries the stored record
+        and what the mutation selected; each subscriber's payload is rendered later, for that subscriber
+        and off the mutation's path. Never raises."""
         broker = self.broker
         try:
+            if plan is None:
+                record = value  # a custom mutation's scalar result, as the caller received it
+            model_name = model.name if model is not None else None
             if broker is None or broker.local:
-                if field not in self.by_field:
-                    return  # nobody listens in this process, and no other process exists
-                tree = _tree(value, plan)
-                event = Event(field, model.name if model is not None else None, record, tree)
-                asyncio.get_running_loop().call_soon(self.dispatch, event)
+                if field in self.by_field:  # else nobody listens in this process, and no other process exists
+                    self._queue(Event(field, model_name, record, selection_mask(plan)))
                 return
-            tree = _tree(value, plan)
-            message = orjson.dumps({"f": field, "m": model.name if model is not None else None, "r": record,
-                                    "t": tree}, default=str)
-            broker.publish(message)
+            broker.publish(orjson.dumps({"f": field, "m": model_name, "r": record, "s": selection_mask(plan)},
+                                        default=str))
         except Exception:
             log.exception("publishing the event of %s failed", field)
 
     def _deliver(self, message: bytes) -> None:
         try:
             raw = orjson.loads(message)
-            event = Event(raw["f"], raw.get("m"), raw.get("r"), raw.get("t"))
+            event = Event(raw["f"], raw.get("m"), raw.get("r"), raw.get("s"))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("ignoring a malformed event on the broker channel")
             return
-        self.dispatch(event)
+        self._queue(event)
 
-    def dispatch(self, event: Event) -> None:
+    def _queue(self, event: Event) -> None:
+        """Fan-out runs in its own task, one event after the other (so each subscription gets its events
+        in order), yielding to the event loop every FANOUT_SLICE seconds: a mutation's response never
+        waits for its subscribers."""
+        self._events.append(event)
+        if self._fanout is None or self._fanout.done():
+            self._fanout = asyncio.get_running_loop().create_task(self._fan_out(), name="cove-realtime-fanout")
+
+    async def _fan_out(self) -> None:
+        events = self._events
+        while events:
+            event = events.popleft()
+            try:
+                await self.dispatch(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fanning out the event of %s failed", event.field)
+
+    async def dispatch(self, event: Event) -> None:
         subs = self.by_field.get(event.field)
         if not subs:
             return
-        record = event.record if event.record is not None else event.tree
+        engine = self.app.engine
         rendered: dict[Any, bytes] = {}
         valid: dict[Any, bool] = {}
+        slice_end = time.perf_counter() + FANOUT_SLICE
         for sub in list(subs):
+            if time.perf_counter() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.perf_counter() + FANOUT_SLICE
+                if sub not in subs:
+                    continue  # stopped while we yielded
             try:
-                check = sub.still_valid
-                if check is not None:
-                    key = sub.validity_key
-                    ok = valid.get(key) if key is not None else None
-                    if ok is None:
-                        ok = check()
-                        if key is not None:
-                            valid[key] = ok
-                    if not ok:
-                        sub.conn.end_subscription(sub, _error("UnauthorizedException",
-                                                              "The subscription's credentials are no longer valid"))
-                        continue
-                if sub.predicates and not all(p(record) for p in sub.predicates):
-                    continue
-                if sub.reader is not None and not sub.reader(record):
-                    continue
-                if sub.guard is None:
-                    payload = rendered.get(sub.render_key)
-                    if payload is None:
-                        payload = rendered[sub.render_key] = render_payload(event.tree, sub.key, sub.plan)
-                else:
-                    denied = sub.guard(record)
-                    cache_key = (sub.render_key, denied)
-                    payload = rendered.get(cache_key)
-                    if payload is None:
-                        payload = rendered[cache_key] = render_payload(event.tree, sub.key, sub.plan, denied)
-                sub.conn.enqueue(sub.frame_head + payload + b"}")
+                payload = self._payload(engine, event, sub, rendered, valid)
+                if payload is not None:
+                    sub.conn.enqueue(sub.frame_head + payload + b"}")
             except Exception:
                 log.exception("delivering an event to subscription %s failed", sub.id)
 
-
-def _tree(value: Any, plan: Plan | None) -> Any:
-    if plan is None:
-        return value
-    if isinstance(value, dict):
-        return unalias(value, plan)
-    if isinstance(value, list):
-        return [unalias(v, plan) if isinstance(v, dict) else v for v in value]
-    return value
+    def _payload(self, engine: Engine, event: Event, sub: Subscription, rendered: dict[Any, bytes],
+                 valid: dict[Any, bool]) -> bytes | None:
+        """This subscriber's ``payload`` for `event` (None: not for them). Subscribers with the same
+        selection and equal rights share one rendering."""
+        check = sub.still_valid
+        if check is not None:
+            key = sub.validity_key
+            ok = valid.get(key) if key is not None else None
+            if ok is None:
+                ok = check()
+                if key is not None:
+                    valid[key] = ok
+            if not ok:
+                sub.conn.end_subscription(sub, _error("UnauthorizedException",
+                                                      "The subscription's credentials are no longer valid"))
+                return None
+        record = event.record
+        if sub.predicates and not all(p(record) for p in sub.predicates):
+            return None
+        if sub.reader is not None and not sub.reader(record):
+            return None
+        plan = sub.plan
+        if plan is not None and event.mask is not None:
+            plan = self._plans.get(plan, event.mask, event.mask_key)
+        cache_key = (id(plan), sub.key, sub.viewer)
+        payload = rendered.get(cache_key)
+        if payload is None:
+            body = engine.render_event(plan, sub.key, record, sub.variables, sub.identity)
+            payload = rendered[cache_key] = orjson.dumps(body)
+        return payload
 
 
 def _owner_predicate(name: str, value: Any) -> Predicate:

@@ -31,6 +31,9 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, ping_interval (repeatable)")
+    p.add_argument("--handlers", default=None, metavar="MODULE",
+                   help="a module or .py file with Python handlers for the custom queries and mutations (by "
+                        "operation name), for a backend served from its amplify_outputs.json")
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once: print each confirmation code instead (the sandbox "
                         "sends no email)")
@@ -59,7 +62,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
         realtime_limits=args.realtime_limit, print_codes=args.print_codes,
-        typed_client=getattr(args, "typed_client", None))
+        typed_client=getattr(args, "typed_client", None), handlers=args.handlers)
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

@@ -660,34 +660,38 @@ class Engine:
                 values[f.name] = v
         if "id" in model.fields and model.fields["id"].implicit and values.get("id") is None:
             values["id"] = str(uuid.uuid4())
-        for ts in ("createdAt", "updatedAt"):
-            if model.fields[ts].read_only:
-                values[ts] = now
+        for ts in model.timestamp_fields:
+            if values.get(ts) is None:
+                values[ts] = now  # AppSync: the input's value if given, else the time of the write
         return values
 
     def _update_values(self, model: Model, given: dict[str, Any]) -> tuple[dict[str, Any], Record]:
         key = {k: given[k] for k in model.identifier}
         changes: Record = {}
+        updated_at = model.updated_at
         for name, value in given.items():
-            if name in model.identifier:
+            if name in model.identifier or (name == updated_at and value is None):
                 continue
             f = model.fields[name]
             if value is None and (f.required or f.array_required):
                 raise FieldError(f"Cannot set the required field {model.name}.{name} to null",
                                  "InvalidArgumentsError")
             changes[name] = value
-        if model.fields["updatedAt"].read_only:
-            changes["updatedAt"] = now_iso()
+        if updated_at is not None and changes.get(updated_at) is None:
+            changes[updated_at] = now_iso()
         return key, changes
 
     def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context) -> Any:
         op = spec.operation
         parent = "Query" if op.kind == "query" else "Mutation"
-        if not self.authorizer.check_rules(op.rules, "read", ctx.identity):
-            raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
         handler = op.handler
         if not callable(handler):
-            raise FieldError(f"{rf.name} has no handler; give it one with .handler(function)", "MappingTemplate")
+            # Said before any authorization check: "Not Authorized" would hide the cause.
+            how = ("serve it with --handlers MODULE (a function named after the operation)"
+                   if self.schema.source_mis is not None else "give it one with .handler(function)")
+            raise FieldError(f"{rf.name} has no handler in this Cove server; {how}", "MappingTemplate")
+        if not self.authorizer.check_rules(op.rules, "read", ctx.identity):
+            raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
         event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
                  "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
         try:
@@ -821,15 +825,15 @@ class Context:
         assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
         rel = e.model_field.relation
         related = engine.schema.models[rel.related_model]
-        decision = engine.authorizer.check_operation(related, "get" if rel.kind == "belongs_to" else "list",
+        decision = engine.authorizer.check_operation(related, "get" if rel.parent_holds_key else "list",
                                                      self.identity)
         if not decision.allowed:
             self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
                                            "Unauthorized", [*self.path, e.key], e.nodes[0]))
             return None
         assert plan.model is not None
-        if rel.kind == "belongs_to":
-            key_values = [record.get(r) for r in rel.references]
+        if rel.parent_holds_key:
+            key_values = [record.get(r) for r in rel.key_fields]
             if any(v is None for v in key_values):
                 return None
             found = engine.store.get(related, dict(zip(related.identifier, key_values, strict=True)))

@@ -50,6 +50,7 @@ class ServerOptions:
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
+    handlers: str | None = None                # module with Python handlers for custom operations
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -103,7 +104,7 @@ class Sandbox:
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
-        self.source = SchemaSource(options.schema)
+        self.source = SchemaSource(options.schema, options.handlers)
         if self.source.outputs_file is not None and self.source.outputs_file == Path(options.outputs).resolve():
             raise SchemaError(f"{options.schema} is both the schema source and the outputs file; "
                               f"write the outputs elsewhere with --outputs")
@@ -194,6 +195,35 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     return IdentityServices(store, options.data_dir, schema, region=options.region,
                             base_url=f"{parts.scheme}://{parts.netloc}", auto_confirm=not options.print_codes,
                             on_code=on_code)
+
+
+def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
+    """Start-up lines on what a served backend needs from its developer: users to sign in with,
+    handlers for its custom operations, settings the local pool does not serve."""
+    from cove.schema.handlers import unhandled
+
+    lines = []
+    auth = schema.auth
+    if auth is not None:
+        login = "PHONE" if auth.login_with == ("phone_number",) else "EMAIL"
+        group = f" [--group {auth.groups[0]}]" if auth.groups else ""
+        lines.append(f"  Add users         cove users add {login} --password PASSWORD{group} "
+                     f"--data-dir {options.data_dir} --region {options.region}")
+        if auth.mfa_requested not in ("NONE", "OFF"):
+            lines.append(f"  MFA               {auth.mfa_requested} in the outputs; not served locally (sign-in "
+                         f"without a second factor)")
+    missing = unhandled(schema)
+    if missing:
+        lines.append(f"  No handler        {', '.join(op.name for op in missing)}: calls answer an error; "
+                     + ("give them handlers with --handlers MODULE" if schema.source_mis is not None
+                        else "give each a .handler(function)"))
+    for sub in schema.subscriptions.values():
+        if sub.subscribes_to:
+            lines.append(f"  Subscription      {sub.name} follows {', '.join(sub.subscribes_to)}")
+        else:
+            lines.append(f"  Subscription      {sub.name} follows no mutation (set one with --handlers: "
+                         f"subscriptions = {{...}})")
+    return lines
 
 
 def _default_url(options: ServerOptions) -> str:
@@ -326,6 +356,8 @@ def run_sandbox(options: ServerOptions) -> int:
         if sandbox.identity.user_pool is not None:
             _say(f"  User pool         {sandbox.identity.user_pool_id} at {sandbox.identity.outputs_custom()['user_pool_endpoint']}"
                  + (" (sign-ups print a confirmation code)" if options.print_codes else ""))
+        for line in _served_notes(sandbox.schema, options):
+            _say(line)
         _say(f"  Outputs           {options.outputs}")
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
@@ -421,7 +453,7 @@ def run_serve(options: ServerOptions) -> int:
 def _worker(options: ServerOptions, sock: socket.socket) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     store = open_store(options.data_dir, options.synchronous)
-    source = SchemaSource(options.schema)
+    source = SchemaSource(options.schema, options.handlers)
     schema = source.load().schema
     store.apply_schema(schema, allow_destructive=False)
     store.start_background_checkpoints()

@@ -43,7 +43,7 @@ from cove.schema.naming import get_field, list_field, mutation_field, sort_key_a
 from cove.store.base import KeyCondition, ListRequest, Record, StoreError
 from cove.store.sqlite import now_iso
 
-from .authorization import Authorizer, Decision, present_owner
+from .authorization import Authorizer, Decision
 from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
@@ -256,10 +256,8 @@ class Engine:
         self.limits = limits or Limits()
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
-        # Models whose records need a per-caller pass before rendering (owner read-back, field rules).
-        self.guarded_models = frozenset(
-            m.name for m in schema.models.values()
-            if self.authorizer.owner_fields.get(m.name) or self.authorizer.has_field_rules(m))
+        # Models whose records need a per-caller pass before rendering (field-level rules).
+        self.guarded_models = frozenset(m.name for m in schema.models.values() if self.authorizer.has_field_rules(m))
         # Called after each successful mutation as on_mutation(field, model, record, value, plan): the
         # mutation field, its model (None for custom mutations), the stored record (or the handler's
         # result), the rendered result and the plan it was rendered with. The real-time hub publishes
@@ -742,13 +740,10 @@ class Context:
         return plan.render(self, record)  # type: ignore[misc]
 
     def _guard(self, plan: Plan, model: Model, record: dict[str, Any]) -> dict[str, Any]:
-        """What the caller may see of a record: owner values read back without the sub, fields
-        denied by field-level rules nulled with an error, a Lambda authorizer's deniedFields nulled."""
+        """What the caller may see of a record: fields denied by field-level rules nulled with an
+        error, a Lambda authorizer's deniedFields nulled."""
         authorizer = self.engine.authorizer
         out = dict(record)
-        for name in authorizer.owner_fields.get(model.name, ()):
-            if name in out:
-                out[name] = present_owner(out[name])
         if authorizer.has_field_rules(model):
             selected = [e for e in plan.entries if e.kind in (SCALAR, OBJECT) and e.name in model.fields]
             denied = set(authorizer.field_denials(model, "read", [e.name for e in selected], record, self.identity))

@@ -16,6 +16,8 @@
 //   {"op": "get"|"delete",   "model": "Todo", "id": "..." | "identifier": {...}, "options"?: {...}}
 //   {"op": "list",           "model": "Todo", "filter"?, "limit"?, "nextToken"?, "options"?: {...}}
 //   {"op": "listAll",        "model": "Todo", "filter"?, "limit"?}          follows nextToken itself
+//   {"op": "index",          "model": "Post", "query": "listPostByStatus", "keys": {...}, "filter"?, "limit"?}
+//   {"op": "custom",         "kind": "query"|"mutation", "name": "echo", "args"?: {...}, "options"?: {...}}
 //   {"op": "lazy",           "model": "Todo", "id": "...", "field": "list", "options"?: {...}}
 //                            get the record, then call its lazy relationship loader
 //   {"op": "graphql",        "query": "...", "variables"?: {...}}            raw client.graphql()
@@ -206,6 +208,22 @@ async function runStep(step) {
         if (pages.length > 10000) throw new Error('listAll: more than 10000 pages, nextToken never ends');
       } while (nextToken);
       return { pages };
+    }
+    case 'index': {
+      // a secondary-index query field: client.models.X.<query>(keys, {filter, limit, ...})
+      const model = modelOf(client, step.model);
+      if (typeof model[step.query] !== 'function') {
+        throw new Error(`client.models.${step.model} has no index query ${JSON.stringify(step.query)}`);
+      }
+      return model[step.query](step.keys, listArgs(step));
+    }
+    case 'custom': {
+      // a custom operation: client.queries.x(args, options) / client.mutations.x(args, options)
+      const group = client[step.kind === 'mutation' ? 'mutations' : 'queries'];
+      if (typeof group?.[step.name] !== 'function') {
+        throw new Error(`client.${step.kind}s has no ${JSON.stringify(step.name)}`);
+      }
+      return group[step.name](step.args ?? {}, opts);
     }
     case 'lazy': {
       const parent = await modelOf(client, step.model).get(identifierOf(step), opts);

@@ -328,7 +328,13 @@ def _relationships(backend: Backend, mis: Json, plans: dict[str, ModelPlan], rec
             loaded = _ok(report, f"{name}.{fname}: lazy load as {reader}",
                          backend.lazy(name, ident_of(plan, parent), fname, reader))
             items = loaded if isinstance(loaded, list) else [loaded] if loaded else []
-            report.check(want in [ident_of(related, r) for r in items], f"{name}.{fname}: lazy load finds it", loaded)
+            if kind == "HAS_ONE" and targets and not getattr(backend, "lazy_loads_older_has_one", True):
+                # aws-amplify 6.22.1's loader lists the related model by `associatedWith` (its id) equal
+                # to this record's id, ignoring targetNames: AppSync answers that query with nothing too.
+                report.check(loaded is None, f"{name}.{fname}: lazy load answers the client's own query", loaded)
+            else:
+                report.check(want in [ident_of(related, r) for r in items], f"{name}.{fname}: lazy load finds it",
+                             loaded)
             nested = _ok(report, f"{name}.{fname}: selection set as {reader}",
                          backend.get(name, ident_of(plan, parent), reader, [*plan.identifier, f"{fname}.*"]))
             value = (nested or {}).get(fname)

@@ -360,3 +360,28 @@ def test_relationship_named_items_is_reachable(tmp_path: Path, sandbox_factory: 
     assert "items" in order.relationships and dict(cove.client.Record.items(order))["name"] == "o"
     nested = client.models.Order.get({"id": order.id}, selection_set=["id", "items.*"]).data
     assert [line["sku"] for line in nested.items] == ["a"]
+
+
+def test_authorization_types_are_kept_or_reported(tmp_path: Path, sandbox_factory: Any) -> None:
+    outputs = load(CART)
+    outputs["data"]["authorization_types"] = ["AMAZON_COGNITO_USER_POOLS", "AWS_IAM", "OPENID_CONNECT"]
+    source = tmp_path / "modes.json"
+    source.write_text(json.dumps(outputs))
+    box = sandbox_factory(source)
+    local = box.outputs["data"]
+    assert local["default_authorization_type"] == "API_KEY"
+    assert local["authorization_types"] == ["AMAZON_COGNITO_USER_POOLS", "AWS_IAM"]
+    assert any(line.strip().startswith("Not served") and "OPENID_CONNECT" in line for line in box.lines)
+
+
+def test_disabled_and_renamed_timestamps() -> None:
+    mis = subset_mis(CART, ["Cart", "Customer"])
+    mis["models"]["Cart"]["attributes"][0]["properties"]["timestamps"] = None
+    for ts in ("createdAt", "updatedAt"):
+        del mis["models"]["Cart"]["fields"][ts]
+    mis["models"]["Customer"]["attributes"][0]["properties"]["timestamps"] = {"createdAt": "joinedOn",
+                                                                             "updatedAt": None}
+    schema = schema_from_mis(mis)
+    cart, customer = schema.models["Cart"], schema.models["Customer"]
+    assert cart.timestamp_fields == () and "createdAt" not in cart.fields
+    assert customer.timestamp_fields == ("joinedOn",) and customer.fields["joinedOn"].read_only

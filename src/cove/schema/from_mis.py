@@ -206,6 +206,7 @@ def schema_from_mis(mis: dict[str, Any], *, default_mode: str = "API_KEY",
         raise SchemaError("model introspection must be an object with version 1")
     modes = AuthorizationModes(default=_MODE_FROM_APPSYNC.get(default_mode, "apiKey"), default_given=True)
     modes.user_pool = "AMAZON_COGNITO_USER_POOLS" in (default_mode, *additional_modes)
+    modes.unserved = tuple(m for m in (default_mode, *additional_modes) if m in ("OPENID_CONNECT", "AWS_LAMBDA"))
     schema = Schema(authorization_modes=modes)
     for name, raw in (mis.get("enums") or {}).items():
         schema.enums[name] = Enum(name, tuple(raw.get("values") or ()))

@@ -253,6 +253,9 @@ class AuthorizationModes:
     oidc: dict[str, Any] | None = None
     default_given: bool = False   # False: define_auth() makes userPool the default (Amplify's rule)
     user_pool: bool = False       # define_auth() was given: user pool tokens are accepted
+    # An outputs file's authorization types Cove cannot serve without more configuration (OIDC issuer,
+    # Lambda authorizer), reported at start-up.
+    unserved: tuple[str, ...] = ()
 
     def enabled(self) -> list[str]:
         modes = [self.default]

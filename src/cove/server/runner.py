@@ -212,6 +212,9 @@ def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
         if auth.mfa_requested not in ("NONE", "OFF"):
             lines.append(f"  MFA               {auth.mfa_requested} in the outputs; not served locally (sign-in "
                          f"without a second factor)")
+    if schema.authorization_modes.unserved:
+        lines.append(f"  Not served        {', '.join(schema.authorization_modes.unserved)}: needs its issuer or "
+                     f"authorizer; serve a Python schema with define_data(authorization_modes=...) for it")
     missing = unhandled(schema)
     if missing:
         lines.append(f"  No handler        {', '.join(op.name for op in missing)}: calls answer an error; "

@@ -128,10 +128,8 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
             identifier = tuple(props.get("fields") or identifier)
         elif kind == "auth":
             rules = [_rule(r, where) for r in props.get("rules") or ()]
-    for ts in timestamps:
-        f = fields.get(ts) if ts else None
-        if ts is None:
-            continue
+    for ts in (t for t in timestamps if t is not None):
+        f = fields.get(ts)
         if f is None:
             fields[ts] = Field(ts, TypeRef("scalar", "AWSDateTime"), required=True, read_only=True, implicit=True)
         elif f.read_only:
@@ -249,8 +247,8 @@ def _resolve_associated_fields(schema: Schema) -> None:
 
 def _check_types(schema: Schema) -> None:
     """Every enum, custom type and input a field names exists (a clear error, not a GraphQL one later)."""
-    known = {"enum": schema.enums, "custom": schema.custom_types, "input": schema.input_types,
-             "model": schema.models}
+    known: dict[str, dict[str, Any]] = {"enum": schema.enums, "custom": schema.custom_types,
+                                        "input": schema.input_types, "model": schema.models}
     holders: list[tuple[str, dict[str, Field]]] = [(m.name, m.fields) for m in schema.models.values()]
     holders += [(t.name, t.fields) for t in (*schema.custom_types.values(), *schema.input_types.values())]
     for ops in (schema.queries, schema.mutations, schema.subscriptions):

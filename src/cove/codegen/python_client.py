@@ -422,7 +422,8 @@ __all__ = [
                 f"Filter conditions on a list-of-{name} field.", required=set())
 
     # -- records --------------------------------------------------------------------------------
-    def record_class(self, name: str, base: str, doc: str, members: Sequence[_Member]) -> None:
+    def record_class(self, name: str, base: str, doc: str, members: Sequence[_Member], *,
+                     item_overloads: bool = True) -> None:
         self.exports.append(name)
         scope = _Scope({m.name for m in members})
         declared: list[_Member] = []
@@ -443,7 +444,8 @@ __all__ = [
             # A field named like a Mapping method replaces it on records (see Record): say so to checkers.
             ignore = "  # type: ignore[assignment]" if m.name in _FIELD_FIRST else ""
             self.emit(f"    {m.name}: {m.annotation}{ignore}" + (f"  # {m.comment}" if m.comment else ""))
-        typed_items = [m for m in members if (m.name in skipped or m.name in _FIELD_FIRST)
+        # (not for loader classes: a second set of overloads would clash with the fields class's)
+        typed_items = [m for m in members if item_overloads and (m.name in skipped or m.name in _FIELD_FIRST)
                        and not self._shadowed(m.annotation, scope)]
         if typed_items:
             # Typed item access for the fields that cannot be attributes: order["items"].
@@ -514,7 +516,7 @@ __all__ = [
                 doc += f", and relationship loaders (``{call if mode == 'sync' else 'await ' + call}``)."
             else:
                 doc += "."
-            self.record_class(name, f"{m}Fields", doc, rmembers)
+            self.record_class(name, f"{m}Fields", doc, rmembers, item_overloads=False)
 
         # inputs
         ident = model.identifier if model.is_custom_primary_key else (model.primary_key,)

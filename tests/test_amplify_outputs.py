@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 from amplify_suite import Report, add_users, run_suite
-from authkit import PASSWORD, idp, sign_in
+from authkit import PASSWORD, guest_credentials, idp, sign_in
 from realtime_support import Raw
 
 import cove
 from cove.client import SchemaMismatchWarning
 from cove.codegen import generate_python_client
+from cove.schema.dsl import SchemaError
 from cove.schema.from_mis import schema_from_mis
 from cove.server.execution import Engine
 from cove.server.identity import Identity
@@ -134,6 +135,7 @@ def test_outputs_auth_block_starts_the_user_pool_it_describes(tmp_path: Path, sa
     for key in ("groups", "password_policy", "unauthenticated_identities_enabled", "username_attributes"):
         assert auth[key] == source["auth"][key], key
     assert any(line.strip().startswith("Add users") and "--group Admins" in line for line in box.lines)
+    assert guest_credentials(box).access_key  # guest access, as unauthenticated_identities_enabled says
     # the pool answers (not "This API has no user pool") and its users reach user-pool and group models
     client = idp(box)
     client.sign_up(ClientId=auth["user_pool_client_id"], Username="alice@example.com", Password=PASSWORD)
@@ -385,3 +387,14 @@ def test_disabled_and_renamed_timestamps() -> None:
     cart, customer = schema.models["Cart"], schema.models["Customer"]
     assert cart.timestamp_fields == () and "createdAt" not in cart.fields
     assert customer.timestamp_fields == ("joinedOn",) and customer.fields["joinedOn"].read_only
+
+
+def test_unknown_types_in_an_introspection_are_named() -> None:
+    mis = load(BLOG)["data"]["model_introspection"]
+    mis["mutations"]["placeOrder"]["arguments"]["lines"]["type"] = {"input": "NoSuchInput"}
+    with pytest.raises(SchemaError, match="placeOrder.lines: input type 'NoSuchInput' is not defined"):
+        schema_from_mis(mis)
+    mis = load(CART)["data"]["model_introspection"]
+    mis["models"]["Cart"]["attributes"][0]["properties"]["timestamps"] = "yes"
+    with pytest.raises(SchemaError, match="Cart: model attribute timestamps must be null or an object"):
+        schema_from_mis(mis)

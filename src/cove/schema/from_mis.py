@@ -118,7 +118,7 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
                     disabled.add(group)
                 elif isinstance(props.get(group), dict):
                     disabled.update(op for op in ops if op in props[group] and props[group][op] is None)
-            timestamps = _timestamps(props, timestamps)
+            timestamps = _timestamps(props, timestamps, where)
         elif kind == "key" and props.get("name"):
             keys = tuple(props.get("fields") or ())
             if not keys:
@@ -152,7 +152,8 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
     return model
 
 
-def _timestamps(props: dict[str, Any], current: tuple[str | None, str | None]) -> tuple[str | None, str | None]:
+def _timestamps(props: dict[str, Any], current: tuple[str | None, str | None],
+                where: str) -> tuple[str | None, str | None]:
     """``@model(timestamps: ...)``: null disables both; a mapping renames (or, with null, drops) each."""
     if "timestamps" not in props:
         return current
@@ -160,7 +161,7 @@ def _timestamps(props: dict[str, Any], current: tuple[str | None, str | None]) -
     if value is None:
         return None, None
     if not isinstance(value, dict):
-        raise SchemaError(f"model attribute timestamps must be null or an object, got {value!r}")
+        raise SchemaError(f"{where}: model attribute timestamps must be null or an object, got {value!r}")
     return value.get("createdAt", "createdAt"), value.get("updatedAt", "updatedAt")
 
 

@@ -23,6 +23,7 @@
 //   {"op": "graphql",        "query": "...", "variables"?: {...}}            raw client.graphql()
 //   {"op": "subscribe",      "as": "s1", "model": "Todo", "event": "onCreate"|"onUpdate"|"onDelete"|"observeQuery",
 //                            "filter"?, "options"?, "timeoutMs"?}   returns once the server sent start_ack
+//                            (or "custom": "onPostLiked", "args"?: a custom subscription, client.subscriptions.x)
 //   {"op": "events",         "as": "s1", "count"?: 1, "timeoutMs"?: 5000}   take the buffered events
 //   {"op": "unsubscribe",    "as": "s1"}
 //   {"op": "enum",           "name": "TodoPriority"}                         client.enums.X.values()
@@ -252,15 +253,27 @@ async function runStep(step) {
       //  or reports the subscription's error; events are buffered until an "events" step takes them.
       const name = step.as ?? step.label ?? `s${subscriptions.size}`;
       if (subscriptions.has(name)) throw new Error(`subscription ${name} already exists`);
-      const model = modelOf(client, step.model);
-      const fn = model[step.event];
-      if (typeof fn !== 'function') throw new Error(`${step.model}.${step.event} is not a function on the client`);
-      const args = { ...(opts ?? {}) };
-      if (step.filter !== undefined) args.filter = step.filter;
+      // {op:"subscribe", as, custom:"onPostLiked", args?, options?}: a custom subscription, client.subscriptions.x
       const entry = { events: [], errors: [] };
+      let observable;
+      let field;
+      if (step.custom) {
+        const fn = client.subscriptions?.[step.custom];
+        if (typeof fn !== 'function') throw new Error(`client.subscriptions has no ${JSON.stringify(step.custom)}`);
+        observable = fn(step.args ?? {}, opts);
+        field = step.custom;
+      } else {
+        const model = modelOf(client, step.model);
+        const fn = model[step.event];
+        if (typeof fn !== 'function') throw new Error(`${step.model}.${step.event} is not a function on the client`);
+        const args = { ...(opts ?? {}) };
+        if (step.filter !== undefined) args.filter = step.filter;
+        observable = fn(args);
+        field = `${step.event}${step.model}`; // e.g. onCreateTodo
+      }
       const acksBefore = acks.length;
       wsWire = [];
-      entry.sub = fn(args).subscribe({
+      entry.sub = observable.subscribe({
         next: value => entry.events.push(stripFns(value)),
         error: e => entry.errors.push(...(Array.isArray(e?.errors) ? e.errors.map(serialiseError) : [serialiseError(e?.error ?? e)])),
       });
@@ -269,7 +282,6 @@ async function runStep(step) {
       if (step.event === 'observeQuery') {
         await waitFor(() => entry.events.length > 0 || entry.errors.length > 0, timeoutMs);
       } else {
-        const field = `${step.event}${step.model}`; // e.g. onCreateTodo
         const acked = () => acks.slice(acksBefore).some(q => q.includes(field));
         const ok = await waitFor(() => acked() || entry.errors.length > 0, timeoutMs);
         if (!ok) entry.errors.push({ message: `driver: no start_ack for ${field} within ${timeoutMs} ms` });

@@ -87,7 +87,10 @@ def test_every_model_and_relationship_with_aws_amplify(name: str, sandbox_factor
 def test_custom_operations_with_aws_amplify(tmp_path: Path, sandbox_factory: Any) -> None:
     node = require_node_env()
     handlers = tmp_path / "handlers.py"
-    handlers.write_text("def echo(event):\n    return {'resultContent': event['arguments']['argumentContent']}\n")
+    handlers.write_text("def echo(event):\n    return {'resultContent': event['arguments']['argumentContent']}\n\n"
+                        "def likePostReturnPost(event):\n"
+                        "    return {'id': event['arguments']['postId'][0], 'content': 'liked',\n"
+                        "            'createdAt': '2024-01-01T00:00:00.000Z', 'updatedAt': '2024-01-01T00:00:00.000Z'}\n")
     box = sandbox_factory(FIXTURES / "amplify_data_modeled_outputs.json", "--handlers", str(handlers))
     driver = AmplifyDriver(node, box.outputs_path, lambda: "".join(box.lines[-40:]))
     try:
@@ -96,5 +99,14 @@ def test_custom_operations_with_aws_amplify(tmp_path: Path, sandbox_factory: Any
         line = driver.run("custom", kind="mutation", name="likePost", args={"postId": "p"})
         errors = line["result"].get("errors") or []
         assert errors and "likePost has no handler" in errors[0]["message"], json.dumps(line, indent=1)
+        # a custom subscription, following the custom mutation that returns its type
+        line = driver.run("subscribe", **{"as": "liked", "custom": "onPostLiked"})
+        assert not line["result"].get("errors"), json.dumps(line, indent=1)
+        line = driver.run("custom", kind="mutation", name="likePostReturnPost", args={"postId": ["p1"]})
+        assert line["result"]["data"]["id"] == "p1", json.dumps(line, indent=1)
+        line = driver.run("events", **{"as": "liked"})
+        events = line["result"]["data"]
+        assert [e["id"] for e in events] == ["p1"] and events[0]["content"] == "liked", json.dumps(line, indent=1)
+        driver.run("unsubscribe", **{"as": "liked"})
     finally:
         driver.close()

@@ -215,11 +215,9 @@ def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
     if schema.authorization_modes.unserved:
         lines.append(f"  Not served        {', '.join(schema.authorization_modes.unserved)}: needs its issuer or "
                      f"authorizer; serve a Python schema with define_data(authorization_modes=...) for it")
-    missing = unhandled(schema)
-    if missing:
-        lines.append(f"  No handler        {', '.join(op.name for op in missing)}: calls answer an error; "
-                     + ("give them handlers with --handlers MODULE" if schema.source_mis is not None
-                        else "give each a .handler(function)"))
+    how = "--handlers MODULE gives it one" if schema.source_mis is not None else "it gets a .handler(function)"
+    for op in unhandled(schema):
+        lines.append(f"  No handler        {op.name} ({op.kind}): its calls answer an error until {how}")
     for sub in schema.subscriptions.values():
         if sub.subscribes_to:
             lines.append(f"  Subscription      {sub.name} follows {', '.join(sub.subscribes_to)}")

@@ -23,6 +23,7 @@ from cove.client import SchemaMismatchWarning
 from cove.codegen import generate_python_client
 from cove.schema.dsl import SchemaError
 from cove.schema.from_mis import schema_from_mis
+from cove.schema.handlers import attach_handlers, import_handlers, unhandled
 from cove.server.execution import Engine
 from cove.server.identity import Identity
 from cove.store.sqlite import SQLiteStore
@@ -402,3 +403,16 @@ def test_unknown_types_in_an_introspection_are_named() -> None:
     mis["models"]["Cart"]["attributes"][0]["properties"]["timestamps"] = "yes"
     with pytest.raises(SchemaError, match="Cart: model attribute timestamps must be null or an object"):
         schema_from_mis(mis)
+
+
+def test_handlers_file_may_define_dataclasses_and_import_neighbours(tmp_path: Path) -> None:
+    (tmp_path / "shared_helpers.py").write_text("PREFIX = 'echo:'\n")
+    module = tmp_path / "handlers_with_dataclass.py"
+    module.write_text("from __future__ import annotations\nfrom dataclasses import dataclass, asdict, field\n"
+                      "from typing import ClassVar\nfrom shared_helpers import PREFIX\n\n"
+                      "@dataclass\nclass Echo:\n    resultContent: str\n    calls: ClassVar[int] = 0\n\n"
+                      "def echo(event):\n    return asdict(Echo(PREFIX + event['arguments']['argumentContent']))\n")
+    schema = schema_from_mis(load(MODELED)["data"]["model_introspection"])
+    attach_handlers(schema, import_handlers(str(module)), str(module))
+    assert schema.queries["echo"].handler({"arguments": {"argumentContent": "x"}}) == {"resultContent": "echo:x"}
+    assert [op.name for op in unhandled(schema)][:1] == ["echoString"]

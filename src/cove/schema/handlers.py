@@ -16,9 +16,9 @@ returns its type.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
-import itertools
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,9 +26,6 @@ from typing import Any
 
 from .dsl import SchemaError
 from .model import CustomOperation, Schema
-
-_counter = itertools.count()
-
 
 def import_handlers(spec: str) -> Any:
     """Import (or re-import) the handlers module: a ``.py`` path or a dotted module name."""
@@ -39,13 +36,16 @@ def import_handlers(spec: str) -> Any:
         folder = str(path.parent)
         if folder not in sys.path:
             sys.path.insert(0, folder)  # helpers next to the handlers file import as in a script
-        name = f"_cove_handlers_{next(_counter)}"
+        # One module name per file: a reload replaces the previous module instead of adding one.
+        name = "_cove_handlers_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
         loader_spec = importlib.util.spec_from_file_location(name, path)
         assert loader_spec is not None and loader_spec.loader is not None
         module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module  # registered, as imports are (dataclasses and pickling look it up)
         try:
             loader_spec.loader.exec_module(module)
         except Exception as exc:
+            del sys.modules[name]
             raise SchemaError(f"--handlers {spec}: {type(exc).__name__}: {exc}") from None
         return module
     try:

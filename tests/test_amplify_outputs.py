@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,17 @@ def test_handlers_file_may_define_dataclasses_and_import_neighbours(tmp_path: Pa
     attach_handlers(schema, import_handlers(str(module)), str(module))
     assert schema.queries["echo"].handler({"arguments": {"argumentContent": "x"}}) == {"resultContent": "echo:x"}
     assert [op.name for op in unhandled(schema)][:1] == ["echoString"]
+
+
+def test_editing_the_handlers_file_reloads_it(tmp_path: Path, sandbox_factory: Any) -> None:
+    module = tmp_path / "live_handlers.py"
+    module.write_text("def echo(event):\n    return {'resultContent': 'one'}\n")
+    box = sandbox_factory(subset(MODELED, tmp_path, ["Post", "Comment", "Product", "Warehouse"], operations=True),
+                          "--handlers", str(module))
+    query = 'query { echo(argumentContent: "x") { resultContent } }'
+    assert box.gql(query) == {"data": {"echo": {"resultContent": "one"}}}
+    module.write_text("def echo(event):\n    return {'resultContent': 'two'}\n")
+    deadline = time.monotonic() + 15
+    while not any("Reloaded schema" in line for line in box.lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert box.gql(query) == {"data": {"echo": {"resultContent": "two"}}}

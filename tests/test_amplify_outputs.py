@@ -431,3 +431,33 @@ def test_editing_the_handlers_file_reloads_it(tmp_path: Path, sandbox_factory: A
     while not any("Reloaded schema" in line for line in box.lines) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert box.gql(query) == {"data": {"echo": {"resultContent": "two"}}}
+
+
+def test_owners_defined_in_a_list_field(tmp_path: Path) -> None:
+    """A declared `[String]` owner field (ownersDefinedIn) from an introspection: owners are its
+    elements, stored and read back as AppSync does (sub::username), and sharing works with them."""
+    mis = subset_mis(CART, ["Cart", "Customer"])
+    cart = mis["models"]["Cart"]
+    cart["fields"]["editors"] = {"name": "editors", "isArray": True, "type": "String", "isRequired": False,
+                                 "attributes": [], "isArrayNullable": True}
+    cart["attributes"][1]["properties"]["rules"] = [
+        {"provider": "userPools", "ownerField": "editors", "allow": "owner", "identityClaim": "cognito:username",
+         "operations": ["create", "update", "delete", "read"]}]
+    schema = schema_from_mis(mis)
+    assert schema.models["Cart"].rules[0].owner_is_list
+    store = SQLiteStore(tmp_path / "owners.sqlite")
+    store.apply_schema(schema)
+    engine = Engine(schema, store)
+    alice = Identity("userPool", claims={"sub": "s-a", "username": "alice"})
+    bob = Identity("userPool", claims={"sub": "s-b", "username": "bob"})
+    made = engine.execute('mutation { createCart(input: {items: ["x"]}) { id editors } }', None, None, alice)
+    assert "errors" not in made, made
+    record = made["data"]["createCart"]
+    assert record["editors"] == ["s-a::alice"]
+    get = "query ($id: ID!) { getCart(id: $id) { id } }"
+    assert engine.execute(get, {"id": record["id"]}, None, bob)["errors"][0]["errorType"] == "Unauthorized"
+    share = "mutation ($id: ID!, $e: [String]) { updateCart(input: {id: $id, editors: $e}) { editors } }"
+    shared = engine.execute(share, {"id": record["id"], "e": [*record["editors"], "s-b::bob"]}, None, alice)
+    assert shared["data"]["updateCart"]["editors"] == ["s-a::alice", "s-b::bob"]
+    assert engine.execute(get, {"id": record["id"]}, None, bob)["data"] == {"getCart": {"id": record["id"]}}
+    store.close()

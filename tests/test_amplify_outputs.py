@@ -248,7 +248,8 @@ def test_groups_defined_in_a_list_field(tmp_path: Path) -> None:
     assert "errors" not in made, made
     record = made["data"]["createModelGroupsDefinedIn"]
     get = 'query ($id: ID!) { getModelGroupsDefinedIn(id: $id) { id } }'
-    assert engine.execute(get, {"id": record["id"]}, None, editor)["data"] == {"getModelGroupsDefinedIn": {"id": record["id"]}}
+    assert engine.execute(get, {"id": record["id"]}, None, editor)["data"] == \
+        {"getModelGroupsDefinedIn": {"id": record["id"]}}
     refused = engine.execute(get, {"id": record["id"]}, None, other)
     assert refused["data"] == {"getModelGroupsDefinedIn": None} and refused["errors"][0]["errorType"] == "Unauthorized"
     listed = engine.execute("query { listModelGroupsDefinedIns { items { id } } }", None, None, other)

@@ -90,7 +90,8 @@ def test_custom_operations_with_aws_amplify(tmp_path: Path, sandbox_factory: Any
     handlers.write_text("def echo(event):\n    return {'resultContent': event['arguments']['argumentContent']}\n\n"
                         "def likePostReturnPost(event):\n"
                         "    return {'id': event['arguments']['postId'][0], 'content': 'liked',\n"
-                        "            'createdAt': '2024-01-01T00:00:00.000Z', 'updatedAt': '2024-01-01T00:00:00.000Z'}\n")
+                        "            'createdAt': '2024-01-01T00:00:00.000Z',\n"
+                        "            'updatedAt': '2024-01-01T00:00:00.000Z'}\n")
     box = sandbox_factory(FIXTURES / "amplify_data_modeled_outputs.json", "--handlers", str(handlers))
     driver = AmplifyDriver(node, box.outputs_path, lambda: "".join(box.lines[-40:]))
     try:

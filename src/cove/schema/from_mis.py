@@ -266,7 +266,8 @@ def schema_from_outputs(outputs: dict[str, Any]) -> Schema:
     data = outputs.get("data")
     if not isinstance(data, dict) or "model_introspection" not in data:
         raise SchemaError("this amplify_outputs.json has no data.model_introspection to serve")
-    schema = schema_from_mis(data["model_introspection"], default_mode=data.get("default_authorization_type", "API_KEY"),
+    schema = schema_from_mis(data["model_introspection"],
+                             default_mode=data.get("default_authorization_type", "API_KEY"),
                              additional_modes=tuple(data.get("authorization_types") or ()))
     if isinstance(outputs.get("auth"), dict):
         attach_auth_block(schema, outputs["auth"])

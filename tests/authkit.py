@@ -116,6 +116,7 @@ class User:
         subprocess.run(cmd, capture_output=True, text=True, check=True)
         self.token = sign_in(box, self.email)["AccessToken"]
         self.username = claims(self.token)["username"]
+        self.sub = claims(self.token)["sub"]
 
     def auth(self) -> dict[str, str]:
         return token_auth(self.box, self.token)

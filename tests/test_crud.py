@@ -219,3 +219,38 @@ def test_introspection_works(sandbox: Sandbox) -> None:
     names = [f["name"] for f in body["data"]["__type"]["inputFields"]]
     assert names == ["ne", "eq", "le", "lt", "ge", "gt", "contains", "notContains", "between", "beginsWith",
                      "attributeExists", "attributeType", "size"]
+
+
+DECLARED_TIMESTAMPS = '''
+from cove import a, define_data
+
+schema = a.schema({
+    "Event": a.model({
+        "title": a.string().required(),
+        "createdAt": a.datetime().required(),
+        "updatedAt": a.datetime().required(),
+    }).secondary_indexes(lambda index: [index("title").sort_keys(["createdAt"]).query_field("eventsByTitle")])
+      .authorization(lambda allow: [allow.public_api_key()]),
+})
+data = define_data(schema=schema)
+'''
+
+
+def test_declared_timestamps_behave_as_on_appsync(tmp_path, sandbox_factory) -> None:
+    """A model declaring createdAt/updatedAt (here required, and a sort key): optional in the inputs,
+    filled on create, updatedAt refreshed on every update, a given value kept."""
+    source = tmp_path / "events.py"
+    source.write_text(DECLARED_TIMESTAMPS)
+    box = sandbox_factory(source)
+    made = box.gql('mutation { createEvent(input: {title: "t"}) { id createdAt updatedAt } }')
+    assert "errors" not in made, made
+    event = made["data"]["createEvent"]
+    assert event["createdAt"] and event["updatedAt"] == event["createdAt"]
+    old = box.gql('mutation { createEvent(input: {title: "t", createdAt: "2020-01-01T00:00:00.000Z"}) { createdAt } }')
+    assert old["data"]["createEvent"]["createdAt"] == "2020-01-01T00:00:00.000Z"
+    by_title = box.gql('query { eventsByTitle(title: "t", createdAt: {lt: "2021-01-01T00:00:00.000Z"}) '
+                       '{ items { createdAt } } }')
+    assert by_title == {"data": {"eventsByTitle": {"items": [{"createdAt": "2020-01-01T00:00:00.000Z"}]}}}
+    updated = box.gql('mutation ($id: ID!) { updateEvent(input: {id: $id, title: "u"}) { updatedAt createdAt } }',
+                      {"id": event["id"]})["data"]["updateEvent"]
+    assert updated["updatedAt"] > event["updatedAt"] and updated["createdAt"] == event["createdAt"]

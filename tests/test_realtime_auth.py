@@ -64,8 +64,8 @@ def test_owners_only_receive_their_own_records(alice: User, bob: User) -> None:
     got_a = a.expect("data")["payload"]["data"]["onCreateNote"]
     got_b = b.expect("data")["payload"]["data"]["onCreateNote"]
     assert got_a["body"] == t + " alice" and got_b["body"] == t + " bob"
-    # the owner is read back as the username, as over HTTP (stored as sub::username)
-    assert got_a["owner"] == alice.username and got_b["owner"] == bob.username
+    # the owner is read back as stored (sub::username), as over HTTP and as AppSync does
+    assert got_a["owner"] == f"{alice.sub}::{alice.username}" and got_b["owner"] == f"{bob.sub}::{bob.username}"
     a.nothing(0.5)
     b.nothing(0.2)
     a.close()

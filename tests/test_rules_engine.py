@@ -110,7 +110,7 @@ def test_public_api_key(engine: Engine) -> None:
 def test_owner_rule_full_lifecycle(engine: Engine) -> None:
     api = Api(engine, "OwnerNote", "id body owner")
     mine, errors = api.create(ALICE, body="alice's")
-    assert not errors and mine["owner"] == "alice"  # read back as the username
+    assert not errors and mine["owner"] == "sub-alice::alice"  # read back as stored, as AppSync does
     stored = engine.store.get(engine.schema.models["OwnerNote"], {"id": mine["id"]})
     assert stored["owner"] == "sub-alice::alice"  # stored as sub::username
     theirs, _ = api.create(BOB, body="bob's")
@@ -154,7 +154,7 @@ def test_lists_never_leak_and_pages_stay_full(engine: Engine) -> None:
             alice_ids.add(note["id"])
     doc = "query ($limit: Int) { listOwnerNotes(limit: $limit) { items { id owner } nextToken } }"
     page, _ = api._run(doc, {"limit": 4}, ALICE)
-    assert len(page["items"]) == 4 and all(i["owner"] == "alice" for i in page["items"])
+    assert len(page["items"]) == 4 and all(i["owner"] == "sub-alice::alice" for i in page["items"])
     assert set(api.list_ids(ALICE, limit=3) or []) == alice_ids
     assert set(api.list_ids(ALICE, {"body": {"beginsWith": "1"}}) or []) <= alice_ids
 
@@ -175,18 +175,22 @@ def test_identity_claim_and_owner_defined_in(engine: Engine) -> None:
     assert unauthorized(claim.get(BOB, note["id"])[1])
     author = Api(engine, "AuthorNote", "id author")
     post, _ = author.create(BOB, body="by bob")
-    assert post["author"] == "bob"
+    assert post["author"] == "sub-bob::bob"
     assert unauthorized(author.get(ALICE, post["id"])[1])
 
 
 def test_owners_defined_in_and_static_group(engine: Engine) -> None:
     api = Api(engine, "SharedDoc", "id editors")
     doc, _ = api.create(ALICE, body="d")
-    assert doc["editors"] == ["alice"]
+    assert doc["editors"] == ["sub-alice::alice"]
     assert unauthorized(api.get(BOB, doc["id"])[1])
     shared, errors = api.update(ALICE, id=doc["id"], editors=["sub-alice::alice", "sub-bob::bob"])
-    assert not errors and shared["editors"] == ["alice", "bob"]
+    assert not errors and shared["editors"] == ["sub-alice::alice", "sub-bob::bob"]
     assert api.get(BOB, doc["id"])[0]["id"] == doc["id"]
+    # sharing by the bare username (or sub) works too: AppSync matches either part
+    other, _ = api.create(ALICE, body="by name")
+    shared, errors = api.update(ALICE, id=other["id"], editors=[*other["editors"], "bob"])
+    assert not errors and api.get(BOB, other["id"])[0]["id"] == other["id"]
     # bob may not remove everyone but... himself out of alice's reach is fine; handing it away entirely is not
     assert unauthorized(api.update(BOB, id=doc["id"], editors=["sub-mallory::mallory"])[1])
     assert api.get(ADMIN, doc["id"])[0]["id"] == doc["id"]  # Admins see everything
@@ -266,7 +270,7 @@ def test_field_level_rules(engine: Engine) -> None:
     assert errors and errors[0]["message"] == "Unauthorized on [amount]"  # only HR sets amounts
     assert engine.execute("query { listSalaries { items { id } } }", None, None, TRUSTED)["data"]["listSalaries"]["items"] == []
     rec, errors = api.create(ALICE, name="alice")
-    assert not errors and rec["owner"] == "alice"
+    assert not errors and rec["owner"] == "sub-alice::alice"
     hr, errors = api.update(ADMIN, id=rec["id"], amount=120)
     assert not errors and hr["amount"] == 120
     mine, errors = api.get(ALICE, rec["id"])

@@ -66,7 +66,8 @@ def test_owner_records_are_private_end_to_end(world: Any) -> None:
     box, tokens = world
     alice = claims(tokens["alice@example.com"]["AccessToken"])
     mine, errors = call(box, tokens, "alice@example.com", CREATE_NOTE, {"input": {"body": "alice's"}})
-    assert not errors and mine["owner"] == alice["username"]  # read back as the username
+    # Read back as AppSync stores it with Gen 2's default identity claim: sub::username.
+    assert not errors and mine["owner"] == f"{alice['sub']}::{alice['username']}"
     theirs, _ = call(box, tokens, "bob@example.com", CREATE_NOTE, {"input": {"body": "bob's"}})
     data, errors = call(box, tokens, "bob@example.com", GET_NOTE, {"id": mine["id"]})
     assert data is None and errors[0]["errorType"] == "Unauthorized"
@@ -86,6 +87,9 @@ def test_owner_records_are_private_end_to_end(world: Any) -> None:
     assert data is None and errors[0]["errorType"] == "Unauthorized"
     assert call(box, tokens, "alice@example.com", GET_NOTE, {"id": mine["id"]})[0]["body"] == "alice's"
     assert theirs["id"] != mine["id"]
+    # The value read back is one the owner may write back (a client that round-trips a record).
+    data, errors = call(box, tokens, "alice@example.com", upd, {"input": {"id": mine["id"], "owner": mine["owner"]}})
+    assert not errors and data["id"] == mine["id"]
 
 
 def test_api_key_and_guest_are_refused_on_owner_models(world: Any) -> None:

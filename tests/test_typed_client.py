@@ -117,7 +117,9 @@ def test_awkward_names_are_handled(tmp_path: Path) -> None:
     assert "class Client(_cc.Record):" not in text  # the model `Client` is a Fields/record class...
     assert "class Client_(_cc.Client):" in text     # ...and the typed client steps aside
     assert '"from": "_b.str | None"' in text           # a keyword key: functional TypedDict
-    assert "reach them as ``record[name]``): items, from, values" in text
+    assert "reach them as ``record[name]``): from." in text
+    # fields named like Mapping methods are attributes (they win over the methods on records)
+    assert "    items: _b.str | None  # type: ignore[assignment]" in text
     module = load_module(module_path)
     assert module.Client_.record_types["Client"] is module.Client
     assert issubclass(module.Item, Record)
@@ -146,10 +148,16 @@ def awkward_mis() -> dict[str, Any]:
     item_fields = {n: f(n) for n in ("items", "from", "list", "str", "type", "values", "_version")}
     item_fields["id"] = f("id", "ID", isRequired=True)
     item_fields["count"] = f("count", "Int")
+    item_fields["clientId"] = f("clientId", "ID")
+    # a relationship named `items` next to a field named `keys`: loaders and fields both win over the
+    # Mapping methods, and the record classes still type-check
+    client_fields = {"id": f("id", "ID", isRequired=True), "name": f("name"),
+                     "keys": f("keys", isArray=True, isArrayNullable=True),
+                     "items": f("items", {"model": "Item"}, isArray=True, isArrayNullable=True,
+                                association={"connectionType": "HAS_MANY", "associatedWith": ["clientId"]})}
     return {
         "version": 1,
-        "models": {"Client": model("Client", {"id": f("id", "ID", isRequired=True), "name": f("name")}),
-                   "Item": model("Item", item_fields)},
+        "models": {"Client": model("Client", client_fields), "Item": model("Item", item_fields)},
         "enums": {}, "nonModels": {},
         "queries": {"import": {"name": "import", "isArray": False, "type": "String", "isRequired": False},
                     "list": {"name": "list", "isArray": True, "type": {"model": "Item"}, "isRequired": False,

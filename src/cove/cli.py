@@ -32,6 +32,9 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, ping_interval (repeatable)")
+    p.add_argument("--handlers", default=None, metavar="MODULE",
+                   help="a module or .py file with Python handlers for the custom queries and mutations (by "
+                        "operation name), for a backend served from its amplify_outputs.json")
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once, and print each confirmation and password-reset "
                         "code when define_auth has no on_send_code hook and COVE_SMTP_HOST is unset")
@@ -69,7 +72,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         realtime_limits=args.realtime_limit, print_codes=args.print_codes, production=not sandbox,
         typed_client=getattr(args, "typed_client", None),
         reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None,
-        console="local" if sandbox else ("admin" if args.console else None))
+        console="local" if sandbox else ("admin" if args.console else None), handlers=args.handlers)
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

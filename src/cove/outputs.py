@@ -50,7 +50,8 @@ def build_outputs(schema: Schema, *, url: str, api_key: str | None, region: str 
         "aws_region": region,
         "default_authorization_type": default,
         "authorization_types": additional,
-        "model_introspection": to_mis(schema),
+        # Served from someone else's introspection: theirs, unchanged, so clients generated from it match.
+        "model_introspection": schema.source_mis if schema.source_mis is not None else to_mis(schema),
     }
     if api_key:
         data["api_key"] = api_key

@@ -16,11 +16,14 @@
 //   {"op": "get"|"delete",   "model": "Todo", "id": "..." | "identifier": {...}, "options"?: {...}}
 //   {"op": "list",           "model": "Todo", "filter"?, "limit"?, "nextToken"?, "options"?: {...}}
 //   {"op": "listAll",        "model": "Todo", "filter"?, "limit"?}          follows nextToken itself
+//   {"op": "index",          "model": "Post", "query": "listPostByStatus", "keys": {...}, "filter"?, "limit"?}
+//   {"op": "custom",         "kind": "query"|"mutation", "name": "echo", "args"?: {...}, "options"?: {...}}
 //   {"op": "lazy",           "model": "Todo", "id": "...", "field": "list", "options"?: {...}}
 //                            get the record, then call its lazy relationship loader
 //   {"op": "graphql",        "query": "...", "variables"?: {...}}            raw client.graphql()
 //   {"op": "subscribe",      "as": "s1", "model": "Todo", "event": "onCreate"|"onUpdate"|"onDelete"|"observeQuery",
 //                            "filter"?, "options"?, "timeoutMs"?}   returns once the server sent start_ack
+//                            (or "custom": "onPostLiked", "args"?: a custom subscription, client.subscriptions.x)
 //   {"op": "events",         "as": "s1", "count"?: 1, "timeoutMs"?: 5000}   take the buffered events
 //   {"op": "unsubscribe",    "as": "s1"}
 //   {"op": "enum",           "name": "TodoPriority"}                         client.enums.X.values()
@@ -149,6 +152,18 @@ function stripFns(v) {
 }
 
 Amplify.configure(outputs);
+// An outputs file with an `auth` block: point Amplify Auth at Cove's Cognito endpoints (custom.cove), as
+// an app using Cove's user pool does. Otherwise every data call first tries the real AWS identity pool
+// for credentials (no network here: ~0.7 s lost per call). The data configuration stays as written.
+const coveEndpoints = outputs.custom?.cove;
+if (outputs.auth && coveEndpoints?.user_pool_endpoint) {
+  const config = Amplify.getConfig();
+  Amplify.configure({
+    ...config,
+    Auth: { ...config.Auth, Cognito: { ...config.Auth.Cognito, userPoolEndpoint: coveEndpoints.user_pool_endpoint,
+                                       identityPoolEndpoint: coveEndpoints.identity_pool_endpoint } },
+  });
+}
 
 const clients = new Map();
 function clientFor(options) {
@@ -207,6 +222,22 @@ async function runStep(step) {
       } while (nextToken);
       return { pages };
     }
+    case 'index': {
+      // a secondary-index query field: client.models.X.<query>(keys, {filter, limit, ...})
+      const model = modelOf(client, step.model);
+      if (typeof model[step.query] !== 'function') {
+        throw new Error(`client.models.${step.model} has no index query ${JSON.stringify(step.query)}`);
+      }
+      return model[step.query](step.keys, listArgs(step));
+    }
+    case 'custom': {
+      // a custom operation: client.queries.x(args, options) / client.mutations.x(args, options)
+      const group = client[step.kind === 'mutation' ? 'mutations' : 'queries'];
+      if (typeof group?.[step.name] !== 'function') {
+        throw new Error(`client.${step.kind}s has no ${JSON.stringify(step.name)}`);
+      }
+      return group[step.name](step.args ?? {}, opts);
+    }
     case 'lazy': {
       const parent = await modelOf(client, step.model).get(identifierOf(step), opts);
       if (!parent.data) return { parent: serialiseResult(parent) };
@@ -222,15 +253,27 @@ async function runStep(step) {
       //  or reports the subscription's error; events are buffered until an "events" step takes them.
       const name = step.as ?? step.label ?? `s${subscriptions.size}`;
       if (subscriptions.has(name)) throw new Error(`subscription ${name} already exists`);
-      const model = modelOf(client, step.model);
-      const fn = model[step.event];
-      if (typeof fn !== 'function') throw new Error(`${step.model}.${step.event} is not a function on the client`);
-      const args = { ...(opts ?? {}) };
-      if (step.filter !== undefined) args.filter = step.filter;
+      // {op:"subscribe", as, custom:"onPostLiked", args?, options?}: a custom subscription, client.subscriptions.x
       const entry = { events: [], errors: [] };
+      let observable;
+      let field;
+      if (step.custom) {
+        const fn = client.subscriptions?.[step.custom];
+        if (typeof fn !== 'function') throw new Error(`client.subscriptions has no ${JSON.stringify(step.custom)}`);
+        observable = fn(step.args ?? {}, opts);
+        field = step.custom;
+      } else {
+        const model = modelOf(client, step.model);
+        const fn = model[step.event];
+        if (typeof fn !== 'function') throw new Error(`${step.model}.${step.event} is not a function on the client`);
+        const args = { ...(opts ?? {}) };
+        if (step.filter !== undefined) args.filter = step.filter;
+        observable = fn(args);
+        field = `${step.event}${step.model}`; // e.g. onCreateTodo
+      }
       const acksBefore = acks.length;
       wsWire = [];
-      entry.sub = fn(args).subscribe({
+      entry.sub = observable.subscribe({
         next: value => entry.events.push(stripFns(value)),
         error: e => entry.errors.push(...(Array.isArray(e?.errors) ? e.errors.map(serialiseError) : [serialiseError(e?.error ?? e)])),
       });
@@ -239,7 +282,6 @@ async function runStep(step) {
       if (step.event === 'observeQuery') {
         await waitFor(() => entry.events.length > 0 || entry.errors.length > 0, timeoutMs);
       } else {
-        const field = `${step.event}${step.model}`; // e.g. onCreateTodo
         const acked = () => acks.slice(acksBefore).some(q => q.includes(field));
         const ok = await waitFor(() => acked() || entry.errors.length > 0, timeoutMs);
         if (!ok) entry.errors.push({ message: `driver: no start_ack for ${field} within ${timeoutMs} ms` });

@@ -29,6 +29,7 @@ def orders() -> None:
     order = client.models.Order.get({"customerId": "c1", "placedAt": "2024-01-01T00:00:00Z"}).data
     assert order is not None
     reveal_type(order["items"])  # R: list[OrderLine]
+    reveal_type(order.items)  # R: list[OrderLine]
     reveal_type(order.shippingAddress)  # R: Address | None
     placed = client.mutations.placeOrder({"customerId": "c1", "currency": "EUR",
                                           "lines": [{"sku": "a", "quantity": 1, "unitPrice": 3.0}],

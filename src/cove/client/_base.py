@@ -726,7 +726,8 @@ class ModelOps(Generic[RecordT]):
         assert f.association is not None
         assoc = f.association
         client = self.client
-        if assoc.connection_type == "BELONGS_TO":
+        if assoc.connection_type == "BELONGS_TO" or (assoc.connection_type == "HAS_ONE" and assoc.target_names):
+            # belongsTo, and hasOne in the older shape: this record holds the related key (targetNames).
             targets = assoc.target_names
             if not targets:
                 return None

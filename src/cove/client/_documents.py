@@ -322,7 +322,7 @@ def normalize_mutation_input(schema: SchemaInfo, model: ModelInfo,
                              data: Mapping[str, Any]) -> dict[str, Any]:
     """Relationship objects given for belongsTo/hasOne fields become their foreign-key fields."""
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in Mapping.items(data):  # not data.items(): a record may have a field named `items`
         f = model.fields.get(key)
         if f is None or f.kind != "model":
             out[key] = value
@@ -333,7 +333,7 @@ def normalize_mutation_input(schema: SchemaInfo, model: ModelInfo,
             continue
 
         def pick(obj: Any, k: str) -> Any:
-            return obj.get(k) if isinstance(obj, Mapping) else None
+            return Mapping.get(obj, k) if isinstance(obj, Mapping) else None
 
         if assoc.connection_type == "HAS_ONE":
             for target, source in zip(assoc.target_names, assoc.associated_with, strict=False):
@@ -368,7 +368,7 @@ def identifier_variables(model: ModelInfo, identifier: Mapping[str, Any], operat
         raise TypeError(f"{model.name}.{operation}() takes the identifier as a dict, e.g. "
                         f"{{{', '.join(repr(k) + ': ...' for k in model.identifier)}}}")
     keys = model.identifier if model.is_custom_primary_key else (model.primary_key,)
-    missing = [k for k in keys if identifier.get(k) is None]
+    missing = [k for k in keys if Mapping.get(identifier, k) is None]
     if missing:
         raise ValueError(f"{model.name}.{operation}() needs the identifier field(s) "
                          f"{', '.join(repr(k) for k in missing)}")

@@ -68,7 +68,7 @@ class ObserveState(Generic[RecordT]):
         self.predicate = compile_filter(dict(filter), list_fields) if filter else None
         if isinstance(sort_by, str):
             name = sort_by
-            self.sort_key: Callable[[Any], Any] | None = lambda r: _sortable(r.get(name))
+            self.sort_key: Callable[[Any], Any] | None = lambda r: _sortable(Mapping.get(r, name))
         else:
             self.sort_key = sort_by
         self.descending = descending
@@ -118,7 +118,7 @@ class ObserveState(Generic[RecordT]):
 
 
 def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    a, b = new.get("updatedAt"), current.get("updatedAt")
+    a, b = Mapping.get(new, "updatedAt"), Mapping.get(current, "updatedAt")
     return isinstance(a, str) and isinstance(b, str) and a < b
 
 

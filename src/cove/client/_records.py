@@ -30,6 +30,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _FieldFirst:
+    """A Mapping method (``items``, ``keys``, ``values``, ``get``) that gives way to a field or
+    relationship of the same name: ``cart.items`` is the cart's ``items`` field when the schema has
+    one (a production schema has ``items`` relationships), the Mapping method otherwise."""
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self.method = method
+        self.name = method.__name__
+
+    def __get__(self, record: Record | None, owner: type | None = None) -> Any:
+        if record is None:
+            return self.method
+        data = record._data
+        if self.name in data:
+            return data[self.name]
+        loaders = record._loaders
+        if self.name in loaders:
+            return loaders[self.name]
+        return self.method.__get__(record, owner)
+
+
 class Record(Mapping[str, Any]):
     """One object of a response: a model record, a custom-type value, a nested related record.
 
@@ -39,8 +60,10 @@ class Record(Mapping[str, Any]):
     loaders* for relationships: ``todo.list()`` fetches the related ``TodoList`` (a coroutine on the
     async client). Loaders are not items of the mapping.
 
-    Fields whose names clash with mapping methods (``keys``, ``items``, ``values``, ``get``) are
-    reached with ``record["items"]``.
+    A field or relationship named like a mapping method (``items``, ``keys``, ``values``, ``get``)
+    wins over the method: ``cart.items`` is the field, ``cart["items"]`` too (for a relationship,
+    ``customer["items"]`` is its loader); the mapping methods stay reachable as
+    ``Record.items(cart)`` and through :meth:`to_dict`.
 
     For type checkers, a plain ``Record`` has no field attributes: typed clients (``cove generate
     client``) return subclasses that declare each field with its type, so a misspelled field is an
@@ -73,7 +96,12 @@ class Record(Mapping[str, Any]):
 
     # -- mapping protocol -------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
-        return self._data[key]
+        try:
+            return self._data[key]
+        except KeyError:
+            if key in self._loaders:  # a relationship whose name is taken by a method (``items``)
+                return self._loaders[key]
+            raise
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
@@ -83,6 +111,12 @@ class Record(Mapping[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
+
+    if not TYPE_CHECKING:  # to type checkers these stay Mapping's methods; typed records declare fields
+        items = _FieldFirst(Mapping.items)
+        keys = _FieldFirst(Mapping.keys)
+        values = _FieldFirst(Mapping.values)
+        get = _FieldFirst(Mapping.get)
 
     # -- attribute access -------------------------------------------------------------------
     if not TYPE_CHECKING:  # hidden from type checkers: only declared fields are attributes to them
@@ -127,8 +161,10 @@ class Record(Mapping[str, Any]):
         return {k: _plain(v) for k, v in self._data.items()}
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, Record):
+            return self._data == other._data
         if isinstance(other, Mapping):
-            return self._data == dict(other.items())
+            return self._data == dict(Mapping.items(other))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

@@ -70,6 +70,8 @@ class ModelInfo:
     #: Owner/group fields named by auth rules (``ownerField``, ``groupsField``), in rule order.
     owner_fields: tuple[str, ...]
     disabled_operations: frozenset[str]
+    #: Fields the server fills on writes when left out (createdAt/updatedAt, unless disabled or renamed).
+    timestamp_fields: tuple[str, ...] = ("createdAt", "updatedAt")
 
     @property
     def identifier(self) -> tuple[str, ...]:
@@ -210,9 +212,14 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
     indexes: list[IndexInfo] = []
     owner_fields: list[str] = []
     disabled: set[str] = set()
+    timestamps: tuple[str, ...] = ("createdAt", "updatedAt")
     for attr in attributes:
         props = attr.get("properties") or {}
         kind = attr.get("type")
+        if kind == "model" and "timestamps" in props:
+            stamps = props["timestamps"]
+            timestamps = () if not isinstance(stamps, Mapping) else tuple(
+                str(n) for n in (stamps.get("createdAt", "createdAt"), stamps.get("updatedAt", "updatedAt")) if n)
         if kind == "key" and props.get("name") and props.get("queryField") and props.get("fields"):
             pk, *sk = props["fields"]
             indexes.append(IndexInfo(name=str(props["name"]), query_field=str(props["queryField"]),
@@ -254,4 +261,5 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
         indexes=tuple(indexes),
         owner_fields=tuple(owner_fields),
         disabled_operations=frozenset(disabled),
+        timestamp_fields=timestamps,
     )

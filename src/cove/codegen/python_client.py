@@ -65,8 +65,11 @@ _OUT_SCALARS = {
 _STRING_LIKE = frozenset({"String", "AWSDate", "AWSTime", "AWSDateTime", "AWSEmail", "AWSJSON", "AWSPhone",
                           "AWSURL", "AWSIPAddress"})
 _BUILTINS = ("str", "int", "float", "bool", "list", "tuple", "type")
+#: Mapping methods a field or relationship of the same name overrides on records (``cart.items``).
+_FIELD_FIRST = frozenset({"items", "keys", "values", "get"})
 #: Names a record attribute may not take: the Record/Mapping API, and Record's slots.
-_RECORD_RESERVED = frozenset(n for n in dir(Record) if not n.startswith("__")) | {"_data", "_loaders", "_typename"}
+_RECORD_RESERVED = (frozenset(n for n in dir(Record) if not n.startswith("__")) | {"_data", "_loaders", "_typename"}) \
+    - _FIELD_FIRST
 #: Keywords the model client methods take besides the request options.
 _LIST_PARAMS = frozenset({"filter", "limit", "next_token", "sort_direction", "selection_set", "auth_mode",
                           "auth_token", "api_key", "headers", "endpoint", "self"})
@@ -419,7 +422,8 @@ __all__ = [
                 f"Filter conditions on a list-of-{name} field.", required=set())
 
     # -- records --------------------------------------------------------------------------------
-    def record_class(self, name: str, base: str, doc: str, members: Sequence[_Member]) -> None:
+    def record_class(self, name: str, base: str, doc: str, members: Sequence[_Member], *,
+                     item_overloads: bool = True) -> None:
         self.exports.append(name)
         scope = _Scope({m.name for m in members})
         declared: list[_Member] = []
@@ -437,8 +441,12 @@ __all__ = [
         if declared:
             self.emit("")
         for m in declared:
-            self.emit(f"    {m.name}: {m.annotation}" + (f"  # {m.comment}" if m.comment else ""))
-        typed_items = [m for m in members if m.name in skipped and not self._shadowed(m.annotation, scope)]
+            # A field named like a Mapping method replaces it on records (see Record): say so to checkers.
+            ignore = "  # type: ignore[assignment]" if m.name in _FIELD_FIRST else ""
+            self.emit(f"    {m.name}: {m.annotation}{ignore}" + (f"  # {m.comment}" if m.comment else ""))
+        # (not for loader classes: a second set of overloads would clash with the fields class's)
+        typed_items = [m for m in members if item_overloads and (m.name in skipped or m.name in _FIELD_FIRST)
+                       and not self._shadowed(m.annotation, scope)]
         if typed_items:
             # Typed item access for the fields that cannot be attributes: order["items"].
             s = self.b("str", scope)
@@ -508,7 +516,7 @@ __all__ = [
                 doc += f", and relationship loaders (``{call if mode == 'sync' else 'await ' + call}``)."
             else:
                 doc += "."
-            self.record_class(name, f"{m}Fields", doc, rmembers)
+            self.record_class(name, f"{m}Fields", doc, rmembers, item_overloads=False)
 
         # inputs
         ident = model.identifier if model.is_custom_primary_key else (model.primary_key,)
@@ -605,9 +613,10 @@ __all__ = [
                 else:
                     members.append(_Member(f.name, f"{t} | None"))
                 continue
-            implicit_id = f.name == model.primary_key and not model.is_custom_primary_key
+            server_set = (f.name == model.primary_key and not model.is_custom_primary_key) \
+                or f.name in model.timestamp_fields
             needed = (f.is_array and f.is_array_nullable is False) or (not f.is_array and f.is_required)
-            if needed and not implicit_id:
+            if needed and not server_set:
                 required.add(f.name)
                 members.append(_Member(f.name, t))
             elif needed:

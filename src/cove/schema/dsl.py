@@ -879,14 +879,15 @@ def _validate_relations(schema: Schema) -> None:
             related = schema.models.get(rel.related_model)
             if related is None:
                 raise SchemaError(f"{where}: related model {rel.related_model!r} is not defined in the schema")
-            if rel.kind == "belongs_to":
+            if rel.parent_holds_key:
                 holder, key_model = model, related
             else:
                 holder, key_model = related, model
-            if len(rel.references) != len(key_model.identifier):
-                raise SchemaError(f"{where}: references {list(rel.references)} must name one field per "
+            refs = rel.key_fields if rel.parent_holds_key else rel.references
+            if len(refs) != len(key_model.identifier):
+                raise SchemaError(f"{where}: references {list(refs)} must name one field per "
                                   f"identifier field of {key_model.name} {list(key_model.identifier)}")
-            for ref in rel.references:
+            for ref in refs:
                 if ref not in holder.fields or holder.fields[ref].relation is not None:
                     raise SchemaError(f"{where}: reference field {holder.name}.{ref} is not defined; "
                                       f"declare it, e.g. \"{ref}\": a.id()")

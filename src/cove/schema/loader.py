@@ -18,8 +18,9 @@ _counter = itertools.count()
 class SchemaSource:
     """Where a schema comes from, and the files to watch for changes."""
 
-    def __init__(self, spec: str | None) -> None:
+    def __init__(self, spec: str | None, handlers: str | None = None) -> None:
         self.spec = spec or DEFAULT_SCHEMA
+        self.handlers = handlers   # a module giving custom operations their Python handlers (handlers.py)
         self.path: Path | None = None
         self.attribute: str | None = None
         self.outputs_file: Path | None = None
@@ -44,6 +45,16 @@ class SchemaSource:
         return self.path.parent if self.path is not None else None
 
     def watched_files(self) -> list[Path]:
+        files = self._schema_files()
+        if self.handlers is not None:
+            from .handlers import handlers_file
+
+            found = handlers_file(self.handlers)
+            if found is not None and found not in files:
+                files.append(found)
+        return files
+
+    def _schema_files(self) -> list[Path]:
         if self.outputs_file is not None:
             return [self.outputs_file]
         if self.path is None:
@@ -54,7 +65,15 @@ class SchemaSource:
         return sorted(p for p in self.folder.glob("*.py"))
 
     def load(self) -> DataDefinition:
-        """Import (or re-import) the schema and return its data definition."""
+        """Import (or re-import) the schema (and the handlers module) and return its data definition."""
+        definition = self._load_schema()
+        if self.handlers is not None:
+            from .handlers import attach_handlers, import_handlers
+
+            attach_handlers(definition.schema, import_handlers(self.handlers), self.handlers)
+        return definition
+
+    def _load_schema(self) -> DataDefinition:
         if self.outputs_file is not None:
             import json
 

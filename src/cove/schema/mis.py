@@ -41,7 +41,7 @@ def field_mis(field: Field) -> dict[str, Any]:
             out["association"] = {"connectionType": "BELONGS_TO", "targetNames": list(rel.references)}
         else:
             out["association"] = {"connectionType": "HAS_ONE", "associatedWith": list(rel.references),
-                                  "targetNames": []}
+                                  "targetNames": list(rel.target_names)}
     return out
 
 

@@ -36,7 +36,7 @@ STRING_LIKE: frozenset[str] = frozenset(
 )
 NUMERIC: frozenset[str] = frozenset({"Int", "Float", "AWSTimestamp"})
 
-TypeKind = Literal["scalar", "enum", "custom", "model"]
+TypeKind = Literal["scalar", "enum", "custom", "input", "model"]
 RelationKind = Literal["has_many", "belongs_to", "has_one"]
 
 # Operations a model rule may grant (`.to([...])`); `read` expands to get/list/listen.
@@ -56,7 +56,8 @@ AuthProvider = Literal["apiKey", "identityPool", "iam", "userPools", "oidc", "fu
 
 @dataclass(frozen=True)
 class TypeRef:
-    """What a field holds: an AppSync scalar, an enum, a custom (non-model) type or a model."""
+    """What a field holds: an AppSync scalar, an enum, a custom (non-model) type, an input type (custom
+    operation arguments of a model introspection's ``inputs``) or a model."""
 
     kind: TypeKind
     name: str
@@ -69,6 +70,19 @@ class Relation:
     # For has_many/has_one: the child's fields that reference this model's key (`associatedWith`).
     # For belongs_to: this model's own fields that hold the parent's key (`targetNames`).
     references: tuple[str, ...]
+    # has_one in the older shape Amplify emits (`associatedWith: ["id"], targetNames: ["todoMetaId"]`):
+    # this model's own fields that hold the related record's key, joined like belongs_to.
+    target_names: tuple[str, ...] = ()
+
+    @property
+    def parent_holds_key(self) -> bool:
+        """Whether this model's fields hold the related key (belongs_to, or has_one in the older shape)."""
+        return self.kind == "belongs_to" or bool(self.target_names)
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """This model's fields that hold the related key, when `parent_holds_key`."""
+        return self.target_names or self.references
 
 
 @dataclass
@@ -138,6 +152,13 @@ class Model:
     indexes: list[SecondaryIndex] = field(default_factory=list)
     disabled_operations: frozenset[str] = frozenset()
     rules: list[AuthRule] = field(default_factory=list)
+    # The fields the server fills with the time of the write (None: timestamps disabled or renamed away).
+    created_at: str | None = "createdAt"
+    updated_at: str | None = "updatedAt"
+
+    @property
+    def timestamp_fields(self) -> tuple[str, ...]:
+        return tuple(n for n in (self.created_at, self.updated_at) if n is not None)
 
     @property
     def primary_key(self) -> str:
@@ -220,6 +241,8 @@ class AuthSettings:
     require_confirmation: bool | None = None       # None: the sandbox confirms at once, `cove serve` sends a code
     # Called with a cove.identity.delivery.CodeEvent for every code; not stored, not compared.
     on_send_code: Any = field(default=None, compare=False, repr=False)
+    # An outputs file's `mfa_configuration` (OPTIONAL/REQUIRED): noted at start-up; MFA is not served locally.
+    mfa_requested: str = "NONE"
 
 
 @dataclass
@@ -234,6 +257,9 @@ class AuthorizationModes:
     oidc: dict[str, Any] | None = None
     default_given: bool = False   # False: define_auth() makes userPool the default (Amplify's rule)
     user_pool: bool = False       # define_auth() was given: user pool tokens are accepted
+    # An outputs file's authorization types Cove cannot serve without more configuration (OIDC issuer,
+    # Lambda authorizer), reported at start-up.
+    unserved: tuple[str, ...] = ()
 
     def enabled(self) -> list[str]:
         modes = [self.default]
@@ -262,5 +288,9 @@ class Schema:
     queries: dict[str, CustomOperation] = field(default_factory=dict)
     mutations: dict[str, CustomOperation] = field(default_factory=dict)
     subscriptions: dict[str, CustomOperation] = field(default_factory=dict)
+    input_types: dict[str, CustomType] = field(default_factory=dict)   # MIS `inputs` (operation arguments)
     authorization_modes: AuthorizationModes = field(default_factory=AuthorizationModes)
     auth: AuthSettings | None = None   # define_auth(): the user pool and identity pool
+    # Served from a model introspection: that document, written back unchanged to the local outputs, so
+    # clients generated from the original outputs see the same schema.
+    source_mis: dict[str, Any] | None = None

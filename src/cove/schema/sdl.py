@@ -165,12 +165,14 @@ def _model_sdl(schema: Schema, model: Model) -> list[str]:
                f"  nextToken: String\n}}\n")
 
     stored = model.stored_fields()
-    # Create: identifier optional only for the implicit id; defaults make fields optional.
+    # Create: identifier optional only for the implicit id; defaults and timestamps make fields optional.
     create_lines = []
     for f in stored:
         if f.read_only:
             continue
-        optional = f.has_default or (f.name == "id" and not model.is_custom_primary_key)
+        # AppSync fills createdAt/updatedAt when a write leaves them out, declared or not.
+        optional = f.has_default or (f.name == "id" and not model.is_custom_primary_key) \
+            or f.name in model.timestamp_fields
         create_lines.append(f"  {f.name}: {_input_type(f, force_optional=optional)}")
     out.append(f"input Create{model.name}Input {{\n" + "\n".join(create_lines) + "\n}\n")
     update_lines = []
@@ -280,8 +282,13 @@ def to_sdl(schema: Schema) -> str:
     for ct in schema.custom_types.values():
         body = "\n".join(f"  {f.name}: {f.graphql_type}" for f in ct.fields.values())
         parts.append(f"type {ct.name} {{\n{body}\n}}\n")
+        if ct.name + "Input" in schema.input_types:
+            continue  # the introspection declares this input itself (Gen 2 lists it under `inputs`)
         ibody = "\n".join(f"  {f.name}: {_input_type(f)}" for f in ct.fields.values())
         parts.append(f"input {ct.name}Input {{\n{ibody}\n}}\n")
+    for it in schema.input_types.values():
+        ibody = "\n".join(f"  {f.name}: {_input_type(f)}" for f in it.fields.values())
+        parts.append(f"input {it.name} {{\n{ibody}\n}}\n")
     queries: list[str] = []
     mutations: list[str] = []
     subscriptions: list[str] = []

@@ -7,7 +7,8 @@ the user's (pushed into SQL, so unauthorized rows never leave the database and p
 for writes they are checked against the input and the stored record.
 
 Owner values follow Cognito: a record's owner is stored as ``<sub>::<username>`` and read back as
-``<username>``; a stored value equal to the bare sub or the bare username also matches (legacy data).
+stored, as AppSync does; a stored value equal to the bare sub or the bare username also matches
+(legacy data, and owners named by username when sharing with ``owners_defined_in``).
 """
 
 from __future__ import annotations
@@ -93,25 +94,11 @@ def owner_values(rule: AuthRule, identity: Identity) -> tuple[str | None, list[s
     return (str(single), [str(single)]) if single is not None else (None, [])
 
 
-def present_owner(value: Any) -> Any:
-    """Owner read-back: ``sub::username`` -> ``username`` (per element for lists)."""
-    if isinstance(value, str):
-        return value.rsplit("::", 1)[-1]
-    if isinstance(value, list):
-        return [v.rsplit("::", 1)[-1] if isinstance(v, str) else v for v in value]
-    return value
-
-
 class Authorizer:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self._static_cache: dict[tuple[str, str, str], bool] = {}
         self._claims_free_cache: dict[tuple[str, str, str], bool] = {}
-        # Fields holding owner values (read back without the sub), per model.
-        self.owner_fields: dict[str, frozenset[str]] = {
-            m.name: frozenset(r.owner_field for r in m.rules if r.strategy == "owner" and r.owner_field)
-            for m in schema.models.values()
-        }
 
     # ------------------------------------------------------------------ rule matching
 

@@ -43,7 +43,7 @@ from cove.schema.naming import get_field, list_field, mutation_field, sort_key_a
 from cove.store.base import KeyCondition, ListRequest, Record, StoreError
 from cove.store.sqlite import now_iso
 
-from .authorization import Authorizer, Decision, HiddenField, present_owner
+from .authorization import Authorizer, Decision, HiddenField
 from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
@@ -277,10 +277,8 @@ class Engine:
         self.limits = limits or Limits()
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
-        # Models whose records need a per-caller pass before rendering (owner read-back, field rules).
-        self.guarded_models = frozenset(
-            m.name for m in schema.models.values()
-            if self.authorizer.owner_fields.get(m.name) or self.authorizer.has_field_rules(m))
+        # Models whose records need a per-caller pass before rendering (field-level rules).
+        self.guarded_models = frozenset(m.name for m in schema.models.values() if self.authorizer.has_field_rules(m))
         # Called after each successful mutation as on_mutation(field, model, record, value, plan): the
         # mutation field, its model (None for custom mutations), the stored record (or the handler's
         # result), the rendered result and the plan it was rendered with. The real-time hub publishes
@@ -746,35 +744,39 @@ class Engine:
                 values[f.name] = v
         if "id" in model.fields and model.fields["id"].implicit and values.get("id") is None:
             values["id"] = str(uuid.uuid4())
-        for ts in ("createdAt", "updatedAt"):
-            if model.fields[ts].read_only:
-                values[ts] = now
+        for ts in model.timestamp_fields:
+            if values.get(ts) is None:
+                values[ts] = now  # AppSync: the input's value if given, else the time of the write
         return values
 
     def _update_values(self, model: Model, given: dict[str, Any]) -> tuple[dict[str, Any], Record]:
         key = {k: given[k] for k in model.identifier}
         changes: Record = {}
+        updated_at = model.updated_at
         for name, value in given.items():
-            if name in model.identifier:
+            if name in model.identifier or (name == updated_at and value is None):
                 continue
             f = model.fields[name]
             if value is None and (f.required or f.array_required):
                 raise FieldError(f"Cannot set the required field {model.name}.{name} to null",
                                  "InvalidArgumentsError")
             changes[name] = value
-        if model.fields["updatedAt"].read_only:
-            changes["updatedAt"] = now_iso()
+        if updated_at is not None and changes.get(updated_at) is None:
+            changes[updated_at] = now_iso()
         return key, changes
 
     def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context) -> Any:
         op = spec.operation
         parent = "Query" if op.kind == "query" else "Mutation"
+        handler = op.handler
+        if not callable(handler):
+            # Said before any authorization check: "Not Authorized" would hide the cause.
+            how = ("serve it with --handlers MODULE (a function named after the operation)"
+                   if self.schema.source_mis is not None else "give it one with .handler(function)")
+            raise FieldError(f"{rf.name} has no handler in this Cove server; {how}", "MappingTemplate")
         if not self.authorizer.check_rules(op.rules, "read", ctx.identity) or \
                 self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
-        handler = op.handler
-        if not callable(handler):
-            raise FieldError(f"{rf.name} has no handler; give it one with .handler(function)", "MappingTemplate")
         event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
                  "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
         try:
@@ -833,13 +835,10 @@ class Context:
         return {**record, **dict.fromkeys(names)} if names else record
 
     def _guard(self, plan: Plan, model: Model, record: dict[str, Any]) -> dict[str, Any]:
-        """What the caller may see of a record: owner values read back without the sub, fields
-        denied by field-level rules nulled with an error, a Lambda authorizer's deniedFields nulled."""
+        """What the caller may see of a record: fields denied by field-level rules nulled with an
+        error, a Lambda authorizer's deniedFields nulled."""
         authorizer = self.engine.authorizer
         out = dict(record)
-        for name in authorizer.owner_fields.get(model.name, ()):
-            if name in out:
-                out[name] = present_owner(out[name])
         if authorizer.has_field_rules(model):
             selected = [e for e in plan.entries if e.kind in (SCALAR, OBJECT) and e.name in model.fields]
             denied = set(authorizer.field_denials(model, "read", [e.name for e in selected], record, self.identity))
@@ -919,15 +918,15 @@ class Context:
         related = engine.schema.models[rel.related_model]
         if engine.authorizer.operation_denied(plan.type_name, e.name, self.identity):
             return None
-        decision = engine.authorizer.check_operation(related, "get" if rel.kind == "belongs_to" else "list",
+        decision = engine.authorizer.check_operation(related, "get" if rel.parent_holds_key else "list",
                                                      self.identity)
         if not decision.allowed:
             self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
                                            "Unauthorized", [*self.path, e.key], e.nodes[0]))
             return None
         assert plan.model is not None
-        if rel.kind == "belongs_to":
-            key_values = [record.get(r) for r in rel.references]
+        if rel.parent_holds_key:
+            key_values = [record.get(r) for r in rel.key_fields]
             if any(v is None for v in key_values):
                 return None
             found = engine.store.get(related, dict(zip(related.identifier, key_values, strict=True)))

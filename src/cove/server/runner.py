@@ -56,6 +56,7 @@ class ServerOptions:
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
     reset: str | None = None                   # sandbox: "data" deletes every record, "all" the whole data dir
     console: str | None = None                 # "local" (sandbox), "admin" (serve --console) or None
+    handlers: str | None = None                # module with Python handlers for custom operations
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -115,7 +116,7 @@ class Sandbox:
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
-        self.source = SchemaSource(options.schema)
+        self.source = SchemaSource(options.schema, options.handlers)
         if self.source.outputs_file is not None and self.source.outputs_file == Path(options.outputs).resolve():
             raise SchemaError(f"{options.schema} is both the schema source and the outputs file; "
                               f"write the outputs elsewhere with --outputs")
@@ -229,6 +230,36 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
                             auto_confirm=not (options.print_codes or options.production),
                             on_send_code=print_code if options.print_codes or not options.production else None,
                             smtp=smtp)
+
+
+def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
+    """Start-up lines on what a served backend needs from its developer: users to sign in with,
+    handlers for its custom operations, settings the local pool does not serve."""
+    from cove.schema.handlers import unhandled
+
+    lines = []
+    auth = schema.auth
+    if auth is not None:
+        login = "PHONE" if auth.login_with == ("phone_number",) else "EMAIL"
+        group = f" [--group {auth.groups[0]}]" if auth.groups else ""
+        lines.append(f"  Add users         cove users add {login} --password PASSWORD{group} "
+                     f"--data-dir {options.data_dir} --region {options.region}")
+        if auth.mfa_requested not in ("NONE", "OFF"):
+            lines.append(f"  MFA               {auth.mfa_requested} in the outputs; not served locally (sign-in "
+                         f"without a second factor)")
+    if schema.authorization_modes.unserved:
+        lines.append(f"  Not served        {', '.join(schema.authorization_modes.unserved)}: needs its issuer or "
+                     f"authorizer; serve a Python schema with define_data(authorization_modes=...) for it")
+    how = "--handlers MODULE gives it one" if schema.source_mis is not None else "it gets a .handler(function)"
+    for op in unhandled(schema):
+        lines.append(f"  No handler        {op.name} ({op.kind}): its calls answer an error until {how}")
+    for sub in schema.subscriptions.values():
+        if sub.subscribes_to:
+            lines.append(f"  Subscription      {sub.name} follows {', '.join(sub.subscribes_to)}")
+        else:
+            lines.append(f"  Subscription      {sub.name} follows no mutation (set one with --handlers: "
+                         f"subscriptions = {{...}})")
+    return lines
 
 
 def _default_url(options: ServerOptions) -> str:
@@ -367,6 +398,8 @@ def run_sandbox(options: ServerOptions) -> int:
         if options.console is not None:
             _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console"
                  + (" (administrators only)" if options.console == "admin" else ""))
+        for line in _served_notes(sandbox.schema, options):
+            _say(line)
         _say(f"  Outputs           {options.outputs}")
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
@@ -466,7 +499,7 @@ def run_serve(options: ServerOptions) -> int:
 def _worker(options: ServerOptions, sock: socket.socket) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     store = open_store(options.data_dir, options.synchronous)
-    source = SchemaSource(options.schema)
+    source = SchemaSource(options.schema, options.handlers)
     schema = source.load().schema
     store.apply_schema(schema, allow_destructive=False)
     store.start_background_checkpoints()

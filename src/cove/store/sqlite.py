@@ -258,7 +258,7 @@ class SQLiteStore:
         for model in schema.models.values():
             for f in model.fields.values():
                 rel = f.relation
-                if rel is None or rel.kind == "belongs_to":
+                if rel is None or rel.parent_holds_key:
                     continue
                 child = schema.models[rel.related_model]
                 cols = ", ".join(quote(c) for c in rel.references)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import boto3
@@ -33,6 +35,14 @@ def idp(box: Any, credentials: tuple[str, str] | None = None) -> Any:
     return boto3.client("cognito-idp", region_name=REGION, endpoint_url=cove["user_pool_endpoint"],
                         aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
                         config=Config(retries={"max_attempts": 1}))
+
+
+def iam_admin(box: Any) -> Any:
+    """A cognito-idp client signed with fresh static IAM credentials (`cove iam create`): admin calls."""
+    out = subprocess.run([sys.executable, "-m", "cove", "iam", "--data-dir", str(box.data_dir), "create"],
+                         capture_output=True, text=True, check=True).stdout
+    values = dict(line.split("=", 1) for line in out.split())
+    return idp(box, (values["AWS_ACCESS_KEY_ID"], values["AWS_SECRET_ACCESS_KEY"]))
 
 
 def identity(box: Any) -> Any:

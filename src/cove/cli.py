@@ -115,7 +115,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
     store, pool = open_user_pool(args.data_dir, args.region)
     try:
         if args.users_command == "add":
-            user = pool.create_user(args.login, args.password, groups=args.group or [])
+            attributes = dict(item.partition("=")[::2] for item in args.attribute or [])
+            user = pool.create_user(args.login, args.password, attributes, groups=args.group or [])
             print(f"{user.username}\t{user.email or user.phone_number}\tCONFIRMED"
                   + (f"\tgroups: {', '.join(args.group)}" if args.group else ""))
         elif args.users_command == "list":
@@ -254,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("login", help="email (or phone number) to sign in with")
     uadd.add_argument("--password", required=True)
     uadd.add_argument("--group", action="append", help="a group of define_auth(groups=...) (repeatable)")
+    uadd.add_argument("--attribute", action="append", metavar="NAME=VALUE",
+                      help="a standard or declared custom: attribute, set as an administrator (repeatable)")
     usub.add_parser("list", help="list users")
     udel = usub.add_parser("delete", help="delete a user")
     udel.add_argument("login", help="email, phone number or username")

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from cove.schema.dsl import SchemaError
-from cove.schema.model import AuthSettings, PasswordPolicy, Schema
+from cove.schema.model import AuthSettings, PasswordPolicy, Schema, UserAttribute
 
 from .credentials import CredentialIssuer
 from .identity_pool import IdentityPool
@@ -129,7 +129,8 @@ class IdentityServices:
                                 "require_numbers": p.require_numbers, "require_symbols": p.require_symbols,
                                 "require_uppercase": p.require_uppercase},
             "unauthenticated_identities_enabled": settings.allow_guest_access,
-            "standard_required_attributes": ["email"] if "email" in settings.login_with else [],
+            "standard_required_attributes": (["email"] if "email" in settings.login_with else []) + [
+                a.name for a in settings.user_attributes if a.required and a.name != "email"],
             "username_attributes": list(settings.login_with),
             "user_verification_types": verification,
             "groups": [{g: {"precedence": i}} for i, g in enumerate(settings.groups)],
@@ -162,6 +163,7 @@ def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
     policy = PasswordPolicy(**data.pop("password_policy", {}))
     data["login_with"] = tuple(data.get("login_with", ("email",)))
     data["groups"] = tuple(data.get("groups", ()))
+    data["user_attributes"] = tuple(UserAttribute(**a) for a in data.get("user_attributes", ()))
     return AuthSettings(password_policy=policy, **data)
 
 

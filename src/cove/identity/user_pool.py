@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cove.schema.model import AuthSettings, PasswordPolicy
 
+from . import attributes as attributes_
 from . import srp
 from .sealing import Sealer, SealError
 from .store import DuplicateUser, IdentityStore, RefreshToken, User
@@ -121,7 +122,7 @@ class UserPool:
                         "GetUser", "GlobalSignOut", "RevokeToken", "ForgotPassword", "ConfirmForgotPassword",
                         "ChangePassword", "DeleteUser", "UpdateUserAttributes"})
     ADMIN = frozenset({"AdminCreateUser", "AdminGetUser", "AdminDeleteUser", "AdminAddUserToGroup",
-                       "AdminRemoveUserFromGroup", "AdminListGroupsForUser", "AdminConfirmSignUp",
+                       "AdminRemoveUserFromGroup", "AdminUpdateUserAttributes", "AdminListGroupsForUser", "AdminConfirmSignUp",
                        "AdminSetUserPassword", "AdminUserGlobalSignOut", "AdminDisableUser", "AdminEnableUser",
                        "ListUsers", "ListGroups", "ListUsersInGroup", "DescribeUserPool", "DescribeUserPoolClient"})
 
@@ -187,6 +188,12 @@ class UserPool:
             raise CognitoError("UserNotFoundException", "User does not exist.")
         return user
 
+    def check_writes(self, changes: Mapping[str, str], *, admin: bool, creating: bool = False) -> None:
+        try:
+            attributes_.check_writes(self.settings, changes, admin=admin, creating=creating)
+        except attributes_.AttributeRefused as exc:
+            raise CognitoError("InvalidParameterException", str(exc)) from None
+
     def _policy(self, password: str) -> None:
         problem = policy_violation(self.settings.password_policy, password)
         if problem:
@@ -216,16 +223,17 @@ class UserPool:
             attrs["email"] = attrs["email"].lower()
         if "phone_number" in attrs and not _PHONE.match(attrs["phone_number"]):
             raise CognitoError("InvalidParameterException", "Invalid phone number format.")
-        for name in ("sub", "cognito:username", "cognito:groups"):
-            attrs.pop(name, None)
-        if "email" in self.settings.login_with and "email" not in attrs:
-            raise CognitoError("InvalidParameterException", "Attributes did not conform to the schema: email: "
+        required = ["email"] if "email" in self.settings.login_with and "email" not in attrs else []
+        missing = required[0] if required else attributes_.missing_required(self.settings, attrs)
+        if missing:
+            raise CognitoError("InvalidParameterException", f"Attributes did not conform to the schema: {missing}: "
                                "The attribute is required")
         return attrs
 
     def create_user(self, login: str, password: str | None, attributes: dict[str, str] | None = None, *,
-                    status: str = "CONFIRMED", groups: list[str] | None = None) -> User:
-        """Create a user (sign-up and the admin/CLI paths share this)."""
+                    status: str = "CONFIRMED", groups: list[str] | None = None, admin: bool = True) -> User:
+        """Create a user (sign-up and the admin/CLI paths share this); ``admin`` False for SignUp."""
+        self.check_writes(attributes or {}, admin=admin, creating=True)
         if password is not None:
             self._policy(password)
         attrs = self._login_attributes(login, attributes or {})
@@ -316,7 +324,7 @@ class UserPool:
         login = _str(body, "Username")
         password = _str(body, "Password")
         status = "CONFIRMED" if self.auto_confirm else "UNCONFIRMED"
-        user = self.create_user(login, password, _attributes(body), status=status)
+        user = self.create_user(login, password, _attributes(body), status=status, admin=False)
         result: dict[str, Any] = {"UserConfirmed": status == "CONFIRMED", "UserSub": user.sub}
         if status != "CONFIRMED":
             result["CodeDeliveryDetails"] = self._new_code(user, "signup")
@@ -446,11 +454,31 @@ class UserPool:
     def op_UpdateUserAttributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = self.access_claims(_str(body, "AccessToken"))
         changes = _attributes(body)
-        for name in ("sub", "email", "phone_number", "email_verified", "phone_number_verified"):
+        self.check_writes(changes, admin=False)
+        for name in ("email", "phone_number"):
             if name in changes:
                 raise CognitoError("InvalidParameterException", f"Cove does not let users change {name} yet")
         self.store.update_user(user.username, attributes={**user.attributes, **changes})
         return {"CodeDeliveryDetailsList": []}
+
+    def op_AdminUpdateUserAttributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        user = self._find(_str(body, "Username"))
+        changes = _attributes(body)
+        self.check_writes(changes, admin=True)
+        logins: dict[str, Any] = {}
+        if "email" in changes:
+            if not _EMAIL.match(changes["email"]):
+                raise CognitoError("InvalidParameterException", "Invalid email address format.")
+            changes["email"] = logins["email"] = changes["email"].lower()
+        if "phone_number" in changes:
+            if not _PHONE.match(changes["phone_number"]):
+                raise CognitoError("InvalidParameterException", "Invalid phone number format.")
+            logins["phone_number"] = changes["phone_number"]
+        try:
+            self.store.update_user(user.username, attributes={**user.attributes, **changes}, **logins)
+        except DuplicateUser:
+            raise CognitoError("AliasExistsException", "An account with the given email already exists.") from None
+        return {}
 
     def op_GlobalSignOut(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = self.access_claims(_str(body, "AccessToken"))
@@ -506,7 +534,7 @@ class UserPool:
         temporary = _str(body, "TemporaryPassword", required=False) or None
         if temporary is None:
             temporary = secrets.token_urlsafe(9) + "aA1!"
-        user = self.create_user(login, temporary, _attributes(body), status="FORCE_CHANGE_PASSWORD")
+        user = self.create_user(login, temporary, _attributes(body), status="FORCE_CHANGE_PASSWORD", admin=True)
         self.store.update_user(user.username, attributes={**user.attributes, **(
             {"email_verified": "true"} if user.email else {})})
         user = self._find(user.username)

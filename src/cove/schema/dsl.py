@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from cove.identity.attributes import parse_declarations
+
 from .model import (
     DISABLEABLE,
     FIELD_OPERATIONS,
@@ -525,17 +527,21 @@ _LOGIN_ATTRIBUTES = {"email": "email", "phone": "phone_number", "phone_number": 
 def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable[str] = (),
                 allow_guest_access: bool = False, password_policy: Mapping[str, Any] | None = None,
                 access_token_validity: int = 3600, id_token_validity: int = 3600,
-                refresh_token_validity: int = 30 * 86400, **camel: Any) -> AuthDefinition:
+                refresh_token_validity: int = 30 * 86400, user_attributes: Mapping[str, Any] | None = None,
+                **camel: Any) -> AuthDefinition:
     """Amplify's ``defineAuth``: a user pool (and an identity pool) for the API.
 
     ``login_with={"email": True}`` (or ``"phone": True``); ``groups=["Admins"]`` (precedence in
     list order); ``allow_guest_access=True`` lets the identity pool hand out guest credentials;
     ``password_policy={"min_length": 8, "require_lowercase": True, "require_uppercase": True,
     "require_numbers": True, "require_symbols": True}`` (Cognito's defaults); token lifetimes in
-    seconds. camelCase spellings (``loginWith``, ``allowGuestAccess``) work too.
+    seconds. ``user_attributes={"custom:tenant": {"data_type": "String", "mutable": False},
+    "preferredUsername": {"required": True}}`` declares custom attributes (only declared ones are
+    writable) and marks standard ones required or immutable. camelCase spellings (``loginWith``,
+    ``allowGuestAccess``, ``userAttributes``) work too.
     """
     aliases = {"loginWith": "login_with", "allowGuestAccess": "allow_guest_access",
-               "passwordPolicy": "password_policy"}
+               "passwordPolicy": "password_policy", "userAttributes": "user_attributes"}
     for key, value in camel.items():
         if key not in aliases:
             raise SchemaError(f"define_auth(): unknown option {key!r}")
@@ -543,6 +549,8 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
             login_with = value
         elif key == "allowGuestAccess":
             allow_guest_access = value
+        elif key == "userAttributes":
+            user_attributes = value
         else:
             password_policy = value
     login = login_with if login_with is not None else {"email": True}
@@ -579,8 +587,14 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
                         ("refresh_token_validity", refresh_token_validity)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SchemaError(f"define_auth({name}=...): a positive number of seconds")
+    if user_attributes is not None and not isinstance(user_attributes, Mapping):
+        raise SchemaError('define_auth(user_attributes=...) takes a dict such as {"custom:tenant": {}}')
+    try:
+        declared = parse_declarations(user_attributes)
+    except ValueError as exc:
+        raise SchemaError(f"define_auth(user_attributes=...): {exc}") from None
     return AuthDefinition(AuthSettings(tuple(attributes), names, bool(allow_guest_access), policy,
-                                       access_token_validity, id_token_validity, refresh_token_validity))
+                                       access_token_validity, id_token_validity, refresh_token_validity, declared))
 
 
 def attach_auth(definition: DataDefinition, auth: AuthDefinition) -> DataDefinition:

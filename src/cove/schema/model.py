@@ -205,6 +205,16 @@ class PasswordPolicy:
     require_symbols: bool = True
 
 
+@dataclass(frozen=True)
+class UserAttribute:
+    """A declared user attribute: a ``custom:`` one, or a standard one made required or immutable."""
+
+    name: str                      # Cognito's name: "custom:tenant", "preferred_username", ...
+    data_type: str = "String"      # String | Number | Boolean | DateTime (custom attributes)
+    mutable: bool = True           # False: only administrators set it (users cannot, not even at sign-up)
+    required: bool = False         # standard attributes only: sign-up must give it
+
+
 @dataclass
 class AuthSettings:
     """``define_auth(...)``: how users sign in, their groups, guest access, token lifetimes."""
@@ -216,6 +226,7 @@ class AuthSettings:
     access_token_validity: int = 3600
     id_token_validity: int = 3600
     refresh_token_validity: int = 30 * 86400
+    user_attributes: tuple[UserAttribute, ...] = ()
 
 
 @dataclass

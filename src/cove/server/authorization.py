@@ -76,7 +76,9 @@ def owner_values(rule: AuthRule, identity: Identity) -> tuple[str | None, list[s
             v = claims.get("username")
         return (str(v), [str(v)]) if v is not None else (None, [])
     sub = claims.get("sub")
-    username = claims.get("username") or claims.get("cognito:username")
+    # An id token's user is its cognito:username, an access token's its username; both are issued
+    # by the server, so cognito:username goes first whenever present.
+    username = claims.get("cognito:username") or claims.get("username")
     if sub is not None and username is not None:
         combined = f"{sub}::{username}"
         return combined, [combined, str(sub), str(username)]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from typing import Any
 
 import boto3
@@ -100,3 +102,16 @@ def cove_signed_post(url: str, body: bytes, creds: sigv4.Credentials, **kw: Any)
     headers = {"content-type": "application/json"}
     headers.update(sigv4.sign("POST", url, headers, body, credentials=creds, region=kw.pop("region", REGION), **kw))
     return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+def wait_for_code(box: Any, label: str, address: str, timeout: float = 10.0) -> str:
+    """The latest code the sandbox printed ("Password reset code" or "Confirmation code") for an address."""
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(rf"{label} for {re.escape(address)}: (\d{{6}})")
+    while time.monotonic() < deadline:
+        for line in reversed(box.lines):
+            m = pattern.search(line)
+            if m:
+                return m.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no {label} for {address} in the sandbox output:\n" + "".join(box.lines[-20:]))

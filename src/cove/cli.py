@@ -31,6 +31,10 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, ping_interval (repeatable)")
+    p.add_argument("--auth-limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="a sign-in guard: sign_in_per_minute, sign_up_per_minute, code_requests_per_minute, "
+                        "get_id_per_minute, password_failures, lockout_max_seconds, code_attempts, "
+                        "codes_per_user_per_hour, max_tracked (repeatable; 0 turns a throttle off)")
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once: print each confirmation code instead (the sandbox "
                         "sends no email)")
@@ -45,11 +49,13 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
 
 
 def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
+    from cove.identity.guard import AuthLimits
     from cove.server.realtime import RealtimeLimits
     from cove.server.runner import ServerOptions
 
     try:
         RealtimeLimits.parse(args.realtime_limit)
+        AuthLimits.parse(args.auth_limit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -58,7 +64,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         allow_destructive=args.allow_destructive_changes, watch=sandbox and not args.no_watch,
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
-        realtime_limits=args.realtime_limit, print_codes=args.print_codes,
+        realtime_limits=args.realtime_limit, auth_limits=args.auth_limit, print_codes=args.print_codes,
         typed_client=getattr(args, "typed_client", None))
 
 

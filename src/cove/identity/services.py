@@ -22,6 +22,7 @@ from cove.schema.dsl import SchemaError
 from cove.schema.model import AuthSettings, PasswordPolicy, Schema, UserAttribute
 
 from .credentials import CredentialIssuer
+from .guard import AuthLimits, Guard
 from .identity_pool import IdentityPool
 from .keys import KeyRing
 from .lambda_authorizer import LambdaAuthorizer
@@ -41,13 +42,14 @@ def _random(alphabet: str, n: int) -> str:
 class IdentityServices:
     def __init__(self, store: SQLiteIdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
                  base_url: str, auto_confirm: bool = True,
-                 on_code: Callable[[str, str, str], None] | None = None) -> None:
+                 on_code: Callable[[str, str, str], None] | None = None, limits: AuthLimits | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.region = region
         self.base_url = base_url.rstrip("/")
         self.auto_confirm = auto_confirm
         self.on_code = on_code
+        self.guard = Guard(limits)  # one per process, kept across schema reloads
         self.master = bytes.fromhex(store.meta("master_secret", lambda: secrets.token_hex(32)))
         self.user_pool_id = store.meta(f"user_pool_id:{region}",
                                        lambda: f"{region}_{_random(string.ascii_letters + string.digits, 9)}")
@@ -77,7 +79,7 @@ class IdentityServices:
                                          id_validity=settings.id_token_validity)
             self.user_pool = UserPool(self.store, settings, pool_id=self.user_pool_id, client_id=self.client_id,
                                       tokens=self.tokens, master=self.master, auto_confirm=self.auto_confirm,
-                                      on_code=self.on_code)
+                                      on_code=self.on_code, guard=self.guard)
             self.identity_pool = IdentityPool(self.store, pool_id=self.identity_pool_id, region=self.region,
                                               user_pool_tokens=self.tokens, user_pool_id=self.user_pool_id,
                                               allow_guests=settings.allow_guest_access, issuer=self.credentials)

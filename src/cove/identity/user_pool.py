@@ -11,6 +11,7 @@ Calls are synchronous (argon2 and SRP are CPU work); the HTTP layer runs them in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -28,10 +29,12 @@ from cove.schema.model import AuthSettings, PasswordPolicy
 from . import attributes as attributes_
 from . import srp
 from .sealing import Sealer, SealError
+from .guard import Guard
 from .store import DuplicateUser, IdentityStore, RefreshToken, User
 from .tokens import TokenError, UserPoolTokens
 
-CODE_TTL = 24 * 3600
+SIGN_UP_CODE_TTL = 24 * 3600
+RESET_CODE_TTL = 3600
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
@@ -58,6 +61,12 @@ def check_password(password_hash: str | None, password: str) -> bool:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash no password matches: checking an unknown user's password against it costs what a real check costs."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def policy_violation(policy: PasswordPolicy, password: str) -> str | None:
@@ -128,8 +137,9 @@ class UserPool:
 
     def __init__(self, store: IdentityStore, settings: AuthSettings, *, pool_id: str, client_id: str,
                  tokens: UserPoolTokens, master: bytes, auto_confirm: bool = True,
-                 on_code: Callable[[str, str, str], None] | None = None) -> None:
+                 on_code: Callable[[str, str, str], None] | None = None, guard: Guard | None = None) -> None:
         self.store = store
+        self.guard = guard or Guard()
         self.settings = settings
         self.pool_id = pool_id
         self.client_id = client_id
@@ -139,6 +149,7 @@ class UserPool:
         self.pool_name = srp.pool_name(pool_id)
         self._srp = Sealer(master, "srp-secret-block")
         self._session = Sealer(master, "challenge-session")
+        self._decoy_key = hmac.new(master, b"decoy-users", hashlib.sha256).digest()
 
     # -- dispatch ------------------------------------------------------------------------------
     def call(self, operation: str, body: Mapping[str, Any], *, admin: bool = False) -> dict[str, Any]:
@@ -165,9 +176,16 @@ class UserPool:
         if self.on_code is not None:
             self.on_code(purpose, user.email or user.phone_number or user.username, code)
 
+    def _limit_code_sends(self, key: str) -> None:
+        if not self.guard.code_sends.allow(key):
+            raise CognitoError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+
     def _new_code(self, user: User, purpose: str) -> dict[str, str]:
+        self._limit_code_sends(user.username)
         code = f"{secrets.randbelow(10**6):06d}"
-        self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + CODE_TTL)
+        ttl = RESET_CODE_TTL if purpose == "reset" else SIGN_UP_CODE_TTL
+        self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + ttl,
+                               code_attempts=0)
         self._notify(purpose, user, code)
         medium = "EMAIL" if user.email else "SMS"
         attribute = "email" if user.email else "phone_number"
@@ -175,12 +193,52 @@ class UserPool:
                 "AttributeName": attribute}
 
     def _check_code(self, user: User, purpose: str, code: str) -> None:
-        if user.code is None or user.code_purpose != purpose:
+        """A code works until it expires or has been guessed wrong ``code_attempts`` times."""
+        if user.code_purpose != purpose:
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
-        if (user.code_expires_at or 0) < time.time():
+        if user.code is None or (user.code_expires_at or 0) < time.time():
             raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
-        if not hmac.compare_digest(user.code, code):
+        if not hmac.compare_digest(user.code.encode(), code.encode()):
+            self.store.code_failed(user.username, user.code, self.guard.limits.code_attempts)
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+
+    # -- answers for logins that do not exist (prevent user existence errors) ------------------
+    @property
+    def _hide_users(self) -> bool:
+        return self.settings.prevent_user_existence_errors
+
+    def _decoy(self, login: str, purpose: str) -> bytes:
+        return hmac.new(self._decoy_key, f"{purpose}|{login.lower()}".encode(), hashlib.sha256).digest()
+
+    def _unknown(self, login: str) -> User:
+        """Raise UserNotFoundException, unless users are hidden: then the caller answers as for a real user."""
+        if not self._hide_users:
+            raise CognitoError("UserNotFoundException", "User does not exist.")
+        return User(username=str(uuid.UUID(bytes=self._decoy(login, "username")[:16], version=4)), sub="",
+                    email=login.lower() if _EMAIL.match(login) else None,
+                    phone_number=login if _PHONE.match(login) else None, attributes={}, password_hash=None,
+                    srp_salt=None, srp_verifier=None, status="CONFIRMED", enabled=True, created_at=0, updated_at=0)
+
+    def _decoy_delivery(self, login: str) -> dict[str, str]:
+        """What ``_new_code`` answers for a user that does not exist, without sending anything."""
+        decoy = self._unknown(login)
+        self._limit_code_sends("?" + login.lower())
+        if decoy.email or not decoy.phone_number:
+            letters = self._decoy(login, "destination")
+            destination = decoy.email or f"{chr(97 + letters[0] % 26)}@{chr(97 + letters[1] % 26)}.com"
+            return {"Destination": _mask(destination), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+        return {"Destination": _mask(decoy.phone_number), "DeliveryMedium": "SMS", "AttributeName": "phone_number"}
+
+    def _lock_key(self, login: str, user: User | None) -> str:
+        return user.username if user is not None else "?" + login.lower()
+
+    def _check_lockout(self, key: str) -> None:
+        if self.guard.passwords.locked(key):
+            raise CognitoError("NotAuthorizedException", "Password attempts exceeded")
+
+    def _wrong_password(self, key: str) -> CognitoError:
+        self.guard.passwords.failed(key)
+        return CognitoError("NotAuthorizedException", "Incorrect username or password.")
 
     def _find(self, login: str) -> User:
         user = self.store.find_user(login)
@@ -291,8 +349,15 @@ class UserPool:
 
     def _password_signin(self, login: str, password: str, client_id: str) -> dict[str, Any]:
         user = self.store.find_user(login)
-        if user is None or not check_password(user.password_hash, password):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        key = self._lock_key(login, user)
+        self._check_lockout(key)
+        if user is None:
+            self._unknown(login)
+        stored = user.password_hash if user is not None else None
+        # an unknown user's check costs the same argon2 time as a known one's (the decoy never matches)
+        if not check_password(stored or _decoy_hash(), password) or user is None or stored is None:
+            raise self._wrong_password(key)
+        self.guard.passwords.succeeded(key)
         self._usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self._new_password_challenge(user)
@@ -332,7 +397,7 @@ class UserPool:
 
     def op_ConfirmSignUp(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        user = self._find_or_mismatch(_str(body, "Username"))
         code = _str(body, "ConfirmationCode")
         if user.status == "CONFIRMED":
             raise CognitoError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
@@ -345,7 +410,10 @@ class UserPool:
 
     def op_ResendConfirmationCode(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        login = _str(body, "Username")
+        user = self.store.find_user(login)
+        if user is None or (user.status != "UNCONFIRMED" and self._hide_users):
+            return {"CodeDeliveryDetails": self._decoy_delivery(login)}
         if user.status != "UNCONFIRMED":
             raise CognitoError("InvalidParameterException", "User is already confirmed.")
         return {"CodeDeliveryDetails": self._new_code(user, "signup")}
@@ -393,11 +461,20 @@ class UserPool:
             raise CognitoError("InvalidParameterException", "Illegal SRP_A")
         user = self.store.find_user(login)
         if user is None or not user.srp_verifier or not user.srp_salt:
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
-        b, B = srp.server_ephemeral(user.srp_verifier)
-        block = self._srp.seal({"u": user.username, "b": format(b, "x"), "B": format(B, "x"), "A": srp_a}, 300)
+            # A plausible challenge for a login that does not exist (or has no password yet): the salt
+            # and verifier are derived from the login, so they are stable like a real user's, and B
+            # is fresh each time like a real user's; the answer is then refused in _srp_finish.
+            user = self._unknown(login) if user is None else user
+            salt = srp.pad_hex(int.from_bytes(self._decoy(login, "salt")[:16], "big") | 1)
+            verifier = format(int.from_bytes(b"".join(self._decoy(login, f"v{i}") for i in range(12)), "big")
+                              % srp.N, "x")
+        else:
+            salt, verifier = user.srp_salt, user.srp_verifier
+        b, B = srp.server_ephemeral(verifier)
+        block = self._srp.seal({"u": user.username, "l": login, "b": format(b, "x"), "B": format(B, "x"),
+                                "A": srp_a}, 300)
         return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": {
-            "SALT": user.srp_salt, "SECRET_BLOCK": block, "SRP_B": format(B, "x"), "USERNAME": user.username,
+            "SALT": salt, "SECRET_BLOCK": block, "SRP_B": format(B, "x"), "USERNAME": user.username,
             "USER_ID_FOR_SRP": user.username}}
 
     def op_RespondToAuthChallenge(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -427,11 +504,13 @@ class UserPool:
         except SealError:
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.") from None
         user = self.store.find_user(state["u"])
+        lock = self._lock_key(str(state.get("l", "")), user)
+        self._check_lockout(lock)
         timestamp = _str(responses, "TIMESTAMP")
         claimed = _str(responses, "PASSWORD_CLAIM_SIGNATURE")
         when = srp.parse_timestamp(timestamp)
         if user is None or not user.srp_verifier or when is None or abs(when - time.time()) > 300:
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+            raise self._wrong_password(lock)
         if responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
         try:
@@ -439,9 +518,10 @@ class UserPool:
             expected = srp.signature(key, self.pool_name, user.username,
                                      _str(responses, "PASSWORD_CLAIM_SECRET_BLOCK"), timestamp)
         except srp.SrpError:
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.") from None
-        if not hmac.compare_digest(expected, claimed):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+            raise self._wrong_password(lock) from None
+        if not hmac.compare_digest(expected.encode(), claimed.encode()):
+            raise self._wrong_password(lock)
+        self.guard.passwords.succeeded(lock)
         self._usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self._new_password_challenge(user)
@@ -496,24 +576,37 @@ class UserPool:
 
     def op_ForgotPassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        login = _str(body, "Username")
+        user = self.store.find_user(login)
+        if user is None:
+            return {"CodeDeliveryDetails": self._decoy_delivery(login)}
         return {"CodeDeliveryDetails": self._new_code(user, "reset")}
+
+    def _find_or_mismatch(self, login: str) -> User:
+        """The user of a code confirmation; an unknown one, when users are hidden, gets a wrong-code answer."""
+        user = self.store.find_user(login)
+        if user is None:
+            self._unknown(login)
+            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        return user
 
     def op_ConfirmForgotPassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        user = self._find_or_mismatch(_str(body, "Username"))
         code = _str(body, "ConfirmationCode")
         password = _str(body, "Password")
         self._check_code(user, "reset", code)
         self._policy(password)
         status = "CONFIRMED" if user.status in ("RESET_REQUIRED", "FORCE_CHANGE_PASSWORD", "CONFIRMED") else user.status
         self._set_password(user, password, status=status, code=None, code_purpose=None, code_expires_at=None)
+        self.guard.passwords.succeeded(user.username)
         return {}
 
     def op_ChangePassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = self.access_claims(_str(body, "AccessToken"))
+        self._check_lockout(user.username)
         if not check_password(user.password_hash, _str(body, "PreviousPassword")):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+            raise self._wrong_password(user.username)
         password = _str(body, "ProposedPassword")
         self._policy(password)
         self._set_password(user, password)

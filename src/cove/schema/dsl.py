@@ -528,7 +528,7 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
                 allow_guest_access: bool = False, password_policy: Mapping[str, Any] | None = None,
                 access_token_validity: int = 3600, id_token_validity: int = 3600,
                 refresh_token_validity: int = 30 * 86400, user_attributes: Mapping[str, Any] | None = None,
-                **camel: Any) -> AuthDefinition:
+                prevent_user_existence_errors: bool = True, **camel: Any) -> AuthDefinition:
     """Amplify's ``defineAuth``: a user pool (and an identity pool) for the API.
 
     ``login_with={"email": True}`` (or ``"phone": True``); ``groups=["Admins"]`` (precedence in
@@ -538,7 +538,8 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
     seconds. ``user_attributes={"custom:tenant": {"data_type": "String", "mutable": False},
     "preferredUsername": {"required": True}}`` declares custom attributes (only declared ones are
     writable) and marks standard ones required or immutable. camelCase spellings (``loginWith``,
-    ``allowGuestAccess``, ``userAttributes``) work too.
+    ``allowGuestAccess``, ``userAttributes``) work too. ``prevent_user_existence_errors=False``
+    makes unknown users get ``UserNotFoundException`` (Gen 2 pools hide them, the default).
     """
     aliases = {"loginWith": "login_with", "allowGuestAccess": "allow_guest_access",
                "passwordPolicy": "password_policy", "userAttributes": "user_attributes"}
@@ -594,7 +595,8 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
     except ValueError as exc:
         raise SchemaError(f"define_auth(user_attributes=...): {exc}") from None
     return AuthDefinition(AuthSettings(tuple(attributes), names, bool(allow_guest_access), policy,
-                                       access_token_validity, id_token_validity, refresh_token_validity, declared))
+                                       access_token_validity, id_token_validity, refresh_token_validity, declared,
+                                       bool(prevent_user_existence_errors)))
 
 
 def attach_auth(definition: DataDefinition, auth: AuthDefinition) -> DataDefinition:

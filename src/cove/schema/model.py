@@ -227,6 +227,7 @@ class AuthSettings:
     id_token_validity: int = 3600
     refresh_token_validity: int = 30 * 86400
     user_attributes: tuple[UserAttribute, ...] = ()
+    prevent_user_existence_errors: bool = True   # Gen 2's default: unknown users answered as known ones
 
 
 @dataclass

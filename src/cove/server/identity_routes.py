@@ -98,6 +98,9 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
             raise CognitoError("SerializationException", "The request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise CognitoError("SerializationException", "The request body must be a JSON object")
+        client = scope.get("client")
+        if not services.guard.admit(operation, client[0] if client else None):
+            raise CognitoError("TooManyRequestsException", "Too many requests")
         if service == "AWSCognitoIdentityProviderService":
             admin = operation in services.user_pool.ADMIN and _admin_signed(services, scope, headers, raw)
             result = await asyncio.to_thread(services.user_pool.call, operation, body, admin=admin)

@@ -48,6 +48,7 @@ class ServerOptions:
     tls: bool = False                          # HTTPS + WSS with a local CA (see tls.py)
     broker_url: str | None = None              # redis://... or postgresql://...; None: in-process
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
+    auth_limits: list[str] = field(default_factory=list)       # ["sign_in_per_minute=0", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
 
@@ -181,6 +182,7 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer)."""
     from urllib.parse import urlsplit
 
+    from cove.identity.guard import AuthLimits
     from cove.identity.services import IdentityServices
     from cove.identity.store import SQLiteIdentityStore
 
@@ -193,7 +195,7 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
 
     return IdentityServices(store, options.data_dir, schema, region=options.region,
                             base_url=f"{parts.scheme}://{parts.netloc}", auto_confirm=not options.print_codes,
-                            on_code=on_code)
+                            on_code=on_code, limits=AuthLimits.parse(options.auth_limits))
 
 
 def _default_url(options: ServerOptions) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from cove.private_files import private_database
 from cove.store.sqlite import transaction
 
 _TABLES = """
@@ -164,8 +165,7 @@ class SQLiteIdentityStore:
     are CPU work) and verifies IAM keys on the event loop; none shares a connection or transaction."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_database(path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()

@@ -132,7 +132,8 @@ class Sandbox:
         return f"{scheme}://{host}:{self.options.port}/graphql"
 
     def write_outputs(self) -> None:
-        custom: dict[str, Any] = {"cove": {"version": _version(), "data_dir": str(Path(self.options.data_dir).resolve())}}
+        # Only what clients need: the outputs file is handed to apps, so it names no server path.
+        custom: dict[str, Any] = {"cove": {"version": _version()}}
         if self.tls is not None:
             custom["cove"]["ca_file"] = str(Path(self.tls.ca_cert).resolve())  # Cove's client trusts it
         custom["cove"].update(self.identity.outputs_custom())

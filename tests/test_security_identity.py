@@ -25,6 +25,9 @@ from conftest import EXAMPLES, start_sandbox
 
 from cove import define_auth
 from cove.schema.dsl import SchemaError
+from cove.schema.loader import SchemaSource
+from cove.server.authorization import owner_values
+from cove.server.identity import Identity
 
 SCHEMA = EXAMPLES / "security_schema.py"
 RESERVED = ["sub", "username", "cognito:username", "cognito:groups", "cognito:roles", "iss", "aud", "token_use",
@@ -238,3 +241,27 @@ def test_define_auth_accepts_amplify_spellings() -> None:
                                            "custom:n": {"dataType": "Number", "mutable": False}}).settings
     assert [(a.name, a.data_type, a.mutable, a.required) for a in settings.user_attributes] == [
         ("preferred_username", "String", True, True), ("custom:n", "Number", False, False)]
+
+
+def test_owner_of_a_user_pool_token_is_never_a_claim_the_user_could_set() -> None:
+    """Even if an id token carried a "username" claim, the owner is its cognito:username."""
+    rule = next(r for r in SchemaSource(str(SCHEMA)).load().schema.models["Note"].rules if r.strategy == "owner")
+    forged = Identity("userPool", claims={"sub": "s-me", "cognito:username": "me", "username": "victim",
+                                          "token_use": "id"})
+    assert owner_values(rule, forged) == ("s-me::me", ["s-me::me", "s-me", "me"])
+    access = Identity("userPool", claims={"sub": "s-me", "username": "me", "token_use": "access"})
+    assert owner_values(rule, access)[0] == "s-me::me"
+
+
+def test_sign_out_revokes_refresh_tokens_but_graphql_accepts_tokens_until_they_expire(box: Any) -> None:
+    """What the README's Security section says: as in AppSync, GraphQL checks a token's signature and expiry only."""
+    tokens = sign_up_and_in(box, email())
+    idp(box).global_sign_out(AccessToken=tokens["AccessToken"])
+    with pytest.raises(ClientError) as info:
+        idp(box).get_user(AccessToken=tokens["AccessToken"])
+    assert info.value.response["Error"]["Code"] == "NotAuthorizedException"
+    with pytest.raises(ClientError):
+        idp(box).initiate_auth(ClientId=client_id(box), AuthFlow="REFRESH_TOKEN_AUTH",
+                               AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})
+    out = gql(box, tokens["IdToken"], 'mutation { createNote(input: {body: "after sign-out"}) { id } }')
+    assert out["data"]["createNote"]["id"]

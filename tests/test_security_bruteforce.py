@@ -260,3 +260,18 @@ def test_guard_tables_stay_bounded_under_a_flood_of_keys() -> None:
     assert len(limiter.table.entries) == 100 and len(tracker.table.entries) == 100
     assert not limiter.allow("10.0.39.15")  # the most recent keys are still remembered
     assert limiter.allow("10.0.0.0")        # the oldest were forgotten first
+
+
+def test_without_prevent_user_existence_errors_unknown_users_are_named(tmp_path: Any) -> None:
+    schema = tmp_path / "visible_users.py"
+    schema.write_text(SCHEMA.read_text().replace('groups=["Admins"],', 'groups=["Admins"], '
+                                                 'prevent_user_existence_errors=False,'))
+    b = start_sandbox(tmp_path, schema, "--no-watch")
+    try:
+        unknown = email()
+        assert failure(idp(b).forgot_password, ClientId=client_id(b), Username=unknown)[0] == "UserNotFoundException"
+        assert password_sign_in(b, unknown, PASSWORD)[0] == "UserNotFoundException"
+        known = sign_up_and_in(b, email())
+        assert known["AccessToken"]
+    finally:
+        b.stop()

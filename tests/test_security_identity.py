@@ -265,3 +265,16 @@ def test_sign_out_revokes_refresh_tokens_but_graphql_accepts_tokens_until_they_e
                                AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})
     out = gql(box, tokens["IdToken"], 'mutation { createNote(input: {body: "after sign-out"}) { id } }')
     assert out["data"]["createNote"]["id"]
+
+
+def test_admin_update_of_a_login_attribute_keeps_logins_unique(box: Any, admin: Any) -> None:
+    first, second, moved = email(), email(), email()
+    for address in (first, second):
+        sign_up_and_in(box, address)
+    with pytest.raises(ClientError) as info:
+        admin.admin_update_user_attributes(UserPoolId=pool_id(box), Username=second,
+                                           UserAttributes=[{"Name": "email", "Value": first.upper()}])
+    assert info.value.response["Error"]["Code"] == "AliasExistsException"
+    admin.admin_update_user_attributes(UserPoolId=pool_id(box), Username=second,
+                                       UserAttributes=[{"Name": "email", "Value": moved}])
+    assert claims(sign_in(box, moved)["IdToken"])["email"] == moved

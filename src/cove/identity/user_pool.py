@@ -65,7 +65,7 @@ def check_password(password_hash: str | None, password: str) -> bool:
 
 @functools.cache
 def _decoy_hash() -> str:
-    """A hash no password matches: checking an unknown user's password against it costs what a real check costs."""
+    """A hash no password matches: checking an unknown user's password against it costs a real check."""
     return hash_password(secrets.token_urlsafe(32))
 
 
@@ -131,7 +131,8 @@ class UserPool:
                         "GetUser", "GlobalSignOut", "RevokeToken", "ForgotPassword", "ConfirmForgotPassword",
                         "ChangePassword", "DeleteUser", "UpdateUserAttributes"})
     ADMIN = frozenset({"AdminCreateUser", "AdminGetUser", "AdminDeleteUser", "AdminAddUserToGroup",
-                       "AdminRemoveUserFromGroup", "AdminUpdateUserAttributes", "AdminListGroupsForUser", "AdminConfirmSignUp",
+                       "AdminRemoveUserFromGroup", "AdminUpdateUserAttributes", "AdminListGroupsForUser",
+                       "AdminConfirmSignUp",
                        "AdminSetUserPassword", "AdminUserGlobalSignOut", "AdminDisableUser", "AdminEnableUser",
                        "ListUsers", "ListGroups", "ListUsersInGroup", "DescribeUserPool", "DescribeUserPoolClient"})
 
@@ -557,7 +558,8 @@ class UserPool:
         try:
             self.store.update_user(user.username, attributes={**user.attributes, **changes}, **logins)
         except DuplicateUser:
-            raise CognitoError("AliasExistsException", "An account with the given email already exists.") from None
+            what = "email" if "email" in logins else "phone_number"
+            raise CognitoError("AliasExistsException", f"An account with the given {what} already exists.") from None
         return {}
 
     def op_GlobalSignOut(self, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -224,11 +224,17 @@ class UserPool:
         """What ``_new_code`` answers for a user that does not exist, without sending anything."""
         decoy = self._unknown(login)
         self._limit_code_sends("?" + login.lower())
+        self._decoy_write()
         if decoy.email or not decoy.phone_number:
             letters = self._decoy(login, "destination")
             destination = decoy.email or f"{chr(97 + letters[0] % 26)}@{chr(97 + letters[1] % 26)}.com"
             return {"Destination": _mask(destination), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
         return {"Destination": _mask(decoy.phone_number), "DeliveryMedium": "SMS", "AttributeName": "phone_number"}
+
+    def _decoy_write(self) -> None:
+        """Sending a known user a code costs a committed write, an fsync: commit one for an unknown
+        user too, or the response time tells them apart."""
+        self.store.set_meta("decoy_write_at", str(time.time()))
 
     def _lock_key(self, login: str, user: User | None) -> str:
         return user.username if user is not None else "?" + login.lower()
@@ -588,7 +594,7 @@ class UserPool:
         """The user of a code confirmation; an unknown one, when users are hidden, gets a wrong-code answer."""
         user = self.store.find_user(login)
         if user is None:
-            self._unknown(login)
+            self._unknown(login)  # no write, as for a known user with no live code (the usual case)
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
         return user
 

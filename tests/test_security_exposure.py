@@ -192,3 +192,13 @@ def test_preflight_echo_is_sanitised(box: Any) -> None:
         assert r.status_code == 204
         allowed = r.headers["access-control-allow-headers"]
         assert allowed.startswith("x-api-key") and len(allowed) <= 1024 and allowed.isascii()
+
+
+def test_a_filter_over_a_damaged_value_does_not_echo_sqlite(box: Any) -> None:
+    item = box.gql('mutation { createItem(input: {name: "damaged", tags: ["a"]}) { id } }')["data"]["createItem"]
+    with sqlite3.connect(box.data_dir / "data.sqlite") as db:
+        db.execute('UPDATE "Item" SET tags = ? WHERE id = ?', ("[not json", item["id"]))
+    out = box.gql("query { listItems(filter: {tags: {size: {eq: 1}}}) { items { id } } }")
+    error = out["errors"][0]
+    assert error["errorType"] == "Unrecognized Filter", error
+    assert "JSON" not in error["message"] and "malformed" not in error["message"]

@@ -7,7 +7,7 @@ schema = a.schema({
     "AdminThing": a.model({"text": a.string()}).authorization(lambda allow: [allow.group("Admins")]),
     "TenantDoc": a.model({"text": a.string()}).authorization(
         lambda allow: [allow.owner().identity_claim("custom:tenant")]),
-    "Item": a.model({"name": a.string(), "rank": a.integer()}).authorization(
+    "Item": a.model({"name": a.string(), "rank": a.integer(), "tags": a.string().array()}).authorization(
         lambda allow: [allow.public_api_key()]),
 })
 

@@ -362,8 +362,12 @@ class SQLiteStore:
         params.append(request.limit + 1)
         try:
             rows = self.conn.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:  # e.g. json_each over a malformed value
-            raise InvalidFilter(f"Unable to process the filter expression: {exc}") from None
+        except sqlite3.OperationalError as exc:
+            if "JSON" not in str(exc):
+                raise  # not the filter's fault (a locked or failing disk): an internal failure, logged
+            # json_each over a malformed value; SQLite's own words stay out of the answer
+            raise InvalidFilter("Unable to process the filter expression: an operand does not fit the "
+                                "field's values") from None
         more = len(rows) > request.limit
         rows = rows[: request.limit]
         items = [lay.decode(r) for r in rows]

@@ -278,3 +278,29 @@ def test_admin_update_of_a_login_attribute_keeps_logins_unique(box: Any, admin: 
     admin.admin_update_user_attributes(UserPoolId=pool_id(box), Username=second,
                                        UserAttributes=[{"Name": "email", "Value": moved}])
     assert claims(sign_in(box, moved)["IdToken"])["email"] == moved
+
+
+def test_an_immutable_standard_attribute_is_given_once_at_sign_up(box: Any) -> None:
+    address = email()
+    idp(box).sign_up(ClientId=client_id(box), Username=address, Password=PASSWORD,
+                     UserAttributes=[{"Name": "nickname", "Value": "nick"}])
+    tokens = sign_in(box, address)
+    assert claims(tokens["IdToken"])["nickname"] == "nick"
+    message = refused(idp(box).update_user_attributes, AccessToken=tokens["AccessToken"],
+                      UserAttributes=[{"Name": "nickname", "Value": "other"}])
+    assert message == "Cannot modify the non-mutable attribute nickname."
+
+
+def test_a_required_standard_attribute_must_be_given_at_sign_up(tmp_path: Any) -> None:
+    schema = tmp_path / "required_schema.py"
+    schema.write_text(SCHEMA.read_text().replace('"preferredUsername": {"mutable": True}',
+                                                 '"preferredUsername": {"required": True}'))
+    b = start_sandbox(tmp_path, schema, "--no-watch")
+    try:
+        assert auth_info(b)[0]["standard_required_attributes"] == ["email", "preferred_username"]
+        message = refused(idp(b).sign_up, ClientId=client_id(b), Username=email(), Password=PASSWORD)
+        assert "preferred_username" in message
+        idp(b).sign_up(ClientId=client_id(b), Username=email(), Password=PASSWORD,
+                       UserAttributes=[{"Name": "preferred_username", "Value": "ada"}])
+    finally:
+        b.stop()

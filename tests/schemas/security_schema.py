@@ -13,6 +13,7 @@ schema = a.schema({
 
 auth = define_auth(login_with={"email": True}, groups=["Admins"],
                    user_attributes={"custom:tenant": {"data_type": "String", "mutable": False},
-                                    "custom:color": {}, "preferredUsername": {"mutable": True}})
+                                    "custom:color": {}, "preferredUsername": {"mutable": True},
+                                    "nickname": {"mutable": False}})
 data = define_data(schema=schema, authorization_modes={"default_authorization_mode": "user_pool",
                                                        "api_key_authorization_mode": {"expires_in_days": 7}})

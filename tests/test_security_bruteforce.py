@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from conftest import EXAMPLES, start_sandbox
 
 from cove.identity import srp
-from cove.identity.guard import AuthLimits, FailureTracker, RateLimiter
+from cove.identity.guard import AuthLimits, FailureTracker, RateLimiter, unknown_login_key
 
 SCHEMA = EXAMPLES / "security_schema.py"
 
@@ -275,3 +275,11 @@ def test_without_prevent_user_existence_errors_unknown_users_are_named(tmp_path:
         assert known["AccessToken"]
     finally:
         b.stop()
+
+
+def test_long_invented_logins_do_not_swell_the_guard(box: Any) -> None:
+    """Unknown logins are remembered as short digests: 8 KiB logins cost what short ones cost."""
+    assert len(unknown_login_key("x" * 8000 + "@example.com")) == len(unknown_login_key("a@b.co")) == 33
+    assert unknown_login_key("Ada@Example.com") == unknown_login_key("ada@example.com")
+    long_login = "x" * 8000 + "@example.com"
+    assert password_sign_in(box, long_login, "Wr0ng-password")[1] == "Incorrect username or password."

@@ -8,6 +8,7 @@ counted in the database instead (see ``UserPool``), so they hold across processe
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -44,8 +45,8 @@ class AuthLimits:
     code_attempts: int = 5
     #: Codes sent to one user per hour (ForgotPassword, ResendConfirmationCode).
     codes_per_user_per_hour: int = 10
-    #: Keys each table remembers (addresses, logins).
-    max_tracked: int = 100_000
+    #: Keys each of the six tables remembers (addresses, logins): about 5 MiB a table when full.
+    max_tracked: int = 20_000
 
     @classmethod
     def parse(cls, items: list[str] | None) -> AuthLimits:
@@ -121,6 +122,12 @@ class FailureTracker:
     def succeeded(self, key: str) -> None:
         with self.table.lock:
             self.table.entries.pop(key, None)
+
+
+def unknown_login_key(login: str) -> str:
+    """The key for a login that names no user: a short digest, so long invented logins cannot swell
+    the tables (a known user's key is their username, a UUID)."""
+    return "?" + hashlib.blake2b(login.lower().encode(), digest_size=16).hexdigest()
 
 
 class Guard:

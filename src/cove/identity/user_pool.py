@@ -29,7 +29,7 @@ from cove.schema.model import AuthSettings, PasswordPolicy
 from . import attributes as attributes_
 from . import srp
 from .sealing import Sealer, SealError
-from .guard import Guard
+from .guard import Guard, unknown_login_key
 from .store import DuplicateUser, IdentityStore, RefreshToken, User
 from .tokens import TokenError, UserPoolTokens
 
@@ -223,7 +223,7 @@ class UserPool:
     def _decoy_delivery(self, login: str) -> dict[str, str]:
         """What ``_new_code`` answers for a user that does not exist, without sending anything."""
         decoy = self._unknown(login)
-        self._limit_code_sends("?" + login.lower())
+        self._limit_code_sends(unknown_login_key(login))
         self._decoy_write()
         if decoy.email or not decoy.phone_number:
             letters = self._decoy(login, "destination")
@@ -237,7 +237,7 @@ class UserPool:
         self.store.set_meta("decoy_write_at", str(time.time()))
 
     def _lock_key(self, login: str, user: User | None) -> str:
-        return user.username if user is not None else "?" + login.lower()
+        return user.username if user is not None else unknown_login_key(login)
 
     def _check_lockout(self, key: str) -> None:
         if self.guard.passwords.locked(key):

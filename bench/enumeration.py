@@ -6,9 +6,9 @@
 Starts ``cove serve bench/auth_schema.py`` with the lockout and throttles off (``--auth-limit ...=0``,
 so repeated wrong passwords keep costing a full check) and times, with boto3's cognito-idp client
 over real sockets, each call for a signed-up user and for a login that does not exist, alternating
-them, ``--rounds`` times: USER_PASSWORD_AUTH with a wrong password, USER_SRP_AUTH's first step,
-ConfirmForgotPassword with a wrong code (before any code was sent), and ForgotPassword. Reported:
-the median of each, and unknown/known. The same calls are also timed in process (``UserPool.call``
+them, ``--rounds`` times: USER_PASSWORD_AUTH with a wrong password, USER_SRP_AUTH's first step and
+both its steps with a wrong password, ConfirmForgotPassword with a wrong code (before any code was
+sent), and ForgotPassword. Reported: the median of each, and unknown/known. The same calls are also timed in process (``UserPool.call``
 on a fresh data directory, no HTTP), where the machine's noise is smaller.
 """
 
@@ -52,15 +52,32 @@ def timed(call: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def operations(call: Callable[[str, dict[str, Any]], Any], client_id: str) -> dict[str, Callable[[str], Any]]:
-    """The timed calls, each taking a login; ``call(operation, body)`` sends one."""
-    srp_a = format(srp.client_ephemeral()[1], "x")
+def operations(call: Callable[[str, dict[str, Any]], Any], client_id: str,
+               pool_id: str) -> dict[str, Callable[[str], Any]]:
+    """The timed calls, each taking a login; ``call(operation, body)`` sends one and returns its
+    answer (None for an error)."""
+    a, A = srp.client_ephemeral()
+    srp_a = format(A, "x")
+
+    def srp_both_steps(login: str) -> Any:
+        challenge = call("InitiateAuth", {"ClientId": client_id, "AuthFlow": "USER_SRP_AUTH",
+                                          "AuthParameters": {"USERNAME": login, "SRP_A": srp_a}})
+        params = challenge["ChallengeParameters"]
+        pool, user_id = srp.pool_name(pool_id), params["USER_ID_FOR_SRP"]
+        key = srp.client_session_key(a, A, int(params["SRP_B"], 16), params["SALT"], pool, user_id, "Wr0ng-passw0rd")
+        stamp = srp.now_string()
+        return call("RespondToAuthChallenge", {
+            "ClientId": client_id, "ChallengeName": "PASSWORD_VERIFIER", "ChallengeResponses": {
+                "USERNAME": user_id, "PASSWORD_CLAIM_SECRET_BLOCK": params["SECRET_BLOCK"], "TIMESTAMP": stamp,
+                "PASSWORD_CLAIM_SIGNATURE": srp.signature(key, pool, user_id, params["SECRET_BLOCK"], stamp)}})
+
     return {
         "USER_PASSWORD_AUTH, wrong password": lambda login: call("InitiateAuth", {
             "ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH",
             "AuthParameters": {"USERNAME": login, "PASSWORD": "Wr0ng-passw0rd"}}),
         "USER_SRP_AUTH, first step": lambda login: call("InitiateAuth", {
             "ClientId": client_id, "AuthFlow": "USER_SRP_AUTH", "AuthParameters": {"USERNAME": login, "SRP_A": srp_a}}),
+        "USER_SRP_AUTH, both steps, wrong password": srp_both_steps,
         "ConfirmForgotPassword, wrong code (no code pending)": lambda login: call("ConfirmForgotPassword", {
             "ClientId": client_id, "Username": login, "ConfirmationCode": "000000", "Password": PASSWORD}),
         "ForgotPassword": lambda login: call("ForgotPassword", {"ClientId": client_id, "Username": login}),
@@ -103,7 +120,7 @@ def measure_in_process(rounds: int) -> dict[str, tuple[float, float]]:
 
         call("SignUp", {"ClientId": pool.client_id, "Username": "known@example.com", "Password": PASSWORD})
         try:
-            return alternate(operations(call, pool.client_id), "known@example.com", rounds)
+            return alternate(operations(call, pool.client_id, pool.pool_id), "known@example.com", rounds)
         finally:
             services.close()
 
@@ -132,7 +149,7 @@ def measure(rounds: int) -> dict[str, tuple[float, float]]:
                 except ClientError:
                     return None
 
-            return alternate(operations(call, client_id), known, rounds)
+            return alternate(operations(call, client_id, outputs["auth"]["user_pool_id"]), known, rounds)
         finally:
             server.stop()
 

@@ -155,16 +155,22 @@ def srp_challenge(box: Any, login: str) -> tuple[int, int, dict[str, str]]:
     return a, A, dict(r["ChallengeParameters"])
 
 
-def srp_sign_in(box: Any, login: str, password: str) -> tuple[str, str]:
+def srp_sign_in(box: Any, login: str, password: str, timings: list[float] | None = None) -> tuple[str, str]:
+    """Both SRP steps; ``timings`` gets the second step's duration."""
     pool = srp.pool_name(auth_info(box)[0]["user_pool_id"])
     a, A, params = srp_challenge(box, login)
     user_id = params["USER_ID_FOR_SRP"]
     key = srp.client_session_key(a, A, int(params["SRP_B"], 16), params["SALT"], pool, user_id, password)
     timestamp = srp.now_string()
     signature = srp.signature(key, pool, user_id, params["SECRET_BLOCK"], timestamp)
-    return failure(idp(box).respond_to_auth_challenge, ClientId=client_id(box), ChallengeName="PASSWORD_VERIFIER",
-                   ChallengeResponses={"USERNAME": user_id, "PASSWORD_CLAIM_SECRET_BLOCK": params["SECRET_BLOCK"],
-                                       "PASSWORD_CLAIM_SIGNATURE": signature, "TIMESTAMP": timestamp})
+    client = idp(box)
+    started = time.perf_counter()
+    answer = failure(client.respond_to_auth_challenge, ClientId=client_id(box), ChallengeName="PASSWORD_VERIFIER",
+                     ChallengeResponses={"USERNAME": user_id, "PASSWORD_CLAIM_SECRET_BLOCK": params["SECRET_BLOCK"],
+                                         "PASSWORD_CLAIM_SIGNATURE": signature, "TIMESTAMP": timestamp})
+    if timings is not None:
+        timings.append(time.perf_counter() - started)
+    return answer
 
 
 # -- enumeration -----------------------------------------------------------------------------------
@@ -215,6 +221,13 @@ def test_srp_gives_unknown_users_a_plausible_challenge(box: Any) -> None:
     assert uuid.UUID(first["USER_ID_FOR_SRP"]).version == 4
     assert srp_sign_in(box, unknown, PASSWORD) == srp_sign_in(box, known, "Wr0ng-password") == (
         "NotAuthorizedException", "Incorrect username or password.")
+    # the refusal of an unknown login's answer costs the same SRP work as a known one's
+    timings: dict[str, list[float]] = {"known": [], "unknown": []}
+    for _ in range(4):
+        srp_sign_in(box, known, "Wr0ng-password", timings["known"])
+        srp_sign_in(box, email(), "Wr0ng-password", timings["unknown"])
+        sign_in(box, known)  # reset the known user's failure count
+    assert statistics.median(timings["unknown"]) > 0.5 * statistics.median(timings["known"]), timings
 
 
 # -- per-address throttles ---------------------------------------------------------------------------

@@ -231,6 +231,12 @@ class UserPool:
             return {"Destination": _mask(destination), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
         return {"Destination": _mask(decoy.phone_number), "DeliveryMedium": "SMS", "AttributeName": "phone_number"}
 
+    def _decoy_srp(self, login: str) -> tuple[str, str]:
+        """A salt and verifier for a login with none: derived from it, so stable like a real user's."""
+        salt = srp.pad_hex(int.from_bytes(self._decoy(login, "salt")[:16], "big") | 1)
+        verifier = int.from_bytes(b"".join(self._decoy(login, f"v{i}") for i in range(12)), "big") % srp.N
+        return salt, format(verifier, "x")
+
     def _decoy_write(self) -> None:
         """Sending a known user a code costs a committed write, an fsync: commit one for an unknown
         user too, or the response time tells them apart."""
@@ -472,9 +478,7 @@ class UserPool:
             # and verifier are derived from the login, so they are stable like a real user's, and B
             # is fresh each time like a real user's; the answer is then refused in _srp_finish.
             user = self._unknown(login) if user is None else user
-            salt = srp.pad_hex(int.from_bytes(self._decoy(login, "salt")[:16], "big") | 1)
-            verifier = format(int.from_bytes(b"".join(self._decoy(login, f"v{i}") for i in range(12)), "big")
-                              % srp.N, "x")
+            salt, verifier = self._decoy_srp(login)
         else:
             salt, verifier = user.srp_salt, user.srp_verifier
         b, B = srp.server_ephemeral(verifier)
@@ -516,17 +520,20 @@ class UserPool:
         timestamp = _str(responses, "TIMESTAMP")
         claimed = _str(responses, "PASSWORD_CLAIM_SIGNATURE")
         when = srp.parse_timestamp(timestamp)
-        if user is None or not user.srp_verifier or when is None or abs(when - time.time()) > 300:
+        if when is None or abs(when - time.time()) > 300:
             raise self._wrong_password(lock)
-        if responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
+        real = user is not None and bool(user.srp_verifier)
+        if user is not None and responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        # A login without a verifier does the same SRP work on its decoy verifier, so the time tells nothing.
+        verifier = user.srp_verifier if real and user else self._decoy_srp(str(state.get("l", "")))[1]
         try:
-            key = srp.session_key(int(state["A"], 16), int(state["B"], 16), int(state["b"], 16), user.srp_verifier)
-            expected = srp.signature(key, self.pool_name, user.username,
+            key = srp.session_key(int(state["A"], 16), int(state["B"], 16), int(state["b"], 16), verifier)
+            expected = srp.signature(key, self.pool_name, str(state["u"]),
                                      _str(responses, "PASSWORD_CLAIM_SECRET_BLOCK"), timestamp)
         except srp.SrpError:
             raise self._wrong_password(lock) from None
-        if not hmac.compare_digest(expected.encode(), claimed.encode()):
+        if not real or user is None or not hmac.compare_digest(expected.encode(), claimed.encode()):
             raise self._wrong_password(lock)
         self.guard.passwords.succeeded(lock)
         self._usable(user)

@@ -522,11 +522,11 @@ class UserPool:
         when = srp.parse_timestamp(timestamp)
         if when is None or abs(when - time.time()) > 300:
             raise self._wrong_password(lock)
-        real = user is not None and bool(user.srp_verifier)
         if user is not None and responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
         # A login without a verifier does the same SRP work on its decoy verifier, so the time tells nothing.
-        verifier = user.srp_verifier if real and user else self._decoy_srp(str(state.get("l", "")))[1]
+        real = user.srp_verifier if user is not None else None
+        verifier = real or self._decoy_srp(str(state.get("l", "")))[1]
         try:
             key = srp.session_key(int(state["A"], 16), int(state["B"], 16), int(state["b"], 16), verifier)
             expected = srp.signature(key, self.pool_name, str(state["u"]),

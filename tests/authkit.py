@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -39,6 +41,14 @@ def idp(box: Any, credentials: tuple[str, str] | None = None) -> Any:
     return boto3.client("cognito-idp", region_name=REGION, endpoint_url=cove["user_pool_endpoint"],
                         aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
                         config=Config(retries={"max_attempts": 1}))
+
+
+def iam_admin(box: Any) -> Any:
+    """A cognito-idp client signed with fresh static IAM credentials (`cove iam create`): admin calls."""
+    out = subprocess.run([sys.executable, "-m", "cove", "iam", "--data-dir", str(box.data_dir), "create"],
+                         capture_output=True, text=True, check=True).stdout
+    values = dict(line.split("=", 1) for line in out.split())
+    return idp(box, (values["AWS_ACCESS_KEY_ID"], values["AWS_SECRET_ACCESS_KEY"]))
 
 
 def identity(box: Any) -> Any:
@@ -137,3 +147,16 @@ class User:
                         {"i": values})
         assert "errors" not in body, body
         return body["data"][f"create{model}"]  # type: ignore[no-any-return]
+
+
+def wait_for_code(box: Any, label: str, address: str, timeout: float = 10.0) -> str:
+    """The latest code the sandbox printed ("Password reset code" or "Confirmation code") for an address."""
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(rf"{label} for {re.escape(address)}: (\d{{6}})")
+    while time.monotonic() < deadline:
+        for line in reversed(box.lines):
+            m = pattern.search(line)
+            if m:
+                return m.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no {label} for {address} in the sandbox output:\n" + "".join(box.lines[-20:]))

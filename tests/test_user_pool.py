@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from authkit import PASSWORD, auth_info, idp, sign_in, sign_up_and_in
+from authkit import PASSWORD, auth_info, idp, sign_in, sign_up_and_in, wait_for_code
 from botocore.exceptions import ClientError
 from conftest import EXAMPLES, start_sandbox
 
@@ -234,18 +234,6 @@ def test_forgot_password(box: Any) -> None:
     assert sign_in(box, address, "N3w-password")["AccessToken"]
     with pytest.raises(ClientError):
         sign_in(box, address, PASSWORD)
-
-
-def wait_for_code(box: Any, label: str, address: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    pattern = re.compile(rf"{label} for {re.escape(address)}: (\d{{6}})")
-    while time.monotonic() < deadline:
-        for line in reversed(box.lines):
-            m = pattern.search(line)
-            if m:
-                return m.group(1)
-        time.sleep(0.05)
-    raise AssertionError(f"no {label} for {address} in the sandbox output:\n" + "".join(box.lines[-20:]))
 
 
 def test_print_codes_flag_requires_confirmation(sandbox_factory: Any) -> None:

@@ -35,6 +35,10 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--handlers", default=None, metavar="MODULE",
                    help="a module or .py file with Python handlers for the custom queries and mutations (by "
                         "operation name), for a backend served from its amplify_outputs.json")
+    p.add_argument("--auth-limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="a sign-in guard: sign_in_per_minute, sign_up_per_minute, code_requests_per_minute, "
+                        "get_id_per_minute, password_failures, lockout_max_seconds, code_attempts, "
+                        "codes_per_user_per_hour, max_tracked (repeatable; 0 turns a throttle off)")
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once, and print each confirmation and password-reset "
                         "code when define_auth has no on_send_code hook and COVE_SMTP_HOST is unset")
@@ -56,11 +60,13 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
 
 
 def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
+    from cove.identity.guard import AuthLimits
     from cove.server.realtime import RealtimeLimits
     from cove.server.runner import ServerOptions
 
     try:
         RealtimeLimits.parse(args.realtime_limit)
+        AuthLimits.parse(args.auth_limit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -72,7 +78,8 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         realtime_limits=args.realtime_limit, print_codes=args.print_codes, production=not sandbox,
         typed_client=getattr(args, "typed_client", None),
         reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None,
-        console="local" if sandbox else ("admin" if args.console else None), handlers=args.handlers)
+        console="local" if sandbox else ("admin" if args.console else None), handlers=args.handlers,
+        auth_limits=args.auth_limit)
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -254,7 +261,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
     store, pool = open_user_pool(args.data_dir, args.region)
     try:
         if args.users_command == "add":
-            user = pool.create_user(args.login, args.password, groups=args.group or [])
+            attributes = dict(item.partition("=")[::2] for item in args.attribute or [])
+            user = pool.create_user(args.login, args.password, attributes, groups=args.group or [])
             print(f"{user.username}\t{user.email or user.phone_number}\tCONFIRMED"
                   + (f"\tgroups: {', '.join(args.group)}" if args.group else ""))
         elif args.users_command == "list":
@@ -432,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("login", help="email (or phone number) to sign in with")
     uadd.add_argument("--password", required=True)
     uadd.add_argument("--group", action="append", help="a group of define_auth(groups=...) (repeatable)")
+    uadd.add_argument("--attribute", action="append", metavar="NAME=VALUE",
+                      help="a standard or declared custom: attribute, set as an administrator (repeatable)")
     usub.add_parser("list", help="list users")
     udel = usub.add_parser("delete", help="delete a user")
     udel.add_argument("login", help="email, phone number or username")

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-__all__ = ["FilterError", "compile_filter", "matches"]
+__all__ = ["MAX_FILTER_DEPTH", "MAX_FILTER_TERMS", "FilterError", "FilterTooLarge", "check_filter_size",
+           "compile_filter", "matches"]
 
 Record = Mapping[str, object]
 Predicate = Callable[[Record], bool]
@@ -31,6 +32,38 @@ ValueTest = Callable[[object], bool]
 
 class FilterError(ValueError):
     """The filter is malformed (unknown operator, wrong operand shape...)."""
+
+
+class FilterTooLarge(FilterError):
+    """The filter nests too deeply or holds too many terms (see ``check_filter_size``)."""
+
+
+#: Levels of ``and``/``or``/``not`` a filter may nest, and terms (operators, operand list items and
+#: logical branches) it may hold: SQL and Python both recurse over a filter, so both are bounded.
+MAX_FILTER_DEPTH = 16
+MAX_FILTER_TERMS = 1000
+
+
+def check_filter_size(filter: object) -> None:
+    """Raise FilterTooLarge when ``filter`` is deeper or larger than the limits (walked without recursion)."""
+    terms = 0
+    pending: list[tuple[object, int]] = [(filter, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key in ("and", "or", "not"):
+                if depth + 1 > MAX_FILTER_DEPTH:
+                    raise FilterTooLarge(f"The filter nests 'and', 'or' and 'not' more than {MAX_FILTER_DEPTH} "
+                                         "levels deep")
+                branches = value if isinstance(value, list) else [value]
+                terms += len(branches)
+                pending += [(branch, depth + 1) for branch in branches]
+            elif isinstance(value, dict):
+                terms += sum(len(v) if isinstance(v, list) else 1 for v in value.values())
+            if terms > MAX_FILTER_TERMS:
+                raise FilterTooLarge(f"The filter holds more than {MAX_FILTER_TERMS} conditions")
 
 
 ATTRIBUTE_TYPES = frozenset(
@@ -344,6 +377,7 @@ def compile_filter(
         return _always
     if not isinstance(filter, dict):
         raise FilterError(f"A filter must be an object, got {filter!r}")
+    check_filter_size(filter)
     predicate = _compile(filter, list_fields)
     return _always if predicate is None else predicate
 

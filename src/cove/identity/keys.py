@@ -18,6 +18,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from cove.private_files import private_dir
+
 
 def _b64(n: int) -> str:
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
@@ -63,7 +65,7 @@ class KeyRing:
 
     def rotate(self) -> SigningKey:
         """Create a new signing key; earlier keys keep verifying."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         kid = time.strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(4)
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

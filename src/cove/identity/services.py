@@ -18,10 +18,11 @@ from typing import Any
 import orjson
 
 from cove.schema.dsl import SchemaError
-from cove.schema.model import AuthSettings, PasswordPolicy, Schema
+from cove.schema.model import AuthSettings, PasswordPolicy, Schema, UserAttribute
 
 from .credentials import CredentialIssuer
 from .delivery import CodeHook, SmtpSender
+from .guard import AuthLimits, Guard
 from .identity_pool import IdentityPool
 from .keys import KeyRing
 from .lambda_authorizer import LambdaAuthorizer
@@ -41,7 +42,7 @@ def _random(alphabet: str, n: int) -> str:
 class IdentityServices:
     def __init__(self, store: SQLiteIdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
                  base_url: str, auto_confirm: bool = True, on_send_code: CodeHook | None = None,
-                 smtp: SmtpSender | None = None) -> None:
+                 smtp: SmtpSender | None = None, limits: AuthLimits | None = None) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.region = region
@@ -50,6 +51,7 @@ class IdentityServices:
         # Where codes go unless define_auth(on_send_code=...) says: SMTP when configured, else the
         # fallback the caller gives (the sandbox prints them; `cove serve` has none).
         self.on_send_code: CodeHook | None = smtp or on_send_code
+        self.guard = Guard(limits)  # one per process, kept across schema reloads
         self.master = bytes.fromhex(store.meta("master_secret", lambda: secrets.token_hex(32)))
         self.user_pool_id = store.meta(f"user_pool_id:{region}",
                                        lambda: f"{region}_{_random(string.ascii_letters + string.digits, 9)}")
@@ -81,7 +83,7 @@ class IdentityServices:
                                          id_validity=settings.id_token_validity)
             self.user_pool = UserPool(self.store, settings, pool_id=self.user_pool_id, client_id=self.client_id,
                                       tokens=self.tokens, master=self.master, auto_confirm=self.auto_confirm,
-                                      on_send_code=self.on_send_code)
+                                      on_send_code=self.on_send_code, guard=self.guard)
             self.identity_pool = IdentityPool(self.store, pool_id=self.identity_pool_id, region=self.region,
                                               user_pool_tokens=self.tokens, user_pool_id=self.user_pool_id,
                                               allow_guests=settings.allow_guest_access, issuer=self.credentials)
@@ -138,7 +140,8 @@ class IdentityServices:
                                 "require_numbers": p.require_numbers, "require_symbols": p.require_symbols,
                                 "require_uppercase": p.require_uppercase},
             "unauthenticated_identities_enabled": settings.allow_guest_access,
-            "standard_required_attributes": ["email"] if "email" in settings.login_with else [],
+            "standard_required_attributes": (["email"] if "email" in settings.login_with else []) + [
+                a.name for a in settings.user_attributes if a.required and a.name != "email"],
             "username_attributes": list(settings.login_with),
             "user_verification_types": verification,
             "groups": [{g: {"precedence": i}} for i, g in enumerate(settings.groups)],
@@ -171,6 +174,7 @@ def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
     policy = PasswordPolicy(**data.pop("password_policy", {}))
     data["login_with"] = tuple(data.get("login_with", ("email",)))
     data["groups"] = tuple(data.get("groups", ()))
+    data["user_attributes"] = tuple(UserAttribute(**a) for a in data.get("user_attributes", ()))
     return AuthSettings(password_policy=policy, **data)
 
 

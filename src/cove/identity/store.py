@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from cove.private_files import private_database
 from cove.store.sqlite import transaction
 
 _TABLES = """
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS _cove_users (
     updated_at REAL NOT NULL,
     code TEXT,
     code_purpose TEXT,
-    code_expires_at REAL
+    code_expires_at REAL,
+    code_attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS _cove_users_email ON _cove_users (email) WHERE email IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS _cove_users_phone ON _cove_users (phone_number) WHERE phone_number IS NOT NULL;
@@ -78,7 +80,7 @@ CREATE TABLE IF NOT EXISTS _cove_iam_keys (
 """
 
 USER_COLUMNS = ("username, sub, email, phone_number, attributes, password_hash, srp_salt, srp_verifier, status, "
-                "enabled, created_at, updated_at, code, code_purpose, code_expires_at")
+                "enabled, created_at, updated_at, code, code_purpose, code_expires_at, code_attempts")
 
 
 @dataclass
@@ -98,6 +100,7 @@ class User:
     code: str | None = None
     code_purpose: str | None = None   # "signup" | "reset"
     code_expires_at: float | None = None
+    code_attempts: int = 0            # wrong tries of the current code
     groups: list[str] = field(default_factory=list)
 
 
@@ -129,6 +132,7 @@ class IdentityStore(Protocol):
     def find_user(self, login: str) -> User | None: ...
     def user_by_sub(self, sub: str) -> User | None: ...
     def update_user(self, username: str, **changes: Any) -> None: ...
+    def code_failed(self, username: str, code: str, limit: int) -> bool: ...
     def delete_user(self, username: str) -> bool: ...
     def list_users(self) -> list[User]: ...
     def ensure_group(self, name: str, precedence: int | None = None, description: str | None = None) -> None: ...
@@ -161,12 +165,14 @@ class SQLiteIdentityStore:
     are CPU work) and verifies IAM keys on the event loop; none shares a connection or transaction."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_database(path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.conn.executescript(_TABLES)
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(_cove_users)")}
+        if "code_attempts" not in columns:  # a data directory from before codes counted wrong tries
+            self.conn.execute("ALTER TABLE _cove_users ADD COLUMN code_attempts INTEGER NOT NULL DEFAULT 0")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -206,17 +212,18 @@ class SQLiteIdentityStore:
         if row is None:
             return None
         user = User(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6], row[7], row[8],
-                    bool(row[9]), row[10], row[11], row[12], row[13], row[14])
+                    bool(row[9]), row[10], row[11], row[12], row[13], row[14], row[15])
         user.groups = self.groups_of(user.username)
         return user
 
     def create_user(self, user: User) -> None:
         try:
             self.conn.execute(
-                f"INSERT INTO _cove_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO _cove_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (user.username, user.sub, user.email, user.phone_number, orjson.dumps(user.attributes).decode(),
                  user.password_hash, user.srp_salt, user.srp_verifier, user.status, int(user.enabled),
-                 user.created_at, user.updated_at, user.code, user.code_purpose, user.code_expires_at))
+                 user.created_at, user.updated_at, user.code, user.code_purpose, user.code_expires_at,
+                 user.code_attempts))
         except sqlite3.IntegrityError:
             raise DuplicateUser(user.username) from None
 
@@ -243,6 +250,15 @@ class SQLiteIdentityStore:
             self.conn.execute(f"UPDATE _cove_users SET {assigns} WHERE username = ?", (*changes.values(), username))
         except sqlite3.IntegrityError:
             raise DuplicateUser(username) from None
+
+    def code_failed(self, username: str, code: str, limit: int) -> bool:
+        """Count a wrong try of ``code``; at ``limit`` tries the code is dropped. True if it was dropped."""
+        with transaction(self.conn):
+            self.conn.execute("UPDATE _cove_users SET code_attempts = code_attempts + 1 WHERE username = ? "
+                              "AND code = ?", (username, code))
+            dropped = self.conn.execute("UPDATE _cove_users SET code = NULL WHERE username = ? AND code = ? "
+                                        "AND code_attempts >= ?", (username, code, limit)).rowcount
+        return dropped > 0
 
     def delete_user(self, username: str) -> bool:
         with transaction(self.conn):

@@ -21,6 +21,7 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
+from .attributes import issued
 from .keys import KeyRing
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
@@ -109,15 +110,15 @@ class UserPoolTokens:
             "exp": now_i + self.access_validity, "iat": now_i, "jti": str(uuid.uuid4()), "username": username,
         })
         ident: dict[str, Any] = {"sub": sub}
-        if groups:
-            ident["cognito:groups"] = list(groups)
         for name, value in attributes.items():
-            if name in ("sub",):
-                continue
+            if not issued(name):
+                continue  # a reserved name stored before Cove refused them never becomes a claim
             if name in ("email_verified", "phone_number_verified"):
                 ident[name] = value in (True, "true", "True")
             else:
                 ident[name] = value
+        if groups:
+            ident["cognito:groups"] = list(groups)
         ident.update({
             "iss": self.issuer, "cognito:username": username, "origin_jti": origin_jti, "aud": client,
             "event_id": event_id, "token_use": "id", "auth_time": auth_time, "exp": now_i + self.id_validity,

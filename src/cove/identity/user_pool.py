@@ -11,6 +11,7 @@ Calls are synchronous (argon2 and SRP are CPU work); the HTTP layer runs them in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -26,13 +27,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cove.schema.model import AuthSettings, PasswordPolicy
 
+from . import attributes as attributes_
 from . import srp
 from .delivery import CodeDeliveryError, CodeEvent, CodeHook, deliver
 from .sealing import Sealer, SealError
+from .guard import Guard, unknown_login_key
 from .store import DuplicateUser, IdentityStore, RefreshToken, User
 from .tokens import TokenError, UserPoolTokens
 
-CODE_TTL = 24 * 3600
+SIGN_UP_CODE_TTL = 24 * 3600
+RESET_CODE_TTL = 3600
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
@@ -60,6 +64,12 @@ def check_password(password_hash: str | None, password: str) -> bool:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash no password matches: checking an unknown user's password against it costs a real check."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def policy_violation(policy: PasswordPolicy, password: str) -> str | None:
@@ -124,14 +134,16 @@ class UserPool:
                         "GetUser", "GlobalSignOut", "RevokeToken", "ForgotPassword", "ConfirmForgotPassword",
                         "ChangePassword", "DeleteUser", "UpdateUserAttributes"})
     ADMIN = frozenset({"AdminCreateUser", "AdminGetUser", "AdminDeleteUser", "AdminAddUserToGroup",
-                       "AdminRemoveUserFromGroup", "AdminListGroupsForUser", "AdminConfirmSignUp",
+                       "AdminRemoveUserFromGroup", "AdminUpdateUserAttributes", "AdminListGroupsForUser",
+                       "AdminConfirmSignUp",
                        "AdminSetUserPassword", "AdminUserGlobalSignOut", "AdminDisableUser", "AdminEnableUser",
                        "ListUsers", "ListGroups", "ListUsersInGroup", "DescribeUserPool", "DescribeUserPoolClient"})
 
     def __init__(self, store: IdentityStore, settings: AuthSettings, *, pool_id: str, client_id: str,
                  tokens: UserPoolTokens, master: bytes, auto_confirm: bool = True,
-                 on_send_code: CodeHook | None = None) -> None:
+                 on_send_code: CodeHook | None = None, guard: Guard | None = None) -> None:
         self.store = store
+        self.guard = guard or Guard()
         self.settings = settings
         self.pool_id = pool_id
         self.client_id = client_id
@@ -141,6 +153,7 @@ class UserPool:
         self.pool_name = srp.pool_name(pool_id)
         self._srp = Sealer(master, "srp-secret-block")
         self._session = Sealer(master, "challenge-session")
+        self._decoy_key = hmac.new(master, b"decoy-users", hashlib.sha256).digest()
 
     # -- dispatch ------------------------------------------------------------------------------
     def call(self, operation: str, body: Mapping[str, Any], *, admin: bool = False) -> dict[str, Any]:
@@ -189,10 +202,17 @@ class UserPool:
         return {"Destination": _mask(destination), "DeliveryMedium": medium,
                 "AttributeName": "email" if user.email else "phone_number"}
 
+    def _limit_code_sends(self, key: str) -> None:
+        if not self.guard.code_sends.allow(key):
+            raise CognitoError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
+
     def _new_code(self, user: User, purpose: str, trigger: str) -> dict[str, str]:
         """Make, store and deliver a code; if delivery fails the code is withdrawn."""
+        self._limit_code_sends(user.username)
         code = f"{secrets.randbelow(10**6):06d}"
-        self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + CODE_TTL)
+        ttl = RESET_CODE_TTL if purpose == "reset" else SIGN_UP_CODE_TTL
+        self.store.update_user(user.username, code=code, code_purpose=purpose, code_expires_at=time.time() + ttl,
+                               code_attempts=0)
         try:
             return self._send(user, trigger, code)
         except CognitoError:
@@ -200,18 +220,79 @@ class UserPool:
             raise
 
     def _check_code(self, user: User, purpose: str, code: str) -> None:
-        if user.code is None or user.code_purpose != purpose:
+        """A code works until it expires or has been guessed wrong ``code_attempts`` times."""
+        if user.code_purpose != purpose:
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
-        if (user.code_expires_at or 0) < time.time():
+        if user.code is None or (user.code_expires_at or 0) < time.time():
             raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
-        if not hmac.compare_digest(user.code, code):
+        if not hmac.compare_digest(user.code.encode(), code.encode()):
+            self.store.code_failed(user.username, user.code, self.guard.limits.code_attempts)
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+
+    # -- answers for logins that do not exist (prevent user existence errors) ------------------
+    @property
+    def _hide_users(self) -> bool:
+        return self.settings.prevent_user_existence_errors
+
+    def _decoy(self, login: str, purpose: str) -> bytes:
+        return hmac.new(self._decoy_key, f"{purpose}|{login.lower()}".encode(), hashlib.sha256).digest()
+
+    def _unknown(self, login: str) -> User:
+        """Raise UserNotFoundException, unless users are hidden: then the caller answers as for a real user."""
+        if not self._hide_users:
+            raise CognitoError("UserNotFoundException", "User does not exist.")
+        return User(username=str(uuid.UUID(bytes=self._decoy(login, "username")[:16], version=4)), sub="",
+                    email=login.lower() if _EMAIL.match(login) else None,
+                    phone_number=login if _PHONE.match(login) else None, attributes={}, password_hash=None,
+                    srp_salt=None, srp_verifier=None, status="CONFIRMED", enabled=True, created_at=0, updated_at=0)
+
+    def _decoy_delivery(self, login: str) -> dict[str, str]:
+        """What ``_new_code`` answers for a user that does not exist, without sending anything."""
+        decoy = self._unknown(login)
+        self._limit_code_sends(unknown_login_key(login))
+        if self._hook is None:  # a known user would get CodeDeliveryFailureException: so does an unknown one
+            raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code: the user pool has no "
+                               "code delivery configured.")
+        self._decoy_write()
+        if decoy.email or not decoy.phone_number:
+            letters = self._decoy(login, "destination")
+            destination = decoy.email or f"{chr(97 + letters[0] % 26)}@{chr(97 + letters[1] % 26)}.com"
+            return {"Destination": _mask(destination), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+        return {"Destination": _mask(decoy.phone_number), "DeliveryMedium": "SMS", "AttributeName": "phone_number"}
+
+    def _decoy_srp(self, login: str) -> tuple[str, str]:
+        """A salt and verifier for a login with none: derived from it, so stable like a real user's."""
+        salt = srp.pad_hex(int.from_bytes(self._decoy(login, "salt")[:16], "big") | 1)
+        verifier = int.from_bytes(b"".join(self._decoy(login, f"v{i}") for i in range(12)), "big") % srp.N
+        return salt, format(verifier, "x")
+
+    def _decoy_write(self) -> None:
+        """Sending a known user a code costs a committed write, an fsync: commit one for an unknown
+        user too, or the response time tells them apart."""
+        self.store.set_meta("decoy_write_at", str(time.time()))
+
+    def _lock_key(self, login: str, user: User | None) -> str:
+        return user.username if user is not None else unknown_login_key(login)
+
+    def _check_lockout(self, key: str) -> None:
+        if self.guard.passwords.locked(key):
+            raise CognitoError("NotAuthorizedException", "Password attempts exceeded")
+
+    def _wrong_password(self, key: str) -> CognitoError:
+        self.guard.passwords.failed(key)
+        return CognitoError("NotAuthorizedException", "Incorrect username or password.")
 
     def _find(self, login: str) -> User:
         user = self.store.find_user(login)
         if user is None:
             raise CognitoError("UserNotFoundException", "User does not exist.")
         return user
+
+    def check_writes(self, changes: Mapping[str, str], *, admin: bool, creating: bool = False) -> None:
+        try:
+            attributes_.check_writes(self.settings, changes, admin=admin, creating=creating)
+        except attributes_.AttributeRefused as exc:
+            raise CognitoError("InvalidParameterException", str(exc)) from None
 
     def _policy(self, password: str) -> None:
         problem = policy_violation(self.settings.password_policy, password)
@@ -242,16 +323,17 @@ class UserPool:
             attrs["email"] = attrs["email"].lower()
         if "phone_number" in attrs and not _PHONE.match(attrs["phone_number"]):
             raise CognitoError("InvalidParameterException", "Invalid phone number format.")
-        for name in ("sub", "cognito:username", "cognito:groups"):
-            attrs.pop(name, None)
-        if "email" in self.settings.login_with and "email" not in attrs:
-            raise CognitoError("InvalidParameterException", "Attributes did not conform to the schema: email: "
+        required = ["email"] if "email" in self.settings.login_with and "email" not in attrs else []
+        missing = required[0] if required else attributes_.missing_required(self.settings, attrs)
+        if missing:
+            raise CognitoError("InvalidParameterException", f"Attributes did not conform to the schema: {missing}: "
                                "The attribute is required")
         return attrs
 
     def create_user(self, login: str, password: str | None, attributes: dict[str, str] | None = None, *,
-                    status: str = "CONFIRMED", groups: list[str] | None = None) -> User:
-        """Create a user (sign-up and the admin/CLI paths share this)."""
+                    status: str = "CONFIRMED", groups: list[str] | None = None, admin: bool = True) -> User:
+        """Create a user (sign-up and the admin/CLI paths share this); ``admin`` False for SignUp."""
+        self.check_writes(attributes or {}, admin=admin, creating=True)
         if password is not None:
             self._policy(password)
         attrs = self._login_attributes(login, attributes or {})
@@ -309,8 +391,15 @@ class UserPool:
 
     def _password_signin(self, login: str, password: str, client_id: str) -> dict[str, Any]:
         user = self.store.find_user(login)
-        if user is None or not check_password(user.password_hash, password):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        key = self._lock_key(login, user)
+        self._check_lockout(key)
+        if user is None:
+            self._unknown(login)
+        stored = user.password_hash if user is not None else None
+        # an unknown user's check costs the same argon2 time as a known one's (the decoy never matches)
+        if not check_password(stored or _decoy_hash(), password) or user is None or stored is None:
+            raise self._wrong_password(key)
+        self.guard.passwords.succeeded(key)
         self._usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self._new_password_challenge(user)
@@ -346,7 +435,7 @@ class UserPool:
         required = self.settings.require_confirmation
         confirmed = self.auto_confirm if required is None else not required
         status = "CONFIRMED" if confirmed else "UNCONFIRMED"
-        user = self.create_user(login, password, _attributes(body), status=status)
+        user = self.create_user(login, password, _attributes(body), status=status, admin=False)
         result: dict[str, Any] = {"UserConfirmed": confirmed, "UserSub": user.sub}
         if not confirmed:
             try:
@@ -358,7 +447,7 @@ class UserPool:
 
     def op_ConfirmSignUp(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        user = self._find_or_mismatch(_str(body, "Username"))
         code = _str(body, "ConfirmationCode")
         if user.status == "CONFIRMED":
             raise CognitoError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
@@ -371,7 +460,10 @@ class UserPool:
 
     def op_ResendConfirmationCode(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        login = _str(body, "Username")
+        user = self.store.find_user(login)
+        if user is None or (user.status != "UNCONFIRMED" and self._hide_users):
+            return {"CodeDeliveryDetails": self._decoy_delivery(login)}
         if user.status != "UNCONFIRMED":
             raise CognitoError("InvalidParameterException", "User is already confirmed.")
         return {"CodeDeliveryDetails": self._new_code(user, "signup", "resend_code")}
@@ -419,11 +511,18 @@ class UserPool:
             raise CognitoError("InvalidParameterException", "Illegal SRP_A")
         user = self.store.find_user(login)
         if user is None or not user.srp_verifier or not user.srp_salt:
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
-        b, B = srp.server_ephemeral(user.srp_verifier)
-        block = self._srp.seal({"u": user.username, "b": format(b, "x"), "B": format(B, "x"), "A": srp_a}, 300)
+            # A plausible challenge for a login that does not exist (or has no password yet): the salt
+            # and verifier are derived from the login, so they are stable like a real user's, and B
+            # is fresh each time like a real user's; the answer is then refused in _srp_finish.
+            user = self._unknown(login) if user is None else user
+            salt, verifier = self._decoy_srp(login)
+        else:
+            salt, verifier = user.srp_salt, user.srp_verifier
+        b, B = srp.server_ephemeral(verifier)
+        block = self._srp.seal({"u": user.username, "l": login, "b": format(b, "x"), "B": format(B, "x"),
+                                "A": srp_a}, 300)
         return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": {
-            "SALT": user.srp_salt, "SECRET_BLOCK": block, "SRP_B": format(B, "x"), "USERNAME": user.username,
+            "SALT": salt, "SECRET_BLOCK": block, "SRP_B": format(B, "x"), "USERNAME": user.username,
             "USER_ID_FOR_SRP": user.username}}
 
     def op_RespondToAuthChallenge(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -453,21 +552,27 @@ class UserPool:
         except SealError:
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.") from None
         user = self.store.find_user(state["u"])
+        lock = self._lock_key(str(state.get("l", "")), user)
+        self._check_lockout(lock)
         timestamp = _str(responses, "TIMESTAMP")
         claimed = _str(responses, "PASSWORD_CLAIM_SIGNATURE")
         when = srp.parse_timestamp(timestamp)
-        if user is None or not user.srp_verifier or when is None or abs(when - time.time()) > 300:
+        if when is None or abs(when - time.time()) > 300:
+            raise self._wrong_password(lock)
+        if user is not None and responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
-        if responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+        # A login without a verifier does the same SRP work on its decoy verifier, so the time tells nothing.
+        real = user.srp_verifier if user is not None else None
+        verifier = real or self._decoy_srp(str(state.get("l", "")))[1]
         try:
-            key = srp.session_key(int(state["A"], 16), int(state["B"], 16), int(state["b"], 16), user.srp_verifier)
-            expected = srp.signature(key, self.pool_name, user.username,
+            key = srp.session_key(int(state["A"], 16), int(state["B"], 16), int(state["b"], 16), verifier)
+            expected = srp.signature(key, self.pool_name, str(state["u"]),
                                      _str(responses, "PASSWORD_CLAIM_SECRET_BLOCK"), timestamp)
         except srp.SrpError:
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.") from None
-        if not hmac.compare_digest(expected, claimed):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+            raise self._wrong_password(lock) from None
+        if not real or user is None or not hmac.compare_digest(expected.encode(), claimed.encode()):
+            raise self._wrong_password(lock)
+        self.guard.passwords.succeeded(lock)
         self._usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self._new_password_challenge(user)
@@ -480,11 +585,32 @@ class UserPool:
     def op_UpdateUserAttributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = self.access_claims(_str(body, "AccessToken"))
         changes = _attributes(body)
-        for name in ("sub", "email", "phone_number", "email_verified", "phone_number_verified"):
+        self.check_writes(changes, admin=False)
+        for name in ("email", "phone_number"):
             if name in changes:
                 raise CognitoError("InvalidParameterException", f"Cove does not let users change {name} yet")
         self.store.update_user(user.username, attributes={**user.attributes, **changes})
         return {"CodeDeliveryDetailsList": []}
+
+    def op_AdminUpdateUserAttributes(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        user = self._find(_str(body, "Username"))
+        changes = _attributes(body)
+        self.check_writes(changes, admin=True)
+        logins: dict[str, Any] = {}
+        if "email" in changes:
+            if not _EMAIL.match(changes["email"]):
+                raise CognitoError("InvalidParameterException", "Invalid email address format.")
+            changes["email"] = logins["email"] = changes["email"].lower()
+        if "phone_number" in changes:
+            if not _PHONE.match(changes["phone_number"]):
+                raise CognitoError("InvalidParameterException", "Invalid phone number format.")
+            logins["phone_number"] = changes["phone_number"]
+        try:
+            self.store.update_user(user.username, attributes={**user.attributes, **changes}, **logins)
+        except DuplicateUser:
+            what = "email" if "email" in logins else "phone_number"
+            raise CognitoError("AliasExistsException", f"An account with the given {what} already exists.") from None
+        return {}
 
     def op_GlobalSignOut(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = self.access_claims(_str(body, "AccessToken"))
@@ -502,24 +628,37 @@ class UserPool:
 
     def op_ForgotPassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        login = _str(body, "Username")
+        user = self.store.find_user(login)
+        if user is None:
+            return {"CodeDeliveryDetails": self._decoy_delivery(login)}
         return {"CodeDeliveryDetails": self._new_code(user, "reset", "forgot_password")}
+
+    def _find_or_mismatch(self, login: str) -> User:
+        """The user of a code confirmation; an unknown one, when users are hidden, gets a wrong-code answer."""
+        user = self.store.find_user(login)
+        if user is None:
+            self._unknown(login)  # no write, as for a known user with no live code (the usual case)
+            raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+        return user
 
     def op_ConfirmForgotPassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._client(body)
-        user = self._find(_str(body, "Username"))
+        user = self._find_or_mismatch(_str(body, "Username"))
         code = _str(body, "ConfirmationCode")
         password = _str(body, "Password")
         self._check_code(user, "reset", code)
         self._policy(password)
         status = "CONFIRMED" if user.status in ("RESET_REQUIRED", "FORCE_CHANGE_PASSWORD", "CONFIRMED") else user.status
         self._set_password(user, password, status=status, code=None, code_purpose=None, code_expires_at=None)
+        self.guard.passwords.succeeded(user.username)
         return {}
 
     def op_ChangePassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = self.access_claims(_str(body, "AccessToken"))
+        self._check_lockout(user.username)
         if not check_password(user.password_hash, _str(body, "PreviousPassword")):
-            raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
+            raise self._wrong_password(user.username)
         password = _str(body, "ProposedPassword")
         self._policy(password)
         self._set_password(user, password)
@@ -554,7 +693,7 @@ class UserPool:
             self._send(user, "admin_create_user", temporary)   # the old password stays until this succeeds
             self._set_password(user, temporary, status="FORCE_CHANGE_PASSWORD")
             return {"User": self._admin_user(self._find(user.username))}
-        user = self.create_user(login, temporary, _attributes(body), status="FORCE_CHANGE_PASSWORD")
+        user = self.create_user(login, temporary, _attributes(body), status="FORCE_CHANGE_PASSWORD", admin=True)
         self.store.update_user(user.username, attributes={**user.attributes, **(
             {"email_verified": "true"} if user.email else {})})
         user = self._find(user.username)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from cove.identity.attributes import parse_declarations
+
 from .model import (
     DISABLEABLE,
     FIELD_OPERATIONS,
@@ -527,6 +529,7 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
                 access_token_validity: int = 3600, id_token_validity: int = 3600,
                 refresh_token_validity: int = 30 * 86400, self_sign_up: bool = True,
                 require_confirmation: bool | None = None, on_send_code: Callable[..., Any] | None = None,
+                user_attributes: Mapping[str, Any] | None = None, prevent_user_existence_errors: bool = True,
                 **camel: Any) -> AuthDefinition:
     """Amplify's ``defineAuth``: a user pool (and an identity pool) for the API.
 
@@ -537,15 +540,21 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
     seconds. ``self_sign_up=False`` refuses SignUp (only admins create users);
     ``require_confirmation`` (default: the sandbox confirms sign-ups at once, ``cove serve`` sends a
     code) and ``on_send_code(event)``, called with a ``cove.identity.delivery.CodeEvent`` for every
-    confirmation and password-reset code. camelCase spellings (``loginWith``, ``allowGuestAccess``,
-    ``selfSignUp``, ``requireConfirmation``, ``onSendCode``) work too.
+    confirmation and password-reset code. ``user_attributes={"custom:tenant": {"data_type": "String",
+    "mutable": False}, "preferredUsername": {"required": True}}`` declares custom attributes (only
+    declared ones are writable) and marks standard ones required or immutable.
+    ``prevent_user_existence_errors=False`` makes unknown users get ``UserNotFoundException`` (Gen 2
+    pools hide them, the default). camelCase spellings (``loginWith``, ``allowGuestAccess``,
+    ``selfSignUp``, ``requireConfirmation``, ``onSendCode``, ``userAttributes``) work too.
     """
     aliases = {"loginWith": "login_with", "allowGuestAccess": "allow_guest_access",
                "passwordPolicy": "password_policy", "selfSignUp": "self_sign_up",
-               "requireConfirmation": "require_confirmation", "onSendCode": "on_send_code"}
+               "requireConfirmation": "require_confirmation", "onSendCode": "on_send_code",
+               "userAttributes": "user_attributes"}
     options: dict[str, Any] = {"login_with": login_with, "allow_guest_access": allow_guest_access,
                                "password_policy": password_policy, "self_sign_up": self_sign_up,
-                               "require_confirmation": require_confirmation, "on_send_code": on_send_code}
+                               "require_confirmation": require_confirmation, "on_send_code": on_send_code,
+                               "user_attributes": user_attributes}
     for key, value in camel.items():
         if key not in aliases:
             raise SchemaError(f"define_auth(): unknown option {key!r}")
@@ -553,6 +562,7 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
     login_with, allow_guest_access = options["login_with"], options["allow_guest_access"]
     password_policy, self_sign_up = options["password_policy"], options["self_sign_up"]
     require_confirmation, on_send_code = options["require_confirmation"], options["on_send_code"]
+    user_attributes = options["user_attributes"]
     if not isinstance(self_sign_up, bool):
         raise SchemaError("define_auth(self_sign_up=...) must be True or False")
     if require_confirmation is not None and not isinstance(require_confirmation, bool):
@@ -593,9 +603,17 @@ def define_auth(*, login_with: Mapping[str, Any] | None = None, groups: Iterable
                         ("refresh_token_validity", refresh_token_validity)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SchemaError(f"define_auth({name}=...): a positive number of seconds")
+    if user_attributes is not None and not isinstance(user_attributes, Mapping):
+        raise SchemaError('define_auth(user_attributes=...) takes a dict such as {"custom:tenant": {}}')
+    try:
+        declared = parse_declarations(user_attributes)
+    except ValueError as exc:
+        raise SchemaError(f"define_auth(user_attributes=...): {exc}") from None
     return AuthDefinition(AuthSettings(tuple(attributes), names, bool(allow_guest_access), policy,
                                        access_token_validity, id_token_validity, refresh_token_validity,
-                                       self_sign_up, require_confirmation, on_send_code))
+                                       self_sign_up=self_sign_up, require_confirmation=require_confirmation,
+                                       on_send_code=on_send_code, user_attributes=declared,
+                                       prevent_user_existence_errors=bool(prevent_user_existence_errors)))
 
 
 def attach_auth(definition: DataDefinition, auth: AuthDefinition) -> DataDefinition:

@@ -226,6 +226,16 @@ class PasswordPolicy:
     require_symbols: bool = True
 
 
+@dataclass(frozen=True)
+class UserAttribute:
+    """A declared user attribute: a ``custom:`` one, or a standard one made required or immutable."""
+
+    name: str                      # Cognito's name: "custom:tenant", "preferred_username", ...
+    data_type: str = "String"      # String | Number | Boolean | DateTime (custom attributes)
+    mutable: bool = True           # False: only administrators set it (users cannot, not even at sign-up)
+    required: bool = False         # standard attributes only: sign-up must give it
+
+
 @dataclass
 class AuthSettings:
     """``define_auth(...)``: how users sign in, their groups, guest access, token lifetimes."""
@@ -243,6 +253,8 @@ class AuthSettings:
     on_send_code: Any = field(default=None, compare=False, repr=False)
     # An outputs file's `mfa_configuration` (OPTIONAL/REQUIRED): noted at start-up; MFA is not served locally.
     mfa_requested: str = "NONE"
+    user_attributes: tuple[UserAttribute, ...] = ()
+    prevent_user_existence_errors: bool = True   # Gen 2's default: unknown users answered as known ones
 
 
 @dataclass

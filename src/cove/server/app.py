@@ -6,6 +6,7 @@ be swapped at runtime (the sandbox does so when the schema file changes).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,11 +16,12 @@ from cove.schema.model import Schema
 
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
-from .errors import RequestError
+from .errors import InternalFailure, RequestError, header_value
 from .execution import Engine, Limits
 from .identity import Identity
 from .realtime import Realtime, RealtimeSettings
 
+log = logging.getLogger("cove.server")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -146,7 +148,7 @@ class CoveApp:
             if name == b"access-control-request-headers":
                 requested = value
         headers = [*_CORS, (b"access-control-allow-methods", b"POST, OPTIONS"),
-                   (b"access-control-allow-headers", requested), (b"access-control-max-age", b"86400"),
+                   (b"access-control-allow-headers", header_value(requested)), (b"access-control-max-age", b"86400"),
                    (b"content-length", b"0")]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -162,6 +164,11 @@ class CoveApp:
             result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
+            return
+        except Exception:  # a full disk, a bug: AppSync's shape for the client, the traceback for the log
+            failure = InternalFailure()
+            log.exception("GraphQL request failed (reference %s)", failure.reference)
+            await _send_json(send, failure.status, failure.body(), [(b"x-amzn-errortype", b"InternalFailure")])
             return
         await _send_json(send, 200, result)
 

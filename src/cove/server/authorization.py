@@ -86,7 +86,12 @@ def owner_values(rule: AuthRule, identity: Identity) -> tuple[str | None, list[s
             v = claims.get("username")
         return (str(v), [str(v)]) if v is not None else (None, [])
     sub = claims.get("sub")
-    username = claims.get("username") or claims.get("cognito:username")
+    if identity.mode == "userPool":
+        # The pool's own claims only: an id token's user is its cognito:username, an access token's
+        # its username (an id token has no "username" claim unless an attribute sneaked one in).
+        username = claims.get("cognito:username" if claims.get("token_use") == "id" else "username")
+    else:
+        username = claims.get("username") or claims.get("cognito:username")
     if sub is not None and username is not None:
         combined = f"{sub}::{username}"
         return combined, [combined, str(sub), str(username)]

@@ -8,6 +8,8 @@ the aws-amplify client names the error.
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from graphql import GraphQLError
@@ -72,3 +74,24 @@ class RequestError(Exception):
 class Unauthorized(RequestError):
     def __init__(self, message: str) -> None:
         super().__init__(401, "UnauthorizedException", message)
+
+
+class InternalFailure(RequestError):
+    """An unexpected failure (a full disk, a bug): the client gets a reference, the log the traceback."""
+
+    def __init__(self) -> None:
+        self.reference = str(uuid.uuid4())
+        super().__init__(500, "InternalFailure", "An internal failure occurred while processing the request "
+                                                 f"(reference {self.reference})")
+
+
+_UNSAFE_IN_HEADER = re.compile(r"[^\x20-\x7e\t]")
+MAX_ECHOED_HEADER = 1024
+
+
+def header_value(text: str | bytes) -> bytes:
+    """A value that is safe to send as an HTTP header although it echoes something a client sent:
+    control characters (CR, LF, NUL ...) and non-ASCII become ``?``, and it is cut to 1 KiB."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    return _UNSAFE_IN_HEADER.sub("?", text[:MAX_ECHOED_HEADER]).encode("ascii")

@@ -37,7 +37,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import BooleanValueNode, VariableNode
 
-from cove.filters import matches
+from cove.filters import FilterTooLarge, check_filter_size, matches
 from cove.schema.model import Field, Model, Schema, SecondaryIndex
 from cove.schema.naming import get_field, list_field, mutation_field, sort_key_argument
 from cove.store.base import KeyCondition, ListRequest, Record, StoreError
@@ -570,12 +570,20 @@ class Engine:
         arg_vars = rf.arg_vars
         if arg_vars is not None:
             coerced = ctx.variables.coerced
-            return {a: coerced[v] for a, v in arg_vars.items() if v in coerced}
-        assert rf.field_def is not None
-        try:
-            return get_argument_values(rf.field_def, rf.nodes[0], ctx.variables)
-        except GraphQLError as exc:
-            raise FieldError(exc.message, "BadRequestException") from None
+            args = {a: coerced[v] for a, v in arg_vars.items() if v in coerced}
+        else:
+            assert rf.field_def is not None
+            try:
+                args = get_argument_values(rf.field_def, rf.nodes[0], ctx.variables)
+            except GraphQLError as exc:
+                raise FieldError(exc.message, "BadRequestException") from None
+        for name in ("filter", "condition"):
+            if args.get(name):
+                try:  # bounded before SQL (or Python) recurses over it: no parser stack overflow
+                    check_filter_size(args[name])
+                except FilterTooLarge as exc:
+                    raise FieldError(str(exc), "InvalidArgumentsError") from None
+        return args
 
     def _run_root(self, rf: RootField, ctx: Context) -> Any:
         spec = rf.spec

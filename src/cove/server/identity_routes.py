@@ -26,6 +26,8 @@ from cove import sigv4
 from cove.identity.services import IDENTITY_POOL_PATH, USER_POOL_PATH, IdentityServices
 from cove.identity.user_pool import CognitoError
 
+from .errors import header_value
+
 log = logging.getLogger("cove.identity")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 _AMZ_JSON = b"application/x-amz-json-1.1"
@@ -53,7 +55,7 @@ async def _send(send: Send, status: int, body: bytes, content_type: bytes,
 async def _error(send: Send, error: CognitoError) -> None:
     body = orjson.dumps({"__type": error.error_type, "message": error.message})
     await _send(send, error.status, body, _AMZ_JSON, [(b"x-amzn-errortype", f"{error.error_type}:".encode()),
-                                                      (b"x-amzn-errormessage", error.message.encode("latin-1", "replace"))])
+                                                      (b"x-amzn-errormessage", header_value(error.message))])
 
 
 async def handle(services: IdentityServices | None, scope: dict[str, Any], headers: dict[str, str],
@@ -63,7 +65,7 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
         requested = headers.get("access-control-request-headers",
                                 "content-type, x-amz-target, x-amz-user-agent, authorization, x-amz-date")
         await _send(send, 204, b"", b"text/plain", [(b"access-control-allow-methods", b"POST, OPTIONS"),
-                                                    (b"access-control-allow-headers", requested.encode()),
+                                                    (b"access-control-allow-headers", header_value(requested)),
                                                     (b"access-control-max-age", b"86400")])
         return
     if services is None or services.user_pool is None:
@@ -98,6 +100,9 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
             raise CognitoError("SerializationException", "The request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise CognitoError("SerializationException", "The request body must be a JSON object")
+        client = scope.get("client")
+        if not services.guard.admit(operation, client[0] if client else None):
+            raise CognitoError("TooManyRequestsException", "Too many requests")
         if service == "AWSCognitoIdentityProviderService":
             admin = operation in services.user_pool.ADMIN and _admin_signed(services, scope, headers, raw)
             result = await asyncio.to_thread(services.user_pool.call, operation, body, admin=admin)

@@ -51,6 +51,7 @@ class ServerOptions:
     tls: bool = False                          # HTTPS + WSS with a local CA (see tls.py)
     broker_url: str | None = None              # redis://... or postgresql://...; None: in-process
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
+    auth_limits: list[str] = field(default_factory=list)       # ["sign_in_per_minute=0", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     production: bool = False                   # `cove serve`: sign-ups need a code unless define_auth says not
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
@@ -150,7 +151,8 @@ class Sandbox:
         return f"{scheme}://{host}:{self.options.port}/graphql"
 
     def write_outputs(self) -> None:
-        custom: dict[str, Any] = {"cove": {"version": _version(), "data_dir": str(Path(self.options.data_dir).resolve())}}
+        # Only what clients need: the outputs file is handed to apps, so it names no server path.
+        custom: dict[str, Any] = {"cove": {"version": _version()}}
         if self.tls is not None:
             custom["cove"]["ca_file"] = str(Path(self.tls.ca_cert).resolve())  # Cove's client trusts it
         custom["cove"].update(self.identity.outputs_custom())
@@ -212,6 +214,8 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     from urllib.parse import urlsplit
 
     from cove.identity.delivery import CodeEvent, SmtpSender
+    from cove.identity.guard import AuthLimits
+    from cove.identity.guard import AuthLimits
     from cove.identity.services import IdentityServices
     from cove.identity.store import SQLiteIdentityStore
 
@@ -229,7 +233,7 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
                             base_url=f"{parts.scheme}://{parts.netloc}",
                             auto_confirm=not (options.print_codes or options.production),
                             on_send_code=print_code if options.print_codes or not options.production else None,
-                            smtp=smtp)
+                            smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
 
 
 def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:

@@ -26,6 +26,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from cove.private_files import private_dir
+
 __all__ = ["TlsFiles", "ensure_certificates", "trust_hint"]
 
 CA_DAYS = 3650
@@ -69,8 +71,7 @@ def _write_public(path: Path, data: bytes) -> None:
 
 def ensure_certificates(data_dir: Path, host: str, extra_hosts: list[str] | None = None) -> TlsFiles:
     """The CA and server certificate in ``<data_dir>/tls``, creating or renewing them if needed."""
-    folder = Path(data_dir) / "tls"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(Path(data_dir) / "tls")
     ca_cert, ca_key = folder / "ca.pem", folder / "ca-key.pem"
     cert, key, meta_path = folder / "cert.pem", folder / "key.pem", folder / "cove-tls.json"
     hosts = _hosts_for(host, extra_hosts or [])

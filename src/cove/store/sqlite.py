@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from cove.filters import matches
+from cove.private_files import private_database
 from cove.schema.model import Model, Schema
 
 from .base import (
@@ -138,8 +139,7 @@ class SQLiteStore:
     """The default store. One connection; safe to share across processes through the file."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_database(path)
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
                                     cached_statements=1024)
         self.conn.execute("PRAGMA busy_timeout = 10000")
@@ -154,7 +154,7 @@ class SQLiteStore:
         self._secret: bytes | None = None
         # Writers in several processes queue on this lock, which wakes the next one the moment it is
         # released; SQLite's own busy handler polls with sleeps of up to 100 ms, which wrecks tail latency.
-        self._lock_fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock_fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     # ------------------------------------------------------------------ schema
 
@@ -368,8 +368,12 @@ class SQLiteStore:
         params.append(request.limit + 1)
         try:
             rows = self.conn.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:  # e.g. json_each over a malformed value
-            raise InvalidFilter(f"Unable to process the filter expression: {exc}") from None
+        except sqlite3.OperationalError as exc:
+            if "JSON" not in str(exc):
+                raise  # not the filter's fault (a locked or failing disk): an internal failure, logged
+            # json_each over a malformed value; SQLite's own words stay out of the answer
+            raise InvalidFilter("Unable to process the filter expression: an operand does not fit the "
+                                "field's values") from None
         more = len(rows) > request.limit
         rows = rows[: request.limit]
         items = [lay.decode(r) for r in rows]

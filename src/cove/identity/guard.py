@@ -1,0 +1,146 @@
+"""Brute-force guards for the identity endpoints: per-address throttles and per-login lockouts.
+
+State lives in this server process's memory, in tables of bounded size (the least recently seen
+key is forgotten first), so no stream of invented addresses or logins can grow it without limit.
+With ``cove serve --workers N`` each process keeps its own tables; codes' wrong attempts are
+counted in the database instead (see ``UserPool``), so they hold across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from cove.limits import parse_assignments
+
+# Which per-address throttle an operation draws on (X-Amz-Target operation -> AuthLimits field).
+THROTTLED = {
+    "SignUp": "sign_up_per_minute",
+    "InitiateAuth": "sign_in_per_minute",
+    "RespondToAuthChallenge": "sign_in_per_minute",
+    "ForgotPassword": "code_requests_per_minute",
+    "ResendConfirmationCode": "code_requests_per_minute",
+    "ConfirmSignUp": "code_requests_per_minute",
+    "ConfirmForgotPassword": "code_requests_per_minute",
+    "GetId": "get_id_per_minute",
+}
+
+
+@dataclass
+class AuthLimits:
+    """``cove sandbox|serve --auth-limit NAME=VALUE`` sets any of these; 0 turns a throttle off."""
+
+    #: Requests per client address and minute (a token bucket holding a minute's worth).
+    sign_in_per_minute: int = 300
+    sign_up_per_minute: int = 100
+    code_requests_per_minute: int = 60
+    get_id_per_minute: int = 300
+    #: Wrong passwords for one login before it locks; each further one doubles the lock (1 s, 2 s, ...).
+    password_failures: int = 5
+    lockout_max_seconds: int = 900
+    #: Wrong tries before a confirmation or reset code stops working.
+    code_attempts: int = 5
+    #: Codes sent to one user per hour (ForgotPassword, ResendConfirmationCode).
+    codes_per_user_per_hour: int = 10
+    #: Keys each of the six tables remembers (addresses, logins): about 5 MiB a table when full.
+    max_tracked: int = 20_000
+
+    @classmethod
+    def parse(cls, items: list[str] | None) -> AuthLimits:
+        return parse_assignments(cls, items, "--auth-limit")
+
+
+class _Bounded:
+    """An LRU table: the least recently touched key goes first when it is full."""
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max(1, max_keys)
+        self.entries: OrderedDict[str, list[float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def touch(self, key: str, default: list[float]) -> list[float]:
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = default
+            while len(self.entries) > self.max_keys:
+                self.entries.popitem(last=False)
+        else:
+            self.entries.move_to_end(key)
+        return entry
+
+
+class RateLimiter:
+    """A token bucket per key: ``per_period`` requests, refilled evenly over ``period`` seconds."""
+
+    def __init__(self, per_period: int, period: float, max_keys: int) -> None:
+        self.capacity = float(per_period)
+        self.rate = per_period / period if period else 0.0
+        self.table = _Bounded(max_keys)
+
+    def allow(self, key: str) -> bool:
+        if self.capacity <= 0:
+            return True
+        now = time.monotonic()
+        with self.table.lock:
+            entry = self.table.touch(key, [self.capacity, now])
+            entry[0] = min(self.capacity, entry[0] + (now - entry[1]) * self.rate)
+            entry[1] = now
+            if entry[0] < 1:
+                return False
+            entry[0] -= 1
+            return True
+
+
+class FailureTracker:
+    """Wrong passwords per login: after ``free`` of them the login locks for 1 s, doubling with each
+    further failure up to ``max_seconds``; a success forgets the login."""
+
+    def __init__(self, free: int, max_seconds: int, max_keys: int) -> None:
+        self.free = free
+        self.max_seconds = max_seconds
+        self.table = _Bounded(max_keys)
+
+    def locked(self, key: str) -> bool:
+        if self.free <= 0:
+            return False
+        with self.table.lock:
+            entry = self.table.entries.get(key)
+            return entry is not None and entry[1] > time.monotonic()
+
+    def failed(self, key: str) -> None:
+        if self.free <= 0:
+            return
+        with self.table.lock:
+            entry = self.table.touch(key, [0, 0.0])
+            entry[0] += 1
+            if entry[0] >= self.free:
+                entry[1] = time.monotonic() + min(2.0 ** (entry[0] - self.free), self.max_seconds)
+
+    def succeeded(self, key: str) -> None:
+        with self.table.lock:
+            self.table.entries.pop(key, None)
+
+
+def unknown_login_key(login: str) -> str:
+    """The key for a login that names no user: a short digest, so long invented logins cannot swell
+    the tables (a known user's key is their username, a UUID)."""
+    return "?" + hashlib.blake2b(login.lower().encode(), digest_size=16).hexdigest()
+
+
+class Guard:
+    """One server process's throttles and lockouts (kept across schema reloads)."""
+
+    def __init__(self, limits: AuthLimits | None = None) -> None:
+        self.limits = limits = limits or AuthLimits()
+        self._throttles = {name: RateLimiter(getattr(limits, name), 60.0, limits.max_tracked)
+                           for name in set(THROTTLED.values())}
+        self.passwords = FailureTracker(limits.password_failures, limits.lockout_max_seconds, limits.max_tracked)
+        self.code_sends = RateLimiter(limits.codes_per_user_per_hour, 3600.0, limits.max_tracked)
+
+    def admit(self, operation: str, address: str | None) -> bool:
+        """Whether a request for ``operation`` from ``address`` is within its throttle."""
+        name = THROTTLED.get(operation)
+        return name is None or address is None or self._throttles[name].allow(address)

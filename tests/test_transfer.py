@@ -274,7 +274,7 @@ def test_seed_fills_a_fresh_sandbox(sandbox_factory: Any, tmp_path: Path) -> Non
         "    assert not result.errors, result.errors\n"
         "result = client.models.Todo.create({'content': 'as iam'}, auth_mode='iam')\n"
         "assert not result.errors, result.errors\n")
-    result = cove("seed", seed, "--outputs", box.outputs_path)
+    result = cove("seed", seed, "--outputs", box.outputs_path, "--data-dir", box.data_dir)
     assert result.returncode == 0, result.stderr
     listed = box.gql("query { listTodos { items { content priority } } }")["data"]["listTodos"]["items"]
     assert sorted(t["content"] for t in listed) == ["as iam", "seeded 0", "seeded 1", "seeded 2"]

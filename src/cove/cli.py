@@ -247,7 +247,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from cove.seed import SeedError, run_seed
 
     try:
-        run_seed(args.file, args.outputs)
+        run_seed(args.file, args.outputs, args.data_dir)
     except SeedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -488,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("file", type=Path, help="a .py file that uses cove.generate_client() / cove.auth")
     seed.add_argument("--outputs", type=Path, default=Path("amplify_outputs.json"),
                       help="the running sandbox's outputs file (default ./amplify_outputs.json)")
+    seed.add_argument("--data-dir", type=Path, default=Path(".cove"),
+                      help="the sandbox's data dir, for the seed's temporary IAM credentials (default .cove/)")
     seed.set_defaults(func=_cmd_seed)
     console = sub.add_parser("console", help="administrators of the web console that `cove serve --console` serves")
     console.add_argument("--data-dir", type=Path, default=Path(".cove"))

@@ -29,6 +29,8 @@ class SeedError(Exception):
 @contextmanager
 def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
     if data_dir is None or not (data_dir / "data.sqlite").is_file():
+        print(f"warning: no sandbox data in {data_dir}; the seed runs without IAM credentials "
+              f"(pass the sandbox's --data-dir)", file=sys.stderr)
         yield
         return
     from cove.identity.store import SQLiteIdentityStore
@@ -51,7 +53,7 @@ def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_seed(seed_file: Path, outputs_file: Path) -> None:
+def run_seed(seed_file: Path, outputs_file: Path, data_dir: Path | None = None) -> None:
     import cove
 
     seed_file, outputs_file = Path(seed_file), Path(outputs_file)
@@ -61,12 +63,10 @@ def run_seed(seed_file: Path, outputs_file: Path) -> None:
         outputs = orjson.loads(outputs_file.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise SeedError(f"{outputs_file}: {exc}; start the sandbox first (it writes the outputs file)") from None
-    custom = outputs.get("custom", {}).get("cove", {}) if isinstance(outputs, dict) else {}
-    data_dir = Path(custom["data_dir"]) if isinstance(custom, dict) and custom.get("data_dir") else None
     cove.configure(outputs)
     sys.path.insert(0, str(seed_file.resolve().parent))
     try:
-        with _temporary_iam_credentials(data_dir):
+        with _temporary_iam_credentials(Path(data_dir) if data_dir is not None else None):
             runpy.run_path(str(seed_file), run_name="__main__")
     except SystemExit as exc:
         if exc.code not in (None, 0):

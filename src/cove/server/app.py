@@ -1,15 +1,21 @@
 """The ASGI application: ``POST /graphql`` (and CORS), written directly against ASGI for speed.
 
-Routing is linear and small: ``/graphql`` for GraphQL, ``/`` for a health document. The engine can
-be swapped at runtime (the sandbox does so when the schema file changes).
+Routing is linear and small: ``/graphql`` for GraphQL, ``/health`` and ``/ready`` for probes, ``/``
+for a service document. The engine can be swapped at runtime (the sandbox does so when the schema
+file changes). Every HTTP response carries a request id; the access log and the metrics, when the
+runner attaches them, see every request (see ``observability.py``).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 import orjson
+from graphql.language import FieldNode
 
 from cove.schema.model import Schema
 
@@ -17,6 +23,7 @@ from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import RequestError
 from .execution import Engine, Limits
 from .identity import Identity
+from .observability import AccessLog, Metrics, request_id
 from .realtime import Realtime, RealtimeSettings
 
 Scope = dict[str, Any]
@@ -26,8 +33,26 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = (b"content-type", b"application/json; charset=UTF-8")
 _CORS = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, date"),
+    (b"access-control-expose-headers",
+     b"x-amzn-requestid, x-request-id, x-amzn-errortype, x-amzn-errormessage, date"),
 ]
+_MODE_NAMES = {"apiKey": "api_key", "userPool": "user_pool", "oidc": "oidc", "iam": "iam", "lambda": "lambda",
+               "none": "none"}
+log = logging.getLogger("cove.server")
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+
+
+class _Exchange:
+    """What one HTTP request turned out to be, for the access log and the metrics."""
+
+    __slots__ = ("status", "operation", "operation_name", "auth_mode", "errors")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.operation: str | None = None   # GraphQL root field, or the identity service
+        self.operation_name: str | None = None  # the client's operationName, when it is a GraphQL name
+        self.auth_mode: str | None = None
+        self.errors = False                 # a 200 answer with GraphQL errors
 
 
 # Cognito-compatible endpoints live under these paths (and POST / with X-Amz-Target). Their modules
@@ -55,6 +80,10 @@ class CoveApp:
         self.graphql_path = "/graphql"
         self.realtime = Realtime(self, realtime)
         self.engine.on_mutation = self.realtime.publish
+        self.access_log: AccessLog | None = None
+        self.metrics: Metrics | None = None
+        self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
+        self._operation_labels: dict[tuple[str, str | None], str] = {}
 
     def replace_schema(self, schema: Schema) -> None:
         """Serve a new schema from the next request on (the store must already be migrated).
@@ -106,11 +135,42 @@ class CoveApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = perf_counter()
+        rid = request_id(scope["headers"])
+        exchange = _Exchange()
+        extra = [(b"x-request-id", rid), (b"x-amzn-requestid", rid)]
+
+        async def reply(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = message["status"]
+                message["headers"] = [*message["headers"], *extra]
+            await send(message)
+
+        try:
+            await self._route(scope, receive, reply, exchange)
+        except Exception:
+            log.exception("%s %s failed (request id %s)", scope["method"], scope["path"], rid.decode())
+            if exchange.status == 0:
+                await _send_json(reply, 500, {"errors": [{
+                    "errorType": "InternalFailure",
+                    "message": f"An internal error occurred; request id {rid.decode()}"}]})
+        seconds = perf_counter() - started
+        if self.metrics is not None and exchange.operation is not None:
+            status = exchange.status
+            outcome = ("server_error" if status >= 500 else "client_error" if status >= 400 else
+                       "graphql_error" if exchange.errors else "success")
+            self.metrics.observe(exchange.operation, exchange.auth_mode or "none", outcome, seconds)
+        if self.access_log is not None:
+            self.access_log.write(scope["method"], scope["path"], exchange.operation, exchange.operation_name,
+                                  exchange.status, seconds, exchange.auth_mode, rid, scope.get("client"),
+                                  scope.get("scheme", "http"))
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> None:
         path = scope["path"]
         method = scope["method"]
         if path == self.graphql_path or path == self.graphql_path + "/":
             if method == "POST":
-                await self._graphql(scope, receive, send)
+                await self._graphql(scope, receive, send, exchange)
             elif method == "OPTIONS":
                 await self._preflight(scope, send)
             else:
@@ -120,9 +180,17 @@ class CoveApp:
         elif (path.startswith(_IDENTITY_PREFIXES) or (path == "/" and method == "POST")) and \
                 (routes := _identity_routes()).is_identity_route(
                 method, path, headers := _headers(scope)):
+            exchange.operation = "cognito-identity" if "cognito-identity" in (
+                path + headers.get("x-amz-target", "").lower()) else "cognito-idp"
             await routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
         elif path == "/" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path})
+        elif path == "/health" and method in ("GET", "HEAD"):
+            await _send_json(send, 200, {"status": "ok"})
+        elif path == "/ready" and method in ("GET", "HEAD"):
+            ready, checks = self.readiness() if self.readiness is not None else (True, {})
+            await _send_json(send, 200 if ready else 503, {"status": "ready" if ready else "not ready",
+                                                           "checks": checks})
         else:
             await _send_json(send, 404, {"errors": [{"errorType": "NotFoundException",
                                                      "message": f"No route for {method} {path}"}]})
@@ -138,19 +206,44 @@ class CoveApp:
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _graphql(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> None:
+        exchange.operation = "-"
         try:
             body = await self._read_body(receive)
             headers = _headers(scope)
             query = scope.get("query_string")
             path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
             identity = await self.authenticate(headers, body=body, path=path)
+            exchange.auth_mode = _MODE_NAMES.get(identity.mode, identity.mode)
             request = _parse_request(body)
+            exchange.operation = self._operation_label(request[0], request[2])
+            if request[2] is not None and _NAME.fullmatch(request[2]):
+                exchange.operation_name = request[2]
             result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
             return
+        exchange.errors = "errors" in result
         await _send_json(send, 200, result)
+
+    def _operation_label(self, query: str, operation_name: str | None) -> str:
+        """The operation's first root field (``listTodos``), or ``invalid``: names the schema bounds, so a
+        client cannot blow up the metrics' label sets with made-up operation names."""
+        labels = self._operation_labels
+        label = labels.get((query, operation_name))
+        if label is not None:
+            return label
+        prepared = self.engine.prepare(query)
+        ops = prepared.operations
+        op = ops.get(operation_name) or (next(iter(ops.values())) if operation_name is None and len(ops) == 1
+                                          else None)
+        selections = op.selection_set.selections if op is not None else ()
+        label = next((s.name.value for s in selections if isinstance(s, FieldNode)),
+                     op.operation.value if op is not None else "invalid")
+        if len(labels) >= 4096:
+            labels.clear()
+        labels[(query, operation_name)] = label
+        return label
 
     async def authenticate(self, headers: dict[str, str], *, body: bytes, path: str,
                            method: str = "POST") -> Identity:

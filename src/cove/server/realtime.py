@@ -474,6 +474,7 @@ class Connection:
             return
         log.warning("dropping a real-time connection whose outgoing queue is full (%d messages)",
                     self.hub.limits.max_queue)
+        self.hub.events_dropped += len(self.queue) + 1
         self.closing = True
         self.queue.clear()
         if self.writer is not None:
@@ -650,6 +651,8 @@ class Realtime:
         self.broker_url = settings.broker_url
         self.broker: Broker | None = None
         self.connections: set[Connection] = set()
+        self.events_published = 0   # mutations' events handed to the broker or dispatched (for metrics)
+        self.events_dropped = 0     # events thrown away with a connection that fell behind
         self.by_field: dict[str, dict[Subscription, None]] = {}
         self._started = False
         self._start_lock: asyncio.Lock | None = None
@@ -938,6 +941,7 @@ class Realtime:
         """The engine's mutation hook: called after a mutation succeeded, with the stored record,
         the rendered result and the selection plan it was rendered with. Never raises."""
         broker = self.broker
+        self.events_published += 1
         try:
             if broker is None or broker.local:
                 if field not in self.by_field:

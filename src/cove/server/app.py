@@ -9,7 +9,6 @@ runner attaches them, see every request (see ``observability.py``).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
@@ -39,7 +38,6 @@ _CORS = [
 _MODE_NAMES = {"apiKey": "api_key", "userPool": "user_pool", "oidc": "oidc", "iam": "iam", "lambda": "lambda",
                "none": "none"}
 log = logging.getLogger("cove.server")
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 
 
 class _Exchange:
@@ -50,7 +48,7 @@ class _Exchange:
     def __init__(self) -> None:
         self.status = 0
         self.operation: str | None = None   # GraphQL root field, or the identity service
-        self.operation_name: str | None = None  # the client's operationName, when it is a GraphQL name
+        self.operation_name: str | None = None  # the executed operation's name in the document, if any
         self.auth_mode: str | None = None
         self.errors = False                 # a 200 answer with GraphQL errors
 
@@ -83,7 +81,7 @@ class CoveApp:
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None
         self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
-        self._operation_labels: dict[tuple[str, str | None], str] = {}
+        self._operation_labels: dict[tuple[str, str | None], tuple[str, str | None]] = {}
 
     def replace_schema(self, schema: Schema) -> None:
         """Serve a new schema from the next request on (the store must already be migrated).
@@ -216,9 +214,7 @@ class CoveApp:
             identity = await self.authenticate(headers, body=body, path=path)
             exchange.auth_mode = _MODE_NAMES.get(identity.mode, identity.mode)
             request = _parse_request(body)
-            exchange.operation = self._operation_label(request[0], request[2])
-            if request[2] is not None and _NAME.fullmatch(request[2]):
-                exchange.operation_name = request[2]
+            exchange.operation, exchange.operation_name = self._operation_label(request[0], request[2])
             result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
@@ -226,9 +222,10 @@ class CoveApp:
         exchange.errors = "errors" in result
         await _send_json(send, 200, result)
 
-    def _operation_label(self, query: str, operation_name: str | None) -> str:
-        """The operation's first root field (``listTodos``), or ``invalid``: names the schema bounds, so a
-        client cannot blow up the metrics' label sets with made-up operation names."""
+    def _operation_label(self, query: str, operation_name: str | None) -> tuple[str, str | None]:
+        """The operation's first root field (``listTodos``; ``invalid`` for a document that fails
+        validation), a name the schema bounds, so clients cannot blow up the metrics' label sets; and the
+        operation's own name (``query Mine {...}``), for the access log."""
         labels = self._operation_labels
         label = labels.get((query, operation_name))
         if label is not None:
@@ -238,8 +235,9 @@ class CoveApp:
         op = ops.get(operation_name) or (next(iter(ops.values())) if operation_name is None and len(ops) == 1
                                           else None)
         selections = op.selection_set.selections if op is not None else ()
-        label = next((s.name.value for s in selections if isinstance(s, FieldNode)),
-                     op.operation.value if op is not None else "invalid")
+        label = (next((s.name.value for s in selections if isinstance(s, FieldNode)),
+                      op.operation.value if op is not None else "invalid"),
+                 op.name.value if op is not None and op.name is not None else None)
         if len(labels) >= 4096:
             labels.clear()
         labels[(query, operation_name)] = label

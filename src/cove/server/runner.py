@@ -323,6 +323,17 @@ def _realtime_url(url: str) -> str:
             "ws://" + url[len("http://"):] if url.startswith("http://") else url) + "/realtime"
 
 
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the server as Ctrl-C does. While uvicorn serves, its own handler runs instead (stop
+    accepting, finish requests, close WebSockets) and then re-raises the signal into this one, so the
+    process still closes the store, says "Stopped." and exits 0 instead of dying by the signal."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def _run_loop(main: Any) -> None:
     """Run on uvloop when it is installed (uvicorn's loop setting only applies to uvicorn.run)."""
     try:
@@ -395,6 +406,7 @@ def run_sandbox(options: ServerOptions, *, production: bool = False) -> int:
             if watcher:
                 watcher.stopped.set()
 
+    _stop_on_sigterm()
     try:
         _run_loop(main())
     except KeyboardInterrupt:
@@ -495,8 +507,11 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
             return
         await server.serve(sockets=[sock])
 
+    _stop_on_sigterm()
     try:
         _run_loop(main())
+    except KeyboardInterrupt:
+        pass
     finally:
         store.close()
     return status

@@ -266,6 +266,12 @@ def test_ready_fails_while_a_migration_is_pending(tmp_path: Path, servers: Any) 
         "database": "ok",
         "migrations": "the database layout does not match the served schema: "
                       "field Note.body has no column (pending migration)"}
+    # A table dropped behind the server's back (the recorded layout still lists it).
+    with sqlite3.connect(box.data_dir / "data.sqlite") as conn:
+        conn.execute("DROP TABLE Note")
+    dropped = httpx.get(f"http://127.0.0.1:{box.port}/ready")
+    assert dropped.status_code == 503
+    assert dropped.json()["checks"]["migrations"].endswith("model Note has no table (pending migration)")
 
 
 def test_ready_fails_when_the_broker_is_gone(tmp_path: Path, servers: Any) -> None:

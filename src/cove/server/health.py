@@ -29,14 +29,15 @@ def readiness_check(app: Any) -> Callable[[], tuple[bool, dict[str, str]]]:
     def check() -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         ok = True
-        stored, problem = _read_layout(path, opened)
+        served = app.store._describe(app.engine.schema)
+        stored, columns, problem = _read_layout(path, opened, served)
         if problem is not None:
             checks["database"] = problem
             checks["migrations"] = "unknown (the database cannot be read)"
             ok = False
         else:
             checks["database"] = "ok"
-            differences = _layout_differences(stored, app.store._describe(app.engine.schema))
+            differences = _layout_differences(stored, columns, served)
             checks["migrations"] = "ok" if not differences else (
                 "the database layout does not match the served schema: " + "; ".join(differences))
             ok = ok and not differences
@@ -59,33 +60,41 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _read_layout(path: Path, opened: tuple[int, int] | None) -> tuple[dict[str, Any], str | None]:
+Layout = dict[str, dict[str, str]]
+
+
+def _read_layout(path: Path, opened: tuple[int, int] | None, served: Layout
+                 ) -> tuple[Layout, dict[str, set[str]], str | None]:
+    """The layout recorded by the last migration, and the columns each served model's table really has."""
     now = _identity(path)
     if now is None:
-        return {}, f"the database file {path} is gone"
+        return {}, {}, f"the database file {path} is gone"
     if now != opened:
-        return {}, f"the database file {path} was replaced since the server opened it; restart the server"
+        return {}, {}, f"the database file {path} was replaced since the server opened it; restart the server"
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
         try:
             row = conn.execute("SELECT value FROM _cove_meta WHERE key = 'schema'").fetchone()
+            columns = {model: {r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", (model,))}
+                       for model in served}
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        return {}, f"cannot read the database {path}: {exc}"
-    return (orjson.loads(row[0]) if row else {}), None
+        return {}, {}, f"cannot read the database {path}: {exc}"
+    return (orjson.loads(row[0]) if row else {}), columns, None
 
 
-def _layout_differences(stored: dict[str, dict[str, str]], served: dict[str, dict[str, str]]) -> list[str]:
+def _layout_differences(stored: Layout, columns: dict[str, set[str]], served: Layout) -> list[str]:
     """What the served schema needs that the database lacks. Models and fields only the database has
     are fine: a newer deploy added them, and this server simply does not use them."""
     out = []
-    for model in sorted(served.keys() - stored.keys()):
-        out.append(f"model {model} has no table (pending migration)")
-    for model in sorted(served.keys() & stored.keys()):
-        for field in sorted(served[model].keys() - stored[model].keys()):
+    for model in sorted(served):
+        if not columns.get(model):
+            out.append(f"model {model} has no table (pending migration)")
+            continue
+        for field in sorted(served[model].keys() - columns[model]):
             out.append(f"field {model}.{field} has no column (pending migration)")
-        for field in sorted(served[model].keys() & stored[model].keys()):
+        for field in sorted(served[model].keys() & stored.get(model, {}).keys()):
             if served[model][field] != stored[model][field]:
                 out.append(f"field {model}.{field} is stored as {stored[model][field]}, served as "
                            f"{served[model][field]}")

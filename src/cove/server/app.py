@@ -8,6 +8,7 @@ runner attaches them, see every request (see ``observability.py``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from time import perf_counter
@@ -186,7 +187,8 @@ class CoveApp:
         elif path == "/health" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"status": "ok"})
         elif path == "/ready" and method in ("GET", "HEAD"):
-            ready, checks = self.readiness() if self.readiness is not None else (True, {})
+            # In a thread: the database check may wait (briefly) for a lock; the loop must not.
+            ready, checks = await asyncio.to_thread(self.readiness) if self.readiness is not None else (True, {})
             await _send_json(send, 200 if ready else 503, {"status": "ready" if ready else "not ready",
                                                            "checks": checks})
         else:

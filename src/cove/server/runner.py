@@ -301,7 +301,9 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
                             ws_ping_interval=ping, ws_ping_timeout=ping,
                             proxy_headers=bool(options.forwarded_allow_ips),
                             forwarded_allow_ips=options.forwarded_allow_ips or "",
-                            timeout_graceful_shutdown=options.shutdown_timeout, log_config=None,
+                            # uvicorn hints int, but hands the value to asyncio.wait_for: fractions work.
+                            timeout_graceful_shutdown=options.shutdown_timeout,  # type: ignore[arg-type]
+                            log_config=None,
                             log_level=None, access_log=False, server_header=False, date_header=True, **ssl)
     return uvicorn.Server(config)
 

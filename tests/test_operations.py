@@ -467,3 +467,20 @@ def test_workers_each_serve_metrics_and_stop_on_sigterm(tmp_path: Path, servers:
     assert box.gql("{ listTodos { items { id } } }")["data"]
     box.process.send_signal(signal.SIGTERM)
     assert box.process.wait(15) == 0
+
+
+@pytest.mark.parametrize(("mistake", "words"), [
+    ('.authorization(lambda allow: [allow.public_api_key()])', "missing authorization rules"),  # a SchemaError
+    ("a.string().required()", "strnig"),                                                      # a crash
+])
+def test_a_start_up_error_is_a_json_line_too(tmp_path: Path, mistake: str, words: str) -> None:
+    wrong = "" if mistake.startswith(".authorization") else "a.strnig()"
+    broken = write_schema(tmp_path / "app", NOTE_SCHEMA.replace(mistake, wrong))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVE_")}
+    run = subprocess.run([sys.executable, "-m", "cove", "serve", str(broken), "--log-format", "json", "--port",
+                          str(free_port()), "--data-dir", str(tmp_path / "data"), "--outputs",
+                          str(tmp_path / "out.json")], capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode != 0
+    lines = [json.loads(line) for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    assert lines and lines[-1]["level"] in ("error", "critical")
+    assert words in "".join(entry["message"] + entry.get("traceback", "") for entry in lines)

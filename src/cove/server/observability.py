@@ -128,16 +128,25 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
         logger.propagate = False
     logging.getLogger("uvicorn.access").disabled = True  # the access log is ours
     _settings.update(format=log_format, level=numeric)
+    if log_format == "json":
+        sys.excepthook = _log_crash  # even a crash (say, in the schema module) is a JSON line
+
+
+def _log_crash(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+    logging.getLogger("cove").critical("the server stopped: %s: %s", kind.__name__, error,
+                                       exc_info=(kind, error, tb))
 
 
 _settings: dict[str, Any] = {"format": "text", "level": logging.INFO}
 
 
-def say(message: str) -> None:
-    """A start-up or shutdown message: plain on stdout, or a JSON log line when logs are JSON (so a log
-    shipper reading the process's output sees nothing but JSON)."""
+def say(message: str, *, error: bool = False) -> None:
+    """A start-up or shutdown message: plain on stdout (an error: ``error: ...`` on stderr), or a JSON
+    log line when logs are JSON (so a log shipper reading the process's output sees nothing but JSON)."""
     if _settings["format"] == "json":
-        logging.getLogger("cove.server").info(message)
+        logging.getLogger("cove.server").log(logging.ERROR if error else logging.INFO, message)
+    elif error:
+        print(f"error: {message}", file=sys.stderr, flush=True)
     else:
         print(message, flush=True)
 

@@ -11,7 +11,6 @@ import gc
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -247,6 +246,10 @@ def _say(message: str) -> None:
     say(message)
 
 
+def _fail(message: str) -> None:
+    say(message, error=True)
+
+
 class _Watcher(threading.Thread):
     """Polls the schema's files; polling is dependency-free and cheap for a handful of files."""
 
@@ -315,7 +318,7 @@ async def _start_realtime(app: CoveApp) -> bool:
     try:
         await app.realtime.start()
     except BrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return False
     return True
 
@@ -358,7 +361,7 @@ def run_sandbox(options: ServerOptions, *, production: bool = False) -> int:
         sandbox = Sandbox(options)
         instrument(sandbox.app, options)
     except (SchemaError, DestructiveChange) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 2
     server = _uvicorn_server(sandbox.app, options, sandbox.tls)
     failed = False
@@ -416,7 +419,7 @@ def run_sandbox(options: ServerOptions, *, production: bool = False) -> int:
     finally:
         sandbox.store.close()
     if failed:
-        print("error: the server did not start (see the message above)", file=sys.stderr)
+        _fail("the server did not start (see the message above)")
         return 1
     _say("Stopped.")
     return 0
@@ -441,7 +444,7 @@ def run_serve(options: ServerOptions) -> int:
     try:
         sandbox = Sandbox(options)  # migrate once, write outputs, ensure a key
     except (SchemaError, DestructiveChange) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 2
     sandbox.store.close()
     children: list[int] = []

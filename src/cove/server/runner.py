@@ -67,8 +67,8 @@ class ServerOptions:
 
         from .tls import ensure_certificates
 
-        extra = [urlsplit(self.public_url).hostname or ""] if self.public_url else []
-        return ensure_certificates(self.data_dir, self.host, extra)
+        # The certificate names the host clients use: the public URL's, or this machine's address on 0.0.0.0.
+        return ensure_certificates(self.data_dir, self.host, [urlsplit(graphql_url(self)).hostname or ""])
 
 
 def open_store(data_dir: Path, synchronous: str = "NORMAL") -> SQLiteStore:

@@ -328,6 +328,11 @@ def _realtime_url(url: str) -> str:
             "ws://" + url[len("http://"):] if url.startswith("http://") else url) + "/realtime"
 
 
+def _flush_access_log(app: CoveApp) -> None:
+    if app.access_log is not None:
+        app.access_log.flush()
+
+
 def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -417,6 +422,7 @@ def run_sandbox(options: ServerOptions, *, production: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        _flush_access_log(sandbox.app)
         sandbox.store.close()
     if failed:
         _fail("the server did not start (see the message above)")
@@ -518,5 +524,6 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        _flush_access_log(app)
         store.close()
     return status

@@ -76,7 +76,8 @@ async def request_cost(observed: bool) -> float:
         key = ensure_api_key(store, schema).encode()
         app = CoveApp(schema, store)
         if observed:
-            from cove.server.observability import AccessLog, Metrics
+            from cove.server.metrics import Metrics
+            from cove.server.observability import AccessLog
 
             app.access_log = AccessLog("json", sink)
             app.metrics = Metrics()
@@ -119,7 +120,8 @@ def main() -> None:
         observed = "--observed" in sys.argv  # with the access log (JSON) and metrics
         print(f"whole getTodo request{', observed' if observed else ''}  {asyncio.run(request_cost(observed)):6.2f} µs")
         return
-    from cove.server.observability import Metrics, request_id
+    from cove.server.metrics import Metrics
+    from cove.server.observability import request_id
 
     headers_with_id = [(b"host", b"x"), (b"content-type", b"application/json"), (b"x-request-id", b"trace-42")]
     headers_without = [(b"host", b"x"), (b"content-type", b"application/json"), (b"x-api-key", b"da2-x")]

@@ -23,7 +23,8 @@ from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import RequestError
 from .execution import Engine, Limits
 from .identity import Identity
-from .observability import AccessLog, Metrics, request_id
+from .metrics import Metrics
+from .observability import AccessLog, request_id
 from .realtime import Realtime, RealtimeSettings
 
 Scope = dict[str, Any]

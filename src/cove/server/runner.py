@@ -26,7 +26,8 @@ from cove.store.sqlite import SQLiteStore
 
 from .app import CoveApp
 from .execution import Limits
-from .observability import AccessLog, Metrics, configure_logging, say
+from .metrics import Metrics
+from .observability import AccessLog, configure_logging, say
 from .realtime import RealtimeLimits, RealtimeSettings
 
 DAY = 86400.0

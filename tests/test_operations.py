@@ -494,3 +494,15 @@ def test_access_lines_of_the_last_requests_are_written_on_sigterm(tmp_path: Path
     assert box.process.wait(10) == 0
     time.sleep(0.2)
     assert [entry["request_id"] for entry in box.access()] == ids
+
+
+def test_cove_data_dir_reaches_the_management_commands(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVE_")}
+    env["COVE_DATA_DIR"] = str(tmp_path / "elsewhere")
+    made = subprocess.run([sys.executable, "-m", "cove", "keys", "create"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert made.returncode == 0 and made.stdout.startswith("da2-")
+    assert (tmp_path / "elsewhere" / "data.sqlite").exists() and not (tmp_path / ".cove").exists()
+    listed = subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(tmp_path / "other"), "list"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert listed.returncode == 0 and made.stdout.strip() not in listed.stdout  # the flag wins

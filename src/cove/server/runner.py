@@ -369,6 +369,9 @@ def run_sandbox(options: ServerOptions, *, production: bool = False) -> int:
     except (SchemaError, DestructiveChange) as exc:
         _fail(str(exc))
         return 2
+    except OSError as exc:  # e.g. the metrics port is taken
+        _fail(str(exc))
+        return 1
     server = _uvicorn_server(sandbox.app, options, sandbox.tls)
     failed = False
 

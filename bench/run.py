@@ -449,6 +449,23 @@ def parse_wrk(workload: str, text: str) -> Result:
     return res
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server process and its worker processes, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for p in [str(pid), *children]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def run_wrk(workload: str, url: str, script: Path, args: argparse.Namespace) -> tuple[list[str], Result]:
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
            "--timeout", f"{args.timeout}s", "-s", str(script), url]
@@ -668,11 +685,15 @@ def main() -> int:
         for w in workloads:
             script = write_lua(w, api_key, ids_file, OUT_DIR, run_seed)
             print(f"\n== {w}: wrk -t{args.threads} -c{args.connections} -d{args.duration}s", flush=True)
+            cpu_before = server_cpu_seconds(server.proc.pid)
             _, res = run_wrk(w, url, script, args)
+            cpu_per_request = (server_cpu_seconds(server.proc.pid) - cpu_before) / max(res.requests, 1) * 1e6
             (OUT_DIR / f"{w}.wrk.txt").write_text(res.raw)
             results.append(res)
+            # Server CPU per request moves far less than req/s when other work shares the machine.
             print(f"   {res.rps:,.0f} req/s  p50 {res.p50_ms:.2f} ms  p99 {res.p99_ms:.2f} ms  "
-                  f"errors {res.errors}  (wrk CPU {res.wrk_cpu_pct:.0f}%)", flush=True)
+                  f"errors {res.errors}  (wrk CPU {res.wrk_cpu_pct:.0f}%; server CPU "
+                  f"{cpu_per_request:.0f} µs/request)", flush=True)
             for d in res.error_detail:
                 print(f"   !! {d}", flush=True)
     finally:

@@ -125,3 +125,37 @@ def test_readme_lists_field_builder(name: str) -> None:
 @pytest.mark.parametrize("name", DESIGN_RULES)
 def test_readme_lists_rule(name: str) -> None:
     assert re.search(rf"\b{name}\(", README), f"allow.{name}() is not in README.md's rules"
+
+
+# README, "Configuration from the environment": one table of the COVE_* variables of the server commands.
+ENV_ROW = re.compile(r"^\| `(COVE_[A-Z_]+)` \| `([^`]+)`", re.MULTILINE)
+
+
+def environment_table() -> dict[str, str]:
+    section = README.split("### Configuration from the environment", 1)[1].split("\n#", 1)[0]
+    return dict(ENV_ROW.findall(section))
+
+
+def cli_variables() -> dict[str, str]:
+    from cove.environment import variables
+
+    out: dict[str, str] = {}
+    for command in ("serve", "sandbox"):
+        for name, action in variables(subcommand(command)).items():
+            out[name] = action.option_strings[0] if action.option_strings else action.dest.upper()
+    return out
+
+
+def test_environment_table_guard() -> None:
+    assert {"COVE_PORT", "COVE_SCHEMA", "COVE_WORKERS", "COVE_NO_WATCH"} <= set(cli_variables())
+    assert "COVE_PORT" in environment_table()
+
+
+def test_environment_table_matches_the_cli() -> None:
+    table = environment_table()
+    cli = cli_variables()
+    assert sorted(set(cli) - set(table)) == [], "COVE_* variables of the CLI missing from README's table"
+    assert sorted(set(table) - set(cli)) == [], "README's table lists variables the CLI does not read"
+    for name, option in cli.items():
+        assert table[name] == (option if option.startswith("--") else "SCHEMA"), \
+            f"README says {name} sets {table[name]}, the CLI says {option}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,19 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once, and print each confirmation and password-reset "
                         "code when define_auth has no on_send_code hook and COVE_SMTP_HOST is unset")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="logs as readable text, or one JSON object per line (default text)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                   help="least severe log level to write; info includes the access log (default info)")
+    p.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                   help="serve Prometheus metrics at http://METRICS_HOST:PORT/metrics, apart from the API "
+                        "(with --workers N, worker i uses PORT+i; default off)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="interface for --metrics-port (default 127.0.0.1)")
+    p.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                   help="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+                        "X-Forwarded-Proto are believed ('*' for any; default none)")
+    p.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, how long requests in flight may take to finish (default 30)")
     if default_watch:
         p.add_argument("--no-watch", action="store_true", help="do not reload when the schema file changes")
         p.add_argument("--reset", action="store_true",
@@ -64,6 +78,9 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
     from cove.server.realtime import RealtimeLimits
     from cove.server.runner import ServerOptions
 
+    if args.shutdown_timeout < 0:
+        print("error: --shutdown-timeout must be 0 or more seconds", file=sys.stderr)
+        raise SystemExit(2)
     try:
         RealtimeLimits.parse(args.realtime_limit)
         AuthLimits.parse(args.auth_limit)
@@ -79,7 +96,10 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         typed_client=getattr(args, "typed_client", None),
         reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None,
         console="local" if sandbox else ("admin" if args.console else None), handlers=args.handlers,
-        auth_limits=args.auth_limit)
+        auth_limits=args.auth_limit,
+        log_format=args.log_format, log_level=args.log_level,
+        metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+        forwarded_allow_ips=args.forwarded_allow_ips, shutdown_timeout=args.shutdown_timeout)
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -518,12 +538,23 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--url", required=True)
     outputs.add_argument("--out", type=Path, default=Path("amplify_outputs.json"))
     generate.set_defaults(func=_cmd_generate)
+
+    from cove.environment import apply_environment
+
+    apply_environment(sandbox, os.environ)
+    apply_environment(serve, os.environ)
+    for management in (keys, users, iam):
+        apply_environment(management, os.environ, only=["--data-dir", "--region"])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from cove.environment import invalid_values
+
+    for message in invalid_values(args):
+        parser.error(message)
     from cove.schema.dsl import SchemaError
     from cove.store.base import DestructiveChange
     from cove.store.transfer import TransferError

@@ -39,6 +39,16 @@ class PostgresBroker:
         self._dropped = 0
         self._closing = False
 
+    @property
+    def connected(self) -> bool:
+        """The listening session is open (``/ready`` reports it; a dead one is noticed within a second)."""
+        return self._listen_conn is not None and not self._listen_conn.is_closed()
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because PostgreSQL did not keep up (the metrics report it)."""
+        return self._dropped
+
     async def start(self, deliver: Deliver) -> None:
         try:
             import asyncpg  # type: ignore[import-untyped]  # noqa: F401

@@ -27,6 +27,17 @@ class RedisBroker:
         self._deliver: Deliver | None = None
         self._subscribed = asyncio.Event()
         self._dropped = 0
+        self._listening = False
+
+    @property
+    def connected(self) -> bool:
+        """Subscribed to the channel right now (``/ready`` reports it)."""
+        return self._listening
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because Redis did not keep up (the metrics report it)."""
+        return self._dropped
 
     async def start(self, deliver: Deliver) -> None:
         try:
@@ -60,6 +71,7 @@ class RedisBroker:
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
+                self._listening = True
                 delay = 0.1
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
@@ -69,10 +81,12 @@ class RedisBroker:
                         except Exception:  # one bad event must not stop the stream
                             log.exception("delivering a broker event failed")
             except asyncio.CancelledError:
+                self._listening = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                 raise
             except Exception as exc:
+                self._listening = False
                 log.warning("Redis broker connection lost (%s); reconnecting in %.1fs", exc, delay)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()

@@ -1,16 +1,21 @@
 """The ASGI application: ``POST /graphql`` (and CORS), written directly against ASGI for speed.
 
-Routing is linear and small: ``/graphql`` for GraphQL, ``/`` for a health document. The engine can
-be swapped at runtime (the sandbox does so when the schema file changes).
+Routing is linear and small: ``/graphql`` for GraphQL, ``/health`` and ``/ready`` for probes, ``/``
+for a service document. The engine can be swapped at runtime (the sandbox does so when the schema
+file changes). Every HTTP response carries a request id; the access log and the metrics, when the
+runner attaches them, see every request (see ``observability.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 import orjson
+from graphql.language import FieldNode
 
 from cove.schema.model import Schema
 
@@ -19,6 +24,8 @@ from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import InternalFailure, RequestError, header_value
 from .execution import Engine, Limits
 from .identity import Identity
+from .metrics import Metrics
+from .observability import AccessLog, request_id
 from .realtime import Realtime, RealtimeSettings
 
 log = logging.getLogger("cove.server")
@@ -29,8 +36,25 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = (b"content-type", b"application/json; charset=UTF-8")
 _CORS = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, date"),
+    (b"access-control-expose-headers",
+     b"x-amzn-requestid, x-request-id, x-amzn-errortype, x-amzn-errormessage, date"),
 ]
+_MODE_NAMES = {"apiKey": "api_key", "userPool": "user_pool", "oidc": "oidc", "iam": "iam", "lambda": "lambda",
+               "none": "none"}
+log = logging.getLogger("cove.server")
+
+
+class _Exchange:
+    """What one HTTP request turned out to be, for the access log and the metrics."""
+
+    __slots__ = ("status", "operation", "operation_name", "auth_mode", "errors")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.operation: str | None = None   # GraphQL root field, or the identity service
+        self.operation_name: str | None = None  # the executed operation's name in the document, if any
+        self.auth_mode: str | None = None
+        self.errors = False                 # a 200 answer with GraphQL errors
 
 
 # Cognito-compatible endpoints live under these paths (and POST / with X-Amz-Target). Their modules
@@ -58,6 +82,11 @@ class CoveApp:
         self.graphql_path = "/graphql"
         self.realtime = Realtime(self, realtime)
         self.engine.on_mutation = self.realtime.publish
+        self.access_log: AccessLog | None = None
+        self.metrics: Metrics | None = None
+        self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
+        self._operation_labels: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+        self.console: Any = None  # cove.console.Console when the console is served (see attach_console)
         self.api_key_watch = ApiKeyWatch(store, self._uses_api_keys)
 
     def _uses_api_keys(self) -> bool:
@@ -67,7 +96,6 @@ class CoveApp:
         """What an operator must act on soon (the last API key expiring); served with the service document."""
         warning = self.api_key_watch.warning()
         return [warning] if warning else []
-        self.console: Any = None  # cove.console.Console when the console is served (see attach_console)
 
     def replace_schema(self, schema: Schema) -> None:
         """Serve a new schema from the next request on (the store must already be migrated).
@@ -119,11 +147,42 @@ class CoveApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = perf_counter()
+        rid = request_id(scope["headers"])
+        exchange = _Exchange()
+        extra = [(b"x-request-id", rid), (b"x-amzn-requestid", rid)]
+
+        async def reply(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = message["status"]
+                message["headers"] = [*message["headers"], *extra]
+            await send(message)
+
+        try:
+            await self._route(scope, receive, reply, exchange)
+        except Exception:  # a full disk, a bug: AppSync's shape for the client, the traceback for the log
+            failure = InternalFailure(rid.decode())
+            log.exception("%s %s failed (reference %s)", scope["method"], scope["path"], failure.reference)
+            if exchange.status == 0:
+                await _send_json(reply, failure.status, failure.body(),
+                                 [(b"x-amzn-errortype", failure.error_type.encode())])
+        seconds = perf_counter() - started
+        if self.metrics is not None and exchange.operation is not None:
+            status = exchange.status
+            outcome = ("server_error" if status >= 500 else "client_error" if status >= 400 else
+                       "graphql_error" if exchange.errors else "success")
+            self.metrics.observe(exchange.operation, exchange.auth_mode or "none", outcome, seconds)
+        if self.access_log is not None:
+            self.access_log.write(scope["method"], scope["path"], exchange.operation, exchange.operation_name,
+                                  exchange.status, seconds, exchange.auth_mode, rid, scope.get("client"),
+                                  scope.get("scheme", "http"))
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> None:
         path = scope["path"]
         method = scope["method"]
         if path == self.graphql_path or path == self.graphql_path + "/":
             if method == "POST":
-                await self._graphql(scope, receive, send)
+                await self._graphql(scope, receive, send, exchange)
             elif method == "OPTIONS":
                 await self._preflight(scope, send)
             else:
@@ -133,11 +192,20 @@ class CoveApp:
         elif (path.startswith(_IDENTITY_PREFIXES) or (path == "/" and method == "POST")) and \
                 (routes := _identity_routes()).is_identity_route(
                 method, path, headers := _headers(scope)):
+            exchange.operation = "cognito-identity" if "cognito-identity" in (
+                path + headers.get("x-amz-target", "").lower()) else "cognito-idp"
             await routes.handle(self.identity, scope, headers, lambda: self._read_body(receive), send)
         elif self.console is not None and (path == "/console" or path.startswith("/console/")):
             await self.console(scope, receive, send)
         elif path == "/" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path, "warnings": self.warnings()})
+        elif path == "/health" and method in ("GET", "HEAD"):
+            await _send_json(send, 200, {"status": "ok"})
+        elif path == "/ready" and method in ("GET", "HEAD"):
+            # In a thread: the database check may wait (briefly) for a lock; the loop must not.
+            ready, checks = await asyncio.to_thread(self.readiness) if self.readiness is not None else (True, {})
+            await _send_json(send, 200 if ready else 503, {"status": "ready" if ready else "not ready",
+                                                           "checks": checks})
         else:
             await _send_json(send, 404, {"errors": [{"errorType": "NotFoundException",
                                                      "message": f"No route for {method} {path}"}]})
@@ -153,24 +221,44 @@ class CoveApp:
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _graphql(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> None:
+        exchange.operation = "-"
         try:
             body = await self._read_body(receive)
             headers = _headers(scope)
             query = scope.get("query_string")
             path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
             identity = await self.authenticate(headers, body=body, path=path)
+            exchange.auth_mode = _MODE_NAMES.get(identity.mode, identity.mode)
             request = _parse_request(body)
+            exchange.operation, exchange.operation_name = self._operation_label(request[0], request[2])
             result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
             return
-        except Exception:  # a full disk, a bug: AppSync's shape for the client, the traceback for the log
-            failure = InternalFailure()
-            log.exception("GraphQL request failed (reference %s)", failure.reference)
-            await _send_json(send, failure.status, failure.body(), [(b"x-amzn-errortype", b"InternalFailure")])
-            return
+        exchange.errors = "errors" in result
         await _send_json(send, 200, result)
+
+    def _operation_label(self, query: str, operation_name: str | None) -> tuple[str, str | None]:
+        """The operation's first root field (``listTodos``; ``invalid`` for a document that fails
+        validation), a name the schema bounds, so clients cannot blow up the metrics' label sets; and the
+        operation's own name (``query Mine {...}``), for the access log."""
+        labels = self._operation_labels
+        label = labels.get((query, operation_name))
+        if label is not None:
+            return label
+        prepared = self.engine.prepare(query)
+        ops = prepared.operations
+        op = ops.get(operation_name) or (next(iter(ops.values())) if operation_name is None and len(ops) == 1
+                                          else None)
+        selections = op.selection_set.selections if op is not None else ()
+        label = (next((s.name.value for s in selections if isinstance(s, FieldNode)),
+                      op.operation.value if op is not None else "invalid"),
+                 op.name.value if op is not None and op.name is not None else None)
+        if len(labels) >= 4096:
+            labels.clear()
+        labels[(query, operation_name)] = label
+        return label
 
     async def authenticate(self, headers: dict[str, str], *, body: bytes, path: str,
                            method: str = "POST") -> Identity:

@@ -79,8 +79,8 @@ class Unauthorized(RequestError):
 class InternalFailure(RequestError):
     """An unexpected failure (a full disk, a bug): the client gets a reference, the log the traceback."""
 
-    def __init__(self) -> None:
-        self.reference = str(uuid.uuid4())
+    def __init__(self, reference: str | None = None) -> None:
+        self.reference = reference or str(uuid.uuid4())
         super().__init__(500, "InternalFailure", "An internal failure occurred while processing the request "
                                                  f"(reference {self.reference})")
 

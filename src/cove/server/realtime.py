@@ -371,6 +371,7 @@ class Connection:
             return
         log.warning("dropping a real-time connection whose outgoing queue is full (%d messages)",
                     self.hub.limits.max_queue)
+        self.hub.events_dropped += len(self.queue) + 1
         self.closing = True
         self.queue.clear()
         if self.writer is not None:
@@ -547,6 +548,8 @@ class Realtime:
         self.broker_url = settings.broker_url
         self.broker: Broker | None = None
         self.connections: set[Connection] = set()
+        self.events_published = 0   # mutations' events handed to the broker or dispatched (for metrics)
+        self.events_dropped = 0     # events thrown away with a connection that fell behind
         self.by_field: dict[str, dict[Subscription, None]] = {}
         self._started = False
         self._start_lock: asyncio.Lock | None = None
@@ -806,6 +809,7 @@ class Realtime:
         and what the mutation selected; each subscriber's payload is rendered later, for that subscriber
         and off the mutation's path. Never raises."""
         broker = self.broker
+        self.events_published += 1
         try:
             if plan is None:
                 record = value  # a custom mutation's scalar result, as the caller received it

@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from cove.store.sqlite import SQLiteStore
 
 from .app import CoveApp
 from .execution import Limits
+from .metrics import Metrics
+from .observability import AccessLog, configure_logging, say
 from .realtime import RealtimeLimits, RealtimeSettings
 
 DAY = 86400.0
@@ -58,6 +59,12 @@ class ServerOptions:
     reset: str | None = None                   # sandbox: "data" deletes every record, "all" the whole data dir
     console: str | None = None                 # "local" (sandbox), "admin" (serve --console) or None
     handlers: str | None = None                # module with Python handlers for custom operations
+    log_format: str = "text"                   # or "json": one JSON object per line
+    log_level: str = "info"                    # info includes the access log
+    metrics_port: int | None = None            # Prometheus /metrics on this port (worker i: port + i)
+    metrics_host: str = "127.0.0.1"
+    forwarded_allow_ips: str | None = None     # proxies whose X-Forwarded-For/-Proto are believed
+    shutdown_timeout: float = 30.0             # seconds to finish requests in flight after SIGTERM
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -69,8 +76,8 @@ class ServerOptions:
 
         from .tls import ensure_certificates
 
-        extra = [urlsplit(self.public_url).hostname or ""] if self.public_url else []
-        return ensure_certificates(self.data_dir, self.host, extra)
+        # The certificate names the host clients use: the public URL's, or this machine's address on 0.0.0.0.
+        return ensure_certificates(self.data_dir, self.host, [urlsplit(graphql_url(self)).hostname or ""])
 
 
 def open_store(data_dir: Path, synchronous: str = "NORMAL") -> SQLiteStore:
@@ -134,21 +141,11 @@ class Sandbox:
         self.api_key = ensure_api_key(self.store, self.schema)
         self.store.start_background_checkpoints()
         self.tls = options.tls_files()
-        self.url = options.public_url or self._url()
+        self.url = graphql_url(options)
         self.identity = open_identity(options, self.schema, self.url)
         self.app = CoveApp(self.schema, self.store, Limits(), realtime=options.realtime(), identity=self.identity)
         attach_console(self.app, options.console, options.data_dir)
-        self.url = options.public_url or self._url()
         self.write_outputs()
-
-    def _url(self) -> str:
-        host = self.options.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        elif ":" in host:
-            host = f"[{host}]"
-        scheme = "https" if self.options.tls else "http"
-        return f"{scheme}://{host}:{self.options.port}/graphql"
 
     def write_outputs(self) -> None:
         # Only what clients need: the outputs file is handed to apps, so it names no server path.
@@ -266,13 +263,48 @@ def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
     return lines
 
 
-def _default_url(options: ServerOptions) -> str:
+def graphql_url(options: ServerOptions) -> str:
+    """The URL clients use: ``--public-url``, else built from the interface and port. On all interfaces
+    (0.0.0.0, ::) that is this machine's address on its default route, which other machines can reach,
+    never 127.0.0.1."""
+    if options.public_url:
+        return options.public_url
     host = options.host
     if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    elif ":" in host:
+        host = _machine_address(ipv6=host == "::")
+    if ":" in host:
         host = f"[{host}]"
     return f"{'https' if options.tls else 'http'}://{host}:{options.port}/graphql"
+
+
+def _machine_address(*, ipv6: bool = False) -> str:
+    """The local address of the default route (a UDP 'connect' sends nothing), else the host name."""
+    family, probe = (socket.AF_INET6, "2001:db8::1") if ipv6 else (socket.AF_INET, "192.0.2.1")
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            address = str(sock.getsockname()[0])
+    except OSError:
+        return socket.gethostname()
+    return address if not address.startswith(("127.", "::1")) else socket.gethostname()
+
+
+def instrument(app: CoveApp, options: ServerOptions, worker: int = 0) -> None:
+    """Attach the access log, the readiness check and (with ``--metrics-port``) the metrics to an app."""
+    from .health import readiness_check
+
+    app.access_log = AccessLog.from_settings()
+    app.readiness = readiness_check(app)
+    if options.metrics_port is None:
+        return
+    metrics = Metrics()
+    metrics.watch(app)
+    port = options.metrics_port + worker if options.metrics_port else 0
+    try:
+        metrics.serve(options.metrics_host, port)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot serve metrics on {options.metrics_host}:{port}: {exc.strerror}") from None
+    app.metrics = metrics
 
 
 def _version() -> str:
@@ -282,7 +314,11 @@ def _version() -> str:
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    say(message)
+
+
+def _fail(message: str) -> None:
+    say(message, error=True)
 
 
 class _Watcher(threading.Thread):
@@ -331,10 +367,18 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     # Real-time: websockets' sans-I/O protocol (the lightest per connection), no per-message deflate
     # (its zlib state costs ~100 KiB a connection), and a hard frame limit well above the app's own
     # message limit (the app answers an oversized message with a clear error instead).
+    # Logging is configured by configure_logging (log_config=None keeps uvicorn's hands off it). On
+    # SIGTERM uvicorn stops accepting, lets requests in flight finish (up to timeout_graceful_shutdown)
+    # and closes WebSockets with a 1012 close frame. X-Forwarded-* only count from --forwarded-allow-ips.
     config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on",
                             ws_per_message_deflate=False, ws_max_size=max(4 * limits.max_message_bytes, 1 << 20),
-                            ws_ping_interval=ping, ws_ping_timeout=ping, proxy_headers=False,
-                            log_level="warning", access_log=False, server_header=False, date_header=True, **ssl)
+                            ws_ping_interval=ping, ws_ping_timeout=ping,
+                            proxy_headers=bool(options.forwarded_allow_ips),
+                            forwarded_allow_ips=options.forwarded_allow_ips or "",
+                            # uvicorn hints int, but hands the value to asyncio.wait_for: fractions work.
+                            timeout_graceful_shutdown=options.shutdown_timeout,  # type: ignore[arg-type]
+                            log_config=None,
+                            log_level=None, access_log=False, server_header=False, date_header=True, **ssl)
     return uvicorn.Server(config)
 
 
@@ -345,7 +389,7 @@ async def _start_realtime(app: CoveApp) -> bool:
     try:
         await app.realtime.start()
     except BrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return False
     return True
 
@@ -353,6 +397,22 @@ async def _start_realtime(app: CoveApp) -> bool:
 def _realtime_url(url: str) -> str:
     return ("wss://" + url[len("https://"):] if url.startswith("https://") else
             "ws://" + url[len("http://"):] if url.startswith("http://") else url) + "/realtime"
+
+
+def _flush_access_log(app: CoveApp) -> None:
+    if app.access_log is not None:
+        app.access_log.flush()
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the server as Ctrl-C does. While uvicorn serves, its own handler runs instead (stop
+    accepting, finish requests, close WebSockets) and then re-raises the signal into this one, so the
+    process still closes the store, says "Stopped." and exits 0 instead of dying by the signal."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _run_loop(main: Any) -> None:
@@ -366,13 +426,23 @@ def _run_loop(main: Any) -> None:
 
 
 def run_sandbox(options: ServerOptions) -> int:
+    """One server process: `cove sandbox`, and `cove serve` with one worker (``options.production``: no
+    schema watcher, and the API key is not printed: it is in the outputs file and `cove keys list`)."""
+    production = options.production
     started = time.perf_counter()
+    configure_logging(options.log_format, options.log_level)
     sock = _bind(options.host, options.port)
+    if options.port == 0:
+        options.port = sock.getsockname()[1]
     try:
         sandbox = Sandbox(options)
+        instrument(sandbox.app, options)
     except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 2
+    except OSError as exc:  # e.g. the metrics port is taken
+        _fail(str(exc))
+        return 1
     server = _uvicorn_server(sandbox.app, options, sandbox.tls)
     failed = False
 
@@ -389,10 +459,10 @@ def run_sandbox(options: ServerOptions) -> int:
                 failed = True  # start-up failed (e.g. the broker is unreachable); uvicorn said why
                 return
             await asyncio.sleep(0.005)
-        _say(f"Cove sandbox serving {sandbox.source.spec}")
+        _say(f"Cove {'serving' if production else 'sandbox serving'} {sandbox.source.spec}")
         _say(f"  GraphQL endpoint  {sandbox.url}")
         _say(f"  Real-time         {_realtime_url(sandbox.url)}")
-        _say(f"  API key           {sandbox.api_key}")
+        _say(_api_key_line(sandbox.api_key, options, production))
         if sandbox.identity.user_pool is not None:
             _say(f"  User pool         {sandbox.identity.user_pool_id} at {sandbox.identity.outputs_custom()['user_pool_endpoint']}"
                  + (" (sign-ups print a confirmation code)" if options.print_codes else ""))
@@ -408,6 +478,8 @@ def run_sandbox(options: ServerOptions) -> int:
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
         _say(f"  Data              {Path(options.data_dir) / 'data.sqlite'}")
+        if options.metrics_port is not None:
+            _say(f"  Metrics           http://{options.metrics_host}:{options.metrics_port}/metrics")
         if sandbox.app.realtime.broker is not None and not sandbox.app.realtime.broker.local:
             _say(f"  Events            {sandbox.app.realtime.broker.description}")
         if sandbox.tls is not None:
@@ -429,17 +501,25 @@ def run_sandbox(options: ServerOptions) -> int:
             if watcher:
                 watcher.stopped.set()
 
+    _stop_on_sigterm()
     try:
         _run_loop(main())
     except KeyboardInterrupt:
         pass
     finally:
+        _flush_access_log(sandbox.app)
         sandbox.store.close()
     if failed:
-        print("error: the server did not start (see the message above)", file=sys.stderr)
+        _fail("the server did not start (see the message above)")
         return 1
     _say("Stopped.")
     return 0
+
+
+def _api_key_line(key: str, options: ServerOptions, production: bool) -> str:
+    if production:  # a production log must not carry a credential
+        return f"  API key           in {options.outputs} (and `cove keys list`)"
+    return f"  API key           {key}"
 
 
 def run_serve(options: ServerOptions) -> int:
@@ -448,13 +528,14 @@ def run_serve(options: ServerOptions) -> int:
         options.watch = False
         return run_sandbox(options)
     started = time.perf_counter()
+    configure_logging(options.log_format, options.log_level)
     sockets = [_bind(options.host, options.port, reuse_port=True) for _ in range(options.workers)]
     if options.port == 0:
         options.port = sockets[0].getsockname()[1]
     try:
         sandbox = Sandbox(options)  # migrate once, write outputs, ensure a key
     except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 2
     sandbox.store.close()
     children: list[int] = []
@@ -464,7 +545,7 @@ def run_serve(options: ServerOptions) -> int:
             for j, other in enumerate(sockets):
                 if j != i:
                     other.close()
-            os._exit(_worker(options, sockets[i]))
+            os._exit(_worker(options, sockets[i], i))
         children.append(pid)
     for sock in sockets:
         sock.close()
@@ -473,9 +554,12 @@ def run_serve(options: ServerOptions) -> int:
     if not options.broker_url:
         _say("  Warning: without --broker-url, a subscription only sees mutations made through the same "
              "worker process; use --broker-url redis://... or postgresql://... with --workers")
-    _say(f"  API key           {sandbox.api_key}")
     if options.console is not None:
         _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console (administrators only)")
+    _say(_api_key_line(sandbox.api_key, options, True))
+    if options.metrics_port is not None:
+        _say(f"  Metrics           http://{options.metrics_host}:{options.metrics_port}/metrics ... "
+             f":{options.metrics_port + options.workers - 1}/metrics (one port per worker)")
     _say(f"Ready in {time.perf_counter() - started:.2f}s")
 
     def forward(signum: int, _frame: Any) -> None:
@@ -500,16 +584,17 @@ def run_serve(options: ServerOptions) -> int:
     return status
 
 
-def _worker(options: ServerOptions, sock: socket.socket) -> int:
+def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     store = open_store(options.data_dir, options.synchronous)
     source = SchemaSource(options.schema, options.handlers)
     schema = source.load().schema
     store.apply_schema(schema, allow_destructive=False)
     store.start_background_checkpoints()
-    identity = open_identity(options, schema, options.public_url or _default_url(options))
+    identity = open_identity(options, schema, graphql_url(options))
     app = CoveApp(schema, store, Limits(), realtime=options.realtime(), identity=identity)
     attach_console(app, options.console, options.data_dir)
+    instrument(app, options, index)
     server = _uvicorn_server(app, options, options.tls_files())
 
     status = 0
@@ -525,8 +610,12 @@ def _worker(options: ServerOptions, sock: socket.socket) -> int:
         finally:
             key_watch.cancel()
 
+    _stop_on_sigterm()
     try:
         _run_loop(main())
+    except KeyboardInterrupt:
+        pass
     finally:
+        _flush_access_log(app)
         store.close()
     return status

@@ -31,6 +31,10 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, ping_interval (repeatable)")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="a request limit: max_cost, inline_cost, max_depth, max_aliases, max_root_fields, "
+                        "max_fields, max_body_bytes, request_timeout, max_list_limit, default_list_limit, "
+                        "handler_timeout, handler_threads, ... (repeatable; see README)")
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once: print each confirmation code instead (the sandbox "
                         "sends no email)")
@@ -45,11 +49,13 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
 
 
 def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
+    from cove.server.limits import Limits
     from cove.server.realtime import RealtimeLimits
     from cove.server.runner import ServerOptions
 
     try:
         RealtimeLimits.parse(args.realtime_limit)
+        Limits.parse(args.limit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -58,7 +64,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         allow_destructive=args.allow_destructive_changes, watch=sandbox and not args.no_watch,
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
-        realtime_limits=args.realtime_limit, print_codes=args.print_codes,
+        realtime_limits=args.realtime_limit, limits=args.limit, print_codes=args.print_codes,
         typed_client=getattr(args, "typed_client", None))
 
 

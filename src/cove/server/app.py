@@ -15,8 +15,10 @@ from cove.schema.model import Schema
 
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import RequestError
-from .execution import Engine, Limits
+from .execution import Engine
+from .workers import Workers
 from .identity import Identity
+from .limits import Limits
 from .realtime import Realtime, RealtimeSettings
 
 Scope = dict[str, Any]
@@ -48,7 +50,8 @@ class CoveApp:
                  realtime: RealtimeSettings | None = None, identity: Any = None) -> None:
         self.limits = limits or Limits()
         self.store = store
-        self.engine = Engine(schema, store, self.limits)
+        self.workers = Workers(self.limits.handler_threads)  # shared by the engines a schema reload makes
+        self.engine = Engine(schema, store, self.limits, self.workers)
         self.api_keys = ApiKeyAuthenticator(store)
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
@@ -66,7 +69,7 @@ class CoveApp:
                 self.identity.configure(self.engine.schema)
                 raise
             self.authenticator = self._authenticator()
-        self.engine = Engine(schema, self.store, self.limits)
+        self.engine = Engine(schema, self.store, self.limits, self.workers)
         self.engine.on_mutation = self.realtime.publish
 
     def _authenticator(self) -> Authenticator:
@@ -102,6 +105,7 @@ class CoveApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.realtime.close()
+                self.workers.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -146,7 +150,7 @@ class CoveApp:
             path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
             identity = await self.authenticate(headers, body=body, path=path)
             request = _parse_request(body)
-            result = self.engine.execute(request[0], request[1], request[2], identity)
+            result = await self.engine.execute_async(request[0], request[1], request[2], identity)
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
             return

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -48,19 +49,8 @@ from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
 from .identity import Identity
-
-
-@dataclass
-class Limits:
-    """Request limits; each breach gets a clear error rather than a slow or huge response."""
-
-    max_body_bytes: int = 1_048_576
-    max_depth: int = 15
-    max_aliases: int = 50
-    max_root_fields: int = 20
-    max_list_limit: int = 1000
-    default_list_limit: int = 100
-    document_cache_size: int = 1000
+from .limits import DocumentMeter, Limits, cost_message, limit_errors
+from .workers import HandlerCall, HeavyRead, Workers, call_inline
 
 
 class _NonNull(Exception):
@@ -245,15 +235,20 @@ class PreparedDocument:
     variable_directives: bool = False
     plans: dict[str | None, OperationPlan] = field(default_factory=dict)
     coercers: dict[str | None, Callable[[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=dict)
+    # Per operation: the cost bound with every variable `limit` at its maximum, and whether a
+    # variable `limit` took part (then the request's own values decide, when the bound is high).
+    costs: dict[str | None, tuple[int, bool]] = field(default_factory=dict)
 
 
 class Engine:
     """Executes GraphQL requests against one schema and one store."""
 
-    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None) -> None:
+    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None,
+                 workers: Workers | None = None) -> None:
         self.schema = schema
         self.store = store
         self.limits = limits or Limits()
+        self.workers = workers or Workers(self.limits.handler_threads)
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
         # Models whose records need a per-caller pass before rendering (owner read-back, field rules).
@@ -282,11 +277,15 @@ class Engine:
     # ------------------------------------------------------------------ documents
 
     def prepare(self, query: str) -> PreparedDocument:
+        return self._cached(query) or self._remember(query, self._prepare(query))
+
+    def _cached(self, query: str) -> PreparedDocument | None:
         cached = self._cache.get(query)
         if cached is not None:
             self._cache.move_to_end(query)
-            return cached
-        prepared = self._prepare(query)
+        return cached
+
+    def _remember(self, query: str, prepared: PreparedDocument) -> PreparedDocument:
         self._cache[query] = prepared
         if len(self._cache) > self.limits.document_cache_size:
             self._cache.popitem(last=False)
@@ -316,45 +315,13 @@ class Engine:
 
     def _check_limits(self, prepared: PreparedDocument) -> list[dict[str, Any]]:
         errors = []
-        for op in prepared.operations.values():
-            depth, aliases = self._measure(op.selection_set, prepared.fragments, 0, set())
-            if depth > self.limits.max_depth:
-                errors.append({"path": None, "locations": location(op), "errorType": "QueryDepthLimitExceeded",
-                               "message": f"Query depth {depth} exceeds the limit of {self.limits.max_depth}"})
-            if aliases > self.limits.max_aliases:
-                errors.append({"path": None, "locations": location(op), "errorType": "AliasLimitExceeded",
-                               "message": f"The document uses {aliases} aliases; the limit is "
-                                          f"{self.limits.max_aliases}"})
-            roots = len(op.selection_set.selections)
-            if roots > self.limits.max_root_fields:
-                errors.append({"path": None, "locations": location(op), "errorType": "RootFieldLimitExceeded",
-                               "message": f"The operation selects {roots} root fields; the limit is "
-                                          f"{self.limits.max_root_fields}"})
+        meter = DocumentMeter(self.graphql_schema, self.limits, prepared.fragments, None)
+        for name, op in prepared.operations.items():
+            measure, roots = meter.operation(op)
+            # A cost that depends on variables is checked again with the request's values.
+            errors += limit_errors(self.limits, op, measure, roots, check_cost=not measure.variable_limits)
+            prepared.costs[name] = (measure.cost, measure.variable_limits)
         return errors
-
-    def _measure(self, sel: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], depth: int,
-                 seen: set[str]) -> tuple[int, int]:
-        deepest, aliases = depth, 0
-        for s in sel.selections:
-            if isinstance(s, FieldNode):
-                if s.alias is not None:
-                    aliases += 1
-                if s.selection_set is not None:
-                    d, a = self._measure(s.selection_set, fragments, depth + 1, seen)
-                else:
-                    d, a = depth + 1, 0
-            elif isinstance(s, InlineFragmentNode):
-                d, a = self._measure(s.selection_set, fragments, depth, seen)
-            elif isinstance(s, FragmentSpreadNode):
-                frag = fragments.get(s.name.value)
-                if frag is None or s.name.value in seen:
-                    continue
-                d, a = self._measure(frag.selection_set, fragments, depth, seen | {s.name.value})
-            else:  # pragma: no cover
-                continue
-            deepest = max(deepest, d)
-            aliases += a
-        return deepest, aliases
 
     # ------------------------------------------------------------------ planning
 
@@ -430,7 +397,41 @@ class Engine:
 
     def execute(self, query: str, variables: Any, operation_name: str | None,
                 identity: Identity) -> dict[str, Any]:
-        prepared = self.prepare(query)
+        """Run a request entirely on the calling thread (custom handlers too): for tests and embedding.
+        The server uses :meth:`execute_async`, which keeps handlers and heavy reads off its loop."""
+        steps = self._steps(query, variables, operation_name, identity)
+        outcome: Outcome = (None, None)
+        while True:
+            step = _advance(steps, outcome)
+            if not isinstance(step, (HandlerCall, HeavyRead)):
+                return step
+            try:
+                outcome = (call_inline(step), None)
+            except (FieldError, _NonNull) as exc:
+                outcome = (None, exc)
+
+    async def execute_async(self, query: str, variables: Any, operation_name: str | None,
+                            identity: Identity) -> dict[str, Any]:
+        steps = self._steps(query, variables, operation_name, identity)
+        outcome: Outcome = (None, None)
+        while True:
+            step = _advance(steps, outcome)
+            if not isinstance(step, (HandlerCall, HeavyRead)):
+                return step
+            try:
+                outcome = (await self.workers.run(step, self.limits.handler_timeout), None)
+            except (FieldError, _NonNull) as exc:
+                outcome = (None, exc)
+
+    def _steps(self, query: str, variables: Any, operation_name: str | None,
+               identity: Identity) -> Steps:
+        """The request as a generator: it yields the work that may leave the calling thread (a
+        handler call, a heavy read) and receives its result, or its FieldError thrown back in."""
+        prepared = self._cached(query)
+        if prepared is None:
+            # Parsing and validating a new document is pure Python whose time grows with the
+            # document (graphql-core's overlapping-fields rule is quadratic): off the loop too.
+            prepared = self._remember(query, (yield HeavyRead(lambda _: self._prepare(query), None)))
         if prepared.errors is not None:
             return {"data": None, "errors": prepared.errors}
         op = prepared.operations.get(operation_name)
@@ -465,6 +466,11 @@ class Engine:
                                           max_errors=20)
             if isinstance(coerced, list):
                 return {"data": None, "errors": [from_graphql_error(e, "Validation error: ") for e in coerced]}
+        cost = self._cost(prepared, op, coerced)
+        if cost > self.limits.max_cost:
+            return {"data": None, "errors": [{"path": None, "data": None, "errorType": "QueryCostLimitExceeded",
+                                               "errorInfo": None, "locations": location(op),
+                                               "message": cost_message(cost, self.limits)}]}
         plan: OperationPlan | None = None
         if not prepared.variable_directives:
             plan = prepared.plans.get(operation_name)
@@ -472,10 +478,19 @@ class Engine:
             plan = self._plan_operation(prepared, op, coerced)
             if not prepared.variable_directives:
                 prepared.plans[operation_name] = plan
-        return self._run(plan, prepared, coerced, variables or {}, identity)
+        heavy = cost > self.limits.inline_cost and plan.kind == OperationType.QUERY
+        return (yield from self._run(plan, prepared, coerced, variables or {}, identity, heavy))
 
-    def _run(self, plan: OperationPlan, prepared: PreparedDocument, variables: dict[str, Any],
-             raw_variables: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    def _cost(self, prepared: PreparedDocument, op: OperationDefinitionNode, variables: Any) -> int:
+        bound, from_variables = prepared.costs.get(op.name.value if op.name else None, (0, False))
+        if not from_variables or bound <= self.limits.inline_cost:
+            return bound  # within every threshold whatever the variables say
+        meter = DocumentMeter(self.graphql_schema, self.limits, prepared.fragments, variables.coerced)
+        return meter.operation(op)[0].cost
+
+    def _run(self, plan: OperationPlan, prepared: PreparedDocument, variables: Any,
+             raw_variables: dict[str, Any], identity: Identity,
+             heavy: bool) -> Steps:
         ctx = Context(self, identity, variables)
         data: dict[str, Any] | None = {}
         intro_data: dict[str, Any] = {}
@@ -489,10 +504,15 @@ class Engine:
             if data is None:
                 break
             try:
-                if rf.spec is None and rf.name == "__typename":
+                spec = rf.spec
+                ctx.path = [rf.key]
+                if spec is None and rf.name == "__typename":
                     value: Any = "Query" if plan.kind == OperationType.QUERY else "Mutation"
+                elif spec is not None and spec.kind == "custom":
+                    value = yield from self._run_custom(rf, spec, self._args(rf, ctx), ctx)
+                elif heavy:
+                    value = yield HeavyRead(partial(self._run_root_on, rf=rf, ctx=ctx), self.store)
                 else:
-                    ctx.path = [rf.key]
                     value = self._run_root(rf, ctx)
             except FieldError as exc:
                 ctx.errors.append(field_error(exc.message, exc.error_type, [rf.key], rf.nodes[0], exc.error_info))
@@ -522,13 +542,19 @@ class Engine:
         except GraphQLError as exc:
             raise FieldError(exc.message, "BadRequestException") from None
 
+    def _run_root_on(self, store: Any, rf: RootField, ctx: Context) -> Any:
+        """A root field read through ``store`` (a reader thread's; the loop awaits meanwhile)."""
+        ctx.store = store
+        try:
+            return self._run_root(rf, ctx)
+        finally:
+            ctx.store = self.store
+
     def _run_root(self, rf: RootField, ctx: Context) -> Any:
         spec = rf.spec
         if spec is None:
             raise FieldError(f"No resolver for {rf.name}", "MappingTemplate")
         args = self._args(rf, ctx)
-        if spec.kind == "custom":
-            return self._run_custom(rf, spec, args, ctx)
         model = spec.model
         assert model is not None and rf.plan is not None
         op = {"index": "list"}.get(spec.kind, spec.kind)
@@ -537,7 +563,7 @@ class Engine:
         denied = f"Not Authorized to access {rf.name} on type {parent}"
         if not auth.allowed:
             raise FieldError(denied, "Unauthorized")
-        store = self.store
+        store = ctx.store
         row_filter = auth.row_filter
         try:
             if spec.kind == "get":
@@ -680,7 +706,8 @@ class Engine:
             changes["updatedAt"] = now_iso()
         return key, changes
 
-    def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context) -> Any:
+    def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any],
+                    ctx: Context) -> Generator[HandlerCall, Any, Any]:
         op = spec.operation
         parent = "Query" if op.kind == "query" else "Mutation"
         if not self.authorizer.check_rules(op.rules, "read", ctx.identity):
@@ -690,10 +717,7 @@ class Engine:
             raise FieldError(f"{rf.name} has no handler; give it one with .handler(function)", "MappingTemplate")
         event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
                  "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
-        try:
-            result = handler(event)
-        except Exception as exc:  # a user's handler failing is that field's error, like Lambda:Unhandled
-            raise FieldError(str(exc) or type(exc).__name__, "Lambda:Unhandled") from None
+        result = yield HandlerCall(rf.name, handler, event)
         value = result
         returns = op.returns
         if returns is not None and returns.type.kind == "scalar" and returns.type.name == "AWSJSON" \
@@ -714,10 +738,11 @@ class Engine:
 class Context:
     """Per-request state: identity, variables, collected errors."""
 
-    __slots__ = ("engine", "errors", "identity", "path", "variables")
+    __slots__ = ("engine", "errors", "identity", "path", "store", "variables")
 
     def __init__(self, engine: Engine, identity: Identity, variables: Any) -> None:
         self.engine = engine
+        self.store = engine.store  # a heavy read renders with a reader thread's own connection
         self.identity = identity
         self.variables = variables
         self.errors: list[dict[str, Any]] = []
@@ -832,13 +857,13 @@ class Context:
             key_values = [record.get(r) for r in rel.references]
             if any(v is None for v in key_values):
                 return None
-            found = engine.store.get(related, dict(zip(related.identifier, key_values, strict=True)))
+            found = self.store.get(related, dict(zip(related.identifier, key_values, strict=True)))
             if found is not None and decision.row_filter is not None and \
                     not matches(decision.row_filter, found, _list_fields(related)):
                 found = None  # a parent the caller may not read is not shown
         else:
             parent_key = [record.get(k) for k in plan.model.identifier]
-            page = engine.store.list(ListRequest(related, filter=decision.row_filter, limit=1,
+            page = self.store.list(ListRequest(related, filter=decision.row_filter, limit=1,
                                                  extra_equals=dict(zip(rel.references, parent_key, strict=True))))
             found = page.items[0] if page.items else None
         if found is None:
@@ -872,11 +897,23 @@ class Context:
                               descending=args.get("sortDirection") == "DESC",
                               extra_equals=dict(zip(rel.references, parent_key, strict=True)))
         try:
-            page = engine.store.list(request)
+            page = self.store.list(request)
         except StoreError as exc:
             self.errors.append(field_error(str(exc), exc.error_type, [e.key], e.nodes[0]))
             return None
         return self.connection(e.sub, page.items, page.next_token)
+
+
+Steps = Generator[HandlerCall | HeavyRead, Any, dict[str, Any]]
+Outcome = tuple[Any, Exception | None]   # a step's result, or the error to throw back into the request
+
+
+def _advance(steps: Steps, outcome: Outcome) -> HandlerCall | HeavyRead | dict[str, Any]:
+    """Resume a request with the last step's outcome: its next step, or its response when done."""
+    try:
+        return steps.throw(outcome[1]) if outcome[1] is not None else steps.send(outcome[0])
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 def _list_fields(model: Model) -> frozenset[str]:

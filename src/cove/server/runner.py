@@ -26,7 +26,8 @@ from cove.store.base import DestructiveChange
 from cove.store.sqlite import SQLiteStore
 
 from .app import CoveApp
-from .execution import Limits
+from .http_protocol import deadline_protocol
+from .limits import Limits
 from .realtime import RealtimeLimits, RealtimeSettings
 
 DAY = 86400.0
@@ -48,8 +49,12 @@ class ServerOptions:
     tls: bool = False                          # HTTPS + WSS with a local CA (see tls.py)
     broker_url: str | None = None              # redis://... or postgresql://...; None: in-process
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
+    limits: list[str] = field(default_factory=list)            # request limits: ["max_cost=10000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
+
+    def request_limits(self) -> Limits:
+        return Limits.parse(self.limits)
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -117,7 +122,7 @@ class Sandbox:
         self.tls = options.tls_files()
         self.url = options.public_url or self._url()
         self.identity = open_identity(options, self.schema, self.url)
-        self.app = CoveApp(self.schema, self.store, Limits(), realtime=options.realtime(), identity=self.identity)
+        self.app = CoveApp(self.schema, self.store, options.request_limits(), realtime=options.realtime(), identity=self.identity)
         self.url = options.public_url or self._url()
         self.write_outputs()
 
@@ -252,6 +257,10 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    # Heavy reads and handlers run in worker threads (workers.py). A thread holding the GIL keeps
+    # the loop waiting up to this interval each time the loop needs it (default 5 ms); 1 ms keeps a
+    # concurrent small request within a few milliseconds. It costs nothing while one thread runs.
+    sys.setswitchinterval(0.001)
 
     limits = app.realtime.limits
     ping = limits.ping_interval or None
@@ -261,7 +270,7 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     # Real-time: websockets' sans-I/O protocol (the lightest per connection), no per-message deflate
     # (its zlib state costs ~100 KiB a connection), and a hard frame limit well above the app's own
     # message limit (the app answers an oversized message with a clear error instead).
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on",
+    config = uvicorn.Config(app, loop="uvloop", http=deadline_protocol(app.limits), ws="websockets-sansio", lifespan="on",
                             ws_per_message_deflate=False, ws_max_size=max(4 * limits.max_message_bytes, 1 << 20),
                             ws_ping_interval=ping, ws_ping_timeout=ping, proxy_headers=False,
                             log_level="warning", access_log=False, server_header=False, date_header=True, **ssl)
@@ -426,7 +435,7 @@ def _worker(options: ServerOptions, sock: socket.socket) -> int:
     store.apply_schema(schema, allow_destructive=False)
     store.start_background_checkpoints()
     identity = open_identity(options, schema, options.public_url or _default_url(options))
-    app = CoveApp(schema, store, Limits(), realtime=options.realtime(), identity=identity)
+    app = CoveApp(schema, store, options.request_limits(), realtime=options.realtime(), identity=identity)
     server = _uvicorn_server(app, options, options.tls_files())
 
     status = 0

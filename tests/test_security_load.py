@@ -185,6 +185,32 @@ def test_a_handler_that_raises_is_lambda_unhandled_with_the_traceback_in_the_log
     assert "QuotaError: quota exhausted for mallory" in log
 
 
+REPEATS = {
+    "plain": "query { " + "listTodos { items { id } } " * 600 + "}",
+    "through fragments": "query { " + " ".join(f"...F{i}" for i in range(600)) + " } "
+                         + " ".join(f"fragment F{i} on Query {{ listTodos {{ items {{ id }} }} }}" for i in range(600)),
+}
+
+
+@pytest.mark.parametrize("document", REPEATS.values(), ids=REPEATS.keys())
+def test_a_field_repeated_hundreds_of_times_is_refused_before_validation(box: Sandbox, document: str) -> None:
+    # graphql-core's validation compares every pair of same-named fields and their selections: 600
+    # copies held the event loop for seconds.
+    body = box.gql(document)
+    assert body["data"] is None and error_types(body) == ["FieldLimitExceeded"]
+    assert "'listTodos' is selected 600 times" in body["errors"][0]["message"]
+
+
+def test_a_subscription_document_is_checked_off_the_event_loop_too(box: Sandbox) -> None:
+    conn = Raw(box)
+    conn.init()
+    conn.start("slow", "subscription { " + "onCreateTodo { id } " * 600 + "}")
+    frame = conn.expect("error")
+    conn.close()
+    assert frame["id"] == "slow"
+    assert frame["payload"]["errors"][0]["errorType"] == "FieldLimitExceeded"
+
+
 # ------------------------------------------------------------------------------ slow HTTP clients
 
 def raw_http(box: Sandbox) -> socket.socket:

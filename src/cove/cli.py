@@ -30,11 +30,12 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                         "postgresql://user@host/db (LISTEN/NOTIFY); default in-process")
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
-                        "max_message_bytes, max_queue, ping_interval (repeatable)")
+                        "max_message_bytes, max_queue, max_queue_bytes, ping_interval, max_connections, "
+                        "max_connections_per_address, init_timeout (repeatable)")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a request limit: max_cost, inline_cost, max_depth, max_aliases, max_root_fields, "
-                        "max_fields, max_body_bytes, request_timeout, max_list_limit, default_list_limit, "
-                        "handler_timeout, handler_threads, ... (repeatable; see README)")
+                        "max_fields, max_field_repeats, max_body_bytes, request_timeout, max_header_bytes, "
+                        "max_list_limit, default_list_limit, handler_timeout, handler_threads (repeatable)")
     p.add_argument("--print-codes", action="store_true",
                    help="do not confirm sign-ups at once: print each confirmation code instead (the sandbox "
                         "sends no email)")

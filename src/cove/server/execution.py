@@ -49,7 +49,7 @@ from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
 from .identity import Identity
-from .limits import DocumentMeter, Limits, cost_message, limit_errors
+from .limits import DocumentMeter, Limits, cost_message, limit_errors, repeated_field_errors
 from .workers import HandlerCall, HeavyRead, Workers, call_inline
 
 
@@ -279,6 +279,18 @@ class Engine:
     def prepare(self, query: str) -> PreparedDocument:
         return self._cached(query) or self._remember(query, self._prepare(query))
 
+    async def prepare_async(self, query: str) -> PreparedDocument:
+        """:meth:`prepare`, with a new document parsed and validated off the event loop."""
+        cached = self._cached(query)
+        if cached is not None:
+            return cached
+        return self._remember(query, await self.workers.run(self._preparing(query), 0))
+
+    def _preparing(self, query: str) -> HeavyRead:
+        # Parsing and validating a new document is pure Python whose time grows with the document
+        # (graphql-core's overlapping-fields rule is quadratic in repeated fields): a worker does it.
+        return HeavyRead(lambda _: self._prepare(query), None)
+
     def _cached(self, query: str) -> PreparedDocument | None:
         cached = self._cache.get(query)
         if cached is not None:
@@ -298,6 +310,9 @@ class Engine:
             err = from_graphql_error(exc, "Invalid Syntax: ")
             err["message"] = "Invalid Syntax: " + exc.message.removeprefix("Syntax Error: ")
             return PreparedDocument(None, [err])
+        repeated = repeated_field_errors(document, self.limits)
+        if repeated:
+            return PreparedDocument(None, repeated)
         errors = validate(self.graphql_schema, document)
         if errors:
             return PreparedDocument(None, [from_graphql_error(e, "Validation error: ") for e in errors])
@@ -429,9 +444,7 @@ class Engine:
         handler call, a heavy read) and receives its result, or its FieldError thrown back in."""
         prepared = self._cached(query)
         if prepared is None:
-            # Parsing and validating a new document is pure Python whose time grows with the
-            # document (graphql-core's overlapping-fields rule is quadratic): off the loop too.
-            prepared = self._remember(query, (yield HeavyRead(lambda _: self._prepare(query), None)))
+            prepared = self._remember(query, (yield self._preparing(query)))
         if prepared.errors is not None:
             return {"data": None, "errors": prepared.errors}
         op = prepared.operations.get(operation_name)

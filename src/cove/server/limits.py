@@ -10,10 +10,12 @@ per level, and a request whose bound passes the budget is refused before it read
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -48,6 +50,9 @@ class Limits:
     max_root_fields: int = 20
     #: Fields selected by one operation, counted after fragments are expanded.
     max_fields: int = 2_000
+    #: Times one response key may be selected in one selection set, fragments included; checked before
+    #: validation, whose overlapping-fields rule compares every such pair (quadratic).
+    max_field_repeats: int = 50
     #: Upper bound on the objects one request may return (see the module docstring).
     max_cost: int = 50_000
     #: Requests whose cost passes this run in a worker thread so the event loop stays responsive.
@@ -246,3 +251,44 @@ def cost_message(cost: int, limits: Limits) -> str:
     return (f"The query could return up to {cost} objects (each list counted at its limit, or "
             f"{limits.default_list_limit} without one); the limit is {limits.max_cost}. Select fewer "
             f"nested lists or pass smaller limits, and page with nextToken")
+
+
+def repeated_field_errors(document: DocumentNode, limits: Limits) -> list[dict[str, Any]]:
+    """Refuse a document that selects one response key too often in one selection set, before
+    graphql-core's validation spends quadratic time comparing the copies."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    memo: dict[str, Counter[str]] = {}
+    open_: set[str] = set()
+
+    def flat(sel: SelectionSetNode) -> Counter[str]:
+        keys: Counter[str] = Counter()
+        for s in sel.selections:
+            if isinstance(s, FieldNode):
+                keys[s.alias.value if s.alias else s.name.value] += 1
+            elif isinstance(s, InlineFragmentNode):
+                keys.update(flat(s.selection_set))
+            elif isinstance(s, FragmentSpreadNode):
+                name = s.name.value
+                if name not in memo and name in fragments and name not in open_:
+                    open_.add(name)
+                    memo[name] = flat(fragments[name].selection_set)
+                    open_.discard(name)
+                keys.update(memo.get(name, ()))
+        return keys
+
+    stack = [d.selection_set for d in document.definitions
+             if isinstance(d, (OperationDefinitionNode, FragmentDefinitionNode))]
+    while stack:
+        sel = stack.pop()
+        counts = flat(sel)
+        if counts:
+            key, times = counts.most_common(1)[0]
+            if times > limits.max_field_repeats:
+                return [{"path": None, "data": None, "errorType": "FieldLimitExceeded", "errorInfo": None,
+                         "locations": location(sel.selections[0]),
+                         "message": f"The field '{key}' is selected {times} times in one selection set (fragments "
+                                    f"included); the limit is {limits.max_field_repeats}"}]
+        for s in sel.selections:
+            if isinstance(s, (FieldNode, InlineFragmentNode)) and s.selection_set is not None:
+                stack.append(s.selection_set)
+    return []

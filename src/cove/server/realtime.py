@@ -826,7 +826,7 @@ class Realtime:
                 raise StartError([_error("UnauthorizedException", "The connection is not authorized")])
 
         engine = self.app.engine
-        prepared = engine.prepare(request["query"])
+        prepared = await engine.prepare_async(request["query"])
         if prepared.errors is not None:
             raise StartError([{**e, "errorType": e.get("errorType") or "ValidationError"} for e in prepared.errors])
         op = prepared.operations.get(operation_name)

@@ -220,6 +220,14 @@ class RootField:
 
 
 @dataclass
+class Written:
+    """A model mutation's stored record, before its result is rendered."""
+
+    model: Model
+    record: Record
+
+
+@dataclass
 class OperationPlan:
     kind: OperationType
     root_fields: list[RootField]
@@ -491,7 +499,7 @@ class Engine:
             plan = self._plan_operation(prepared, op, coerced)
             if not prepared.variable_directives:
                 prepared.plans[operation_name] = plan
-        heavy = cost > self.limits.inline_cost and plan.kind == OperationType.QUERY
+        heavy = cost > self.limits.inline_cost
         return (yield from self._run(plan, prepared, coerced, variables or {}, identity, heavy))
 
     def _cost(self, prepared: PreparedDocument, op: OperationDefinitionNode, variables: Any) -> int:
@@ -523,8 +531,16 @@ class Engine:
                     value: Any = "Query" if plan.kind == OperationType.QUERY else "Mutation"
                 elif spec is not None and spec.kind == "custom":
                     value = yield from self._run_custom(rf, spec, self._args(rf, ctx), ctx)
+                elif heavy and plan.kind == OperationType.MUTATION:
+                    # The write stays on the loop (one short statement); rendering its result does not.
+                    written = self._run_root(rf, ctx, render=False)
+                    assert rf.plan is not None
+                    value = yield HeavyRead(partial(self._on_reader, ctx=ctx, work=partial(
+                        ctx.record, rf.plan, written.record)), self.store)
+                    self._published(rf, written.model, written.record, value)
                 elif heavy:
-                    value = yield HeavyRead(partial(self._run_root_on, rf=rf, ctx=ctx), self.store)
+                    value = yield HeavyRead(partial(self._on_reader, ctx=ctx, work=partial(
+                        self._run_root, rf, ctx)), self.store)
                 else:
                     value = self._run_root(rf, ctx)
             except FieldError as exc:
@@ -555,15 +571,16 @@ class Engine:
         except GraphQLError as exc:
             raise FieldError(exc.message, "BadRequestException") from None
 
-    def _run_root_on(self, store: Any, rf: RootField, ctx: Context) -> Any:
-        """A root field read through ``store`` (a reader thread's; the loop awaits meanwhile)."""
+    def _on_reader(self, store: Any, ctx: Context, work: Callable[[], Any]) -> Any:
+        """``work()`` reading through ``store`` (a reader thread's; the loop awaits meanwhile)."""
         ctx.store = store
         try:
-            return self._run_root(rf, ctx)
+            return work()
         finally:
             ctx.store = self.store
 
-    def _run_root(self, rf: RootField, ctx: Context) -> Any:
+    def _run_root(self, rf: RootField, ctx: Context, render: bool = True) -> Any:
+        """The value of a model root field; with ``render=False`` a write returns what it wrote."""
         spec = rf.spec
         if spec is None:
             raise FieldError(f"No resolver for {rf.name}", "MappingTemplate")
@@ -601,10 +618,15 @@ class Engine:
                 record = self._delete(model, args, auth, ctx, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
+        if not render:
+            return Written(model, record)
         value = ctx.record(rf.plan, record)
+        self._published(rf, model, record, value)
+        return value
+
+    def _published(self, rf: RootField, model: Model, record: Record, value: Any) -> None:
         if self.on_mutation is not None:
             self.on_mutation(rf.name, model, record, value, rf.plan)
-        return value
 
     def _field_guard(self, model: Model, operation: str, given: list[str], record: Record | None,
                      ctx: Context) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
 import time
 from typing import Any
@@ -167,3 +168,57 @@ def delete_todo(box: Any, id: str, fields: str = TODO_FIELDS) -> dict[str, Any]:
                    {"input": {"id": id}})
     assert "errors" not in body, body
     return body["data"]["deleteTodo"]  # type: ignore[no-any-return]
+
+
+def stalled_socket(box: Any, t: str) -> socket.socket:
+    """A real WebSocket client that subscribes and then never reads again (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", box.port))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    sock.sendall((f"GET /graphql/realtime HTTP/1.1\r\nHost: 127.0.0.1:{box.port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Sec-WebSocket-Protocol: graphql-ws, header-{b64url(api_key_auth(box))}\r\n\r\n").encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+
+    def frame(text: str) -> bytes:  # a masked client text frame
+        data = text.encode()
+        mask = b"\x01\x02\x03\x04"
+        head = bytes([0x81])
+        n = len(data)
+        head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+    sock.sendall(frame(json.dumps({"type": "connection_init"})))
+    sock.sendall(frame(json.dumps({"id": "slow", "type": "start", "payload": {
+        "data": json.dumps({"query": on_create("id content"), "variables": {"filter": {"content": {"beginsWith": t}}}}),
+        "extensions": {"authorization": api_key_auth(box)}}})))
+    return sock
+
+
+def post_big_todos(box: Any, content: str, n: int) -> None:
+    """Create ``n`` to-dos with ``content`` over one HTTP connection (events for the subscribers)."""
+    import httpx
+
+    with httpx.Client(timeout=30) as http:
+        for _ in range(n):
+            r = http.post(box.url, headers={"x-api-key": box.api_key},
+                          json={"query": "mutation ($i: CreateTodoInput!) { createTodo(input: $i) { id content } }",
+                                "variables": {"i": {"content": content}}})
+            assert r.status_code == 200 and "errors" not in r.json()
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything a raw socket receives until the server closes (or resets) it."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk

@@ -29,6 +29,9 @@ from realtime_support import (
     on_create,
     on_delete,
     on_update,
+    post_big_todos,
+    read_until_closed,
+    stalled_socket,
     update_todo,
     ws_url,
 )
@@ -461,41 +464,12 @@ def test_a_connection_with_subscriptions_outlives_the_timeout(strict: Sandbox) -
     assert code == 1000
 
 
-def _stalled_socket(box: Sandbox, t: str) -> socket.socket:
-    """A real WebSocket client that subscribes and then never reads again (tiny receive buffer)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", box.port))
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    sock.sendall((f"GET /graphql/realtime HTTP/1.1\r\nHost: 127.0.0.1:{box.port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                  f"Sec-WebSocket-Protocol: graphql-ws, header-{b64url(api_key_auth(box))}\r\n\r\n").encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-
-    def frame(text: str) -> bytes:  # a masked client text frame
-        data = text.encode()
-        mask = b"\x01\x02\x03\x04"
-        head = bytes([0x81])
-        n = len(data)
-        head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-    sock.sendall(frame(json.dumps({"type": "connection_init"})))
-    sock.sendall(frame(json.dumps({"id": "slow", "type": "start", "payload": {
-        "data": json.dumps({"query": on_create("id content"), "variables": {"filter": {"content": {"beginsWith": t}}}}),
-        "extensions": {"authorization": api_key_auth(box)}}})))
-    return sock
-
-
 def test_a_stalled_subscriber_is_dropped_and_delays_nobody(strict: Sandbox) -> None:
     t = tag()
     healthy = Raw(strict)
     healthy.init()
     healthy.subscribe("ok", on_create("id content"), {"filter": {"content": {"beginsWith": t}}})
-    stalled = _stalled_socket(strict, t)
+    stalled = stalled_socket(strict, t)
     time.sleep(0.3)  # let the stalled client's start be processed
     big = t + "x" * 60_000
     n = 120  # ~7 MB of events: far more than the socket buffers and the 8-message queue hold
@@ -507,27 +481,14 @@ def test_a_stalled_subscriber_is_dropped_and_delays_nobody(strict: Sandbox) -> N
 
     reader = threading.Thread(target=read_healthy)
     reader.start()
-    with httpx.Client(timeout=30) as http:
-        for _ in range(n):
-            r = http.post(strict.url, headers={"x-api-key": strict.api_key},
-                          json={"query": "mutation ($i: CreateTodoInput!) { createTodo(input: $i) { id content } }",
-                                "variables": {"i": {"content": big}}})
-            assert r.status_code == 200 and "errors" not in r.json()
+    post_big_todos(strict, big, n)
     reader.join(60)
     # the healthy subscriber got every event
     assert got == [big] * n
     healthy.close()
     # the stalled one was cut off: reading now, its stream ends (with a connection_error if it got through)
     stalled.settimeout(20)
-    received = b""
-    while True:
-        try:
-            chunk = stalled.recv(1 << 20)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        received += chunk
+    received = read_until_closed(stalled)
     stalled.close()
     assert received.count(b'"type":"data"') < n
 
@@ -636,7 +597,7 @@ def test_a_subscriber_that_sends_nothing_at_all_is_closed(pinging: Sandbox) -> N
     # A live client answers the server's WebSocket pings (browsers and `ws` do so by themselves),
     # which is how a subscribed connection shows it is alive even though the AppSync protocol has
     # it send nothing after `start`. One that stays silent, pongs included, is closed.
-    silent = _stalled_socket(pinging, tag())
+    silent = stalled_socket(pinging, tag())
     silent.settimeout(10)
     received = b""
     deadline = time.monotonic() + 10

@@ -32,7 +32,12 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                         "postgresql://user@host/db (LISTEN/NOTIFY); default in-process")
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
-                        "max_message_bytes, max_queue, ping_interval (repeatable)")
+                        "max_message_bytes, max_queue, max_queue_bytes, ping_interval, max_connections, "
+                        "max_connections_per_address, init_timeout (repeatable)")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="a request limit: max_cost, inline_cost, max_depth, max_aliases, max_root_fields, "
+                        "max_fields, max_field_repeats, max_body_bytes, request_timeout, max_header_bytes, "
+                        "max_list_limit, default_list_limit, handler_timeout, handler_threads (repeatable)")
     p.add_argument("--handlers", default=None, metavar="MODULE",
                    help="a module or .py file with Python handlers for the custom queries and mutations (by "
                         "operation name), for a backend served from its amplify_outputs.json")
@@ -75,6 +80,7 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
 
 def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
     from cove.identity.guard import AuthLimits
+    from cove.server.limits import Limits
     from cove.server.realtime import RealtimeLimits
     from cove.server.runner import ServerOptions
 
@@ -84,6 +90,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
     try:
         RealtimeLimits.parse(args.realtime_limit)
         AuthLimits.parse(args.auth_limit)
+        Limits.parse(args.limit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -96,7 +103,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         typed_client=getattr(args, "typed_client", None),
         reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None,
         console="local" if sandbox else ("admin" if args.console else None), handlers=args.handlers,
-        auth_limits=args.auth_limit,
+        auth_limits=args.auth_limit, limits=args.limit,
         log_format=args.log_format, log_level=args.log_level,
         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
         forwarded_allow_ips=args.forwarded_allow_ips, shutdown_timeout=args.shutdown_timeout)

@@ -22,10 +22,12 @@ from cove.schema.model import Schema
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import InternalFailure, RequestError, header_value
-from .execution import Engine, Limits
+from .execution import Engine
 from .identity import Identity
+from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, request_id
+from .workers import Workers
 from .realtime import Realtime, RealtimeSettings
 
 log = logging.getLogger("cove.server")
@@ -75,7 +77,8 @@ class CoveApp:
                  realtime: RealtimeSettings | None = None, identity: Any = None) -> None:
         self.limits = limits or Limits()
         self.store = store
-        self.engine = Engine(schema, store, self.limits)
+        self.workers = Workers(self.limits.handler_threads)  # shared by the engines a schema reload makes
+        self.engine = Engine(schema, store, self.limits, self.workers)
         self.api_keys = ApiKeyAuthenticator(store)
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
@@ -107,7 +110,7 @@ class CoveApp:
                 self.identity.configure(self.engine.schema)
                 raise
             self.authenticator = self._authenticator()
-        self.engine = Engine(schema, self.store, self.limits)
+        self.engine = Engine(schema, self.store, self.limits, self.workers)
         self.engine.on_mutation = self.realtime.publish
 
     def _authenticator(self) -> Authenticator:
@@ -143,6 +146,7 @@ class CoveApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.realtime.close()
+                self.workers.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -231,8 +235,9 @@ class CoveApp:
             identity = await self.authenticate(headers, body=body, path=path)
             exchange.auth_mode = _MODE_NAMES.get(identity.mode, identity.mode)
             request = _parse_request(body)
+            result = await self.engine.execute_async(request[0], request[1], request[2], identity)
+            # After execution: a new document has been parsed off the loop by then, and is cached.
             exchange.operation, exchange.operation_name = self._operation_label(request[0], request[2])
-            result = self.engine.execute(request[0], request[1], request[2], identity)
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
             return

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -48,19 +49,8 @@ from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
 from .identity import Identity
-
-
-@dataclass
-class Limits:
-    """Request limits; each breach gets a clear error rather than a slow or huge response."""
-
-    max_body_bytes: int = 1_048_576
-    max_depth: int = 15
-    max_aliases: int = 50
-    max_root_fields: int = 20
-    max_list_limit: int = 1000
-    default_list_limit: int = 100
-    document_cache_size: int = 1000
+from .limits import DocumentMeter, Limits, cost_message, limit_errors, repeated_field_errors
+from .workers import HandlerCall, HeavyRead, Workers, call_inline
 
 
 class _NonNull(Exception):
@@ -235,6 +225,14 @@ class RootField:
 
 
 @dataclass
+class Written:
+    """A model mutation's stored record, before its result is rendered."""
+
+    model: Model
+    record: Record
+
+
+@dataclass
 class OperationPlan:
     kind: OperationType
     root_fields: list[RootField]
@@ -258,6 +256,9 @@ class PreparedDocument:
     variable_directives: bool = False
     plans: dict[str | None, OperationPlan] = field(default_factory=dict)
     coercers: dict[str | None, Callable[[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=dict)
+    # Per operation: the cost bound with every variable `limit` at its maximum, and whether a
+    # variable `limit` took part (then the request's own values decide, when the bound is high).
+    costs: dict[str | None, tuple[int, bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -266,15 +267,18 @@ class PlannedRequest:
     operation: OperationDefinitionNode
     variables: Any                      # coerced (graphql-core's VariableValues)
     plan: OperationPlan
+    cost: int                           # the cost budget's estimate (see limits.py)
 
 
 class Engine:
     """Executes GraphQL requests against one schema and one store."""
 
-    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None) -> None:
+    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None,
+                 workers: Workers | None = None) -> None:
         self.schema = schema
         self.store = store
         self.limits = limits or Limits()
+        self.workers = workers or Workers(self.limits.handler_threads)
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
         # Models whose records need a per-caller pass before rendering (field-level rules).
@@ -301,11 +305,27 @@ class Engine:
     # ------------------------------------------------------------------ documents
 
     def prepare(self, query: str) -> PreparedDocument:
+        return self._cached(query) or self._remember(query, self._prepare(query))
+
+    async def prepare_async(self, query: str) -> PreparedDocument:
+        """:meth:`prepare`, with a new document parsed and validated off the event loop."""
+        cached = self._cached(query)
+        if cached is not None:
+            return cached
+        return self._remember(query, await self.workers.run(self._preparing(query), 0))
+
+    def _preparing(self, query: str) -> HeavyRead:
+        # Parsing and validating a new document is pure Python whose time grows with the document
+        # (graphql-core's overlapping-fields rule is quadratic in repeated fields): a worker does it.
+        return HeavyRead(lambda _: self._prepare(query), None)
+
+    def _cached(self, query: str) -> PreparedDocument | None:
         cached = self._cache.get(query)
         if cached is not None:
             self._cache.move_to_end(query)
-            return cached
-        prepared = self._prepare(query)
+        return cached
+
+    def _remember(self, query: str, prepared: PreparedDocument) -> PreparedDocument:
         self._cache[query] = prepared
         if len(self._cache) > self.limits.document_cache_size:
             self._cache.popitem(last=False)
@@ -318,6 +338,9 @@ class Engine:
             err = from_graphql_error(exc, "Invalid Syntax: ")
             err["message"] = "Invalid Syntax: " + exc.message.removeprefix("Syntax Error: ")
             return PreparedDocument(None, [err])
+        repeated = repeated_field_errors(document, self.limits)
+        if repeated:
+            return PreparedDocument(None, repeated)
         errors = validate(self.graphql_schema, document)
         if errors:
             return PreparedDocument(None, [from_graphql_error(e, "Validation error: ") for e in errors])
@@ -335,45 +358,13 @@ class Engine:
 
     def _check_limits(self, prepared: PreparedDocument) -> list[dict[str, Any]]:
         errors = []
-        for op in prepared.operations.values():
-            depth, aliases = self._measure(op.selection_set, prepared.fragments, 0, set())
-            if depth > self.limits.max_depth:
-                errors.append({"path": None, "locations": location(op), "errorType": "QueryDepthLimitExceeded",
-                               "message": f"Query depth {depth} exceeds the limit of {self.limits.max_depth}"})
-            if aliases > self.limits.max_aliases:
-                errors.append({"path": None, "locations": location(op), "errorType": "AliasLimitExceeded",
-                               "message": f"The document uses {aliases} aliases; the limit is "
-                                          f"{self.limits.max_aliases}"})
-            roots = len(op.selection_set.selections)
-            if roots > self.limits.max_root_fields:
-                errors.append({"path": None, "locations": location(op), "errorType": "RootFieldLimitExceeded",
-                               "message": f"The operation selects {roots} root fields; the limit is "
-                                          f"{self.limits.max_root_fields}"})
+        meter = DocumentMeter(self.graphql_schema, self.limits, prepared.fragments, None)
+        for name, op in prepared.operations.items():
+            measure, roots = meter.operation(op)
+            # A cost that depends on variables is checked again with the request's values.
+            errors += limit_errors(self.limits, op, measure, roots, check_cost=not measure.variable_limits)
+            prepared.costs[name] = (measure.cost, measure.variable_limits)
         return errors
-
-    def _measure(self, sel: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], depth: int,
-                 seen: set[str]) -> tuple[int, int]:
-        deepest, aliases = depth, 0
-        for s in sel.selections:
-            if isinstance(s, FieldNode):
-                if s.alias is not None:
-                    aliases += 1
-                if s.selection_set is not None:
-                    d, a = self._measure(s.selection_set, fragments, depth + 1, seen)
-                else:
-                    d, a = depth + 1, 0
-            elif isinstance(s, InlineFragmentNode):
-                d, a = self._measure(s.selection_set, fragments, depth, seen)
-            elif isinstance(s, FragmentSpreadNode):
-                frag = fragments.get(s.name.value)
-                if frag is None or s.name.value in seen:
-                    continue
-                d, a = self._measure(frag.selection_set, fragments, depth, seen | {s.name.value})
-            else:  # pragma: no cover
-                continue
-            deepest = max(deepest, d)
-            aliases += a
-        return deepest, aliases
 
     # ------------------------------------------------------------------ planning
 
@@ -449,8 +440,42 @@ class Engine:
 
     def execute(self, query: str, variables: Any, operation_name: str | None,
                 identity: Identity) -> dict[str, Any]:
+        """Run a request entirely on the calling thread (custom handlers too): for tests and embedding.
+        The server uses :meth:`execute_async`, which keeps handlers and heavy reads off its loop."""
+        steps = self._steps(query, variables, operation_name, identity)
+        outcome: Outcome = (None, None)
+        while True:
+            step = _advance(steps, outcome)
+            if not isinstance(step, (HandlerCall, HeavyRead)):
+                return step
+            try:
+                outcome = (call_inline(step), None)
+            except (FieldError, _NonNull) as exc:
+                outcome = (None, exc)
+
+    async def execute_async(self, query: str, variables: Any, operation_name: str | None,
+                            identity: Identity) -> dict[str, Any]:
+        steps = self._steps(query, variables, operation_name, identity)
+        outcome: Outcome = (None, None)
+        while True:
+            step = _advance(steps, outcome)
+            if not isinstance(step, (HandlerCall, HeavyRead)):
+                return step
+            try:
+                outcome = (await self.workers.run(step, self.limits.handler_timeout), None)
+            except (FieldError, _NonNull) as exc:
+                outcome = (None, exc)
+
+    def _steps(self, query: str, variables: Any, operation_name: str | None,
+               identity: Identity) -> Steps:
+        """The request as a generator: it yields the work that may leave the calling thread (a
+        handler call, a heavy read, preparing a new document) and receives its result, or its
+        FieldError thrown back in."""
+        prepared = self._cached(query)
+        if prepared is None:
+            prepared = self._remember(query, (yield self._preparing(query)))
         try:
-            planned = self.plan_request(query, variables, operation_name)
+            planned = self.plan_request(query, variables, operation_name, prepared)
         except PlanError as exc:
             return {"data": None, "errors": exc.errors}
         if planned.plan.kind == OperationType.SUBSCRIPTION:
@@ -458,12 +483,16 @@ class Engine:
                 "path": None, "locations": location(planned.operation), "errorType": "UnsupportedOperation",
                 "message": "Subscriptions are served over the real-time WebSocket endpoint "
                            "(<graphql url>/realtime), not over HTTP POST"}]}
-        return self._run(planned.plan, planned.prepared, planned.variables, variables or {}, identity)
+        heavy = planned.cost > self.limits.inline_cost
+        return (yield from self._run(planned.plan, prepared, planned.variables, variables or {}, identity, heavy))
 
-    def plan_request(self, query: str, variables: Any, operation_name: str | None) -> PlannedRequest:
-        """Parse (cached), choose the operation, coerce the variables and plan it (cached); raise
-        PlanError with AppSync-shaped errors when any step fails."""
-        prepared = self.prepare(query)
+    def plan_request(self, query: str, variables: Any, operation_name: str | None,
+                     prepared: PreparedDocument | None = None) -> PlannedRequest:
+        """Parse (cached, unless ``prepared`` is given), choose the operation, coerce the variables,
+        check the cost budget and plan it (cached); raise PlanError with AppSync-shaped errors when
+        any step fails."""
+        if prepared is None:
+            prepared = self.prepare(query)
         if prepared.errors is not None:
             raise PlanError(prepared.errors)
         op = prepared.operations.get(operation_name)
@@ -491,6 +520,10 @@ class Engine:
                                           max_errors=20)
             if isinstance(coerced, list):
                 raise PlanError([from_graphql_error(e, "Validation error: ") for e in coerced])
+        cost = self._cost(prepared, op, coerced)
+        if cost > self.limits.max_cost:
+            raise PlanError([{"path": None, "data": None, "errorType": "QueryCostLimitExceeded",
+                              "errorInfo": None, "locations": location(op), "message": cost_message(cost, self.limits)}])
         plan: OperationPlan | None = None
         if not prepared.variable_directives:
             plan = prepared.plans.get(operation_name)
@@ -498,7 +531,7 @@ class Engine:
             plan = self._plan_operation(prepared, op, coerced)
             if not prepared.variable_directives:
                 prepared.plans[operation_name] = plan
-        return PlannedRequest(prepared, op, coerced, plan)
+        return PlannedRequest(prepared, op, coerced, plan, cost)
 
     def arguments(self, rf: RootField, variables: Any, identity: Identity) -> dict[str, Any]:
         """A planned root field's argument values (raises FieldError when they cannot be read)."""
@@ -529,8 +562,16 @@ class Engine:
             body["errors"] = ctx.errors
         return body
 
-    def _run(self, plan: OperationPlan, prepared: PreparedDocument, variables: dict[str, Any],
-             raw_variables: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    def _cost(self, prepared: PreparedDocument, op: OperationDefinitionNode, variables: Any) -> int:
+        bound, from_variables = prepared.costs.get(op.name.value if op.name else None, (0, False))
+        if not from_variables or bound <= self.limits.inline_cost:
+            return bound  # within every threshold whatever the variables say
+        meter = DocumentMeter(self.graphql_schema, self.limits, prepared.fragments, variables.coerced)
+        return meter.operation(op)[0].cost
+
+    def _run(self, plan: OperationPlan, prepared: PreparedDocument, variables: Any,
+             raw_variables: dict[str, Any], identity: Identity,
+             heavy: bool) -> Steps:
         ctx = Context(self, identity, variables)
         data: dict[str, Any] | None = {}
         intro_data: dict[str, Any] = {}
@@ -544,10 +585,23 @@ class Engine:
             if data is None:
                 break
             try:
-                if rf.spec is None and rf.name == "__typename":
+                spec = rf.spec
+                ctx.path = [rf.key]
+                if spec is None and rf.name == "__typename":
                     value: Any = "Query" if plan.kind == OperationType.QUERY else "Mutation"
+                elif spec is not None and spec.kind == "custom":
+                    value = yield from self._run_custom(rf, spec, self._args(rf, ctx), ctx)
+                elif heavy and plan.kind == OperationType.MUTATION:
+                    # The write stays on the loop (one short statement); rendering its result does not.
+                    written = self._run_root(rf, ctx, render=False)
+                    assert rf.plan is not None
+                    value = yield HeavyRead(partial(self._on_reader, ctx=ctx, work=partial(
+                        ctx.record, rf.plan, written.record)), self.store)
+                    self._published(rf, written.model, written.record, value)
+                elif heavy:
+                    value = yield HeavyRead(partial(self._on_reader, ctx=ctx, work=partial(
+                        self._run_root, rf, ctx)), self.store)
                 else:
-                    ctx.path = [rf.key]
                     value = self._run_root(rf, ctx)
             except FieldError as exc:
                 ctx.errors.append(field_error(exc.message, exc.error_type, [rf.key], rf.nodes[0], exc.error_info))
@@ -585,13 +639,20 @@ class Engine:
                     raise FieldError(str(exc), "InvalidArgumentsError") from None
         return args
 
-    def _run_root(self, rf: RootField, ctx: Context) -> Any:
+    def _on_reader(self, store: Any, ctx: Context, work: Callable[[], Any]) -> Any:
+        """``work()`` reading through ``store`` (a reader thread's; the loop awaits meanwhile)."""
+        ctx.store = store
+        try:
+            return work()
+        finally:
+            ctx.store = self.store
+
+    def _run_root(self, rf: RootField, ctx: Context, render: bool = True) -> Any:
+        """The value of a model root field; with ``render=False`` a write returns what it wrote."""
         spec = rf.spec
         if spec is None:
             raise FieldError(f"No resolver for {rf.name}", "MappingTemplate")
         args = self._args(rf, ctx)
-        if spec.kind == "custom":
-            return self._run_custom(rf, spec, args, ctx)
         model = spec.model
         assert model is not None and rf.plan is not None
         op = {"index": "list"}.get(spec.kind, spec.kind)
@@ -601,14 +662,14 @@ class Engine:
         if not auth.allowed or self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(denied, "Unauthorized")
         try:
-            return self._run_model_root(rf, spec, model, args, auth, ctx, denied)
+            return self._run_model_root(rf, spec, model, args, auth, ctx, denied, render)
         except HiddenField as exc:  # a filter, condition or key would test what the caller may not read
             raise FieldError(str(exc), "Unauthorized") from None
 
     def _run_model_root(self, rf: RootField, spec: RootSpec, model: Model, args: dict[str, Any], auth: Decision,
-                        ctx: Context, denied: str) -> Any:
+                        ctx: Context, denied: str, render: bool) -> Any:
         assert rf.plan is not None
-        store = self.store
+        store = ctx.store
         row_filter = auth.row_filter
         try:
             if spec.kind == "get":
@@ -634,10 +695,15 @@ class Engine:
                 record = self._delete(model, args, auth, ctx, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
+        if not render:
+            return Written(model, record)
         value = ctx.record(rf.plan, record)
+        self._published(rf, model, record, value)
+        return value
+
+    def _published(self, rf: RootField, model: Model, record: Record, value: Any) -> None:
         if self.on_mutation is not None:
             self.on_mutation(rf.name, model, record, value, rf.plan)
-        return value
 
     def _field_guard(self, model: Model, operation: str, given: list[str], record: Record | None,
                      ctx: Context) -> None:
@@ -773,7 +839,8 @@ class Engine:
             changes[updated_at] = now_iso()
         return key, changes
 
-    def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context) -> Any:
+    def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any],
+                    ctx: Context) -> Generator[HandlerCall, Any, Any]:
         op = spec.operation
         parent = "Query" if op.kind == "query" else "Mutation"
         handler = op.handler
@@ -787,10 +854,7 @@ class Engine:
             raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
         event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
                  "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
-        try:
-            result = handler(event)
-        except Exception as exc:  # a user's handler failing is that field's error, like Lambda:Unhandled
-            raise FieldError(str(exc) or type(exc).__name__, "Lambda:Unhandled") from None
+        result = yield HandlerCall(rf.name, handler, event)
         value = result
         returns = op.returns
         if returns is not None and returns.type.kind == "scalar" and returns.type.name == "AWSJSON" \
@@ -811,10 +875,11 @@ class Engine:
 class Context:
     """Per-request state: identity, variables, collected errors."""
 
-    __slots__ = ("engine", "errors", "identity", "path", "variables")
+    __slots__ = ("engine", "errors", "identity", "path", "store", "variables")
 
     def __init__(self, engine: Engine, identity: Identity, variables: Any) -> None:
         self.engine = engine
+        self.store = engine.store  # a heavy read renders with a reader thread's own connection
         self.identity = identity
         self.variables = variables
         self.errors: list[dict[str, Any]] = []
@@ -937,13 +1002,13 @@ class Context:
             key_values = [record.get(r) for r in rel.key_fields]
             if any(v is None for v in key_values):
                 return None
-            found = engine.store.get(related, dict(zip(related.identifier, key_values, strict=True)))
+            found = self.store.get(related, dict(zip(related.identifier, key_values, strict=True)))
             if found is not None and decision.row_filter is not None and \
                     not matches(decision.row_filter, found, _list_fields(related)):
                 found = None  # a parent the caller may not read is not shown
         else:
             parent_key = [record.get(k) for k in plan.model.identifier]
-            page = engine.store.list(ListRequest(related, filter=decision.row_filter, limit=1,
+            page = self.store.list(ListRequest(related, filter=decision.row_filter, limit=1,
                                                  extra_equals=dict(zip(rel.references, parent_key, strict=True))))
             found = page.items[0] if page.items else None
         if found is None:
@@ -983,11 +1048,23 @@ class Context:
                               descending=args.get("sortDirection") == "DESC",
                               extra_equals=dict(zip(rel.references, parent_key, strict=True)))
         try:
-            page = engine.store.list(request)
+            page = self.store.list(request)
         except StoreError as exc:
             self.errors.append(field_error(str(exc), exc.error_type, [e.key], e.nodes[0]))
             return None
         return self.connection(e.sub, page.items, page.next_token)
+
+
+Steps = Generator[HandlerCall | HeavyRead, Any, dict[str, Any]]
+Outcome = tuple[Any, Exception | None]   # a step's result, or the error to throw back into the request
+
+
+def _advance(steps: Steps, outcome: Outcome) -> HandlerCall | HeavyRead | dict[str, Any]:
+    """Resume a request with the last step's outcome: its next step, or its response when done."""
+    try:
+        return steps.throw(outcome[1]) if outcome[1] is not None else steps.send(outcome[0])
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 def _list_fields(model: Model) -> frozenset[str]:

@@ -48,7 +48,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -63,6 +63,7 @@ from cove.schema.naming import mutation_field, subscription_field
 from .authorization import HiddenField
 from .errors import FieldError, RequestError
 from .execution import Engine, Plan, PlanError
+from .limits import parse_settings
 from .payloads import Mask, RestrictedPlans, selection_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,28 +93,21 @@ class RealtimeLimits:
     max_subscriptions: int = 100
     #: Largest client message accepted (bytes); larger ones get an error.
     max_message_bytes: int = 131_072
-    #: Outgoing messages waiting per connection before it is dropped as too slow.
+    #: Outgoing messages, and their bytes, waiting per connection before it is dropped as too slow.
     max_queue: int = 1_000
+    max_queue_bytes: int = 8_388_608
+    #: Open WebSockets per client address, and in all, on this server process.
+    max_connections_per_address: int = 256
+    max_connections: int = 10_000
+    #: Seconds a new socket has to complete connection_init (sending other messages does not extend it).
+    init_timeout: float = 10.0
     #: Seconds between WebSocket pings to detect dead peers (0 disables); a peer that does not answer
     #: within the same time is dropped.
     ping_interval: float = 20.0
 
     @classmethod
     def parse(cls, items: list[str] | None) -> RealtimeLimits:
-        limits = cls()
-        known = {f.name: f for f in fields(cls)}
-        for item in items or ():
-            name, sep, value = item.partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or name not in known:
-                raise ValueError(f"--realtime-limit {item!r}: use NAME=VALUE with NAME one of "
-                                 + ", ".join(known))
-            kind = int if known[name].type in ("int", int) else float
-            try:
-                setattr(limits, name, kind(value))
-            except ValueError:
-                raise ValueError(f"--realtime-limit {item!r}: {value!r} is not a number") from None
-        return limits
+        return parse_settings(cls(), items, "--realtime-limit")
 
 
 @dataclass
@@ -209,6 +203,7 @@ class Connection:
         self.send = send
         self.loop = asyncio.get_running_loop()
         self.queue: deque[Any] = deque()
+        self.queued_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.subs: dict[str, Subscription] = {}
         self.identity: Identity | None = None
@@ -219,6 +214,9 @@ class Connection:
         self.aborting = False
         self.task: asyncio.Task[Any] | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
+        self.init_timer: asyncio.TimerHandle | None = None
+        client = scope.get("client")
+        self.address: str = client[0] if client else ""
         # uvicorn's sans-I/O WebSocket protocol, when that is what serves us: its send() completes
         # without suspending while the transport is writable, so a frame can go out without a task.
         proto = getattr(send, "__self__", None)
@@ -232,20 +230,56 @@ class Connection:
         message = await self.receive()
         if message["type"] != "websocket.connect":
             return
+        refusal = self._admit()
+        if refusal is not None:
+            await self._refuse(_error("LimitExceededException", refusal, errorCode=429), 1008)
+            return
+        try:
+            await self._serve()
+        finally:
+            self._release()
+
+    def _admit(self) -> str | None:
+        """Count this socket against the per-address and total limits; the reason if it is over."""
+        hub, limits = self.hub, self.hub.limits
+        if hub.open_sockets >= limits.max_connections:
+            return f"The server has reached its limit of {limits.max_connections} real-time connections"
+        if hub.sockets_by_address.get(self.address, 0) >= limits.max_connections_per_address:
+            return (f"Too many real-time connections from this address (the limit is "
+                    f"{limits.max_connections_per_address})")
+        hub.open_sockets += 1
+        hub.sockets_by_address[self.address] = hub.sockets_by_address.get(self.address, 0) + 1
+        return None
+
+    def _release(self) -> None:
+        hub = self.hub
+        hub.open_sockets -= 1
+        left = hub.sockets_by_address.get(self.address, 1) - 1
+        if left > 0:
+            hub.sockets_by_address[self.address] = left
+        else:
+            hub.sockets_by_address.pop(self.address, None)
+
+    async def _refuse(self, error: dict[str, Any], code: int) -> None:
+        # Accept, then explain in a frame: a rejected upgrade tells the client nothing.
+        offered = SUBPROTOCOL in (self.scope.get("subprotocols") or ())
+        await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if offered else None})
+        frame = orjson.dumps({"type": "connection_error", "payload": {"errors": [error]}}).decode()
+        await self.send({"type": "websocket.send", "text": frame})
+        await self.send({"type": "websocket.close", "code": code})
+
+    async def _serve(self) -> None:
         offered = list(self.scope.get("subprotocols") or ())
         if SUBPROTOCOL not in offered:
-            # Accept (echoing nothing) and explain in a frame: a rejected upgrade tells the client nothing.
-            await self.send({"type": "websocket.accept"})
-            frame = orjson.dumps({"type": "connection_error", "payload": {"errors": [_error(
-                "BadRequestException", "Real-time connections must offer the 'graphql-ws' WebSocket subprotocol",
-                errorCode=400)]}}).decode()
-            await self.send({"type": "websocket.send", "text": frame})
-            await self.send({"type": "websocket.close", "code": 1002})
+            await self._refuse(_error("BadRequestException", "Real-time connections must offer the 'graphql-ws' "
+                                      "WebSocket subprotocol", errorCode=400), 1002)
             return
         await self.send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL})
         self.task = asyncio.current_task()
         self.hub.connections.add(self)
         self._arm_idle()
+        if self.hub.limits.init_timeout > 0:
+            self.init_timer = self.loop.call_later(self.hub.limits.init_timeout, self._init_timeout)
         try:
             await self._authenticate_connection(offered)
             while True:
@@ -275,9 +309,13 @@ class Connection:
         if self.idle_timer is not None:
             self.idle_timer.cancel()
             self.idle_timer = None
+        if self.init_timer is not None:
+            self.init_timer.cancel()
+            self.init_timer = None
         for sub in list(self.subs.values()):
             self._remove(sub)
         self.queue.clear()
+        self.queued_bytes = 0
         if self.writer is not None and not self.writer.done():
             self.writer.cancel()
 
@@ -298,6 +336,15 @@ class Connection:
             return
         self.close(1000, f"no message for connectionTimeoutMs ({self.hub.limits.connection_timeout_ms} ms)")
 
+    def _init_timeout(self) -> None:
+        self.init_timer = None
+        if self.acked or self.closing:
+            return
+        self.send_json({"type": "connection_error", "payload": {"errors": [_error(
+            "BadRequestException", f"No connection_init within {self.hub.limits.init_timeout:g} s",
+            errorCode=408)]}})
+        self.close(1008, "connection_init timeout")
+
     # -- sending --------------------------------------------------------------------------------
     def enqueue(self, data: bytes) -> None:
         """Send one message (JSON, UTF-8) after those already waiting; never blocks."""
@@ -306,10 +353,12 @@ class Connection:
         queue = self.queue
         if self.writer is None and not queue and self._send_now(data):
             return
-        if len(queue) >= self.hub.limits.max_queue:
+        limits = self.hub.limits
+        if len(queue) >= limits.max_queue or self.queued_bytes + len(data) > limits.max_queue_bytes:
             self.overflow()
             return
         queue.append(data)
+        self.queued_bytes += len(data)
         if self.writer is None:
             self.writer = self.loop.create_task(self._drain())
 
@@ -352,16 +401,19 @@ class Connection:
             while queue:
                 item = queue.popleft()
                 if type(item) is bytes:
+                    self.queued_bytes -= len(item)
                     await send({"type": "websocket.send", "text": item.decode()})
                 else:
                     _, code, reason = item
                     queue.clear()
+                    self.queued_bytes = 0
                     await send({"type": "websocket.close", "code": code, "reason": reason[:120]})
                     return
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer is gone; the receive loop sees the disconnect
             queue.clear()
+            self.queued_bytes = 0
         finally:
             self.writer = None
 
@@ -369,18 +421,20 @@ class Connection:
         """The client does not read fast enough: drop it (never wait for it)."""
         if self.closing:
             return
-        log.warning("dropping a real-time connection whose outgoing queue is full (%d messages)",
-                    self.hub.limits.max_queue)
+        limits = self.hub.limits
+        log.warning("dropping a real-time connection whose outgoing queue is full (%d messages, %d bytes)",
+                    len(self.queue), self.queued_bytes)
         self.hub.events_dropped += len(self.queue) + 1
         self.closing = True
         self.queue.clear()
+        self.queued_bytes = 0
         if self.writer is not None:
             self.writer.cancel()
             self.writer = None
         self.loop.create_task(self._abort(
             _error("LimitExceededException", f"The connection fell behind by more than "
-                   f"{self.hub.limits.max_queue} messages and was closed; reconnect and re-sync",
-                   errorCode=429)))
+                   f"{limits.max_queue} messages or {limits.max_queue_bytes} bytes and was closed; "
+                   f"reconnect and re-sync", errorCode=429)))
 
     async def _abort(self, error: dict[str, Any]) -> None:
         frame = orjson.dumps({"type": "connection_error", "payload": {"errors": [error]}}).decode()
@@ -463,6 +517,9 @@ class Connection:
                         "payload": {"connectionTimeoutMs": self.hub.limits.connection_timeout_ms}})
         if not self.acked:
             self.acked = True
+            if self.init_timer is not None:
+                self.init_timer.cancel()
+                self.init_timer = None
             self.enqueue(KA)
 
     def _start_error(self, sub_id: str | None, errors: list[dict[str, Any]]) -> None:
@@ -550,6 +607,8 @@ class Realtime:
         self.connections: set[Connection] = set()
         self.events_published = 0   # mutations' events handed to the broker or dispatched (for metrics)
         self.events_dropped = 0     # events thrown away with a connection that fell behind
+        self.open_sockets = 0                        # counted by Connection against RealtimeLimits
+        self.sockets_by_address: dict[str, int] = {}
         self.by_field: dict[str, dict[Subscription, None]] = {}
         self._started = False
         self._start_lock: asyncio.Lock | None = None
@@ -675,8 +734,9 @@ class Realtime:
                 raise StartError([_error("UnauthorizedException", "The connection is not authorized")])
 
         engine = self.app.engine
+        prepared = await engine.prepare_async(request["query"])  # a new document is validated off the loop
         try:
-            planned = engine.plan_request(request["query"], variables, operation_name)
+            planned = engine.plan_request(request["query"], variables, operation_name, prepared)
         except PlanError as exc:
             raise StartError([{**e, "errorType": e.get("errorType") or "ValidationError"} for e in exc.errors]) \
                 from None

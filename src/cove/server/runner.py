@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from cove.store.base import DestructiveChange
 from cove.store.sqlite import SQLiteStore
 
 from .app import CoveApp
-from .execution import Limits
+from .http_protocol import deadline_protocol
+from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, configure_logging, say
 from .realtime import RealtimeLimits, RealtimeSettings
@@ -53,6 +55,7 @@ class ServerOptions:
     broker_url: str | None = None              # redis://... or postgresql://...; None: in-process
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
     auth_limits: list[str] = field(default_factory=list)       # ["sign_in_per_minute=0", ...]
+    limits: list[str] = field(default_factory=list)            # request limits: ["max_cost=10000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     production: bool = False                   # `cove serve`: sign-ups need a code unless define_auth says not
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
@@ -65,6 +68,9 @@ class ServerOptions:
     metrics_host: str = "127.0.0.1"
     forwarded_allow_ips: str | None = None     # proxies whose X-Forwarded-For/-Proto are believed
     shutdown_timeout: float = 30.0             # seconds to finish requests in flight after SIGTERM
+
+    def request_limits(self) -> Limits:
+        return Limits.parse(self.limits)
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -143,7 +149,7 @@ class Sandbox:
         self.tls = options.tls_files()
         self.url = graphql_url(options)
         self.identity = open_identity(options, self.schema, self.url)
-        self.app = CoveApp(self.schema, self.store, Limits(), realtime=options.realtime(), identity=self.identity)
+        self.app = CoveApp(self.schema, self.store, options.request_limits(), realtime=options.realtime(), identity=self.identity)
         attach_console(self.app, options.console, options.data_dir)
         self.write_outputs()
 
@@ -211,7 +217,6 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     from urllib.parse import urlsplit
 
     from cove.identity.delivery import CodeEvent, SmtpSender
-    from cove.identity.guard import AuthLimits
     from cove.identity.guard import AuthLimits
     from cove.identity.services import IdentityServices
     from cove.identity.store import SQLiteIdentityStore
@@ -358,6 +363,10 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    # Heavy reads and handlers run in worker threads (workers.py). A thread holding the GIL keeps
+    # the loop waiting up to this interval each time the loop needs it (default 5 ms); 1 ms keeps a
+    # concurrent small request within a few milliseconds. It costs nothing while one thread runs.
+    sys.setswitchinterval(0.001)
 
     limits = app.realtime.limits
     ping = limits.ping_interval or None
@@ -370,7 +379,7 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     # Logging is configured by configure_logging (log_config=None keeps uvicorn's hands off it). On
     # SIGTERM uvicorn stops accepting, lets requests in flight finish (up to timeout_graceful_shutdown)
     # and closes WebSockets with a 1012 close frame. X-Forwarded-* only count from --forwarded-allow-ips.
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on",
+    config = uvicorn.Config(app, loop="uvloop", http=deadline_protocol(app.limits), ws="websockets-sansio", lifespan="on",
                             ws_per_message_deflate=False, ws_max_size=max(4 * limits.max_message_bytes, 1 << 20),
                             ws_ping_interval=ping, ws_ping_timeout=ping,
                             proxy_headers=bool(options.forwarded_allow_ips),
@@ -592,7 +601,7 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     store.apply_schema(schema, allow_destructive=False)
     store.start_background_checkpoints()
     identity = open_identity(options, schema, graphql_url(options))
-    app = CoveApp(schema, store, Limits(), realtime=options.realtime(), identity=identity)
+    app = CoveApp(schema, store, options.request_limits(), realtime=options.realtime(), identity=identity)
     attach_console(app, options.console, options.data_dir)
     instrument(app, options, index)
     server = _uvicorn_server(app, options, options.tls_files())

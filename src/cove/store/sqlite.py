@@ -10,6 +10,7 @@ crash or power cut (pass ``synchronous="FULL"`` to survive those too, at the cos
 from __future__ import annotations
 
 import base64
+import copy
 import fcntl
 import hashlib
 import hmac
@@ -536,6 +537,17 @@ class SQLiteStore:
 
         self._checkpointer = threading.Thread(target=run, name="cove-wal-checkpoint", daemon=True)
         self._checkpointer.start()
+
+    def reader(self) -> SQLiteStore:
+        """A read-only view of this store on its own connection, for one worker thread: WAL lets it
+        read while this connection writes. It shares the layouts and the token secret."""
+        self.secret()
+        view = copy.copy(self)
+        view.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                    cached_statements=256)
+        view.conn.execute("PRAGMA busy_timeout = 10000")
+        view.conn.execute("PRAGMA query_only = 1")
+        return view
 
     def close(self) -> None:
         self._closing.set()

@@ -1,0 +1,148 @@
+"""Work kept off the event loop: custom query/mutation handlers and heavy reads.
+
+The engine describes such work as a step (:class:`HandlerCall`, :class:`HeavyRead`) and its driver
+decides where it runs. The server's async driver runs a synchronous handler in a worker thread and
+awaits an ``async def`` one, both under a timeout, and runs a heavy read (a query whose cost passes
+``Limits.inline_cost``) in one reader thread with its own SQLite connection, so a request that
+renders thousands of rows never holds the loop for more than a thread switch. The plain
+``Engine.execute`` runs every step inline, for tests and embedding.
+
+One reader thread, not a pool: heavy reads queue behind each other instead of multiplying, and the
+loop competes with few busy threads for the GIL. New documents are parsed and validated on another
+single thread (graphql-core's validation grows quadratically with repeated fields). The server lowers the interpreter's switch
+interval (``runner.py``) so that the loop gets the GIL back within a millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import FieldError
+
+log = logging.getLogger("cove.handlers")
+
+
+@dataclass
+class HandlerCall:
+    """Call a custom operation's handler with an AppSync-style event."""
+
+    field: str
+    handler: Callable[[dict[str, Any]], Any]
+    event: dict[str, Any]
+
+
+@dataclass
+class HeavyRead:
+    """Run ``work(store)``: with a store that may be read from another thread, or with None for
+    work that reads nothing (preparing a new document)."""
+
+    work: Callable[[Any], Any]
+    store: Any
+
+
+def handler_failed(field: str, exc: BaseException) -> FieldError:
+    """AppSync's shape for a Lambda that raised: errorType ``Lambda:Unhandled``, the exception's
+    message; its class goes in ``errorInfo`` and the traceback only into the server log."""
+    log.error("the handler of %s raised %s", field, type(exc).__name__, exc_info=exc)
+    return FieldError(str(exc) or type(exc).__name__, "Lambda:Unhandled",
+                      error_info={"errorType": type(exc).__name__})
+
+
+def handler_timed_out(field: str, timeout: float) -> FieldError:
+    log.error("the handler of %s did not finish within %g s", field, timeout)
+    return FieldError(f"Execution timed out: the handler of {field} did not finish within {timeout:g} s",
+                      "ExecutionTimeout")
+
+
+def _is_async(handler: Any) -> bool:
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
+
+
+def call_inline(step: HandlerCall | HeavyRead) -> Any:
+    """Run a step on the calling thread (``Engine.execute``)."""
+    if isinstance(step, HeavyRead):
+        return step.work(step.store)
+    try:
+        result = step.handler(step.event)
+    except Exception as exc:
+        raise handler_failed(step.field, exc) from None
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise FieldError(f"The handler of {step.field} is asynchronous; it runs only when the server "
+                         f"serves the request (Engine.execute_async)", "Lambda:Unhandled")
+    return result
+
+
+class Workers:
+    """The threads a server process runs off-loop work on (created on first use)."""
+
+    def __init__(self, handler_threads: int = 16) -> None:
+        self.handler_threads = max(1, handler_threads)
+        self._pools: dict[str, ThreadPoolExecutor] = {}  # "handler" (a pool), "reader", "prepare"
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    async def run(self, step: HandlerCall | HeavyRead, timeout: float) -> Any:
+        if isinstance(step, HeavyRead):
+            return await self._read(step)
+        return await self._call(step, timeout)
+
+    async def _call(self, step: HandlerCall, timeout: float) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout or None):
+                if _is_async(step.handler):
+                    return await step.handler(step.event)
+                result = await loop.run_in_executor(self._pool("handler"), step.handler, step.event)
+                if inspect.isawaitable(result):  # e.g. a lambda that returns a coroutine
+                    result = await result
+                return result
+        except TimeoutError:
+            # A thread cannot be stopped: it finishes in the background and its result is dropped.
+            raise handler_timed_out(step.field, timeout) from None
+        except FieldError:
+            raise
+        except Exception as exc:
+            raise handler_failed(step.field, exc) from None
+
+    async def _read(self, step: HeavyRead) -> Any:
+        store = step.store
+        loop = asyncio.get_running_loop()
+        if store is None:  # its own thread: a new small document never waits behind a heavy read
+            return await loop.run_in_executor(self._pool("prepare"), step.work, None)
+        if not hasattr(store, "reader"):
+            return step.work(store)
+        return await loop.run_in_executor(self._pool("reader"), self._work_on_reader, step)
+
+    def _work_on_reader(self, step: HeavyRead) -> Any:
+        readers: weakref.WeakKeyDictionary[Any, Any] | None = getattr(self._local, "readers", None)
+        if readers is None:
+            readers = self._local.readers = weakref.WeakKeyDictionary()
+        reader = readers.get(step.store)
+        if reader is None:
+            reader = readers[step.store] = step.store.reader()
+        return step.work(reader)
+
+    def _pool(self, name: str) -> ThreadPoolExecutor:
+        pool = self._pools.get(name)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(name)
+                if pool is None:
+                    size = self.handler_threads if name == "handler" else 1
+                    pool = self._pools[name] = ThreadPoolExecutor(size, thread_name_prefix=f"cove-{name}")
+        return pool
+
+    def close(self) -> None:
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)

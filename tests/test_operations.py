@@ -39,7 +39,7 @@ schema = a.schema({
     "Note": a.model({"body": a.string()}).authorization(
         lambda allow: [allow.authenticated(), allow.public_api_key(), allow.custom()]),
 })
-auth = define_auth(login_with={"email": True})
+auth = define_auth(login_with={"email": True}, require_confirmation=False)  # serve would require a code
 data = define_data(schema=schema, authorization_modes={
     "default_authorization_mode": "user_pool",
     "lambda_authorization_mode": {"function": "gatekeeper:check", "time_to_live_in_seconds": 0},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import itertools
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ class SchemaSource:
             finally:
                 sys.modules.pop(name, None)
         else:
+            if "" not in sys.path and os.getcwd() not in sys.path:
+                # `cove sandbox app.schema:data` from the project folder, as `uvicorn main:app` does.
+                sys.path.insert(0, os.getcwd())
             if self.module in sys.modules:
                 module = importlib.reload(sys.modules[self.module])
             else:

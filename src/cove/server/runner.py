@@ -7,6 +7,7 @@ arrive (and wait in the backlog) while the app finishes starting.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import os
 import signal
@@ -50,6 +51,7 @@ class ServerOptions:
     realtime_limits: list[str] = field(default_factory=list)   # ["connection_timeout_ms=1000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
+    command: str = "sandbox"                   # the CLI command, named in the start-up banner
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -92,7 +94,15 @@ def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     # Nagle's algorithm and delayed ACKs, and every response waits ~40 ms.
     if family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            # The CLI prints this as is: say which port and what to do.
+            raise OSError(f"port {port} on {host} is already in use (another cove sandbox?); stop it or "
+                          f"choose another port with --port") from None
+        raise
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -181,11 +191,12 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer)."""
     from urllib.parse import urlsplit
 
-    from cove.identity.services import IdentityServices
+    from cove.identity.services import REGION_META, IdentityServices
     from cove.identity.store import SQLiteIdentityStore
 
     parts = urlsplit(url)
     store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
+    store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
 
     def on_code(purpose: str, destination: str, code: str) -> None:
         label = "Confirmation code" if purpose == "signup" else "Password reset code"
@@ -280,6 +291,23 @@ async def _start_realtime(app: CoveApp) -> bool:
     return True
 
 
+def _broker_reachable(url: str) -> bool:
+    """Connect to the broker once and let go (with a message if it cannot be reached)."""
+    from cove.broker import BrokerError, open_broker
+
+    async def probe() -> None:
+        broker = open_broker(url, "cove-probe")
+        await broker.start(lambda message: None)
+        await broker.close()
+
+    try:
+        asyncio.run(probe())
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _realtime_url(url: str) -> str:
     return ("wss://" + url[len("https://"):] if url.startswith("https://") else
             "ws://" + url[len("http://"):] if url.startswith("http://") else url) + "/realtime"
@@ -319,7 +347,7 @@ def run_sandbox(options: ServerOptions) -> int:
                 failed = True  # start-up failed (e.g. the broker is unreachable); uvicorn said why
                 return
             await asyncio.sleep(0.005)
-        _say(f"Cove sandbox serving {sandbox.source.spec}")
+        _say(f"Cove {'sandbox ' if options.command == 'sandbox' else ''}serving {sandbox.source.spec}")
         _say(f"  GraphQL endpoint  {sandbox.url}")
         _say(f"  Real-time         {_realtime_url(sandbox.url)}")
         _say(f"  API key           {sandbox.api_key}")
@@ -355,8 +383,7 @@ def run_sandbox(options: ServerOptions) -> int:
         pass
     finally:
         sandbox.store.close()
-    if failed:
-        print("error: the server did not start (see the message above)", file=sys.stderr)
+    if failed:  # the broker or uvicorn has already said why, once
         return 1
     _say("Stopped.")
     return 0
@@ -368,6 +395,8 @@ def run_serve(options: ServerOptions) -> int:
         options.watch = False
         return run_sandbox(options)
     started = time.perf_counter()
+    if options.broker_url and not _broker_reachable(options.broker_url):
+        return 1  # said once here, rather than once by every worker
     sockets = [_bind(options.host, options.port, reuse_port=True) for _ in range(options.workers)]
     if options.port == 0:
         options.port = sockets[0].getsockname()[1]

@@ -93,7 +93,10 @@ class NoValidAuthTokensError(AuthConfigurationError):
     """``user_pool``/``oidc`` mode without a token: sign in, or pass ``auth_token``."""
 
     name = "NoValidAuthTokens"
-    default_message = "No federated jwt"
+    # Amplify's message first (code may match on it), then what to do about it.
+    default_message = ("No federated jwt: nobody is signed in and the request has no token; sign in first "
+                       "(cove.auth.sign_in(...)) or pass auth_token=... (for oidc, register a token provider "
+                       "with auth_providers={'oidc': OidcAuth(get_token)})")
 
 
 class NoCredentialsError(AuthConfigurationError):

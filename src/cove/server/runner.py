@@ -120,6 +120,8 @@ class Sandbox:
         self.store = open_store(options.data_dir, options.synchronous)
         definition = self.source.load()
         self.schema = definition.schema
+        self.warned: set[str] = set()
+        self.warn_about(self.schema)
         report = self.store.apply_schema(self.schema, allow_destructive=options.allow_destructive)
         self.migration = report
         self.api_key = ensure_api_key(self.store, self.schema)
@@ -160,6 +162,15 @@ class Sandbox:
         except GenerationError as exc:
             _say(f"Typed client not written: {exc}")
 
+    def warn_about(self, schema: Schema) -> None:
+        """Print each likely mistake in the schema once (see cove.schema.checks)."""
+        from cove.schema.checks import schema_warnings
+
+        for warning in schema_warnings(schema):
+            if warning not in self.warned:
+                self.warned.add(warning)
+                _say(f"Warning: {warning}")
+
     def reload(self) -> None:
         """Re-import the schema; migrate, swap and rewrite outputs, or keep serving the old one."""
         started = time.perf_counter()
@@ -174,6 +185,7 @@ class Sandbox:
             _say(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
             return
         self.schema = schema
+        self.warn_about(schema)
         self.write_outputs()
         changes = []
         if report.created_models:

@@ -24,6 +24,7 @@ class SchemaSource:
         self.path: Path | None = None
         self.attribute: str | None = None
         self.outputs_file: Path | None = None
+        self.imported: list[Path] = []   # project modules the last load imported (watched too)
         if self.spec.endswith(".json"):
             # An amplify_outputs.json (or a bare model introspection) of a backend defined elsewhere.
             self.outputs_file = Path(self.spec).resolve()
@@ -51,8 +52,22 @@ class SchemaSource:
             spec = importlib.util.find_spec(self.module)
             origin = spec.origin if spec else None
             return [Path(origin)] if origin and origin.endswith(".py") else []
+        # The schema file and the project modules it imported, not every file in the folder: saving an
+        # unrelated script next to the schema must not reload the API.
+        return sorted({self.path, *self.imported})
+
+    def _project_modules(self) -> dict[str, Path]:
+        """Modules loaded from the schema's folder or below it (not from a virtualenv kept there)."""
         assert self.folder is not None
-        return sorted(p for p in self.folder.glob("*.py"))
+        found = {}
+        for name, mod in list(sys.modules.items()):
+            file = getattr(mod, "__file__", None)
+            if not file:
+                continue
+            path = Path(file).resolve()
+            if path.is_relative_to(self.folder) and "site-packages" not in path.parts:
+                found[name] = path
+        return found
 
     def load(self) -> DataDefinition:
         """Import (or re-import) the schema and return its data definition."""
@@ -70,10 +85,8 @@ class SchemaSource:
         if self.path is not None:
             folder = str(self.folder)
             # Forget modules loaded from the schema's folder, so edits to helpers are seen too.
-            for name, mod in list(sys.modules.items()):
-                file = getattr(mod, "__file__", None)
-                if file and str(Path(file).parent) == folder:
-                    del sys.modules[name]
+            for name in self._project_modules():
+                del sys.modules[name]
             if folder not in sys.path:
                 sys.path.insert(0, folder)  # the schema's folder is importable, as for a script
             name = f"_cove_schema_{next(_counter)}"
@@ -85,6 +98,7 @@ class SchemaSource:
                 spec.loader.exec_module(module)
             finally:
                 sys.modules.pop(name, None)
+                self.imported = [p for p in self._project_modules().values() if p.suffix == ".py"]
         else:
             if "" not in sys.path and os.getcwd() not in sys.path:
                 # `cove sandbox app.schema:data` from the project folder, as `uvicorn main:app` does.

@@ -121,6 +121,7 @@ class Sandbox:
         definition = self.source.load()
         self.schema = definition.schema
         self.warned: set[str] = set()
+        self.last_refusal: str | None = None
         self.warn_about(self.schema)
         report = self.store.apply_schema(self.schema, allow_destructive=options.allow_destructive)
         self.migration = report
@@ -142,25 +143,28 @@ class Sandbox:
         scheme = "https" if self.options.tls else "http"
         return f"{scheme}://{host}:{self.options.port}/graphql"
 
-    def write_outputs(self) -> None:
+    def write_outputs(self) -> list[Path]:
+        """Write the outputs file (and the typed client); the files whose content changed."""
         custom: dict[str, Any] = {"cove": {"version": _version(), "data_dir": str(Path(self.options.data_dir).resolve())}}
         if self.tls is not None:
             custom["cove"]["ca_file"] = str(Path(self.tls.ca_cert).resolve())  # Cove's client trusts it
         custom["cove"].update(self.identity.outputs_custom())
         outputs = build_outputs(self.schema, url=self.url, api_key=self.api_key, region=self.options.region,
                                 custom=custom, auth=self.identity.outputs_auth())
-        write_outputs(self.options.outputs, outputs)
-        if self.options.typed_client is not None:
-            self.write_typed_client(self.options.typed_client, outputs)
+        written = [Path(self.options.outputs)] if write_outputs(self.options.outputs, outputs) else []
+        if self.options.typed_client is not None and self.write_typed_client(self.options.typed_client, outputs):
+            written.append(Path(self.options.typed_client))
+        return written
 
-    def write_typed_client(self, path: Path, outputs: Any) -> None:
-        """Regenerate the typed client module from the outputs' model introspection (if it changed)."""
+    def write_typed_client(self, path: Path, outputs: Any) -> bool:
+        """Regenerate the typed client module from the outputs' model introspection; True if it changed."""
         from cove.codegen import GenerationError, write_python_client
 
         try:
-            write_python_client(path, outputs["data"]["model_introspection"], source=self.source.spec)
+            return write_python_client(path, outputs["data"]["model_introspection"], source=self.source.spec)
         except GenerationError as exc:
             _say(f"Typed client not written: {exc}")
+            return False
 
     def warn_about(self, schema: Schema) -> None:
         """Print each likely mistake in the schema once (see cove.schema.checks)."""
@@ -179,14 +183,15 @@ class Sandbox:
             report = self.store.apply_schema(schema, allow_destructive=self.options.allow_destructive)
             self.app.replace_schema(schema)  # refuses unusable auth settings (OIDC, Lambda authorizer)
         except (SchemaError, DestructiveChange) as exc:
-            _say(f"Schema not reloaded, still serving the previous one:\n{exc}")
+            self._refused(f"Schema not reloaded, still serving the previous one:\n{exc}")
             return
         except Exception as exc:  # a user's schema module raising anything must not kill the sandbox
-            _say(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
+            self._refused(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
             return
+        self.last_refusal = None
         self.schema = schema
         self.warn_about(schema)
-        self.write_outputs()
+        written = self.write_outputs()
         changes = []
         if report.created_models:
             changes.append("new models " + ", ".join(report.created_models))
@@ -195,8 +200,14 @@ class Sandbox:
         if report.dropped:
             changes.append("dropped " + ", ".join(report.dropped))
         _say(f"Reloaded schema in {time.perf_counter() - started:.2f}s"
-             + (f" ({'; '.join(changes)})" if changes else "") + f"; rewrote {self.options.outputs}"
-             + (f" and {self.options.typed_client}" if self.options.typed_client is not None else ""))
+             + (f" ({'; '.join(changes)})" if changes else "")
+             + (f"; rewrote {' and '.join(str(p) for p in written)}" if written else "; outputs unchanged"))
+
+    def _refused(self, message: str) -> None:
+        """Say why a reload was refused, once: the same refusal again (another save) adds nothing."""
+        if message != self.last_refusal:
+            self.last_refusal = message
+            _say(message)
 
 
 def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
@@ -239,7 +250,9 @@ def _say(message: str) -> None:
 
 
 class _Watcher(threading.Thread):
-    """Polls the schema's files; polling is dependency-free and cheap for a handful of files."""
+    """Polls the schema's files; polling is dependency-free and cheap for a handful of files.
+
+    A change is a change of content: saving a file unchanged, or touching it, reloads nothing."""
 
     def __init__(self, files: Any, on_change: Any, interval: float = 0.3) -> None:
         super().__init__(daemon=True, name="cove-schema-watcher")
@@ -248,21 +261,38 @@ class _Watcher(threading.Thread):
         self.interval = interval
         self.stopped = threading.Event()
 
-    def _snapshot(self) -> dict[Path, float]:
+    def _stamps(self) -> dict[Path, tuple[int, int]]:
         out = {}
         for p in self.files():
             try:
-                out[p] = p.stat().st_mtime_ns
+                st = p.stat()
+            except OSError:
+                continue
+            out[p] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def _contents(self, paths: Any) -> dict[Path, bytes]:
+        out = {}
+        for p in paths:
+            try:
+                out[p] = p.read_bytes()
             except OSError:
                 continue
         return out
 
     def run(self) -> None:
-        last = self._snapshot()
+        stamps = self._stamps()
+        contents = self._contents(stamps)
         while not self.stopped.wait(self.interval):
-            now = self._snapshot()
-            if now != last:
-                last = now
+            now = self._stamps()
+            if now == stamps:
+                continue
+            stamps = now
+            current = self._contents(now)
+            # A file that joined the list (a module the last reload imported) is not itself a change.
+            changed = any(content != contents[p] for p, content in current.items() if p in contents)
+            contents = current
+            if changed:
                 self.on_change()
 
 

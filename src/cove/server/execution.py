@@ -47,6 +47,7 @@ from .authorization import Authorizer, Decision, present_owner
 from .coercion import compile_variables
 from .errors import FieldError, field_error, from_graphql_error, location
 from .graphql_schema import build_graphql_schema
+from .handlers import call_handler
 from .identity import Identity
 
 
@@ -694,7 +695,7 @@ class Engine:
         event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
                  "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
         try:
-            result = handler(event)
+            result = call_handler(handler, event, self)
         except Exception as exc:  # a user's handler failing is that field's error, like Lambda:Unhandled
             raise FieldError(str(exc) or type(exc).__name__, "Lambda:Unhandled") from None
         value = result

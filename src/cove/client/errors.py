@@ -116,7 +116,8 @@ class NoAuthorizationHeaderError(AuthConfigurationError):
 class TransportError(CoveError):
     """The HTTP request did not complete: DNS, connection refused/reset, TLS, protocol errors.
 
-    Connection errors are retried (3 attempts, jittered exponential backoff) before this is raised.
+    Connection errors are retried (3 attempts, jittered exponential backoff) before this is raised;
+    a mutation only if the connection could not be opened (it never runs twice).
     The underlying ``httpx`` exception is the ``__cause__``.
     """
 

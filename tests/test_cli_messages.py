@@ -117,7 +117,8 @@ def test_module_attribute_schema_is_found_in_the_current_directory(tmp_path: Pat
     # As `uvicorn main:app` does: the folder the command runs in is importable.
     (tmp_path / "myschema.py").write_text(
         "from cove import a, define_data\n"
-        "schema = a.schema({'Note': a.model({'body': a.string()})}).authorization(lambda allow: [allow.public_api_key()])\n"
+        "schema = a.schema({'Note': a.model({'body': a.string()})})\n"
+        "schema = schema.authorization(lambda allow: [allow.public_api_key()])\n"
         "backend = define_data(schema=schema)\n")
     # The console script, not `python -m cove` (which puts the current directory on sys.path itself).
     script = Path(sys.executable).with_name("cove")

@@ -287,6 +287,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2
 
 
+_SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled example)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cove import __version__
 
@@ -328,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     password = uadd.add_mutually_exclusive_group()
     password.add_argument("--password", default=None,
                           help="the password (visible in the process list; default: ask, or see --password-stdin)")
-    password.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    password.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of stdin")
     uadd.add_argument("--group", action="append", help="a group of define_auth(groups=...) (repeatable)")
     usub.add_parser("list", help="list users")
     udel = usub.add_parser("delete", help="delete a user")
@@ -353,16 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="generate artefacts from a schema")
     gsub = generate.add_subparsers(dest="generate_command", required=True)
     sdl = gsub.add_parser("sdl", help="print the GraphQL SDL in AppSync's dialect")
-    sdl.add_argument("schema", nargs="?", default=None, help="a schema (.py file or module:attribute; default: the bundled example)")
+    sdl.add_argument("schema", nargs="?", default=None, help=_SCHEMA_HELP)
     client = gsub.add_parser("client", help="write a typed Python client module for a schema or an outputs file")
-    client.add_argument("schema", nargs="?", default=None,
-                        help="a schema (.py file or module:attribute; default: the bundled example)")
+    client.add_argument("schema", nargs="?", default=None, help=_SCHEMA_HELP)
     client.add_argument("--outputs", type=Path, default=None, metavar="PATH",
                         help="an amplify_outputs.json (from any Amplify Gen 2 backend) instead of a schema")
     client.add_argument("--out", type=Path, default=Path("cove_client.py"), metavar="PATH",
                         help="the module to write (default ./cove_client.py)")
     outputs = gsub.add_parser("outputs", help="write amplify_outputs.json for a deployed URL")
-    outputs.add_argument("schema", nargs="?", default=None, help="a schema (.py file or module:attribute; default: the bundled example)")
+    outputs.add_argument("schema", nargs="?", default=None, help=_SCHEMA_HELP)
     outputs.add_argument("--url", required=True, help="the deployed GraphQL URL, e.g. https://api.example.com/graphql")
     outputs.add_argument("--out", type=Path, default=Path("amplify_outputs.json"), metavar="PATH",
                          help="the file to write (default ./amplify_outputs.json)")

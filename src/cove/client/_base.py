@@ -3,7 +3,7 @@
 A call is prepared here as an :class:`Operation` (document, variables, options and a function that
 turns the JSON payload into a :class:`Result`). ``Client`` and ``AsyncClient`` only *run*
 operations: call the headers function, ask the auth provider for headers, send with retries. That
-is the one place where ``def`` and ``async def`` differ (DESIGN: "async core, sync twin").
+is the one place where ``def`` and ``async def`` differ (the design principle "async core, sync twin").
 """
 
 from __future__ import annotations

@@ -73,3 +73,28 @@ def test_a_refused_change_is_reported_once(tmp_path: Path, sandbox_factory: Any)
     write_schema(folder, removed + "\n# saved again, still removing Note\n")
     settle(box)
     assert sum("Schema not reloaded" in line for line in box.lines) == 1, box.lines
+
+
+def test_packages_imported_before_the_schema_are_not_reloaded(tmp_path: Path, monkeypatch: Any) -> None:
+    # A schema at the root of a checkout of Cove (or of any package the process already runs) must
+    # not make the reload forget and re-import that package: its classes would exist twice.
+    (tmp_path / "preloaded_pkg").mkdir()
+    (tmp_path / "preloaded_pkg" / "__init__.py").write_text("from cove import a\nFIELD = a.string\n")
+    (tmp_path / "helper_mod.py").write_text("from preloaded_pkg import FIELD\n")
+    (tmp_path / "schema.py").write_text(
+        "from cove import a, define_data\nfrom helper_mod import FIELD\n"
+        "schema = a.schema({'N': a.model({'b': FIELD()})}).authorization(lambda allow: [allow.public_api_key()])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import sys
+
+    import preloaded_pkg  # type: ignore[import-not-found]
+
+    from cove.schema.loader import SchemaSource
+
+    source = SchemaSource(str(tmp_path / "schema.py"))
+    source.load()
+    source.load()
+    assert sys.modules["preloaded_pkg"] is preloaded_pkg
+    assert source.watched_files() == sorted([tmp_path / "helper_mod.py", tmp_path / "schema.py"])
+    for name in ("preloaded_pkg", "helper_mod"):
+        monkeypatch.delitem(sys.modules, name, raising=False)

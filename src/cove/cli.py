@@ -287,6 +287,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2
 
 
+def _data_dir_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=Path(".cove"),
+                   help="the data dir of the sandbox or server (default .cove/)")
+    p.add_argument("--create", action="store_true", help="start a new data dir if there is none (default: refuse)")
+
+
 _SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled example)"
 
 
@@ -306,9 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve, no_watch=True)
 
     keys = sub.add_parser("keys", help="manage API keys")
-    keys.add_argument("--data-dir", type=Path, default=Path(".cove"),
-                      help="the data dir of the sandbox or server (default .cove/)")
-    keys.add_argument("--create", action="store_true", help="start a new data dir if there is none (default: refuse)")
+    _data_dir_args(keys)
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     create = ksub.add_parser("create", help="create a key and print it")
     create.add_argument("--expires-in", type=_parse_duration, default=7 * 86400.0,
@@ -320,9 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(func=_cmd_keys)
 
     users = sub.add_parser("users", help="manage the user pool's users")
-    users.add_argument("--data-dir", type=Path, default=Path(".cove"),
-                       help="the data dir of the sandbox or server (default .cove/)")
-    users.add_argument("--create", action="store_true", help="start a new data dir if there is none (default: refuse)")
+    _data_dir_args(users)
     users.add_argument("--region", default=None,
                        help="the region of the user pool (default: the one the sandbox last ran with)")
     usub = users.add_subparsers(dest="users_command", required=True)
@@ -343,9 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.set_defaults(func=_cmd_users)
 
     iam = sub.add_parser("iam", help="static IAM credentials for trusted back-end code (SigV4, full access)")
-    iam.add_argument("--data-dir", type=Path, default=Path(".cove"),
-                     help="the data dir of the sandbox or server (default .cove/)")
-    iam.add_argument("--create", action="store_true", help="start a new data dir if there is none (default: refuse)")
+    _data_dir_args(iam)
     isub = iam.add_subparsers(dest="iam_command", required=True)
     icreate = isub.add_parser("create", help="create an access key pair and print it")
     icreate.add_argument("--description", default=None, help="a note kept with the key, shown by `list`")

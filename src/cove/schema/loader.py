@@ -25,6 +25,7 @@ class SchemaSource:
         self.attribute: str | None = None
         self.outputs_file: Path | None = None
         self.imported: list[Path] = []   # project modules the last load imported (watched too)
+        self._preloaded: set[str] | None = None   # top-level packages imported before the first load
         if self.spec.endswith(".json"):
             # An amplify_outputs.json (or a bare model introspection) of a backend defined elsewhere.
             self.outputs_file = Path(self.spec).resolve()
@@ -57,12 +58,14 @@ class SchemaSource:
         return sorted({self.path, *self.imported})
 
     def _project_modules(self) -> dict[str, Path]:
-        """Modules loaded from the schema's folder or below it (not from a virtualenv kept there)."""
+        """Modules the schema imported from its folder or below it. Not packages the process had
+        imported before (Cove itself, when the schema sits at the root of a Cove checkout), nor a
+        virtualenv kept in the folder: forgetting those would load second copies of their classes."""
         assert self.folder is not None
         found = {}
         for name, mod in list(sys.modules.items()):
             file = getattr(mod, "__file__", None)
-            if not file:
+            if not file or name.partition(".")[0] in (self._preloaded or ()):
                 continue
             path = Path(file).resolve()
             if path.is_relative_to(self.folder) and "site-packages" not in path.parts:
@@ -84,6 +87,8 @@ class SchemaSource:
             return DataDefinition(schema, None)  # type: ignore[arg-type]
         if self.path is not None:
             folder = str(self.folder)
+            if self._preloaded is None:
+                self._preloaded = {name.partition(".")[0] for name in sys.modules}
             # Forget modules loaded from the schema's folder, so edits to helpers are seen too.
             for name in self._project_modules():
                 del sys.modules[name]

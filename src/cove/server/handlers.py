@@ -142,7 +142,15 @@ def _run_async(make: Callable[[], Any]) -> Any:
             jobs.put(_DONE)
 
     threading.Thread(target=worker, name="cove-handler", daemon=True).start()
-    while (job := jobs.get()) is not _DONE:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while True:
+        try:
+            job = jobs.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            # Like Lambda's timeout; the worker is abandoned (a daemon thread, its calls never run).
+            raise TimeoutError(f"the handler did not finish within {TIMEOUT_SECONDS:.0f} seconds") from None
+        if job is _DONE:
+            break
         run, body, done = job
         try:
             done.set_result(run(body))

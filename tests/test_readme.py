@@ -86,3 +86,37 @@ def test_readme_samples_run(schema: str, tmp_path: Path) -> None:
     finally:
         box.stop()
     assert result.returncode == 0, f"README samples for {schema} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def readme_banner() -> list[str]:
+    text = README.read_text()
+    start = text.index("$ cove sandbox schema.py\n") + len("$ cove sandbox schema.py\n")
+    return text[start:text.index("```", start)].rstrip("\n").splitlines()
+
+
+def normalized(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        line = re.sub(r"da2-[a-z0-9]+", "da2-KEY", line)
+        line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
+        out.append(re.sub(r"Ready in \d+\.\d+s", "Ready in Ns", line))
+    return out
+
+
+def test_the_quickstart_banner_is_the_real_one(tmp_path: Path) -> None:
+    from conftest import free_port
+
+    (tmp_path / "schema.py").write_text(FILES[DEFAULT_SCHEMA])
+    process = subprocess.Popen([sys.executable, "-m", "cove", "sandbox", "schema.py", "--port", str(free_port())],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Ready"):
+                break
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert normalized(readme_banner()) == normalized(lines)

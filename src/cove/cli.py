@@ -32,7 +32,7 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, ping_interval (repeatable)")
     p.add_argument("--print-codes", action="store_true",
-                   help="do not confirm sign-ups at once: print each confirmation code instead (the sandbox "
+                   help="do not confirm sign-ups at once: print each confirmation code instead (Cove "
                         "sends no email)")
     if default_watch:
         p.add_argument("--no-watch", action="store_true", help="do not reload when the schema file changes")

@@ -141,6 +141,10 @@ def test_data_commands_refuse_a_missing_data_dir(tmp_path: Path) -> None:
     created = cove("keys", "--data-dir", str(tmp_path / "new"), "--create", "list")
     assert created.returncode == 0, created.stderr
     assert (tmp_path / "new" / "data.sqlite").is_file()
+    # the options work after the subcommand too
+    assert cove("users", "list", "--data-dir", str(tmp_path / "new")).returncode == 0
+    assert cove("iam", "list", "--data-dir", str(tmp_path / "other"), "--create").returncode == 0
+    assert cove("keys", "list", "--data-dir", str(tmp_path / "third")).returncode == 2
 
 
 AUTH_SCHEMA = """

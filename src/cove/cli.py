@@ -287,10 +287,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2
 
 
-def _data_dir_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=Path(".cove"),
+def _data_dir_args(p: argparse.ArgumentParser, *, repeated: bool = False) -> None:
+    """--data-dir and --create of a data command; `repeated` on its subcommands, so both
+    `cove users --data-dir D list` and `cove users list --data-dir D` work."""
+    p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS if repeated else Path(".cove"),
                    help="the data dir of the sandbox or server (default .cove/)")
-    p.add_argument("--create", action="store_true", help="start a new data dir if there is none (default: refuse)")
+    p.add_argument("--create", action="store_true", default=argparse.SUPPRESS if repeated else False,
+                   help="start a new data dir if there is none (default: refuse)")
 
 
 _SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled example)"
@@ -321,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("list", help="list keys with their state")
     revoke = ksub.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key", help="the key (da2-...) or its id")
+    for command in ksub.choices.values():
+        _data_dir_args(command, repeated=True)
     keys.set_defaults(func=_cmd_keys)
 
     users = sub.add_parser("users", help="manage the user pool's users")
@@ -342,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     ugroup = usub.add_parser("add-to-group", help="add a user to a group")
     ugroup.add_argument("login", help="email, phone number or username")
     ugroup.add_argument("group", help="a group of define_auth(groups=...)")
+    for command in usub.choices.values():
+        _data_dir_args(command, repeated=True)
     users.set_defaults(func=_cmd_users)
 
     iam = sub.add_parser("iam", help="static IAM credentials for trusted back-end code (SigV4, full access)")
@@ -352,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     isub.add_parser("list", help="list access keys")
     irevoke = isub.add_parser("revoke", help="revoke an access key")
     irevoke.add_argument("access_key_id", help="the AWS_ACCESS_KEY_ID to revoke")
+    for command in isub.choices.values():
+        _data_dir_args(command, repeated=True)
     iam.set_defaults(func=_cmd_iam)
 
     generate = sub.add_parser("generate", help="generate artefacts from a schema")

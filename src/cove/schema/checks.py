@@ -90,9 +90,9 @@ def _near_miss_fields(schema: Schema) -> list[str]:
         for rule in model.rules:
             for name in (rule.owner_field, rule.groups_field):
                 field = model.fields.get(name) if name else None
-                if field is None or not field.implicit:
+                if name is None or field is None or not field.implicit:
                     continue
-                close = difflib.get_close_matches(name, declared, n=1, cutoff=0.8)  # type: ignore[arg-type]
+                close = difflib.get_close_matches(name, declared, n=1, cutoff=0.8)
                 if close:
                     found.append(f"{model.name}: {_describe(rule)} adds a field {name!r} that the model does not "
                                  f"declare, next to its field {close[0]!r}; a typo? Name the existing field in the "

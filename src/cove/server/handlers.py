@@ -36,7 +36,8 @@ _local = threading.local()   # .jobs: the queue a worker thread hands engine cal
 
 def _trusted_identity() -> Identity:
     return Identity("iam", iam_kind="trusted", claims={
-        "accountId": "000000000000", "userArn": "arn:aws:iam::000000000000:role/cove-handler", "username": "cove-handler"})
+        "accountId": "000000000000", "userArn": "arn:aws:iam::000000000000:role/cove-handler",
+        "username": "cove-handler"})
 
 
 class _EngineCalls:

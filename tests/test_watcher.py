@@ -98,3 +98,23 @@ def test_packages_imported_before_the_schema_are_not_reloaded(tmp_path: Path, mo
     assert source.watched_files() == sorted([tmp_path / "helper_mod.py", tmp_path / "schema.py"])
     for name in ("preloaded_pkg", "helper_mod"):
         monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+def test_an_edit_made_before_the_watcher_thread_first_runs_is_seen(tmp_path: Path) -> None:
+    # The sandbox prints Ready once the watcher exists; a thread scheduled late must not take an
+    # edit made right after Ready as its baseline (seen as a flaky reload test on a loaded machine).
+    from cove.server.runner import _Watcher
+
+    schema = tmp_path / "schema.py"
+    schema.write_text("v1\n")
+    calls: list[int] = []
+    watcher = _Watcher(lambda: [schema], lambda: calls.append(1), interval=0.02)
+    schema.write_text("v2, saved right after Ready\n")
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watcher.stopped.set()
+    assert calls == [1]

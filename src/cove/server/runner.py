@@ -260,6 +260,10 @@ class _Watcher(threading.Thread):
         self.on_change = on_change
         self.interval = interval
         self.stopped = threading.Event()
+        # The baseline is taken here, before the sandbox says Ready, not when the thread first runs:
+        # an edit made right after Ready must count as a change.
+        self.stamps = self._stamps()
+        self.contents = self._contents(self.stamps)
 
     def _stamps(self) -> dict[Path, tuple[int, int]]:
         out = {}
@@ -281,8 +285,7 @@ class _Watcher(threading.Thread):
         return out
 
     def run(self) -> None:
-        stamps = self._stamps()
-        contents = self._contents(stamps)
+        stamps, contents = self.stamps, self.contents
         while not self.stopped.wait(self.interval):
             now = self._stamps()
             if now == stamps:

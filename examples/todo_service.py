@@ -1,7 +1,7 @@
 """An async web service (Starlette) in front of the data API, using the typed async client.
 
     cove sandbox --typed-client examples/cove_client.py     # writes ./amplify_outputs.json
-    pip install 'cove[examples]'                            # starlette and uvicorn
+    pip install -e '.[examples]'                            # starlette and uvicorn (from the checkout)
     COVE_OUTPUTS=amplify_outputs.json uvicorn --app-dir examples todo_service:app --port 8000
 
     curl -X POST localhost:8000/todos -d '{"content": "buy milk", "priority": "high"}'

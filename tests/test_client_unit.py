@@ -971,3 +971,28 @@ async def test_async_list_all() -> None:
 
     async with async_client(Capture(reply)) as client:
         assert [t.id async for t in client.models.Todo.list_all()] == ["1", "2"]
+
+
+def test_a_mutation_is_not_resent_after_it_may_have_run(scripted: Scripted, no_sleep: list[float]) -> None:
+    client = cove.generate_client(config=scripted.outputs())
+    scripted.reply(500, {"message": "boom"})          # the server may have created the record
+    with pytest.raises(ResponseError):
+        client.models.Todo.create({"content": "once"})
+    assert len(scripted.requests) == 1 and no_sleep == []
+    scripted.reply(429, {"message": "slow down"})      # refused before running: safe to send again
+    scripted.reply(200, {"data": {"createTodo": {"id": "1", "content": "once", "done": False}}})
+    assert client.models.Todo.create({"content": "once"}).data.id == "1"
+    assert len(scripted.requests) == 3
+    scripted.reply(503, {"message": "busy"})           # a raw mutation document counts too
+    with pytest.raises(ResponseError):
+        client.graphql('mutation { deleteTodo(input: {id: "1"}) { id } }')
+    assert len(scripted.requests) == 4
+
+
+@pytest.mark.anyio
+async def test_the_async_client_does_not_resend_a_mutation_either(scripted: Scripted) -> None:
+    scripted.reply(502, {"message": "bad gateway"})
+    async with cove.generate_async_client(config=scripted.outputs()) as client:
+        with pytest.raises(ResponseError):
+            await client.models.Todo.delete({"id": "1"})
+    assert len(scripted.requests) == 1

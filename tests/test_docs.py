@@ -2,7 +2,7 @@
 
 - every option of the documented commands appears in README.md;
 - the README's two commands exist, and CI runs the same test command;
-- every name DESIGN.md's public surface promises exists on `a`, `allow` and the builders.
+- every name of the public surface the project promises (the names users type) exists on `a`, `allow` and the builders.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_ci_runs_the_test_script() -> None:
     assert calls, ".ci/run does not call scripts/test.sh"
 
 
-# DESIGN.md, "Public surface": the names users type.
+# The public surface: the names users type (the README documents each).
 DESIGN_FIELD_BUILDERS = [
     "id", "string", "integer", "float", "boolean", "date", "time", "datetime", "timestamp", "email", "json",
     "phone", "url", "ip_address", "enum", "custom_type", "ref",
@@ -92,12 +92,12 @@ DESIGN_OPERATION_MODIFIERS = ["arguments", "returns", "handler", "authorization"
 
 @pytest.mark.parametrize("name", DESIGN_FIELD_BUILDERS + DESIGN_RELATIONSHIPS + DESIGN_OTHER_A)
 def test_a_has(name: str) -> None:
-    assert callable(getattr(a, name, None)), f"a.{name} is in DESIGN's public surface but missing"
+    assert callable(getattr(a, name, None)), f"a.{name} is in the public surface but missing"
 
 
 @pytest.mark.parametrize("name", DESIGN_RULES)
 def test_allow_has(name: str) -> None:
-    assert callable(getattr(allow, name, None)), f"allow.{name} is in DESIGN's public surface but missing"
+    assert callable(getattr(allow, name, None)), f"allow.{name} is in the public surface but missing"
 
 
 def test_builders_return_objects_with_the_documented_modifiers() -> None:

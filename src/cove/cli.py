@@ -99,14 +99,15 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         allow_destructive=args.allow_destructive_changes, watch=sandbox and not args.no_watch,
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
-        realtime_limits=args.realtime_limit, print_codes=args.print_codes, production=not sandbox,
+        realtime_limits=args.realtime_limit, print_codes=args.print_codes,
         typed_client=getattr(args, "typed_client", None),
         reset="all" if getattr(args, "reset_all", False) else "data" if getattr(args, "reset", False) else None,
         console="local" if sandbox else ("admin" if args.console else None), handlers=args.handlers,
         auth_limits=args.auth_limit, limits=args.limit,
         log_format=args.log_format, log_level=args.log_level,
         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-        forwarded_allow_ips=args.forwarded_allow_ips, shutdown_timeout=args.shutdown_timeout)
+        forwarded_allow_ips=args.forwarded_allow_ips, shutdown_timeout=args.shutdown_timeout,
+        command="sandbox" if sandbox else "serve")
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -131,10 +132,25 @@ def _parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r}: use a number of days, or e.g. 30s, 15m, 12h, 7d") from None
 
 
+def _existing_data_dir(args: argparse.Namespace) -> Path | None:
+    """The data dir a data command works on; None (after saying so) when it holds no data yet, so a
+    command run in the wrong folder does not quietly start an empty one."""
+    data_dir = Path(args.data_dir)
+    if (data_dir / "data.sqlite").is_file() or args.create:
+        return data_dir
+    print(f"error: no Cove data in {data_dir}/ (no data.sqlite there). Run this in the folder you run "
+          "`cove sandbox` in, point --data-dir at its data, or pass --create to start a new data dir.",
+          file=sys.stderr)
+    return None
+
+
 def _cmd_keys(args: argparse.Namespace) -> int:
     from cove.server.runner import open_store
 
-    store = open_store(args.data_dir)
+    data_dir = _existing_data_dir(args)
+    if data_dir is None:
+        return 2
+    store = open_store(data_dir)
     try:
         if args.keys_command == "create":
             key = store.create_api_key(expires_at=time.time() + args.expires_in, description=args.description)
@@ -281,15 +297,58 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(args: argparse.Namespace) -> str | None:
+    """`--password`, a line of stdin (`--password-stdin`), or a prompt; None (after saying why) if none."""
+    if args.password is not None:
+        return str(args.password)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {args.login}: ")
+        if getpass.getpass("Repeat it: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return None
+    else:
+        print("error: give the password with --password, --password-stdin, or run in a terminal to be asked",
+              file=sys.stderr)
+        return None
+    if not password:
+        print("error: the password is empty", file=sys.stderr)
+        return None
+    return password
+
+
+def _unknown_groups(store: object, wanted: list[str]) -> str | None:
+    """A message naming the groups of `wanted` the pool lacks and the ones it has, or None."""
+    known = [g[0] for g in store.list_groups()]  # type: ignore[attr-defined]
+    unknown = [g for g in wanted if g not in known]
+    if not unknown:
+        return None
+    have = ", ".join(known) if known else "none (declare them with define_auth(groups=[...]))"
+    return f"no group {', '.join(unknown)} in the user pool; its groups are: {have}"
+
+
 def _cmd_users(args: argparse.Namespace) -> int:
     from cove.identity.services import open_user_pool
     from cove.identity.user_pool import CognitoError
 
-    store, pool = open_user_pool(args.data_dir, args.region)
+    data_dir = _existing_data_dir(args)
+    if data_dir is None:
+        return 2
+    store, pool = open_user_pool(data_dir, args.region)
     try:
         if args.users_command == "add":
+            problem = _unknown_groups(store, args.group or [])
+            if problem is not None:
+                print(f"error: {problem}; no user was added", file=sys.stderr)
+                return 1
+            password = _new_password(args)
+            if password is None:
+                return 2
             attributes = dict(item.partition("=")[::2] for item in args.attribute or [])
-            user = pool.create_user(args.login, args.password, attributes, groups=args.group or [])
+            user = pool.create_user(args.login, password, attributes, groups=args.group or [])
             print(f"{user.username}\t{user.email or user.phone_number}\tCONFIRMED"
                   + (f"\tgroups: {', '.join(args.group)}" if args.group else ""))
         elif args.users_command == "list":
@@ -307,6 +366,10 @@ def _cmd_users(args: argparse.Namespace) -> int:
             if user is None:
                 print(f"error: no user {args.login}", file=sys.stderr)
                 return 1
+            problem = _unknown_groups(store, [args.group])
+            if problem is not None:
+                print(f"error: {problem}", file=sys.stderr)
+                return 1
             pool.add_to_group(user.username, args.group)
             print(f"added {args.login} to {args.group}")
     except CognitoError as exc:
@@ -320,7 +383,10 @@ def _cmd_users(args: argparse.Namespace) -> int:
 def _cmd_iam(args: argparse.Namespace) -> int:
     from cove.identity.store import SQLiteIdentityStore
 
-    store = SQLiteIdentityStore(Path(args.data_dir) / "data.sqlite")
+    data_dir = _existing_data_dir(args)
+    if data_dir is None:
+        return 2
+    store = SQLiteIdentityStore(data_dir / "data.sqlite")
     try:
         if args.iam_command == "create":
             key = store.create_iam_key(args.description)
@@ -427,9 +493,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2
 
 
+def _data_dir_args(p: argparse.ArgumentParser, *, repeated: bool = False) -> None:
+    """--data-dir and --create of a data command; `repeated` on its subcommands, so both
+    `cove users --data-dir D list` and `cove users list --data-dir D` work."""
+    p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS if repeated else Path(".cove"),
+                   help="the data dir of the sandbox or server (default .cove/)")
+    p.add_argument("--create", action="store_true", default=argparse.SUPPRESS if repeated else False,
+                   help="start a new data dir if there is none (default: refuse)")
+
+
+_SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled example)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from cove import __version__
+
     parser = argparse.ArgumentParser(prog="cove", description="An Amplify-style data backend you run yourself.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"cove {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sandbox = sub.add_parser("sandbox", help="serve a schema for development, reloading on change")
     _server_args(sandbox, default_watch=True)
@@ -440,12 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve, no_watch=True)
 
     keys = sub.add_parser("keys", help="manage API keys")
-    keys.add_argument("--data-dir", type=Path, default=Path(".cove"))
+    _data_dir_args(keys)
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     create = ksub.add_parser("create", help="create a key and print it")
     create.add_argument("--expires-in", type=_parse_duration, default=7 * 86400.0,
                         help="lifetime: days, or 30s/15m/12h/7d (default 7 days)")
-    create.add_argument("--description", default=None)
+    create.add_argument("--description", default=None, help="a note kept with the key, shown by `list`")
     ksub.add_parser("list", help="list keys with their state")
     revoke = ksub.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key", help="the key (da2-...) or its id")
@@ -457,15 +538,22 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--description", default=None, help="a note stored with the new key")
     rotate.add_argument("--outputs", type=Path, default=None, metavar="PATH",
                         help="also write the new key into this amplify_outputs.json")
+    for command in ksub.choices.values():
+        _data_dir_args(command, repeated=True)
     keys.set_defaults(func=_cmd_keys)
 
     users = sub.add_parser("users", help="manage the user pool's users")
-    users.add_argument("--data-dir", type=Path, default=Path(".cove"))
-    users.add_argument("--region", default="us-east-1", help="the region the sandbox runs with (default us-east-1)")
+    _data_dir_args(users)
+    users.add_argument("--region", default=None,
+                       help="the region of the user pool (default: the one the sandbox last ran with)")
     usub = users.add_subparsers(dest="users_command", required=True)
     uadd = usub.add_parser("add", help="add a confirmed user (for scripts and tests)")
     uadd.add_argument("login", help="email (or phone number) to sign in with")
-    uadd.add_argument("--password", required=True)
+    password = uadd.add_mutually_exclusive_group()
+    password.add_argument("--password", default=None,
+                          help="the password (visible in the process list; default: ask, or see --password-stdin)")
+    password.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of stdin")
     uadd.add_argument("--group", action="append", help="a group of define_auth(groups=...) (repeatable)")
     uadd.add_argument("--attribute", action="append", metavar="NAME=VALUE",
                       help="a standard or declared custom: attribute, set as an administrator (repeatable)")
@@ -473,18 +561,22 @@ def build_parser() -> argparse.ArgumentParser:
     udel = usub.add_parser("delete", help="delete a user")
     udel.add_argument("login", help="email, phone number or username")
     ugroup = usub.add_parser("add-to-group", help="add a user to a group")
-    ugroup.add_argument("login")
-    ugroup.add_argument("group")
+    ugroup.add_argument("login", help="email, phone number or username")
+    ugroup.add_argument("group", help="a group of define_auth(groups=...)")
+    for command in usub.choices.values():
+        _data_dir_args(command, repeated=True)
     users.set_defaults(func=_cmd_users)
 
     iam = sub.add_parser("iam", help="static IAM credentials for trusted back-end code (SigV4, full access)")
-    iam.add_argument("--data-dir", type=Path, default=Path(".cove"))
+    _data_dir_args(iam)
     isub = iam.add_subparsers(dest="iam_command", required=True)
     icreate = isub.add_parser("create", help="create an access key pair and print it")
-    icreate.add_argument("--description", default=None)
+    icreate.add_argument("--description", default=None, help="a note kept with the key, shown by `list`")
     isub.add_parser("list", help="list access keys")
     irevoke = isub.add_parser("revoke", help="revoke an access key")
-    irevoke.add_argument("access_key_id")
+    irevoke.add_argument("access_key_id", help="the AWS_ACCESS_KEY_ID to revoke")
+    for command in isub.choices.values():
+        _data_dir_args(command, repeated=True)
     iam.set_defaults(func=_cmd_iam)
 
     data_help = "where data lives (default .cove/)"
@@ -532,18 +624,18 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="generate artefacts from a schema")
     gsub = generate.add_subparsers(dest="generate_command", required=True)
     sdl = gsub.add_parser("sdl", help="print the GraphQL SDL in AppSync's dialect")
-    sdl.add_argument("schema", nargs="?", default=None)
+    sdl.add_argument("schema", nargs="?", default=None, help=_SCHEMA_HELP)
     client = gsub.add_parser("client", help="write a typed Python client module for a schema or an outputs file")
-    client.add_argument("schema", nargs="?", default=None,
-                        help="a schema (.py file or module:attribute; default: the bundled example)")
+    client.add_argument("schema", nargs="?", default=None, help=_SCHEMA_HELP)
     client.add_argument("--outputs", type=Path, default=None, metavar="PATH",
                         help="an amplify_outputs.json (from any Amplify Gen 2 backend) instead of a schema")
     client.add_argument("--out", type=Path, default=Path("cove_client.py"), metavar="PATH",
                         help="the module to write (default ./cove_client.py)")
     outputs = gsub.add_parser("outputs", help="write amplify_outputs.json for a deployed URL")
-    outputs.add_argument("schema", nargs="?", default=None)
-    outputs.add_argument("--url", required=True)
-    outputs.add_argument("--out", type=Path, default=Path("amplify_outputs.json"))
+    outputs.add_argument("schema", nargs="?", default=None, help=_SCHEMA_HELP)
+    outputs.add_argument("--url", required=True, help="the deployed GraphQL URL, e.g. https://api.example.com/graphql")
+    outputs.add_argument("--out", type=Path, default=Path("amplify_outputs.json"), metavar="PATH",
+                         help="the file to write (default ./amplify_outputs.json)")
     generate.set_defaults(func=_cmd_generate)
 
     from cove.environment import apply_environment
@@ -555,9 +647,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that run or open the server's data need the `server` extra (the client alone does not).
+_SERVER_COMMANDS = {"sandbox", "serve", "keys", "users", "iam"}
+_SERVER_MODULES = ("uvicorn", "jwt", "cryptography", "argon2")
+
+
+def _missing_server_modules() -> list[str]:
+    import importlib.util
+
+    return [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # `cove` alone: say what it can do
+        parser.print_help()
+        return 0
+    if args.command in _SERVER_COMMANDS and (missing := _missing_server_modules()):
+        print(f"error: `cove {args.command}` needs Cove's server, which is not installed (missing: "
+              f"{', '.join(missing)}).\nInstall the server extra the way you installed cove, e.g. "
+              "pip install 'cove[server]' or pip install 'cove[server] @ git+<repository URL>'", file=sys.stderr)
+        return 2
     from cove.environment import invalid_values
 
     for message in invalid_values(args):
@@ -567,13 +678,21 @@ def main(argv: list[str] | None = None) -> int:
     from cove.store.transfer import TransferError
 
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at interpreter exit
+        return status
     except SchemaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (TransferError, DestructiveChange) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `cove generate sdl | head`: the reader left; end quietly, as other Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -64,19 +64,28 @@ def build_outputs(schema: Schema, *, url: str, api_key: str | None, region: str 
     return outputs
 
 
-def write_outputs(path: str | os.PathLike[str], outputs: dict[str, Any]) -> None:
-    """Write atomically, so a client never reads a half-written file while the sandbox reloads."""
+def write_outputs(path: str | os.PathLike[str], outputs: dict[str, Any]) -> bool:
+    """Write atomically, so a client never reads a half-written file while the sandbox reloads.
+
+    False (and the file untouched) when it already holds this content: tools watching the file
+    (a dev server, a bundler) see a change only when there is one."""
     target = Path(path)
+    text = json.dumps(outputs, indent=2) + "\n"
+    try:
+        if target.read_text() == text:
+            return False
+    except OSError:
+        pass
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".amplify_outputs.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(outputs, fh, indent=2)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def read_outputs(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,8 @@ class PostgresBroker:
             import asyncpg  # type: ignore[import-untyped]  # noqa: F401
         except ImportError:
             raise BrokerError("--broker-url postgresql://... needs the asyncpg package: "
-                              "pip install 'cove[postgres]'") from None
+                              "install Cove's postgres extra the way you installed Cove, e.g. "
+                              "pip install 'cove[postgres]' (from a checkout: pip install -e '.[postgres]')") from None
         self._deliver = deliver
         try:
             await self._connect_listener()

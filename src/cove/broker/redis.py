@@ -43,7 +43,9 @@ class RedisBroker:
         try:
             import redis.asyncio as aioredis
         except ImportError:
-            raise BrokerError("--broker-url redis://... needs the redis package: pip install 'cove[redis]'") from None
+            raise BrokerError("--broker-url redis://... needs the redis package: install Cove's redis extra the way "
+                              "you installed Cove, e.g. pip install 'cove[redis]' (from a checkout: "
+                              "pip install -e '.[redis]')") from None
         self._deliver = deliver
         self._client = aioredis.from_url(self.url)
         try:

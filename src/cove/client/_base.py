@@ -3,7 +3,7 @@
 A call is prepared here as an :class:`Operation` (document, variables, options and a function that
 turns the JSON payload into a :class:`Result`). ``Client`` and ``AsyncClient`` only *run*
 operations: call the headers function, ask the auth provider for headers, send with retries. That
-is the one place where ``def`` and ``async def`` differ (DESIGN: "async core, sync twin").
+is the one place where ``def`` and ``async def`` differ (the design principle "async core, sync twin").
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ._documents import (
     DocumentBuilder,
     ModelOperation,
     custom_variables,
+    has_mutation,
     identifier_variables,
     index_variables,
     js_truthy,
@@ -153,6 +154,7 @@ class Call:
     body: bytes
     base_headers: dict[str, str]
     info: RequestInfo
+    writes: bool = False     # a mutation: retried only when it certainly did not run (see _retry_delay)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ _THROTTLING = frozenset({
 })
 _RETRYABLE_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.WriteError,
                          httpx.RemoteProtocolError)
+_UNSENT_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout)   # the request never left
 
 
 def _error_type(headers: httpx.Headers) -> str | None:
@@ -363,7 +366,7 @@ class BaseClient:
         info: RequestInfo = {"method": "POST", "url": resolved.url, "headers": dict(base),
                              "query_string": op.document, "queryString": op.document}
         return Call(resolved=resolved, body=encode_body(op.document, op.variables), base_headers=base,
-                    info=info)
+                    info=info, writes=has_mutation(op.document))
 
     @staticmethod
     def _headers_result(call: Call) -> Mapping[str, str] | Awaitable[Mapping[str, str]]:
@@ -391,17 +394,23 @@ class BaseClient:
         return headers
 
     def _retry_delay(self, attempt: int, response: httpx.Response | None = None,
-                     exc: Exception | None = None) -> float | None:
+                     exc: Exception | None = None, *, writes: bool = False) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to stop (Amplify's policy:
-        connection errors, HTTP 429, throttling error types and 5xx; never other 4xx)."""
+        connection errors, HTTP 429, throttling error types and 5xx; never other 4xx).
+
+        A mutation (``writes``) is not idempotent (a create could run twice, a delete would then
+        fail): it is retried only when it certainly did not run, i.e. the connection could not be
+        opened, or the server answered 429 or a throttling error; not after a 5xx or a connection
+        lost once the request was sent."""
         if attempt + 1 >= self._max_attempts:
             return None
         if exc is not None:
-            if not isinstance(exc, _RETRYABLE_EXCEPTIONS):
+            if not isinstance(exc, _UNSENT_EXCEPTIONS if writes else _RETRYABLE_EXCEPTIONS):
                 return None
         elif response is not None:
             status = response.status_code
-            if not (status == 429 or status >= 500 or _error_type(response.headers) in _THROTTLING):
+            throttled = status == 429 or _error_type(response.headers) in _THROTTLING
+            if not (throttled or (status >= 500 and not writes)):
                 return None
         delay: float = 0.1 * float(2 ** (attempt + 1)) + random.uniform(0, 0.1)
         if response is not None:

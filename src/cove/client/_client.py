@@ -157,21 +157,21 @@ class Client(BaseClient):
         auth = self._provider(call.resolved.mode).auth_headers(self._auth_request(call, custom))
         request = self._http.build_request("POST", call.resolved.url, content=call.body,
                                            headers=self._final_headers(call, auth, custom))
-        response = self._send(request)
+        response = self._send(request, writes=call.writes)
         return op.shape(parse_response(response))
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, writes: bool = False) -> httpx.Response:
         attempt = 0
         while True:
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:
-                delay = self._retry_delay(attempt, exc=exc)
+                delay = self._retry_delay(attempt, exc=exc, writes=writes)
                 if delay is None:
                     cls = TransportTimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
                     raise cls(f"{type(exc).__name__}: {exc} ({request.url})") from exc
             else:
-                delay = self._retry_delay(attempt, response=response)
+                delay = self._retry_delay(attempt, response=response, writes=writes)
                 if delay is None:
                     return response
                 response.close()

@@ -67,6 +67,17 @@ def prepare_raw_document(query: str) -> tuple[str, bool]:
     return print_ast(doc) + "\n", is_subscription
 
 
+@lru_cache(maxsize=512)
+def has_mutation(document: str) -> bool:
+    """Whether a document writes: a request that may have reached the server is then not re-sent."""
+    try:
+        doc = parse(document, no_location=True)
+    except GraphQLSyntaxError:
+        return False
+    return any(isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION
+               for d in doc.definitions)
+
+
 # ------------------------------------------------------------------------------------------------
 # Selection sets
 

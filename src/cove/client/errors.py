@@ -93,7 +93,10 @@ class NoValidAuthTokensError(AuthConfigurationError):
     """``user_pool``/``oidc`` mode without a token: sign in, or pass ``auth_token``."""
 
     name = "NoValidAuthTokens"
-    default_message = "No federated jwt"
+    # Amplify's message first (code may match on it), then what to do about it.
+    default_message = ("No federated jwt: nobody is signed in and the request has no token; sign in first "
+                       "(cove.auth.sign_in(...)) or pass auth_token=... (for oidc, register a token provider "
+                       "with auth_providers={'oidc': OidcAuth(get_token)})")
 
 
 class NoCredentialsError(AuthConfigurationError):
@@ -113,7 +116,8 @@ class NoAuthorizationHeaderError(AuthConfigurationError):
 class TransportError(CoveError):
     """The HTTP request did not complete: DNS, connection refused/reset, TLS, protocol errors.
 
-    Connection errors are retried (3 attempts, jittered exponential backoff) before this is raised.
+    Connection errors are retried (3 attempts, jittered exponential backoff) before this is raised;
+    a mutation only if the connection could not be opened (it never runs twice).
     The underlying ``httpx`` exception is the ``__cause__``.
     """
 

@@ -53,6 +53,16 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def takes_context(fn: Callable[..., Any]) -> bool:
+    """Whether a Lambda-style function is `fn(event, context)` rather than `fn(event)`."""
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
 def load_function(spec: str | Callable[..., Any]) -> Callable[..., Any]:
     if callable(spec):
         return spec
@@ -145,13 +155,8 @@ class LambdaAuthorizer:
 
     async def _invoke(self, event: dict[str, Any]) -> Any:
         fn = self.function
-        try:
-            params = [p for p in inspect.signature(fn).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        except (TypeError, ValueError):
-            params = []
         args: tuple[Any, ...] = (event,)
-        if len(params) >= 2:
+        if takes_context(fn):
             args = (event, LambdaContext(self._name(), time.monotonic() + TIMEOUT_SECONDS))
         if inspect.iscoroutinefunction(fn):
             return await fn(*args)

@@ -165,6 +165,10 @@ class IdentityServices:
         self.store.close()
 
 
+REGION_META = "region"      # the region the server last ran with (written by the runner)
+DEFAULT_REGION = "us-east-1"
+
+
 def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
     """The ``define_auth`` settings the sandbox last served (for ``cove users``), or None."""
     raw = store.meta("auth_settings", lambda: "null")
@@ -178,9 +182,11 @@ def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
     return AuthSettings(password_policy=policy, **data)
 
 
-def open_user_pool(data_dir: str | Path, region: str) -> tuple[SQLiteIdentityStore, UserPool]:
-    """The user pool of a data directory, for the command line (no server needed)."""
+def open_user_pool(data_dir: str | Path, region: str | None = None) -> tuple[SQLiteIdentityStore, UserPool]:
+    """The user pool of a data directory, for the command line (no server needed). The region (part of
+    the pool id, which SRP verifiers depend on) defaults to the one the server last ran with."""
     store = SQLiteIdentityStore(Path(data_dir) / "data.sqlite")
+    region = region or store.meta(REGION_META, lambda: DEFAULT_REGION)
     settings = stored_auth_settings(store) or AuthSettings()
     schema = Schema(auth=settings)
     services = IdentityServices(store, data_dir, schema, region=region, base_url="http://localhost")

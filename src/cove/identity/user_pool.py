@@ -336,6 +336,9 @@ class UserPool:
         self.check_writes(attributes or {}, admin=admin, creating=True)
         if password is not None:
             self._policy(password)
+        known_groups = {g[0] for g in self.store.list_groups()}
+        if any(g not in known_groups for g in groups or []):  # checked first: a failed create adds nobody
+            raise CognitoError("ResourceNotFoundException", "Group not found.")
         attrs = self._login_attributes(login, attributes or {})
         now = time.time()
         sub = str(uuid.uuid4())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import itertools
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ class SchemaSource:
         self.path: Path | None = None
         self.attribute: str | None = None
         self.outputs_file: Path | None = None
+        self.imported: list[Path] = []   # project modules the last load imported (watched too)
+        self._preloaded: set[str] | None = None   # top-level packages imported before the first load
         if self.spec.endswith(".json"):
             # An amplify_outputs.json (or a bare model introspection) of a backend defined elsewhere.
             self.outputs_file = Path(self.spec).resolve()
@@ -61,8 +64,24 @@ class SchemaSource:
             spec = importlib.util.find_spec(self.module)
             origin = spec.origin if spec else None
             return [Path(origin)] if origin and origin.endswith(".py") else []
+        # The schema file and the project modules it imported, not every file in the folder: saving an
+        # unrelated script next to the schema must not reload the API.
+        return sorted({self.path, *self.imported})
+
+    def _project_modules(self) -> dict[str, Path]:
+        """Modules the schema imported from its folder or below it. Not packages the process had
+        imported before (Cove itself, when the schema sits at the root of a Cove checkout), nor a
+        virtualenv kept in the folder: forgetting those would load second copies of their classes."""
         assert self.folder is not None
-        return sorted(p for p in self.folder.glob("*.py"))
+        found = {}
+        for name, mod in list(sys.modules.items()):
+            file = getattr(mod, "__file__", None)
+            if not file or name.partition(".")[0] in (self._preloaded or ()):
+                continue
+            path = Path(file).resolve()
+            if path.is_relative_to(self.folder) and "site-packages" not in path.parts:
+                found[name] = path
+        return found
 
     def load(self) -> DataDefinition:
         """Import (or re-import) the schema (and the handlers module) and return its data definition."""
@@ -87,11 +106,11 @@ class SchemaSource:
             return DataDefinition(schema, None)  # type: ignore[arg-type]
         if self.path is not None:
             folder = str(self.folder)
+            if self._preloaded is None:
+                self._preloaded = {name.partition(".")[0] for name in sys.modules}
             # Forget modules loaded from the schema's folder, so edits to helpers are seen too.
-            for name, mod in list(sys.modules.items()):
-                file = getattr(mod, "__file__", None)
-                if file and str(Path(file).parent) == folder:
-                    del sys.modules[name]
+            for name in self._project_modules():
+                del sys.modules[name]
             if folder not in sys.path:
                 sys.path.insert(0, folder)  # the schema's folder is importable, as for a script
             name = f"_cove_schema_{next(_counter)}"
@@ -103,7 +122,11 @@ class SchemaSource:
                 spec.loader.exec_module(module)
             finally:
                 sys.modules.pop(name, None)
+                self.imported = [p for p in self._project_modules().values() if p.suffix == ".py"]
         else:
+            if "" not in sys.path and os.getcwd() not in sys.path:
+                # `cove sandbox app.schema:data` from the project folder, as `uvicorn main:app` does.
+                sys.path.insert(0, os.getcwd())
             if self.module in sys.modules:
                 module = importlib.reload(sys.modules[self.module])
             else:

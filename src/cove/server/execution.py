@@ -729,7 +729,10 @@ class Engine:
     def _stored_for_write(self, model: Model, key: dict[str, Any], auth: Decision, denied: str) -> Record:
         stored = self.store.get(model, key)
         if stored is None:
-            raise FieldError("The conditional request failed", "DynamoDB:ConditionalCheckFailedException")
+            # AppSync's message and type (clients match on them), then the reason in plain words.
+            shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
+            raise FieldError(f"The conditional request failed: no {model.name} record with key {shown}",
+                             "DynamoDB:ConditionalCheckFailedException")
         if auth.row_filter is not None and not matches(auth.row_filter, stored, _list_fields(model)):
             raise FieldError(denied, "Unauthorized")
         return stored
@@ -854,7 +857,7 @@ class Engine:
             raise FieldError(f"Not Authorized to access {rf.name} on type {parent}", "Unauthorized")
         event = {"typeName": parent, "fieldName": rf.name, "arguments": args,
                  "identity": ctx.identity_event(), "source": None, "request": {"headers": {}}}
-        result = yield HandlerCall(rf.name, handler, event)
+        result = yield HandlerCall(rf.name, handler, event, self)
         value = result
         returns = op.returns
         if returns is not None and returns.type.kind == "scalar" and returns.type.name == "AWSJSON" \

@@ -7,6 +7,7 @@ arrive (and wait in the backlog) while the app finishes starting.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import os
@@ -57,7 +58,6 @@ class ServerOptions:
     auth_limits: list[str] = field(default_factory=list)       # ["sign_in_per_minute=0", ...]
     limits: list[str] = field(default_factory=list)            # request limits: ["max_cost=10000", ...]
     print_codes: bool = False                  # sign-ups need a confirmation code, printed here
-    production: bool = False                   # `cove serve`: sign-ups need a code unless define_auth says not
     typed_client: Path | None = None           # sandbox: rewrite this typed client module with the outputs
     reset: str | None = None                   # sandbox: "data" deletes every record, "all" the whole data dir
     console: str | None = None                 # "local" (sandbox), "admin" (serve --console) or None
@@ -71,6 +71,12 @@ class ServerOptions:
 
     def request_limits(self) -> Limits:
         return Limits.parse(self.limits)
+    command: str = "sandbox"                   # the CLI command, named in the start-up banner
+
+    @property
+    def production(self) -> bool:
+        """`cove serve`: sign-ups need a code unless define_auth says not, and the API key is not printed."""
+        return self.command == "serve"
 
     def realtime(self) -> RealtimeSettings:
         return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
@@ -119,7 +125,15 @@ def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     # Nagle's algorithm and delayed ACKs, and every response waits ~40 ms.
     if family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            # The CLI prints this as is: say which port and what to do.
+            raise OSError(f"port {port} on {host} is already in use (another cove sandbox?); stop it or "
+                          f"choose another port with --port") from None
+        raise
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -139,6 +153,9 @@ class Sandbox:
         self.store = open_store(options.data_dir, options.synchronous)
         definition = self.source.load()
         self.schema = definition.schema
+        self.warned: set[str] = set()
+        self.last_refusal: str | None = None
+        self.warn_about(self.schema)
         report = self.store.apply_schema(self.schema, allow_destructive=options.allow_destructive)
         self.migration = report
         if options.reset == "data":
@@ -153,26 +170,38 @@ class Sandbox:
         attach_console(self.app, options.console, options.data_dir)
         self.write_outputs()
 
-    def write_outputs(self) -> None:
-        # Only what clients need: the outputs file is handed to apps, so it names no server path.
+    def write_outputs(self) -> list[Path]:
+        """Write the outputs file (and the typed client); the files whose content changed. Only what
+        clients need: the outputs file is handed to apps, so it names no server path."""
         custom: dict[str, Any] = {"cove": {"version": _version()}}
         if self.tls is not None:
             custom["cove"]["ca_file"] = str(Path(self.tls.ca_cert).resolve())  # Cove's client trusts it
         custom["cove"].update(self.identity.outputs_custom())
         outputs = build_outputs(self.schema, url=self.url, api_key=self.api_key, region=self.options.region,
                                 custom=custom, auth=self.identity.outputs_auth())
-        write_outputs(self.options.outputs, outputs)
-        if self.options.typed_client is not None:
-            self.write_typed_client(self.options.typed_client, outputs)
+        written = [Path(self.options.outputs)] if write_outputs(self.options.outputs, outputs) else []
+        if self.options.typed_client is not None and self.write_typed_client(self.options.typed_client, outputs):
+            written.append(Path(self.options.typed_client))
+        return written
 
-    def write_typed_client(self, path: Path, outputs: Any) -> None:
-        """Regenerate the typed client module from the outputs' model introspection (if it changed)."""
+    def write_typed_client(self, path: Path, outputs: Any) -> bool:
+        """Regenerate the typed client module from the outputs' model introspection; True if it changed."""
         from cove.codegen import GenerationError, write_python_client
 
         try:
-            write_python_client(path, outputs["data"]["model_introspection"], source=self.source.spec)
+            return write_python_client(path, outputs["data"]["model_introspection"], source=self.source.spec)
         except GenerationError as exc:
             _say(f"Typed client not written: {exc}")
+            return False
+
+    def warn_about(self, schema: Schema) -> None:
+        """Print each likely mistake in the schema once (see cove.schema.checks)."""
+        from cove.schema.checks import schema_warnings
+
+        for warning in schema_warnings(schema):
+            if warning not in self.warned:
+                self.warned.add(warning)
+                _say(f"Warning: {warning}")
 
     def reload(self) -> None:
         """Re-import the schema; migrate, swap and rewrite outputs, or keep serving the old one."""
@@ -182,14 +211,16 @@ class Sandbox:
             report = self.store.apply_schema(schema, allow_destructive=self.options.allow_destructive)
             self.app.replace_schema(schema)  # refuses unusable auth settings (OIDC, Lambda authorizer)
         except (SchemaError, DestructiveChange) as exc:
-            _say(f"Schema not reloaded, still serving the previous one:\n{exc}")
+            self._refused(f"Schema not reloaded, still serving the previous one:\n{exc}")
             return
         except Exception as exc:  # a user's schema module raising anything must not kill the sandbox
-            _say(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
+            self._refused(f"Schema not reloaded ({type(exc).__name__}: {exc}); still serving the previous one")
             return
+        self.last_refusal = None
         self.schema = schema
+        self.warn_about(schema)
         self.api_key = ensure_api_key(self.store, schema)  # a key made by `cove keys rotate` goes into the outputs
-        self.write_outputs()
+        written = self.write_outputs()
         changes = []
         if report.created_models:
             changes.append("new models " + ", ".join(report.created_models))
@@ -198,8 +229,14 @@ class Sandbox:
         if report.dropped:
             changes.append("dropped " + ", ".join(report.dropped))
         _say(f"Reloaded schema in {time.perf_counter() - started:.2f}s"
-             + (f" ({'; '.join(changes)})" if changes else "") + f"; rewrote {self.options.outputs}"
-             + (f" and {self.options.typed_client}" if self.options.typed_client is not None else ""))
+             + (f" ({'; '.join(changes)})" if changes else "")
+             + (f"; rewrote {' and '.join(str(p) for p in written)}" if written else "; outputs unchanged"))
+
+    def _refused(self, message: str) -> None:
+        """Say why a reload was refused, once: the same refusal again (another save) adds nothing."""
+        if message != self.last_refusal:
+            self.last_refusal = message
+            _say(message)
 
 
 def _remove_database(data_dir: Path) -> None:
@@ -218,12 +255,13 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
 
     from cove.identity.delivery import CodeEvent, SmtpSender
     from cove.identity.guard import AuthLimits
-    from cove.identity.services import IdentityServices
+    from cove.identity.services import REGION_META, IdentityServices
     from cove.identity.store import SQLiteIdentityStore
 
     parts = urlsplit(url)
     smtp = SmtpSender.from_env()   # raises DeliveryConfigError before anything is opened
     store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
+    store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
 
     def print_code(event: CodeEvent) -> None:
         label = {"forgot_password": "Password reset code", "admin_create_user": "Temporary password"}.get(
@@ -327,7 +365,9 @@ def _fail(message: str) -> None:
 
 
 class _Watcher(threading.Thread):
-    """Polls the schema's files; polling is dependency-free and cheap for a handful of files."""
+    """Polls the schema's files; polling is dependency-free and cheap for a handful of files.
+
+    A change is a change of content: saving a file unchanged, or touching it, reloads nothing."""
 
     def __init__(self, files: Any, on_change: Any, interval: float = 0.3) -> None:
         super().__init__(daemon=True, name="cove-schema-watcher")
@@ -335,22 +375,42 @@ class _Watcher(threading.Thread):
         self.on_change = on_change
         self.interval = interval
         self.stopped = threading.Event()
+        # The baseline is taken here, before the sandbox says Ready, not when the thread first runs:
+        # an edit made right after Ready must count as a change.
+        self.stamps = self._stamps()
+        self.contents = self._contents(self.stamps)
 
-    def _snapshot(self) -> dict[Path, float]:
+    def _stamps(self) -> dict[Path, tuple[int, int]]:
         out = {}
         for p in self.files():
             try:
-                out[p] = p.stat().st_mtime_ns
+                st = p.stat()
+            except OSError:
+                continue
+            out[p] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def _contents(self, paths: Any) -> dict[Path, bytes]:
+        out = {}
+        for p in paths:
+            try:
+                out[p] = p.read_bytes()
             except OSError:
                 continue
         return out
 
     def run(self) -> None:
-        last = self._snapshot()
+        stamps, contents = self.stamps, self.contents
         while not self.stopped.wait(self.interval):
-            now = self._snapshot()
-            if now != last:
-                last = now
+            now = self._stamps()
+            if now == stamps:
+                continue
+            stamps = now
+            current = self._contents(now)
+            # A file that joined the list (a module the last reload imported) is not itself a change.
+            changed = any(content != contents[p] for p, content in current.items() if p in contents)
+            contents = current
+            if changed:
                 self.on_change()
 
 
@@ -399,6 +459,23 @@ async def _start_realtime(app: CoveApp) -> bool:
         await app.realtime.start()
     except BrokerError as exc:
         _fail(str(exc))
+        return False
+    return True
+
+
+def _broker_reachable(url: str) -> bool:
+    """Connect to the broker once and let go (with a message if it cannot be reached)."""
+    from cove.broker import BrokerError, open_broker
+
+    async def probe() -> None:
+        broker = open_broker(url, "cove-probe")
+        await broker.start(lambda message: None)
+        await broker.close()
+
+    try:
+        asyncio.run(probe())
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return False
     return True
 
@@ -468,7 +545,7 @@ def run_sandbox(options: ServerOptions) -> int:
                 failed = True  # start-up failed (e.g. the broker is unreachable); uvicorn said why
                 return
             await asyncio.sleep(0.005)
-        _say(f"Cove {'serving' if production else 'sandbox serving'} {sandbox.source.spec}")
+        _say(f"Cove {'sandbox ' if options.command == 'sandbox' else ''}serving {sandbox.source.spec}")
         _say(f"  GraphQL endpoint  {sandbox.url}")
         _say(f"  Real-time         {_realtime_url(sandbox.url)}")
         _say(_api_key_line(sandbox.api_key, options, production))
@@ -518,8 +595,7 @@ def run_sandbox(options: ServerOptions) -> int:
     finally:
         _flush_access_log(sandbox.app)
         sandbox.store.close()
-    if failed:
-        _fail("the server did not start (see the message above)")
+    if failed:  # the broker or uvicorn has already said why, once
         return 1
     _say("Stopped.")
     return 0
@@ -538,6 +614,8 @@ def run_serve(options: ServerOptions) -> int:
         return run_sandbox(options)
     started = time.perf_counter()
     configure_logging(options.log_format, options.log_level)
+    if options.broker_url and not _broker_reachable(options.broker_url):
+        return 1  # said once here, rather than once by every worker
     sockets = [_bind(options.host, options.port, reuse_port=True) for _ in range(options.workers)]
     if options.port == 0:
         options.port = sockets[0].getsockname()[1]

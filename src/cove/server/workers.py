@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from cove.identity.lambda_authorizer import takes_context
+
 from .errors import FieldError
 
 log = logging.getLogger("cove.handlers")
@@ -32,11 +34,20 @@ log = logging.getLogger("cove.handlers")
 
 @dataclass
 class HandlerCall:
-    """Call a custom operation's handler with an AppSync-style event."""
+    """Call a custom operation's handler with an AppSync-style event (and, for a handler that takes
+    two arguments, a Lambda-like context whose clients reach ``engine``: see handlers.py)."""
 
     field: str
-    handler: Callable[[dict[str, Any]], Any]
+    handler: Callable[..., Any]
     event: dict[str, Any]
+    engine: Any = None
+
+    def arguments(self, timeout: float, loop: asyncio.AbstractEventLoop | None) -> tuple[Any, ...]:
+        if self.engine is None or not takes_context(self.handler):
+            return (self.event,)
+        from .handlers import HandlerContext
+
+        return (self.event, HandlerContext(self.field, self.engine, timeout, loop))
 
 
 @dataclass
@@ -71,7 +82,7 @@ def call_inline(step: HandlerCall | HeavyRead) -> Any:
     if isinstance(step, HeavyRead):
         return step.work(step.store)
     try:
-        result = step.handler(step.event)
+        result = step.handler(*step.arguments(0, None))
     except Exception as exc:
         raise handler_failed(step.field, exc) from None
     if inspect.isawaitable(result):
@@ -100,9 +111,10 @@ class Workers:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout or None):
+                arguments = step.arguments(timeout, loop)
                 if _is_async(step.handler):
-                    return await step.handler(step.event)
-                result = await loop.run_in_executor(self._pool("handler"), step.handler, step.event)
+                    return await step.handler(*arguments)
+                result = await loop.run_in_executor(self._pool("handler"), lambda: step.handler(*arguments))
                 if inspect.isawaitable(result):  # e.g. a lambda that returns a coroutine
                     result = await result
                 return result

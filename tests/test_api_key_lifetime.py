@@ -17,7 +17,7 @@ from cove.store.base import ApiKey
 
 
 def keys(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(data_dir), *args],
+    return subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(data_dir), "--create", *args],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -499,10 +499,11 @@ def test_access_lines_of_the_last_requests_are_written_on_sigterm(tmp_path: Path
 def test_cove_data_dir_reaches_the_management_commands(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVE_")}
     env["COVE_DATA_DIR"] = str(tmp_path / "elsewhere")
-    made = subprocess.run([sys.executable, "-m", "cove", "keys", "create"], capture_output=True, text=True,
+    made = subprocess.run([sys.executable, "-m", "cove", "keys", "create", "--create"], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=60)
     assert made.returncode == 0 and made.stdout.startswith("da2-")
     assert (tmp_path / "elsewhere" / "data.sqlite").exists() and not (tmp_path / ".cove").exists()
-    listed = subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(tmp_path / "other"), "list"],
+    listed = subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(tmp_path / "other"), "--create",
+                             "list"],
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert listed.returncode == 0 and made.stdout.strip() not in listed.stdout  # the flag wins

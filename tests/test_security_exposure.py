@@ -75,7 +75,8 @@ def test_files_left_readable_by_older_versions_are_tightened(tmp_path: Path) -> 
 
 def test_command_line_creates_a_private_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / ".cove"
-    subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(data), "create"], check=True,
+    subprocess.run([sys.executable, "-m", "cove", "keys", "--data-dir", str(data), "--create", "create"],
+                   check=True,
                    capture_output=True)
     assert mode(data) == 0o700 and mode(data / "data.sqlite") == 0o600
 

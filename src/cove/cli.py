@@ -611,14 +611,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the sandbox's data dir, for the seed's temporary IAM credentials (default .cove/)")
     seed.set_defaults(func=_cmd_seed)
     console = sub.add_parser("console", help="administrators of the web console that `cove serve --console` serves")
-    console.add_argument("--data-dir", type=Path, default=Path(".cove"))
+    console.add_argument("--data-dir", type=Path, default=Path(".cove"),
+                         help="the data dir of the server that serves the console (default .cove/)")
     csub = console.add_subparsers(dest="console_command", required=True)
     cadd = csub.add_parser("create-admin", help="create an administrator, or set an existing one's password")
     cadd.add_argument("name", help="the name to sign in with")
     cadd.add_argument("--password", default=None, help="at least 12 characters (default: prompt for it)")
     csub.add_parser("list-admins", help="list administrators")
     cdel = csub.add_parser("delete-admin", help="delete an administrator (their sessions end at once)")
-    cdel.add_argument("name")
+    cdel.add_argument("name", help="the administrator's name")
     console.set_defaults(func=_cmd_console)
 
     generate = sub.add_parser("generate", help="generate artefacts from a schema")

@@ -302,6 +302,8 @@ def test_admin_api_counts_and_health(sandbox_box: Sandbox) -> None:
     health = api(sandbox_box, "GET", "health").json()
     assert health["models"] == api(sandbox_box, "GET", "counts").json()
     assert health["realtime"]["connections"] >= 0 and health["api_keys"]["active"] >= 1
+    assert health["ready"]["database"] == "ok" and health["ready"]["api_key"] == "ok"
+    assert health["warnings"] == [] and health["metrics"] is None   # no --metrics-port: no metrics kept
 
 
 def _keys_as_admin(box: Sandbox) -> list[dict[str, object]]:

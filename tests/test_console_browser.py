@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EXAMPLES, Sandbox, start_sandbox
+from conftest import EXAMPLES, Sandbox, free_port, start_sandbox
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 SCHEMA = EXAMPLES / "console_schema.py"
@@ -36,7 +36,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     # --print-codes: sign-ups wait for their code, so the users page has someone to confirm.
-    sandbox = start_sandbox(tmp_path_factory.mktemp("console-browser"), SCHEMA, "--no-watch", "--print-codes")
+    # --metrics-port: the health page shows the server's metrics (scrapers get them on that port).
+    sandbox = start_sandbox(tmp_path_factory.mktemp("console-browser"), SCHEMA, "--no-watch", "--print-codes",
+                            "--metrics-port", str(free_port()))
     yield sandbox
     sandbox.stop()
 
@@ -347,12 +349,16 @@ def test_live_view_shows_another_clients_mutations(page: Page, box: Sandbox) -> 
 # -- health ---------------------------------------------------------------------------------------------
 
 def test_health(page: Page, box: Sandbox) -> None:
+    tasks(box)  # at least one GraphQL request for the metrics to count
     page.goto(console_url(box, "health"))
     expect(page.get_by_test_id("health-tiles")).to_contain_text("Version")
     counts = httpx.get(f"http://127.0.0.1:{box.port}/console/api/counts", timeout=10).json()
     table = page.get_by_test_id("health-models")
     for name, count in counts.items():
         expect(table.locator("tr", has_text=name)).to_contain_text(str(count))
+    expect(page.get_by_test_id("health-ready")).to_contain_text("database")
+    page.get_by_placeholder("filter metrics").fill("cove_requests_total")
+    expect(page.locator("code", has_text="cove_requests_total").first).to_be_visible()
     shot(page, "health")
 
 

@@ -1,8 +1,8 @@
 import React, { useCallback, useEffect, useState } from 'react';
 import { admin } from './api.js';
 
-// Server facts and this process's recent log records from the admin API, plus the server's own /health,
-// /ready and /metrics endpoints when it has them (Prometheus text is parsed here).
+// Server facts, /ready's checks, warnings, the Prometheus metrics (text, parsed here) and this process's
+// recent log records from the admin API, plus the status of the server's own /health and /ready.
 export function HealthPage({ info }) {
   const [health, setHealth] = useState(null);
   const [probes, setProbes] = useState({});
@@ -13,7 +13,8 @@ export function HealthPage({ info }) {
   const [logNeedle, setLogNeedle] = useState('');
 
   const load = useCallback(async () => {
-    setHealth(await admin('GET', 'health').catch((e) => ({ error: e.message })));
+    const facts = await admin('GET', 'health').catch((e) => ({ error: e.message }));
+    setHealth(facts);
     setLogs((await admin('GET', 'logs').catch(() => ({ entries: [] }))).entries);
     const found = {};
     for (const path of ['/health', '/ready']) {
@@ -21,8 +22,7 @@ export function HealthPage({ info }) {
       found[path] = r ? r.status : 'unreachable';
     }
     setProbes(found);
-    const m = await fetch('/metrics').catch(() => null);
-    setMetrics(m && m.ok ? parseMetrics(await m.text()) : null);
+    setMetrics(facts.metrics ? parseMetrics(facts.metrics) : null);
   }, []);
 
   useEffect(() => {
@@ -51,6 +51,14 @@ export function HealthPage({ info }) {
         <Tile label="Users" value={health.users ?? '—'} />
         <Tile label="Active API keys" value={`${health.api_keys.active} of ${health.api_keys.total}`} />
       </div>
+      {(health.warnings || []).map((w) => <p key={w} className="error" data-testid="health-warning">{w}</p>)}
+      {health.ready && (
+        <table data-testid="health-ready">
+          <thead><tr><th>Readiness check</th><th>State</th></tr></thead>
+          <tbody>{Object.entries(health.ready).map(([name, state]) => (
+            <tr key={name}><td>{name}</td><td>{state}</td></tr>))}</tbody>
+        </table>
+      )}
       <h3>Models</h3>
       <table data-testid="health-models">
         <thead><tr><th>Model</th><th>Records</th></tr></thead>
@@ -68,7 +76,7 @@ export function HealthPage({ info }) {
       ))}</p>
       <h3>Metrics</h3>
       {metrics === null
-        ? <p className="muted">This server does not publish <code>/metrics</code>.</p>
+        ? <p className="muted">This server keeps no metrics (start it with <code>--metrics-port</code>).</p>
         : <>
             <input placeholder="filter metrics" value={needle} onChange={(e) => setNeedle(e.target.value)} />
             <table><tbody>{shown.slice(0, 200).map((m, i) => (

@@ -22,6 +22,15 @@ CONSOLE_IAM_KEY = "cove console"   # description of the IAM key the console sign
 STARTED = time.time()
 
 
+def _metrics_text(metrics: Any) -> str | None:
+    """The server's metrics in Prometheus' text format, or None when it keeps none (no --metrics-port)."""
+    if metrics is None:
+        return None
+    from prometheus_client import generate_latest
+
+    return generate_latest(metrics.registry).decode()
+
+
 def _require(body: Any, name: str, kind: type = str) -> Any:
     value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, kind) or (kind is str and not value):
@@ -64,8 +73,8 @@ class AdminApi:
         return {name: store.count(model) for name, model in self.app.engine.schema.models.items()}
 
     def health(self, _body: Any) -> dict[str, Any]:
-        """What the health page shows today. Logs and metrics, when the server has them, are read by the
-        page from their own endpoints (``/metrics``, ``/health``) and shown next to this."""
+        """What the health page shows: server facts, /ready's checks, warnings, and the Prometheus
+        metrics (served to scrapers on their own port, --metrics-port, so the page gets them here)."""
         from cove import __version__
 
         realtime = self.app.realtime
@@ -81,7 +90,10 @@ class AdminApi:
                              "broker": getattr(realtime.broker, "description", None)},
                 "users": users,
                 "api_keys": {"active": sum(1 for k in keys if not k.revoked and k.expires_at > now),
-                             "total": len(keys)}}
+                             "total": len(keys)},
+                "warnings": self.app.warnings(),
+                "ready": self.app.readiness()[1] if self.app.readiness is not None else None,
+                "metrics": _metrics_text(self.app.metrics)}
 
     # -- users and groups (the user pool's own admin operations) --------------------------------
     def user_pool(self, body: Any) -> dict[str, Any]:

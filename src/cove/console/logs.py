@@ -11,6 +11,8 @@ import logging
 from collections import deque
 from typing import Any
 
+from cove.server.observability import redact
+
 AUDIT = logging.getLogger("cove.console")
 MAX_RECORDS = 500
 
@@ -22,11 +24,12 @@ class RecentLogs(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            # The page shows these to administrators: secrets are redacted as in the server's own log.
             entry = {"time": record.created, "level": record.levelname.lower(), "logger": record.name,
-                     "message": record.getMessage()}
+                     "message": redact(record.getMessage())}
             if record.exc_info and record.exc_info[1] is not None:
                 error = record.exc_info[1]
-                entry["error"] = f"{type(error).__name__}: {error}"
+                entry["error"] = redact(f"{type(error).__name__}: {error}")
             self.records.append(entry)
         except Exception:  # a log call must never fail the request that made it
             self.handleError(record)

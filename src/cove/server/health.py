@@ -41,6 +41,8 @@ def readiness_check(app: Any) -> Callable[[], tuple[bool, dict[str, str]]]:
             checks["migrations"] = "ok" if not differences else (
                 "the database layout does not match the served schema: " + "; ".join(differences))
             ok = ok and not differences
+        # An expiring API key is not an unready server, but the operator reads /ready: say it there too.
+        checks["api_key"] = (app.warnings() or ["ok"])[0]
         broker = app.realtime.broker
         if app.realtime.broker_url:
             connected = broker is not None and getattr(broker, "connected", True)

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from cove.limits import parse_assignments
+from cove.settings import parse_settings
 
 # Which per-address throttle an operation draws on (X-Amz-Target operation -> AuthLimits field).
 THROTTLED = {
@@ -50,7 +50,7 @@ class AuthLimits:
 
     @classmethod
     def parse(cls, items: list[str] | None) -> AuthLimits:
-        return parse_assignments(cls, items, "--auth-limit")
+        return parse_settings(cls(), items, "--auth-limit")
 
 
 class _Bounded:

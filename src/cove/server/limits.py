@@ -11,8 +11,8 @@ per level, and a request whose bound passes the budget is refused before it read
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -30,6 +30,8 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
+
+from cove.settings import parse_settings
 
 from .errors import location
 
@@ -68,28 +70,6 @@ class Limits:
     @classmethod
     def parse(cls, items: list[str] | None, flag: str = "--limit") -> Limits:
         return parse_settings(cls(), items, flag)
-
-
-Settings = TypeVar("Settings")
-
-
-def parse_settings(target: Settings, items: list[str] | None, flag: str) -> Settings:
-    """Apply ``NAME=VALUE`` items to a dataclass of numbers; ValueError names the flag and the choices."""
-    known = {f.name: f for f in fields(target)}  # type: ignore[arg-type]
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or name not in known:
-            raise ValueError(f"{flag} {item!r}: use NAME=VALUE with NAME one of " + ", ".join(known))
-        kind = int if known[name].type in ("int", int) else float
-        try:
-            number = kind(value)
-        except ValueError:
-            raise ValueError(f"{flag} {item!r}: {value!r} is not a number") from None
-        if number < 0:
-            raise ValueError(f"{flag} {item!r}: the value must not be negative")
-        setattr(target, name, number)
-    return target
 
 
 @dataclass

@@ -59,11 +59,11 @@ from cove.broker import Broker, BrokerError, open_broker
 from cove.filters import FilterError, compile_filter
 from cove.schema.model import Model
 from cove.schema.naming import mutation_field, subscription_field
+from cove.settings import parse_settings
 
 from .authorization import HiddenField
 from .errors import FieldError, RequestError
 from .execution import Engine, Plan, PlanError
-from .limits import parse_settings
 from .payloads import Mask, RestrictedPlans, selection_mask
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -21,8 +21,8 @@ def parse_settings(target: Settings, items: list[str] | None, flag: str) -> Sett
         try:
             number = kind(value)
         except ValueError:
-            raise ValueError(f"{flag} {item!r}: {value!r} is not a {'whole ' if kind is int else ''}number") \
-                from None
+            raise ValueError(f"{flag} {item!r}: {value!r} is not a number"
+                             + (" (a whole one)" if kind is int else "")) from None
         if number < 0:
             raise ValueError(f"{flag} {item!r}: the value must not be negative")
         setattr(target, name, number)

@@ -228,7 +228,7 @@ def test_health_and_ready(tmp_path: Path, servers: Any) -> None:
     assert httpx.get(base + "/health").json() == {"status": "ok"}
     ready = httpx.get(base + "/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "api_key": "ok"}}
 
 
 def test_ready_fails_when_the_database_file_is_removed_or_replaced(tmp_path: Path, servers: Any) -> None:
@@ -265,7 +265,8 @@ def test_ready_fails_while_a_migration_is_pending(tmp_path: Path, servers: Any) 
     assert ready.json()["checks"] == {
         "database": "ok",
         "migrations": "the database layout does not match the served schema: "
-                      "field Note.body has no column (pending migration)"}
+                      "field Note.body has no column (pending migration)",
+        "api_key": "ok"}
     # A table dropped behind the server's back (the recorded layout still lists it).
     with sqlite3.connect(box.data_dir / "data.sqlite") as conn:
         conn.execute("DROP TABLE Note")

@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def start(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[str], str,
             break
     else:
         raise SystemExit("the server did not start")
+    # Keep reading its output (the access log): a full pipe would block the server's writes.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     return proc, f"http://127.0.0.1:{port}/graphql", json.loads(outputs.read_text())["data"]["api_key"]
 
 
@@ -120,7 +123,11 @@ def run(duration: float, inline: bool) -> tuple[list[float], list[float], str]:
                     raise SystemExit("the heavy client failed")
         finally:
             proc.terminate()
-            proc.wait(10)
+            stopping = time.perf_counter()
+            try:
+                proc.wait(60)
+            finally:
+                print(f"server stopped {time.perf_counter() - stopping:.1f} s after SIGTERM", file=sys.stderr)
     count, mean = out.split()
     return alone, loaded, f"{count} heavy requests back to back, {float(mean) * 1000:.0f} ms each"
 

@@ -153,7 +153,7 @@ def main() -> None:
     print("\n".join(table))
     if args.record and not args.inline:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        stamp += ", load average %.1f on %d cores: other work shared the machine" % (os.getloadavg()[0], os.cpu_count() or 0)
+        stamp += ", load average %.1f on %d cores before the run" % (os.getloadavg()[0], os.cpu_count() or 0)
         section = (f"## A small request next to the heaviest allowed one\n\n"
                    f"Command: `.venv/bin/python bench/load.py --duration {args.duration:g} --record` ({stamp})\n\n"
                    "The heavy request: `listPosts(limit: 300) { items { blog { posts(limit: 80) { items { id title "
@@ -163,7 +163,7 @@ def main() -> None:
                    + "\n".join(table) + "\n")
         text = RESULTS.read_text()
         pattern = re.compile(r"## A small request next to the heaviest allowed one\n.*?(?=\n## |\Z)", re.S)
-        text = pattern.sub(section.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+        text = pattern.sub(section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
         RESULTS.write_text(text)
 
 

@@ -81,6 +81,19 @@ def test_command_line_creates_a_private_data_dir(tmp_path: Path) -> None:
     assert mode(data) == 0o700 and mode(data / "data.sqlite") == 0o600
 
 
+def test_console_admins_and_restores_create_private_data_dirs(tmp_path: Path) -> None:
+    def cove(*args: object) -> None:
+        subprocess.run([sys.executable, "-m", "cove", *map(str, args)], check=True, capture_output=True)
+
+    admins = tmp_path / "admins" / ".cove"
+    cove("console", "--data-dir", admins, "create-admin", "ops", "--password", "correct horse battery")
+    assert mode(admins) == 0o700 and mode(admins / "data.sqlite") == 0o600
+    cove("backup", tmp_path / "backup.sqlite", "--data-dir", admins)
+    restored = tmp_path / "restored" / ".cove"
+    cove("restore", tmp_path / "backup.sqlite", "--data-dir", restored)
+    assert mode(restored) == 0o700 and mode(restored / "data.sqlite") == 0o600
+
+
 def test_tls_private_keys_are_private(tmp_path: Path) -> None:
     b = start_sandbox(tmp_path, SCHEMA, "--no-watch", "--tls")
     try:

@@ -408,7 +408,6 @@ def _cmd_iam(args: argparse.Namespace) -> int:
 def _cmd_console(args: argparse.Namespace) -> int:
     from cove.console import AdminStore
 
-    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     admins = AdminStore(Path(args.data_dir) / "data.sqlite")
     try:
         if args.console_command == "create-admin":

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from cove.identity.user_pool import check_password, hash_password
+from cove.private_files import private_database
 from cove.server.errors import RequestError
 
 Policy = Literal["local", "admin"]
@@ -47,7 +48,9 @@ class AdminStore:
     """Console administrators, in their own table of the server's SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        # The server's own file (password hashes, keys): created owner-only when this comes first.
+        self._conn = sqlite3.connect(str(private_database(path)), check_same_thread=False, isolation_level=None,
+                                     timeout=30)
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("CREATE TABLE IF NOT EXISTS console_admins (username TEXT PRIMARY KEY, "

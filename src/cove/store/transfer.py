@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import orjson
 
+from cove.private_files import private_dir
 from cove.schema.model import Model, Schema
 
 from .base import DuplicateRecord, ListRequest, Record, Store
@@ -241,10 +242,12 @@ def restore(source: Path, data_dir: Path, *, force: bool = False) -> dict[str, s
     database = data_dir / "data.sqlite"
     if database.exists() and not force:
         raise TransferError(f"{database} exists; stop the server and pass --force to replace it with the backup")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     tmp = data_dir / f".data.sqlite.{os.getpid()}.restore"
     try:
-        tmp.write_bytes(source.read_bytes())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # holds password hashes and keys
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(source.read_bytes())
         conn = sqlite3.connect(str(tmp), isolation_level=None)
         try:
             files = conn.execute("SELECT path, content FROM _cove_backup_files").fetchall()
@@ -260,7 +263,7 @@ def restore(source: Path, data_dir: Path, *, force: bool = False) -> dict[str, s
         if files:
             for old in keys.glob("*.pem"):
                 old.unlink()
-            keys.mkdir(exist_ok=True)
+            private_dir(keys)
             for name, content in files:
                 fd = os.open(data_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as fh:

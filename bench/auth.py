@@ -37,7 +37,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as harness  # noqa: E402  (bench/run.py: the HTTP harness)
 
-from cove import sigv4  # noqa: E402
+from cove.wire import sigv4  # noqa: E402
 from cove.identity.services import IdentityServices  # noqa: E402
 from cove.identity.store import SQLiteIdentityStore  # noqa: E402
 from cove.schema.loader import SchemaSource  # noqa: E402

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as harness  # noqa: E402  (bench/run.py: server process, results.md sections)
 
-from cove.identity import srp  # noqa: E402
+from cove.wire import srp  # noqa: E402
 
 HEADING = "## User enumeration by timing"
 PASSWORD = "Passw0rd!"

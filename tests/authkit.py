@@ -21,7 +21,7 @@ from botocore.credentials import Credentials
 
 from realtime_support import Raw, token_auth
 
-from cove import sigv4
+from cove.wire import sigv4
 
 PASSWORD = "Passw0rd!"
 REGION = "us-east-1"

@@ -29,7 +29,7 @@ from conftest import EXAMPLES, start_sandbox
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cove import sigv4
+from cove.wire import sigv4
 
 LIST = "query { listNotes { items { id } } }"
 BODY = gql_body(LIST)

@@ -214,7 +214,7 @@ def test_endpoints_for_aws_come_from_the_region() -> None:
 
 def test_subscriptions_in_user_pool_and_identity_pool_modes(box: Any) -> None:
     """Real time with the same credentials: JWT in the connection/start headers, SigV4 over
-    `/graphql/connect` and each `start` (the server verifies both with cove.sigv4)."""
+    `/graphql/connect` and each `start` (the server verifies both with cove.wire.sigv4)."""
     config = box.outputs
     address = new_user(box)
     cove.auth.sign_in(username=address, password=PASSWORD, config=config)

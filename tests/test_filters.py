@@ -1,10 +1,10 @@
-"""Unit tests for cove.filters (no server needed)."""
+"""Unit tests for cove.wire.filters (no server needed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from cove.filters import FilterError, compile_filter, matches
+from cove.wire.filters import FilterError, compile_filter, matches
 
 REC = {
     "id": "t1",

@@ -1,4 +1,4 @@
-"""Cross-check the two filter evaluators: `cove.filters.matches` (Python) and `FilterCompiler` (SQLite).
+"""Cross-check the two filter evaluators: `cove.wire.filters.matches` (Python) and `FilterCompiler` (SQLite).
 
 Both must select exactly the same records for every filter. A seeded generator builds a few hundred
 records (with missing fields, empty strings and lists, non-ASCII text, JSON-special characters) over
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from cove.filters import FilterError, matches
+from cove.wire.filters import FilterError, matches
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Model, Schema
 from cove.store.base import ConditionalCheckFailed, InvalidFilter, ListRequest

@@ -1,10 +1,10 @@
-"""Unit tests for cove.scalars (no server needed)."""
+"""Unit tests for cove.wire.scalars (no server needed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from cove.scalars import SCALAR_PARSERS, ScalarError, parse_scalar
+from cove.wire.scalars import SCALAR_PARSERS, ScalarError, parse_scalar
 
 ALL_SCALARS = [
     "ID", "String", "Int", "Float", "Boolean", "AWSDate", "AWSTime", "AWSDateTime", "AWSTimestamp",

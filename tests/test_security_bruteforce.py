@@ -17,7 +17,7 @@ from authkit import PASSWORD, auth_info, identity, idp, sign_in, sign_up_and_in,
 from botocore.exceptions import ClientError
 from conftest import EXAMPLES, start_sandbox
 
-from cove.identity import srp
+from cove.wire import srp
 from cove.identity.guard import AuthLimits, FailureTracker, RateLimiter, unknown_login_key
 
 SCHEMA = EXAMPLES / "security_schema.py"

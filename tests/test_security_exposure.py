@@ -20,7 +20,7 @@ import pytest
 from authkit import auth_info, sign_up_and_in
 from conftest import EXAMPLES, start_sandbox
 
-from cove.filters import MAX_FILTER_DEPTH, MAX_FILTER_TERMS
+from cove.wire.filters import MAX_FILTER_DEPTH, MAX_FILTER_TERMS
 
 SCHEMA = EXAMPLES / "security_schema.py"
 LIST = "query ($f: ModelItemFilterInput) { listItems(filter: $f, limit: 5) { items { id } } }"

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from realtime_support import Raw, api_key_auth
 
-from cove.filters import matches
+from cove.wire.filters import matches
 
 SCHEMA_SEEDS = (11, 23, 47)
 VALUES = ["alpha", "beta", "gamma", "delta"]

@@ -1,4 +1,4 @@
-"""cove.sigv4 against botocore's SigV4 signer as the oracle, in both directions."""
+"""cove.wire.sigv4 against botocore's SigV4 signer as the oracle, in both directions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from cove import sigv4
+from cove.wire import sigv4
 
 CREDS = sigv4.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token-123")
 NOW = dt.datetime(2026, 11, 27, 5, 29, 7, tzinfo=dt.UTC)

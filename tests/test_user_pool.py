@@ -18,7 +18,7 @@ from authkit import PASSWORD, auth_info, idp, sign_in, sign_up_and_in, wait_for_
 from botocore.exceptions import ClientError
 from conftest import EXAMPLES, start_sandbox
 
-from cove.identity import srp
+from cove.wire import srp
 
 SCHEMA = EXAMPLES / "auth_schema.py"
 

@@ -39,7 +39,7 @@ import orjson
 from .client._auth import AwsCredentials
 from .client._config import Config, ConfigSource, get_config, load_config
 from .client.errors import ConfigurationError, CoveError, TransportError
-from .identity import srp
+from .wire import srp
 
 __all__ = [
     "AuthError", "AuthSession", "AuthTokens", "CurrentUser", "JWT", "ResetPasswordResult", "SignInResult",

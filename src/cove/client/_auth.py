@@ -251,7 +251,7 @@ class IamAuth(AuthProvider):
     def sign(self, request: AuthRequest, credentials: AwsCredentials) -> dict[str, str]:
         """``authorization``, ``x-amz-date`` (and ``x-amz-security-token``): SigV4 over the exact
         body and every header in ``request.headers`` plus ``host``, as aws-amplify signs."""
-        from cove import sigv4
+        from cove.wire import sigv4
 
         region = request.config.region or "us-east-1"
         return sigv4.sign(request.method, request.url, request.headers, request.body,

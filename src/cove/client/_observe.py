@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from cove.filters import compile_filter
+from cove.wire.filters import compile_filter
 
 from ._realtime import EventError, SubscriptionError, SubscriptionRequest, model_shape, subscription_variables
 from .errors import GraphQLResponseError

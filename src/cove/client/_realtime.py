@@ -31,6 +31,8 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 
+from cove.wire.realtime import SUBPROTOCOL, encode_header
+
 from ._auth import AuthRequest
 from ._documents import _selection_string, print_document
 from ._records import GraphQLError, Result
@@ -42,7 +44,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 T = TypeVar("T")
 
-SUBPROTOCOL = "graphql-ws"
 #: The headers aws-amplify signs for IAM real-time requests (connection and start).
 _IAM_HEADERS = {"accept": "application/json, text/javascript", "content-encoding": "amz-1.0",
                 "content-type": "application/json; charset=UTF-8"}
@@ -110,11 +111,6 @@ def realtime_url(graphql_url: str) -> str:
         return f"wss://{host.replace(*_APPSYNC_HOST)}/graphql"
     scheme = "ws" if parts.scheme == "http" else "wss"
     return f"{scheme}://{host}{parts.path.rstrip('/')}/realtime"
-
-
-def encode_header(value: Mapping[str, Any]) -> str:
-    """base64url of the JSON, without padding (the ``header-`` subprotocol's value)."""
-    return base64.urlsafe_b64encode(orjson.dumps(dict(value))).decode().rstrip("=")
 
 
 def amz_date() -> str:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cove import sigv4
+from cove.wire import sigv4
 from cove.schema.mis import to_mis
 from cove.server.errors import RequestError
 

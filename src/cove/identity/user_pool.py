@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cove.schema.model import AuthSettings, PasswordPolicy
 
 from . import attributes as attributes_
-from . import srp
+from cove.wire import srp
 from .delivery import CodeDeliveryError, CodeEvent, CodeHook, deliver
 from .sealing import Sealer, SealError
 from .guard import Guard, unknown_login_key

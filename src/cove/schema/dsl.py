@@ -769,7 +769,7 @@ def _check_field_rules(field: Field, where: str) -> None:
 
 
 def _check_default(schema: Schema, field: Field, value: Any, where: str) -> Any:
-    from cove.scalars import ScalarError, parse_scalar
+    from cove.wire.scalars import ScalarError, parse_scalar
 
     if value is None:
         raise SchemaError(f"{where}: .default(None) is meaningless; leave the field optional instead")

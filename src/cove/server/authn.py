@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cove import sigv4
+from cove.wire import sigv4
 from cove.identity.credentials import CredentialError, CredentialIssuer
 from cove.identity.lambda_authorizer import AuthorizerDenied, LambdaAuthorizer
 from cove.identity.store import IdentityStore

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cove.filters import matches
+from cove.wire.filters import matches
 from cove.schema.model import AuthRule, Model, Schema
 
 from .identity import PROVIDERS_FOR_MODE, Identity

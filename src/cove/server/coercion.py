@@ -24,7 +24,7 @@ from graphql import (
 from graphql.pyutils import Undefined
 from graphql.utilities import type_from_ast
 
-from cove.scalars import SCALAR_PARSERS, ScalarError
+from cove.wire.scalars import SCALAR_PARSERS, ScalarError
 
 Coercer = Callable[[Any], Any]
 

@@ -38,11 +38,11 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import BooleanValueNode, VariableNode
 
-from cove.filters import FilterTooLarge, check_filter_size, matches
+from cove.wire.filters import FilterTooLarge, check_filter_size, matches
 from cove.schema.model import Field, Model, Schema, SecondaryIndex
 from cove.schema.naming import get_field, list_field, mutation_field, sort_key_argument
 from cove.store.base import KeyCondition, ListRequest, Record, StoreError
-from cove.store.sqlite import now_iso
+from cove.wire.scalars import now_iso
 
 from .authorization import Authorizer, Decision, HiddenField
 from .coercion import compile_variables

@@ -8,7 +8,7 @@ from graphql import GraphQLError, GraphQLScalarType, GraphQLSchema, build_schema
 from graphql.language import ValueNode
 from graphql.utilities import value_from_ast_untyped
 
-from cove.scalars import ScalarError, parse_scalar
+from cove.wire.scalars import ScalarError, parse_scalar
 from cove.schema.model import AWS_SCALARS, Schema
 from cove.schema.sdl import to_sdl
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from cove import sigv4
+from cove.wire import sigv4
 from cove.identity.services import IDENTITY_POOL_PATH, USER_POOL_PATH, IdentityServices
 from cove.identity.user_pool import CognitoError
 

@@ -56,7 +56,8 @@ import orjson
 from graphql import OperationType
 
 from cove.broker import Broker, BrokerError, open_broker
-from cove.filters import FilterError, compile_filter
+from cove.wire.filters import FilterError, compile_filter
+from cove.wire.realtime import KA, SUBPROTOCOL, HeaderError, decode_header
 from cove.schema.model import Model
 from cove.schema.naming import mutation_field, subscription_field
 from cove.settings import parse_settings
@@ -74,8 +75,6 @@ log = logging.getLogger("cove.realtime")
 
 __all__ = ["Realtime", "RealtimeLimits", "RealtimeSettings"]
 
-SUBPROTOCOL = "graphql-ws"
-KA = b'{"type":"ka"}'
 _CLOSE = object()  # queue sentinel: close the socket after what is queued before it
 FANOUT_SLICE = 0.0005  # seconds of fan-out work between yields to the event loop
 
@@ -172,17 +171,10 @@ class Subscription:
 
 
 def _decode_header(text: str) -> dict[str, str]:
-    """base64 (url-safe or standard, padded or not) JSON object -> {lower-case name: value}."""
-    text = text.strip().replace("-", "+").replace("_", "/")
-    text += "=" * (-len(text) % 4)
     try:
-        value = orjson.loads(base64.b64decode(text, validate=True))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise RequestError(400, "BadRequestException",
-                           "The connection's auth header is not base64-encoded JSON") from None
-    if not isinstance(value, dict):
-        raise RequestError(400, "BadRequestException", "The connection's auth header must be a JSON object")
-    return {str(k).lower(): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in value.items()}
+        return decode_header(text)
+    except HeaderError as exc:
+        raise RequestError(400, "BadRequestException", str(exc)) from None
 
 
 def _error(error_type: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The Store protocol: what the server needs from a database, one method per model operation.
+"""The store seam: what the server needs from a database, as async protocols any backend implements.
 
 A store receives already-validated Python values (from GraphQL coercion) and returns records as
 dicts of field name -> Python value. Filters arrive as AppSync filter input values and are pushed
@@ -7,8 +7,8 @@ down into the database, so a filtered page is always a full page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -103,6 +103,83 @@ class DuplicateRecord(StoreError):
         self.key = key
 
 
+@dataclass
+class RelatedRequest:
+    """Many parents' related records in one statement: for each parent key in ``parents``, the page
+    that ``ListRequest(model, filter, limit, descending=descending,
+    extra_equals=dict(zip(references, parent)))`` would return (same order, same next token)."""
+
+    model: Model
+    references: tuple[str, ...]            # the related model's fields that hold the parent's key
+    parents: list[tuple[Any, ...]]          # distinct parent keys, in the parents' order
+    filter: dict[str, Any] | None = None
+    limit: int = 100                        # per parent
+    descending: bool = False
+
+
+class RecordStore(Protocol):
+    """A model's records. Every method is a coroutine; a backend that never waits (SQLite) simply
+    does not suspend. Errors are the StoreError subclasses above, never a driver's own."""
+
+    async def get(self, model: Model, key: dict[str, Any]) -> Record | None: ...
+    async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
+        """The records with these primary keys, read by one statement; missing keys are left out."""
+        ...
+    async def list(self, request: ListRequest) -> Page: ...
+    async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
+        """One page per parent key (every parent present, an empty page when it has none)."""
+        ...
+    async def count(self, model: Model) -> int: ...
+    async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record: ...
+    async def update(self, model: Model, key: dict[str, Any], changes: Record,
+                     condition: dict[str, Any] | None) -> Record: ...
+    async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record: ...
+    def for_heavy_reads(self) -> RecordStore:
+        """A view whose reads do not hold the event loop while they run (SQLite: statements run on
+        a reader thread with its own connection; a networked database: itself)."""
+        ...
+
+
+class Migrator(Protocol):
+    async def apply_schema(self, schema: Schema, *, allow_destructive: bool = False) -> MigrationReport: ...
+
+
+class KeyStore(Protocol):
+    """AppSync-style API keys."""
+
+    async def api_keys(self) -> list[ApiKey]: ...
+    async def find_api_key(self, key: str) -> ApiKey | None: ...
+    async def create_api_key(self, *, expires_at: float, description: str | None = None) -> ApiKey: ...
+    async def revoke_api_key(self, key_or_id: str) -> bool: ...
+    async def set_api_key_expiry(self, key_or_id: str, expires_at: float) -> bool: ...
+
+
+class DataTransfer(Protocol):
+    """Data in and out (cove backup / export / import, sandbox --reset); see cove.store.transfer."""
+
+    def read_snapshot(self) -> AbstractAsyncContextManager[None]: ...
+    async def insert_records(self, items: Iterable[tuple[Model, Record]]) -> int: ...
+    async def delete_all_records(self) -> int: ...
+    async def backup(self, target: Path) -> None: ...
+
+
+class Backend(Protocol):
+    """One database: everything Cove keeps, behind the protocols above (and the identity state's,
+    ``cove.store.identity_state.IdentityStore``). Opened by ``cove.store.open_backend``."""
+
+    records: RecordStore
+    migrator: Migrator
+    keys: KeyStore
+    transfer: DataTransfer
+    identity: Any   # IdentityStore
+
+    def secret(self) -> bytes:
+        """This database's signing secret (next tokens, the broker channel name), created once."""
+        ...
+    async def close(self) -> None: ...
+
+
+# The synchronous protocol the async seam above replaces; removed once every caller awaits.
 class Store(Protocol):
     def apply_schema(self, schema: Schema, *, allow_destructive: bool = False) -> MigrationReport: ...
     def get(self, model: Model, key: dict[str, Any]) -> Record | None: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cove.scalars import ScalarError, parse_scalar
+from cove.wire.scalars import ScalarError, parse_scalar
 from cove.schema.model import Field, Model, Schema
 
 from .base import Record

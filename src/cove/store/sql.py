@@ -1,7 +1,7 @@
 """SQL shared by the relational stores: column layout, value codecs, and AppSync filters -> WHERE.
 
 Every predicate is written to be two-valued (never SQL NULL), so `not` behaves like DynamoDB's NOT
-and matches ``cove.filters.matches`` exactly; a test cross-checks the two.
+and matches ``cove.wire.filters.matches`` exactly; a test cross-checks the two.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class FilterCompiler:
         if op not in _FIELD_OPS:
             raise InvalidFilter(f"Unable to process the filter expression: unknown operator {op!r}")
         if operand is None and op not in ("eq", "ne"):
-            return "1"  # a null operand imposes nothing (as in cove.filters)
+            return "1"  # a null operand imposes nothing (as in cove.wire.filters)
         if op == "attributeExists":
             return f"({col} IS NOT NULL)" if operand else f"({col} IS NULL)"
         if op == "attributeType":

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from cove.filters import matches
+from cove.wire.filters import matches
 from cove.private_files import private_database
 from cove.schema.model import Model, Schema
 
@@ -127,13 +127,6 @@ def _layout(model: Model) -> _Layout:
         decoders=decs, encoders=encs, filters=FilterCompiler(model, SQLITE), key_where=key_where,
         list_fields=frozenset(f.name for f in stored if f.is_array),
     )
-
-
-def now_iso() -> str:
-    """AppSync's `$util.time.nowISO8601()`: UTC with millisecond precision and a `Z`."""
-    t = time.time()
-    ms = int(t * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}Z"
 
 
 class SQLiteStore:

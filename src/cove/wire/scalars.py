@@ -11,6 +11,7 @@ import ipaddress
 import json
 import math
 import re
+import time
 from collections.abc import Callable
 
 import orjson
@@ -345,3 +346,10 @@ def parse_scalar(name: str, value: object) -> object:
     except KeyError:
         raise KeyError(f"unknown scalar type {name!r}") from None
     return parser(value)
+
+
+def now_iso() -> str:
+    """AppSync's `$util.time.nowISO8601()`: UTC with millisecond precision and a `Z`."""
+    t = time.time()
+    ms = int(t * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}Z"

@@ -42,7 +42,7 @@ from cove.identity.services import IdentityServices  # noqa: E402
 from cove.identity.store import SQLiteIdentityStore  # noqa: E402
 from cove.schema.loader import SchemaSource  # noqa: E402
 from cove.server.authn import ApiKeyAuthenticator, Authenticator, IamVerifier  # noqa: E402
-from cove.store.sqlite import SQLiteStore  # noqa: E402
+from cove.store.legacy_sqlite import SQLiteStore  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 SCHEMA = BENCH / "auth_schema.py"

@@ -27,7 +27,7 @@ from cove.schema.from_mis import schema_from_mis
 from cove.schema.handlers import attach_handlers, import_handlers, unhandled
 from cove.server.execution import Engine
 from cove.server.identity import Identity
-from cove.store.sqlite import SQLiteStore
+from cove.store.legacy_sqlite import SQLiteStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELED = FIXTURES / "amplify_data_modeled_outputs.json"

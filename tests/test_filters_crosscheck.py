@@ -22,7 +22,7 @@ from cove.wire.filters import FilterError, matches
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Model, Schema
 from cove.store.base import ConditionalCheckFailed, InvalidFilter, ListRequest
-from cove.store.sqlite import SQLiteStore
+from cove.store.legacy_sqlite import SQLiteStore
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "filters_schema.py"
 SEED = 20240611

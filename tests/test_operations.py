@@ -250,7 +250,7 @@ def test_ready_fails_when_the_database_file_is_removed_or_replaced(tmp_path: Pat
 
 def test_ready_fails_while_a_migration_is_pending(tmp_path: Path, servers: Any) -> None:
     from cove.schema.loader import SchemaSource
-    from cove.store.sqlite import SQLiteStore
+    from cove.store.legacy_sqlite import SQLiteStore
 
     schema = write_schema(tmp_path / "app", NOTE_SCHEMA)
     box = servers(tmp_path, schema)

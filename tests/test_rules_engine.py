@@ -14,7 +14,7 @@ import pytest
 
 from cove.server.execution import Engine
 from cove.server.identity import Identity
-from cove.store.sqlite import SQLiteStore
+from cove.store.legacy_sqlite import SQLiteStore
 
 SCHEMA = Path(__file__).parent / "schemas" / "rules_schema.py"
 

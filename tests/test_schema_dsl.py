@@ -175,7 +175,7 @@ def test_enum_defaults() -> None:
 def test_defaults_are_applied_on_create(tmp_path: Path) -> None:
     """The defaults reach the wire: an empty create returns every default, a given value wins."""
     from cove.server.app import CoveApp
-    from cove.store.sqlite import SQLiteStore
+    from cove.store.legacy_sqlite import SQLiteStore
 
     # One default per builder (the first listed), an enum, and a required field with a default.
     fields: dict[str, Any] = {}

@@ -27,7 +27,7 @@ from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
 from cove.store.base import DestructiveChange
-from cove.store.sqlite import SQLiteStore
+from cove.store.legacy_sqlite import SQLiteStore
 
 from .app import CoveApp
 from .http_protocol import deadline_protocol

@@ -45,7 +45,7 @@ from .base import (
     Page,
     Record,
 )
-from .sql import SQLITE, FilterCompiler, column_type, decoder, encoder, quote, storage_signature
+from .legacy_sql import SQLITE, FilterCompiler, column_type, decoder, encoder, quote, storage_signature
 
 _META_TABLES = """
 CREATE TABLE IF NOT EXISTS _cove_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -1,0 +1,1 @@
+"""The SQLite backend: connections and the execution of what store.sql builds."""

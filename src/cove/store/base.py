@@ -167,11 +167,18 @@ class Backend(Protocol):
     """One database: everything Cove keeps, behind the protocols above (and the identity state's,
     ``cove.store.identity_state.IdentityStore``). Opened by ``cove.store.open_backend``."""
 
-    records: RecordStore
-    migrator: Migrator
-    keys: KeyStore
-    transfer: DataTransfer
-    identity: Any   # IdentityStore
+    # Read-only members, so a backend may hold its own classes (checked against these protocols).
+    @property
+    def records(self) -> RecordStore: ...
+    @property
+    def migrator(self) -> Migrator: ...
+    @property
+    def keys(self) -> KeyStore: ...
+    @property
+    def transfer(self) -> DataTransfer: ...
+    @property
+    def identity(self) -> Any:   # IdentityStore
+        ...
 
     def secret(self) -> bytes:
         """This database's signing secret (next tokens, the broker channel name), created once."""

@@ -1,18 +1,18 @@
-"""Cross-check the two filter evaluators: `cove.wire.filters.matches` (Python) and `FilterCompiler` (SQLite).
+"""The store contract for filters: each backend's SQL and `cove.wire.filters.matches` (Python) agree.
 
 Both must select exactly the same records for every filter. A seeded generator builds a few hundred
 records (with missing fields, empty strings and lists, non-ASCII text, JSON-special characters) over
 tests/schemas/filters_schema.py, and thousands of filters over every operator the generated
 `Model*Input` types offer (plus a few store-level extras), nested with and/or/not and null operands.
-For each filter the ids `SQLiteStore.list` returns must equal the ids `matches` accepts; a sample is
-also checked as an update condition. Malformed filters must be rejected by both sides.
+For each filter the ids the backend's `records.list` returns must equal the ids `matches` accepts; a
+sample is also checked as an update condition. Malformed filters must be rejected by both sides.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,13 @@ import pytest
 from cove.wire.filters import FilterError, matches
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Model, Schema
-from cove.store.base import ConditionalCheckFailed, InvalidFilter, ListRequest
-from cove.store.legacy_sqlite import SQLiteStore
+from cove.store.base import Backend, ConditionalCheckFailed, InvalidFilter, ListRequest
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "filters_schema.py"
+from .conftest import BACKENDS, open_for_test
+
+pytestmark = pytest.mark.anyio
+
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "filters_schema.py"
 SEED = 20240611
 N_RECORDS = 300
 N_FILTERS = 4000
@@ -383,20 +386,23 @@ def schema() -> Schema:
     return SchemaSource(str(SCHEMA_PATH)).load().schema
 
 
-@pytest.fixture(scope="module")
-def world(schema: Schema, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[tuple[SQLiteStore, Model, list[dict[str, Any]]]]:
+World = tuple[Backend, Model, list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def world(request: pytest.FixtureRequest, anyio_backend: str, schema: Schema,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     rng = random.Random(SEED)
-    store = SQLiteStore(tmp_path_factory.mktemp("crosscheck") / "x.sqlite")
-    store.apply_schema(schema)
+    backend = open_for_test(str(request.param), tmp_path_factory.mktemp("crosscheck"))
+    await backend.migrator.apply_schema(schema)
     model = schema.models["Item"]
     records = [make_record(rng, i) for i in range(N_RECORDS)]
     for rec in records:
-        stored = store.create(model, rec, None)
+        stored = await backend.records.create(model, rec, None)
         for k, v in rec.items():  # the store must hand back the same Python values
             assert type(stored[k]) is type(v) and stored[k] == v, (k, v, stored[k])
-    yield store, model, records
-    store.close()
+    yield backend, model, records
+    await backend.close()
 
 
 def list_fields(model: Model) -> frozenset[str]:
@@ -407,8 +413,8 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _sql_ids(store: SQLiteStore, model: Model, flt: dict[str, Any]) -> set[str]:
-    page = store.list(ListRequest(model, filter=flt, limit=N_RECORDS + 100))
+async def _sql_ids(backend: Backend, model: Model, flt: dict[str, Any]) -> set[str]:
+    page = await backend.records.list(ListRequest(model, filter=flt, limit=N_RECORDS + 100))
     assert page.next_token is None
     return {r["id"] for r in page.items}
 
@@ -428,33 +434,33 @@ def _report(flt: dict[str, Any], records: list[dict[str, Any]], sql: set[str], p
     return "\n".join(lines)
 
 
-def _check(store: SQLiteStore, model: Model, records: list[dict[str, Any]],
+async def _check(backend: Backend, model: Model, records: list[dict[str, Any]],
            filters: list[dict[str, Any]]) -> tuple[list[str], int]:
     lists = list_fields(model)
     failures: list[str] = []
     nonempty = 0
     for flt in filters:
         py = _py_ids(records, flt, lists)
-        sql = _sql_ids(store, model, flt)
+        sql = await _sql_ids(backend, model, flt)
         nonempty += 0 < len(py) < len(records)
         if sql != py:
             failures.append(_report(flt, records, sql, py))
     return failures, nonempty
 
 
-def test_edge_filters_agree(world: Any) -> None:
-    store, model, records = world
-    failures, _ = _check(store, model, records, EDGE_FILTERS)
+async def test_edge_filters_agree(world: World) -> None:
+    backend, model, records = world
+    failures, _ = await _check(backend, model, records, EDGE_FILTERS)
     if failures:
         print("\n\n".join(failures))
     assert not failures, f"{len(failures)} of {len(EDGE_FILTERS)} edge filters disagree:\n" + "\n\n".join(failures)
 
 
-def test_random_filters_agree(world: Any) -> None:
-    store, model, records = world
+async def test_random_filters_agree(world: World) -> None:
+    backend, model, records = world
     gen = FilterGen(random.Random(SEED + 1), records)
     filters = [gen.filter() for _ in range(N_FILTERS)]
-    failures, nonempty = _check(store, model, records, filters)
+    failures, nonempty = await _check(backend, model, records, filters)
     if failures:
         print("\n\n".join(failures))
     assert not failures, (f"{len(failures)} of {len(filters)} random filters disagree; first ones:\n"
@@ -463,9 +469,9 @@ def test_random_filters_agree(world: Any) -> None:
     assert nonempty > len(filters) // 3, nonempty
 
 
-def test_update_condition_agrees(world: Any) -> None:
+async def test_update_condition_agrees(world: World) -> None:
     """The same compiler guards conditional updates: success iff `matches` accepts the stored record."""
-    store, model, records = world
+    backend, model, records = world
     lists = list_fields(model)
     rng = random.Random(SEED + 2)
     gen = FilterGen(rng, records)
@@ -476,7 +482,7 @@ def test_update_condition_agrees(world: Any) -> None:
         expected = matches(flt, rec, lists)
         try:
             # A no-op change, so the data set stays as generated.
-            store.update(model, {"id": rec["id"]}, {"updatedAt": rec["updatedAt"]}, flt)
+            await backend.records.update(model, {"id": rec["id"]}, {"updatedAt": rec["updatedAt"]}, flt)
             got = True
         except ConditionalCheckFailed:
             got = False
@@ -487,28 +493,28 @@ def test_update_condition_agrees(world: Any) -> None:
 
 
 @pytest.mark.parametrize("flt", BAD_FILTERS, ids=lambda f: _show(f))
-def test_malformed_filters_rejected_by_both(world: Any, flt: dict[str, Any]) -> None:
-    store, model, records = world
+async def test_malformed_filters_rejected_by_both(world: World, flt: dict[str, Any]) -> None:
+    backend, model, records = world
     with pytest.raises(FilterError):
         matches(flt, records[0], list_fields(model))
     with pytest.raises(InvalidFilter):
-        store.list(ListRequest(model, filter=flt, limit=10))
+        await backend.records.list(ListRequest(model, filter=flt, limit=10))
 
 
-def test_nul_in_list_elements_agree(schema: Schema, tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "nul.sqlite")
-    store.apply_schema(schema)
+async def test_nul_in_list_elements_agree(backend_name: str, schema: Schema, tmp_path: Path) -> None:
+    backend = open_for_test(backend_name, tmp_path / "nul")
+    await backend.migrator.apply_schema(schema)
     model = schema.models["Item"]
     records = [{"id": "a", "tags": ["a\x00b"], "createdAt": "t", "updatedAt": "t"},
                {"id": "b", "tags": ["a"], "createdAt": "t", "updatedAt": "t"},
                {"id": "c", "tags": ['x","a', "\\", 'a"'], "createdAt": "t", "updatedAt": "t"}]
     for rec in records:
-        store.create(model, rec, None)
-    failures, _ = _check(store, model, records, [{"tags": {"contains": "a\x00b"}},
+        await backend.records.create(model, rec, None)
+    failures, _ = await _check(backend, model, records, [{"tags": {"contains": "a\x00b"}},
                                                  {"tags": {"notContains": "a\x00b"}},
                                                  {"tags": {"contains": "a"}},
                                                  {"tags": {"contains": '"a'}},
                                                  {"tags": {"contains": "\\"}},
                                                  {"tags": {"notContains": "a"}}])
-    store.close()
+    await backend.close()
     assert not failures, "\n\n".join(failures)

@@ -1,0 +1,207 @@
+"""Every statement on a model's records, built through the layout's Dialect: the backends only execute.
+
+Lists order by their key columns and page by seeking past the last row's values (no OFFSET), asking
+for one row more than the limit to know whether a next page exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..base import InvalidFilter, InvalidNextToken, KeyCondition, ListRequest, Page, Record, RelatedRequest
+from .dialect import Dialect
+from .layout import Layout
+from .tokens import NextTokens, token_scope
+
+Statement = tuple[str, list[Any]]
+
+
+@dataclass
+class ListStatement:
+    """A list query and what turning its rows into a page needs."""
+
+    sql: str
+    params: list[Any]
+    order_columns: list[str]
+    scope: bytes
+    limit: int
+
+
+def get_many(lay: Layout, keys: Sequence[dict[str, Any]]) -> Statement:
+    d = lay.dialect
+    params: list[Any] = []
+    if len(lay.identifier) == 1:
+        name = lay.identifier[0]
+        return f"{lay.select} WHERE {d.quote(name)} IN ({d.params(params, [k[name] for k in keys])})", params
+    rows = [f"({d.params(params, lay.key_values(k))})" for k in keys]
+    columns = ", ".join(d.quote(c) for c in lay.identifier)
+    return f"{lay.select} WHERE ({columns}) IN ({d.row_values(rows)})", params
+
+
+def update(lay: Layout, key: dict[str, Any], changes: Record, condition: dict[str, Any] | None) -> Statement:
+    d = lay.dialect
+    params: list[Any] = []
+    sets = ", ".join(f"{d.quote(c)} = {d.param(params, lay.encode(c, v))}" for c, v in changes.items())
+    where = " AND ".join(f"{d.quote(k)} = {d.param(params, key[k])}" for k in lay.identifier)
+    if condition:
+        where += " AND " + lay.filters.compile(condition, params)
+    return f"UPDATE {lay.table} SET {sets} WHERE {where}{lay.returning}", params
+
+
+def delete(lay: Layout, key: dict[str, Any], condition: dict[str, Any] | None) -> Statement:
+    params = lay.key_values(key)
+    where = lay.key_where
+    if condition:
+        where += " AND " + lay.filters.compile(condition, params)
+    return f"DELETE FROM {lay.table} WHERE {where}{lay.returning}", params
+
+
+def list_records(lay: Layout, request: ListRequest, tokens: NextTokens) -> ListStatement:
+    d = lay.dialect
+    model = request.model
+    params: list[Any] = []
+    where: list[str] = []
+    if request.filter:
+        where.append(lay.filters.compile(request.filter, params))
+    for col, value in request.extra_equals.items():
+        where.append(f"{d.quote(col)} = {d.param(params, value)}")
+    if request.index is not None:
+        order_cols = [*request.index.sort_keys, *model.identifier]
+        for col in (request.index.partition_key, *request.index.sort_keys):
+            where.append(f"{d.quote(col)} IS NOT NULL")  # sparse, like a GSI
+    else:
+        order_cols = list(model.identifier)
+    kc = request.key_condition
+    if kc is not None:
+        where.append(f"{d.quote(kc.partition_key)} = {d.param(params, kc.partition_value)}")
+        if kc.sort_condition:
+            where.append(sort_condition(d, kc, params))
+        if request.index is None:
+            order_cols = list(model.sort_keys) + [model.primary_key]
+    scope = token_scope(model, request.index, request.descending)
+    if request.next_token:
+        where.append(_seek(d, order_cols, tokens.read(request.next_token, scope), request.descending, params))
+    sql = lay.select
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY " + _order(d, order_cols, request.descending)
+    sql += f" LIMIT {d.param(params, request.limit + 1)}"
+    return ListStatement(sql, params, order_cols, scope, request.limit)
+
+
+def list_related(lay: Layout, request: RelatedRequest) -> ListStatement:
+    """The first ``limit + 1`` rows of every parent's list, numbered per parent by a window function."""
+    d = lay.dialect
+    model = request.model
+    params: list[Any] = []
+    refs = ", ".join(d.quote(c) for c in request.references)
+    where = []
+    if request.filter:
+        where.append(lay.filters.compile(request.filter, params))
+    if len(request.references) == 1:
+        where.append(f"{refs} IN ({d.params(params, [p[0] for p in request.parents])})")
+    else:
+        rows = [f"({d.params(params, p)})" for p in request.parents]
+        where.append(f"({refs}) IN ({d.row_values(rows)})")
+    order_cols = list(model.identifier)
+    numbered = (f"SELECT {lay.column_list}, ROW_NUMBER() OVER (PARTITION BY {refs} ORDER BY "
+                f"{_order(d, order_cols, request.descending)}) AS _cove_n FROM {lay.table} "
+                f"WHERE {' AND '.join(where)}")
+    sql = (f"SELECT {lay.column_list} FROM ({numbered}) AS _cove_related "
+           f"WHERE _cove_n <= {d.param(params, request.limit + 1)} ORDER BY {refs}, _cove_n")
+    return ListStatement(sql, params, order_cols, token_scope(model, None, request.descending), request.limit)
+
+
+def page(statement: ListStatement, records: list[Record], tokens: NextTokens) -> Page:
+    """One page from the (up to ``limit + 1``) decoded rows of a list statement."""
+    limit = statement.limit
+    if len(records) <= limit:
+        return Page(records, None)
+    items = records[:limit]
+    token = None
+    if items:
+        token = tokens.make([items[-1][c] for c in statement.order_columns], statement.scope)
+    return Page(items, token)
+
+
+def related_pages(statement: ListStatement, request: RelatedRequest, records: list[Record],
+                  tokens: NextTokens) -> dict[tuple[Any, ...], Page]:
+    """Split a list_related statement's rows into one page per parent (every parent, maybe empty)."""
+    grouped: dict[tuple[Any, ...], list[Record]] = {parent: [] for parent in request.parents}
+    references = request.references
+    for record in records:
+        rows = grouped.get(tuple(record[r] for r in references))
+        if rows is not None:
+            rows.append(record)
+    return {parent: page(statement, rows, tokens) for parent, rows in grouped.items()}
+
+
+def _order(d: Dialect, columns: list[str], descending: bool) -> str:
+    direction = "DESC" if descending else "ASC"
+    return ", ".join(f"{d.quote(c)} {direction}" for c in columns)
+
+
+def _seek(d: Dialect, columns: list[str], last: list[Any], descending: bool, params: list[Any]) -> str:
+    if len(last) != len(columns):
+        raise InvalidNextToken("Invalid nextToken: it does not belong to this query")
+    cmp = "<" if descending else ">"
+    return f"({', '.join(d.quote(c) for c in columns)}) {cmp} ({d.params(params, last)})"
+
+
+def sort_condition(d: Dialect, kc: KeyCondition, params: list[Any]) -> str:
+    """The sort-key part of a key condition. DynamoDB keeps a composite sort key as one `a#b` string;
+    conditions on it apply to that string."""
+    cond = kc.sort_condition or {}
+    if len(kc.sort_keys) == 1:
+        expr = d.quote(kc.sort_keys[0])
+        composite = False
+    else:
+        expr = "(" + d.concat(_joined([d.as_text(d.quote(k)) for k in kc.sort_keys], d.quote_literal("#"))) + ")"
+        composite = True
+
+    def value(v: Any) -> Any:
+        return _composite_value(kc, v) if composite else v
+
+    out = []
+    for op, operand in cond.items():
+        if operand is None:
+            continue
+        if op == "between":
+            if not isinstance(operand, list) or len(operand) != 2:
+                raise InvalidFilter("between takes a list of exactly two values")
+            out.append(f"{expr} BETWEEN {d.param(params, value(operand[0]))} AND {d.param(params, value(operand[1]))}")
+        elif op == "beginsWith":
+            prefix = value(operand)
+            out.append(d.text_prefix(expr, d.param(params, prefix), d.param(params, prefix)))
+        else:
+            sql_op = _KEY_COMPARE.get(op)
+            if sql_op is None:
+                raise InvalidFilter(f"unknown key condition operator {op!r}")
+            out.append(f"{expr} {sql_op} {d.param(params, value(operand))}")
+    return "(" + " AND ".join(out or [d.true]) + ")"
+
+
+_KEY_COMPARE = {"eq": "=", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
+
+
+def _joined(parts: list[str], separator: str) -> list[str]:
+    out: list[str] = []
+    for part in parts:
+        if out:
+            out.append(separator)
+        out.append(part)
+    return out
+
+
+def _composite_value(kc: KeyCondition, v: Any) -> str:
+    if not isinstance(v, dict):
+        raise InvalidFilter("a composite sort-key condition takes an object of its key fields")
+    parts = []
+    for k in kc.sort_keys:
+        if k not in v or v[k] is None:
+            break
+        parts.append(str(v[k]).lower() if isinstance(v[k], bool) else str(v[k]))
+    return "#".join(parts)
+

@@ -1,0 +1,214 @@
+"""Records in SQLite: runs the statements ``store/sql/queries.py`` builds, on the caller's thread.
+
+The methods are coroutines that never suspend: each statement is a single indexed one taking
+microseconds, less than a thread hop would cost. ``for_heavy_reads()`` gives a view whose statements
+run on one reader thread with its own read-only connection, awaited from the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from cove.schema.model import Model
+from cove.wire.filters import matches
+
+from ..base import ConditionalCheckFailed, ListRequest, Page, Record, RecordStore, RelatedRequest
+from ..sql import queries
+from ..sql.dialect import SQLITE, Dialect
+from ..sql.layout import Layout
+from ..sql.tokens import NextTokens
+from .connection import WriterLock, connect_reader
+
+T = TypeVar("T")
+
+# Keys (or parents) per statement for get_many/list_related: SQLite allows 32,766 parameters.
+CHUNK = 500
+
+
+class SQLiteRecords:
+    """RecordStore over one connection. ``layouts`` is shared with the migrator, which fills it."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: WriterLock, layouts: dict[str, Layout],
+                 tokens: NextTokens, path: Path, dialect: Dialect = SQLITE) -> None:
+        self.conn = conn
+        self._lock = lock
+        self._layouts = layouts
+        self._tokens = tokens
+        self._path = path
+        self._dialect = dialect
+        self._heavy: HeavyReads | None = None
+
+    def layout(self, model: Model) -> Layout:
+        return self._layouts[model.name]
+
+    def _fail(self, exc: BaseException) -> NoReturn:
+        mapped = self._dialect.map_error(exc)
+        if mapped is None:
+            raise exc  # not the request's fault (a locked or failing disk): an internal failure, logged
+        raise mapped from None
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _write(self, sql: str, params: Sequence[Any]) -> Any:
+        """One autocommitted write statement; returns its RETURNING row (or None)."""
+        try:
+            with self._lock:
+                return self.conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    # -- reads
+
+    async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
+        lay = self._layouts[model.name]
+        row = self.conn.execute(lay.get_sql, lay.key_values(key)).fetchone()
+        return lay.decode(row) if row is not None else None
+
+    async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
+        lay = self._layouts[model.name]
+        found: dict[tuple[Any, ...], Record] = {}
+        for start in range(0, len(keys), CHUNK):
+            sql, params = queries.get_many(lay, keys[start:start + CHUNK])
+            for row in self._read(sql, params):
+                record = lay.decode(row)
+                found[tuple(record[k] for k in lay.identifier)] = record
+        wanted = (tuple(key[k] for k in lay.identifier) for key in keys)
+        return [found[k] for k in wanted if k in found]
+
+    async def list(self, request: ListRequest) -> Page:
+        lay = self._layouts[request.model.name]
+        statement = queries.list_records(lay, request, self._tokens)
+        decode = lay.decode
+        records = [decode(row) for row in self._read(statement.sql, statement.params)]
+        return queries.page(statement, records, self._tokens)
+
+    async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
+        lay = self._layouts[request.model.name]
+        pages: dict[tuple[Any, ...], Page] = {}
+        parents = list(dict.fromkeys(request.parents))
+        step = max(1, CHUNK // max(1, len(request.references)))
+        for start in range(0, len(parents), step):
+            part = RelatedRequest(request.model, request.references, parents[start:start + step], request.filter,
+                                  request.limit, request.descending)
+            statement = queries.list_related(lay, part)
+            decode = lay.decode
+            records = [decode(row) for row in self._read(statement.sql, statement.params)]
+            pages.update(queries.related_pages(statement, part, records, self._tokens))
+        return pages
+
+    async def count(self, model: Model) -> int:
+        return int(self._read(self._layouts[model.name].count_sql, ())[0][0])
+
+    # -- writes
+
+    async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
+        lay = self._layouts[model.name]
+        if condition and not matches(condition, {}, lay.list_fields):
+            # DynamoDB evaluates a put's condition against the (absent) existing item.
+            raise ConditionalCheckFailed()
+        cols, params = lay.encode_values(values)
+        return lay.decode(self._write(lay.insert_sql(cols), params))
+
+    async def update(self, model: Model, key: dict[str, Any], changes: Record,
+                     condition: dict[str, Any] | None) -> Record:
+        lay = self._layouts[model.name]
+        row = self._write(*queries.update(lay, key, changes, condition))
+        if row is None:
+            raise ConditionalCheckFailed()
+        return lay.decode(row)
+
+    async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record:
+        lay = self._layouts[model.name]
+        row = self._write(*queries.delete(lay, key, condition))
+        if row is None:
+            raise ConditionalCheckFailed()
+        return lay.decode(row)
+
+    # -- heavy reads
+
+    def for_heavy_reads(self) -> HeavyReads:
+        if self._heavy is None:
+            self._heavy = HeavyReads(self)
+        return self._heavy
+
+    def on_connection(self, conn: sqlite3.Connection) -> SQLiteRecords:
+        """The same records (layouts, tokens) read through another connection."""
+        return SQLiteRecords(conn, self._lock, self._layouts, self._tokens, self._path, self._dialect)
+
+    def close(self) -> None:
+        if self._heavy is not None:
+            self._heavy.close()
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never suspends (every SQLiteRecords method), without a loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a SQLite statement suspended")
+
+
+class HeavyReads:
+    """SQLiteRecords whose reads run on one reader thread with its own read-only connection, so a read
+    of thousands of rows never holds the event loop; writes go to the main connection as usual."""
+
+    def __init__(self, records: SQLiteRecords) -> None:
+        self._records = records
+        self._reader: SQLiteRecords | None = None   # opened on the reader thread's first read
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cove-store-reader")
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, method, args)
+
+    def _call(self, method: str, args: tuple[Any, ...]) -> Any:
+        if self._reader is None:
+            self._reader = self._records.on_connection(connect_reader(self._records._path))
+        return run_to_completion(getattr(self._reader, method)(*args))
+
+    async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
+        return await self._run("get", model, key)  # type: ignore[no-any-return]
+
+    async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
+        return await self._run("get_many", model, keys)  # type: ignore[no-any-return]
+
+    async def list(self, request: ListRequest) -> Page:
+        return await self._run("list", request)  # type: ignore[no-any-return]
+
+    async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
+        return await self._run("list_related", request)  # type: ignore[no-any-return]
+
+    async def count(self, model: Model) -> int:
+        return await self._run("count", model)  # type: ignore[no-any-return]
+
+    async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
+        return await self._records.create(model, values, condition)
+
+    async def update(self, model: Model, key: dict[str, Any], changes: Record,
+                     condition: dict[str, Any] | None) -> Record:
+        return await self._records.update(model, key, changes, condition)
+
+    async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record:
+        return await self._records.delete(model, key, condition)
+
+    def for_heavy_reads(self) -> HeavyReads:
+        return self
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._reader is not None:
+            self._reader.conn.close()
+
+
+def _check_protocols(records: SQLiteRecords, heavy: HeavyReads) -> tuple[RecordStore, RecordStore]:
+    return records, heavy   # mypy checks both against the protocol

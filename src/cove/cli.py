@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cove.schema.model import Schema
+    from cove.store.base import Backend, KeyStore
 
 
 def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
@@ -145,35 +151,40 @@ def _existing_data_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from cove.server.runner import open_store
-
     data_dir = _existing_data_dir(args)
     if data_dir is None:
         return 2
-    store = open_store(data_dir)
+    return asyncio.run(_keys(data_dir, args))
+
+
+async def _keys(data_dir: Path, args: argparse.Namespace) -> int:
+    from cove.store import open_backend
+
+    backend = open_backend(data_dir)
+    keys = backend.keys
     try:
         if args.keys_command == "create":
-            key = store.create_api_key(expires_at=time.time() + args.expires_in, description=args.description)
+            key = await keys.create_api_key(expires_at=time.time() + args.expires_in, description=args.description)
             print(key.key)
         elif args.keys_command == "list":
             now = time.time()
-            for k in store.api_keys():
+            for k in await keys.api_keys():
                 state = "revoked" if k.revoked else ("expired" if k.expires_at <= now else "active")
                 expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k.expires_at))
                 print(f"{k.key}\t{state}\texpires {expires}\t{k.description or ''}")
         elif args.keys_command == "revoke":
-            if not store.revoke_api_key(args.key):
+            if not await keys.revoke_api_key(args.key):
                 print(f"error: no API key {args.key}", file=sys.stderr)
                 return 1
             print(f"revoked {args.key}")
         elif args.keys_command == "rotate":
-            return _rotate_keys(store, args)
+            return await _rotate_keys(keys, args)
     finally:
-        store.close()
+        await backend.close()
     return 0
 
 
-def _rotate_keys(store: object, args: argparse.Namespace) -> int:
+async def _rotate_keys(keys: KeyStore, args: argparse.Namespace) -> int:
     from cove.outputs import write_outputs
     from cove.server.api_key_lifetime import rotate_api_keys
 
@@ -190,7 +201,7 @@ def _rotate_keys(store: object, args: argparse.Namespace) -> int:
             print(f"error: {args.outputs} has no data section: it is not an outputs file with a data API",
                   file=sys.stderr)
             return 1
-    rotation = rotate_api_keys(store, lifetime=args.expires_in, grace=args.grace, description=args.description)
+    rotation = await rotate_api_keys(keys, lifetime=args.expires_in, grace=args.grace, description=args.description)
     print(rotation.new.key)
     for key in rotation.shortened:
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.expires_at))
@@ -202,80 +213,94 @@ def _rotate_keys(store: object, args: argparse.Namespace) -> int:
     return 0
 
 
-def _schema_and_store(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The schema and the data dir's store, migrated to it (new tables; destructive changes refused)."""
+async def _schema_and_backend(args: argparse.Namespace) -> tuple[Schema, Backend]:
+    """The schema and the data dir's backend, migrated to it (new tables; destructive changes refused)."""
     from cove.schema.loader import SchemaSource
-    from cove.server.runner import open_store
+    from cove.store import open_backend
 
     schema = SchemaSource(args.schema).load().schema
-    store = open_store(args.data_dir)
+    backend = open_backend(args.data_dir)
     try:
-        store.apply_schema(schema)
+        await backend.migrator.apply_schema(schema)
     except BaseException:
-        store.close()
+        await backend.close()
         raise
-    return schema, store
+    return schema, backend
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from cove.store.transfer import export_records, refuse_database_files, summary
+    from cove.store.transfer import refuse_database_files, summary
 
     if not (Path(args.data_dir) / "data.sqlite").is_file():
         print(f"error: no database in {args.data_dir}", file=sys.stderr)
         return 1
     if args.out is not None:
         refuse_database_files(args.out, args.data_dir)
-    schema, store = _schema_and_store(args)
-    try:
-        if args.out is None:
-            counts = export_records(store, schema, sys.stdout.buffer, args.model)
-        else:
-            with open(args.out, "wb") as out:
-                counts = export_records(store, schema, out, args.model)
-    finally:
-        store.close()
+    counts = asyncio.run(_export(args))
     print(summary("exported", counts), file=sys.stderr)
     return 0
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
-    import shutil
-    import tempfile
+async def _export(args: argparse.Namespace) -> Counter[str]:
+    from cove.store.transfer import export_records
 
-    from cove.store.transfer import import_records, summary
+    schema, backend = await _schema_and_backend(args)
+    try:
+        if args.out is None:
+            return await export_records(backend, schema, sys.stdout.buffer, args.model)
+        with open(args.out, "wb") as out:
+            return await export_records(backend, schema, out, args.model)
+    finally:
+        await backend.close()
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from cove.store.transfer import summary
 
     if str(args.file) != "-" and not Path(args.file).is_file():
         print(f"error: {args.file}: no such file", file=sys.stderr)
         return 1
-    schema, store = _schema_and_store(args)
+    counts = asyncio.run(_import(args))
+    print(summary("imported", counts), file=sys.stderr)
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> Counter[str]:
+    import shutil
+    import tempfile
+
+    from cove.store.transfer import import_records
+
+    schema, backend = await _schema_and_backend(args)
     try:
         if str(args.file) == "-":  # the file is read twice (check, then insert): spool stdin first
             with tempfile.NamedTemporaryFile(prefix="cove-import-", suffix=".jsonl") as spool:
                 shutil.copyfileobj(sys.stdin.buffer, spool)
                 spool.flush()
-                counts = import_records(store, schema, Path(spool.name), label="stdin")
-        else:
-            counts = import_records(store, schema, Path(args.file))
+                return await import_records(backend, schema, Path(spool.name), label="stdin")
+        return await import_records(backend, schema, Path(args.file))
     finally:
-        store.close()
-    print(summary("imported", counts), file=sys.stderr)
-    return 0
+        await backend.close()
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    from cove.server.runner import open_store
-    from cove.store.transfer import backup
-
     if not (Path(args.data_dir) / "data.sqlite").is_file():
         print(f"error: no database in {args.data_dir}", file=sys.stderr)
         return 1
-    store = open_store(args.data_dir)
-    try:
-        backup(store, args.data_dir, args.path)
-    finally:
-        store.close()
+    asyncio.run(_backup(args))
     print(f"backed up {args.data_dir} to {args.path}", file=sys.stderr)
     return 0
+
+
+async def _backup(args: argparse.Namespace) -> None:
+    from cove.store import open_backend
+    from cove.store.transfer import backup
+
+    backend = open_backend(args.data_dir, create=False)
+    try:
+        await backup(backend, args.data_dir, args.path)
+    finally:
+        await backend.close()
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:

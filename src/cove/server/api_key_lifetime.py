@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cove.store.base import ApiKey
+from cove.store.base import ApiKey, KeyStore
 
 DAY = 86400.0
 WARNING_DAYS = 3.0
@@ -47,17 +47,17 @@ class Rotation:
     shortened: list[ApiKey]     # the older keys, now valid until the end of the grace period
 
 
-def rotate_api_keys(store: Any, *, lifetime: float, grace: float, description: str | None = None,
-                    now: float | None = None) -> Rotation:
+async def rotate_api_keys(keys: KeyStore, *, lifetime: float, grace: float, description: str | None = None,
+                          now: float | None = None) -> Rotation:
     """Create a key valid for ``lifetime`` seconds; every other valid key stays valid for ``grace`` more
     seconds at most (never longer than it already was)."""
     now = time.time() if now is None else now
-    older = [k for k in store.api_keys() if not k.revoked and k.expires_at > now]
-    new = store.create_api_key(expires_at=now + lifetime, description=description or "rotated")
+    older = [k for k in await keys.api_keys() if not k.revoked and k.expires_at > now]
+    new = await keys.create_api_key(expires_at=now + lifetime, description=description or "rotated")
     shortened = []
     for key in older:
         until = min(key.expires_at, now + grace)
-        store.set_api_key_expiry(key.id, until)
+        await keys.set_api_key_expiry(key.id, until)
         shortened.append(ApiKey(key.id, key.key, key.description, key.created_at, until, key.revoked))
     return Rotation(new, shortened)
 

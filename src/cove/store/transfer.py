@@ -1,8 +1,8 @@
 """Data in and out of a store: export and import as JSON lines, backup and restore.
 
-Export and import go through the store's own interface (``list`` in a ``read_snapshot``,
-``insert_records``), so any store (SQLite today, PostgreSQL later) moves data the same way and
-records move between them. One line per record: ``{"model": "Todo", "record": {...}}``.
+Export and import go through the backend's protocols (``records.list`` in a
+``transfer.read_snapshot``, ``transfer.insert_records``), so any backend (SQLite today, PostgreSQL
+later) moves data the same way and records move between them. One line per record: ``{"model": "Todo", "record": {...}}``.
 
 Import is all-or-nothing per file: a first pass checks every line against the schema and reports
 every problem with its line number; only a clean file is inserted, in one transaction, so a
@@ -28,7 +28,7 @@ import orjson
 from cove.private_files import private_dir
 from cove.schema.model import Model, Schema
 
-from .base import DuplicateRecord, ListRequest, Record, Store
+from .base import Backend, DuplicateRecord, ListRequest, Record
 from .records import InvalidRecord, RecordValidator
 
 PAGE = 500
@@ -85,17 +85,18 @@ def models_to_move(schema: Schema, names: Iterable[str] | None) -> list[Model]:
     return [schema.models[n] for n in names]
 
 
-def export_records(store: Store, schema: Schema, out: IO[bytes], models: Iterable[str] | None = None) -> Counter[str]:
-    """Write every record of ``models`` (default: all) as JSON lines, from one snapshot of the store."""
+async def export_records(backend: Backend, schema: Schema, out: IO[bytes],
+                         models: Iterable[str] | None = None) -> Counter[str]:
+    """Write every record of ``models`` (default: all) as JSON lines, from one snapshot of the database."""
     chosen = models_to_move(schema, models)
     counts: Counter[str] = Counter()
     progress = Progress("Exporting", None)
     try:
-        with store.read_snapshot():
+        async with backend.transfer.read_snapshot():
             for model in chosen:
                 token = None
                 while True:
-                    page = store.list(ListRequest(model=model, limit=PAGE, next_token=token))
+                    page = await backend.records.list(ListRequest(model=model, limit=PAGE, next_token=token))
                     for record in page.items:
                         out.write(orjson.dumps({"model": model.name, "record": record}) + b"\n")
                     counts[model.name] += len(page.items)
@@ -145,7 +146,7 @@ def check_file(schema: Schema, path: Path) -> tuple[int, list[str]]:
     return count, problems
 
 
-def import_records(store: Store, schema: Schema, path: Path, label: str | None = None) -> Counter[str]:
+async def import_records(backend: Backend, schema: Schema, path: Path, label: str | None = None) -> Counter[str]:
     """Check the whole file, then insert it in one transaction (all or nothing). ``label`` names the
     file in messages (default: its path)."""
     name = label or str(path)
@@ -168,7 +169,7 @@ def import_records(store: Store, schema: Schema, path: Path, label: str | None =
             yield model, record
 
     try:
-        store.insert_records(items())
+        await backend.transfer.insert_records(items())
     except DuplicateRecord as exc:
         raise TransferError(f"{name}: nothing imported: line {current[0]}: a {exc.model} with key {exc.key} "
                             "already exists") from None
@@ -189,15 +190,15 @@ def refuse_database_files(target: Path, data_dir: Path) -> None:
         raise TransferError(f"{target} is the live database; write somewhere else")
 
 
-def backup(store: Store, data_dir: Path, target: Path) -> None:
-    """A consistent copy of the store plus the signing keys, written atomically to ``target``."""
+async def backup(backend: Backend, data_dir: Path, target: Path) -> None:
+    """A consistent copy of the database plus the signing keys, written atomically to ``target``."""
     target = Path(target)
     if target.exists() and target.is_dir():
         raise TransferError(f"{target} is a directory; give the backup file's path")
     refuse_database_files(target, data_dir)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        store.backup(tmp)
+        await backend.transfer.backup(tmp)
         conn = sqlite3.connect(str(tmp), isolation_level=None)
         try:
             with conn:

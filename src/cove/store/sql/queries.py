@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cove.schema.model import Model, SecondaryIndex
+
 from ..base import InvalidFilter, InvalidNextToken, KeyCondition, ListRequest, Page, Record, RelatedRequest
 from .dialect import Dialect
 from .layout import Layout
@@ -25,8 +27,14 @@ class ListStatement:
     sql: str
     params: list[Any]
     order_columns: list[str]
-    scope: bytes
     limit: int
+    model: Model
+    index: SecondaryIndex | None
+    descending: bool
+
+    def scope(self) -> bytes:
+        """What the page's next token is bound to."""
+        return token_scope(self.model, self.index, self.descending)
 
 
 def get_many(lay: Layout, keys: Sequence[dict[str, Any]]) -> Statement:
@@ -80,15 +88,15 @@ def list_records(lay: Layout, request: ListRequest, tokens: NextTokens) -> ListS
             where.append(sort_condition(d, kc, params))
         if request.index is None:
             order_cols = list(model.sort_keys) + [model.primary_key]
-    scope = token_scope(model, request.index, request.descending)
     if request.next_token:
-        where.append(_seek(d, order_cols, tokens.read(request.next_token, scope), request.descending, params))
+        last = tokens.read(request.next_token, token_scope(model, request.index, request.descending))
+        where.append(_seek(d, order_cols, last, request.descending, params))
     sql = lay.select
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY " + _order(d, order_cols, request.descending)
     sql += f" LIMIT {d.param(params, request.limit + 1)}"
-    return ListStatement(sql, params, order_cols, scope, request.limit)
+    return ListStatement(sql, params, order_cols, request.limit, model, request.index, request.descending)
 
 
 def list_related(lay: Layout, request: RelatedRequest) -> ListStatement:
@@ -111,7 +119,7 @@ def list_related(lay: Layout, request: RelatedRequest) -> ListStatement:
                 f"WHERE {' AND '.join(where)}")
     sql = (f"SELECT {lay.column_list} FROM ({numbered}) AS _cove_related "
            f"WHERE _cove_n <= {d.param(params, request.limit + 1)} ORDER BY {refs}, _cove_n")
-    return ListStatement(sql, params, order_cols, token_scope(model, None, request.descending), request.limit)
+    return ListStatement(sql, params, order_cols, request.limit, model, None, request.descending)
 
 
 def page(statement: ListStatement, records: list[Record], tokens: NextTokens) -> Page:
@@ -122,7 +130,7 @@ def page(statement: ListStatement, records: list[Record], tokens: NextTokens) ->
     items = records[:limit]
     token = None
     if items:
-        token = tokens.make([items[-1][c] for c in statement.order_columns], statement.scope)
+        token = tokens.make([items[-1][c] for c in statement.order_columns], statement.scope())
     return Page(items, token)
 
 

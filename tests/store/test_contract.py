@@ -254,7 +254,7 @@ async def test_get_many(backend: Backend, schema: Schema) -> None:
             {"customerId": "alice", "placedAt": "2024-01-03T00:00:00.000Z"}]
     assert [(r["customerId"], r["total"]) for r in await backend.records.get_many(Order, keys)] == [
         ("bob", 25.0), ("alice", 30.0)]
-    many = [{"id": f"p{i:02d}"} for i in range(1200)]   # more than one statement's worth of parameters
+    many = [{"id": f"p{i:02d}"} for i in range(40_000)]   # more than one statement's worth of parameters
     assert [r["id"] for r in await backend.records.get_many(Post, many)] == [f"p{i:02d}" for i in range(5)]
 
 
@@ -285,6 +285,10 @@ async def test_list_related_equals_a_list_per_parent(backend: Backend, schema: S
                             ListRequest(Post, filter=flt, limit=limit, descending=descending,
                                         next_token=expected.next_token, extra_equals={"blogId": parent[0]}))
     assert await backend.records.list_related(RelatedRequest(Post, ("blogId",), [])) == {}
+    many = [(f"x{i}",) for i in range(31_000)] + [("b3",)]   # more than one statement's worth
+    pages = await backend.records.list_related(RelatedRequest(Post, ("blogId",), many, limit=2))
+    assert len(pages) == len(many) and pages[("b3",)] == await backend.records.list(
+        ListRequest(Post, limit=2, extra_equals={"blogId": "b3"}))
 
 
 async def test_list_related_by_a_composite_reference(backend: Backend, schema: Schema) -> None:

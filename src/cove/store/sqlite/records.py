@@ -26,8 +26,9 @@ from .connection import WriterLock, connect_reader
 
 T = TypeVar("T")
 
-# Keys (or parents) per statement for get_many/list_related: SQLite allows 32,766 parameters.
-CHUNK = 500
+# Bound key values per get_many/list_related statement, under SQLite's ceiling of 32,766 parameters
+# (leaving room for a filter's); a larger batch is split.
+MAX_KEY_PARAMETERS = 30_000
 
 
 class SQLiteRecords:
@@ -76,8 +77,9 @@ class SQLiteRecords:
     async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
         lay = self._layouts[model.name]
         found: dict[tuple[Any, ...], Record] = {}
-        for start in range(0, len(keys), CHUNK):
-            sql, params = queries.get_many(lay, keys[start:start + CHUNK])
+        step = MAX_KEY_PARAMETERS // len(lay.identifier)
+        for start in range(0, len(keys), step):
+            sql, params = queries.get_many(lay, keys[start:start + step])
             for row in self._read(sql, params):
                 record = lay.decode(row)
                 found[tuple(record[k] for k in lay.identifier)] = record
@@ -95,7 +97,7 @@ class SQLiteRecords:
         lay = self._layouts[request.model.name]
         pages: dict[tuple[Any, ...], Page] = {}
         parents = list(dict.fromkeys(request.parents))
-        step = max(1, CHUNK // max(1, len(request.references)))
+        step = MAX_KEY_PARAMETERS // max(1, len(request.references))
         for start in range(0, len(parents), step):
             part = RelatedRequest(request.model, request.references, parents[start:start + step], request.filter,
                                   request.limit, request.descending)

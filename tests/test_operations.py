@@ -250,16 +250,20 @@ def test_ready_fails_when_the_database_file_is_removed_or_replaced(tmp_path: Pat
 
 def test_ready_fails_while_a_migration_is_pending(tmp_path: Path, servers: Any) -> None:
     from cove.schema.loader import SchemaSource
-    from cove.store.legacy_sqlite import SQLiteStore
+    from cove.store import open_backend
 
     schema = write_schema(tmp_path / "app", NOTE_SCHEMA)
     box = servers(tmp_path, schema)
     assert httpx.get(f"http://127.0.0.1:{box.port}/ready").status_code == 200
     # Another process puts an older layout in place (a rollback that dropped Note.body).
     older = write_schema(tmp_path / "older", NOTE_SCHEMA.replace(', "body": a.string()', ""))
-    store = SQLiteStore(box.data_dir / "data.sqlite")
-    store.apply_schema(SchemaSource(str(older)).load().schema, allow_destructive=True)
-    store.close()
+
+    async def roll_back() -> None:
+        backend = open_backend(box.data_dir, create=False)
+        await backend.migrator.apply_schema(SchemaSource(str(older)).load().schema, allow_destructive=True)
+        await backend.close()
+
+    asyncio.run(roll_back())
     ready = httpx.get(f"http://127.0.0.1:{box.port}/ready")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {

@@ -3,6 +3,7 @@ proxy headers, the public URL and graceful shutdown. Every test drives a real se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal

@@ -40,7 +40,7 @@ from cove.client import (
     TransportError,
     paginate,
 )
-from cove.client._base import RequestOptions
+from cove.client._options import RequestOptions
 from cove.client._config import reset_config
 
 # ------------------------------------------------------------------------------------------------

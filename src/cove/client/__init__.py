@@ -42,15 +42,9 @@ from ._auth import (
     UserPoolAuth,
     register_auth_provider,
 )
-from ._base import (
-    DEFAULT_TIMEOUT,
-    USE_CLIENT_DEFAULT,
-    EnumInfo,
-    HeadersOption,
-    OperationsNamespace,
-    RequestInfo,
-    UseClientDefault,
-)
+from ._http import DEFAULT_TIMEOUT
+from ._namespaces import EnumInfo, OperationsNamespace
+from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestInfo, UseClientDefault
 from ._client import Client, CustomOperation, IndexQuery, ModelClient
 from ._config import AuthMode, Config, ConfigSource, configure, get_config, load_config
 from ._observe import AsyncObserveQuery, ObserveQuery, Snapshot

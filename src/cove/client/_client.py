@@ -12,24 +12,11 @@ from typing import Any, Generic, Self, TypeVar
 import httpx
 
 from ._auth import AuthProvider
-from ._base import (
-    DEFAULT_TIMEOUT,
-    USE_CLIENT_DEFAULT,
-    BaseClient,
-    CustomOps,
-    HeadersOption,
-    LoaderArgs,
-    LoaderBuild,
-    ModelClientBase,
-    ModelOps,
-    ModelsNamespace,
-    Operation,
-    OperationsNamespace,
-    RecordT,
-    RequestOptions,
-    UseClientDefault,
-    parse_response,
-)
+from ._base import BaseClient
+from ._http import DEFAULT_TIMEOUT, parse_response
+from ._namespaces import ModelClientBase, ModelsNamespace, OperationsNamespace
+from ._operations import CustomOps, LoaderArgs, LoaderBuild, ModelOps, Operation, RecordT, raw_operation
+from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestOptions, UseClientDefault
 from ._config import AuthMode, ConfigSource
 from ._observe import ObserveQuery, SortBy
 from ._paging import paginate
@@ -93,7 +80,7 @@ class Client(BaseClient):
     ) -> None:
         super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
                          headers=headers, endpoint=endpoint, auth_providers=auth_providers,
-                         max_attempts=max_attempts)
+                         max_attempts=max_attempts, make_loader=self._make_loader)
         verify = ssl_context(verify, self._config)  # also trusts `cove sandbox --tls`'s CA
         self._verify = verify
         self._realtime: SyncRealtime | None = None
@@ -102,9 +89,9 @@ class Client(BaseClient):
             self._schema, lambda name: ModelClient(self, self._ops(name)))
         #: Custom queries and mutations of the schema: ``client.queries.echo({"message": "hi"})``.
         self.queries: OperationsNamespace[CustomOperation] = OperationsNamespace(
-            self._schema, "query", lambda op: CustomOperation(self, CustomOps(self, op)))
+            self._schema, "query", lambda op: CustomOperation(self, self._operations.custom(op)))
         self.mutations: OperationsNamespace[CustomOperation] = OperationsNamespace(
-            self._schema, "mutation", lambda op: CustomOperation(self, CustomOps(self, op)))
+            self._schema, "mutation", lambda op: CustomOperation(self, self._operations.custom(op)))
 
     # -- public ---------------------------------------------------------------------------------
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
@@ -123,7 +110,7 @@ class Client(BaseClient):
         subscription = raw_subscription(query, variables, options)
         if subscription is not None:
             return self.realtime.subscribe(subscription)  # type: ignore[return-value]
-        return self._run(self._raw_operation(query, variables, options))
+        return self._run(raw_operation(query, variables, options))
 
     @property
     def realtime(self) -> SyncRealtime:

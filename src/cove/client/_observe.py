@@ -35,7 +35,7 @@ from .errors import GraphQLResponseError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._async_client import AsyncModelClient
-    from ._base import RequestOptions
+    from ._options import RequestOptions
     from ._client import ModelClient
     from ._schema import ModelInfo
 

@@ -35,11 +35,13 @@ from cove.wire.realtime import SUBPROTOCOL, encode_header
 
 from ._auth import AuthRequest
 from ._documents import _selection_string, print_document
+from ._http import USER_AGENT, json_default
 from ._records import GraphQLError, Result
 from .errors import CoveError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._base import BaseClient, RequestInfo, RequestOptions, Resolved
+    from ._base import BaseClient
+    from ._options import RequestInfo, RequestOptions, Resolved
     from ._schema import ModelInfo
 
 T = TypeVar("T")
@@ -221,7 +223,7 @@ class SubscriptionRequest(Generic[T]):
 
 @dataclass(frozen=True)
 class RealtimeCall:
-    """A subscription request with its options resolved (duck-types ``_base.Call`` for headers)."""
+    """A subscription request with its options resolved (duck-types ``_operations.Call`` for headers)."""
 
     resolved: Resolved
     data: str                 # the start payload's ``data``: JSON of {query, variables}
@@ -241,10 +243,8 @@ class Prepared:
 
 def begin(client: BaseClient, request: SubscriptionRequest[Any]) -> RealtimeCall:
     resolved = client._resolve(request.options)
-    from ._base import _json_default
-
     data = orjson.dumps({"query": request.document, "variables": dict(request.variables)},
-                        default=_json_default).decode()
+                        default=json_default).decode()
     info: RequestInfo = {"method": "POST", "url": resolved.url, "headers": {}, "query_string": request.document,
                          "queryString": request.document}
     return RealtimeCall(resolved=resolved, data=data, url=realtime_url(resolved.url),
@@ -268,8 +268,6 @@ def auth_requests(client: BaseClient, call: RealtimeCall, custom: Mapping[str, s
 
 def prepared(call: RealtimeCall, connect_auth: Mapping[str, str], start_auth: Mapping[str, str],
              custom: Mapping[str, str]) -> Prepared:
-    from ._base import USER_AGENT
-
     mode = call.resolved.mode
 
     def auth_json(auth: Mapping[str, str]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 import httpx
 
 from ._auth import AuthProvider
-from ._base import HeadersOption
+from ._options import HeadersOption
 from ._config import AuthMode, ConfigSource
 from ._records import Result
 

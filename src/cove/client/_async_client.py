@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -22,11 +23,9 @@ from ._observe import AsyncObserveQuery, SortBy
 from ._paging import apaginate
 from ._realtime import (
     SubscriptionRequest,
-    model_shape,
-    model_subscription_document,
+    model_subscription,
     raw_subscription,
     ssl_context,
-    subscription_variables,
 )
 from ._realtime_async import AsyncRealtime, AsyncSubscription
 from ._records import DynamicRecord, Result
@@ -253,14 +252,16 @@ class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
                       endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> AsyncObserveQuery[RecordT]:
         """``async for snapshot in aclient.models.Todo.observe_query(...)`` (see ``ModelClient.observe_query``)."""
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
-        return AsyncObserveQuery(self, filter, selection_set, sort_by, descending, limit, options)
+        return AsyncObserveQuery(self._ops, self.list, self._subscription_to, filter, selection_set, sort_by,
+                                 descending, limit, options)
+
+    def _subscription_to(self, request: SubscriptionRequest[Any], *, sink: asyncio.Queue[Any],
+                         tag: str) -> AsyncSubscription[Any]:
+        return self._client.realtime.subscription(request, sink=sink, tag=tag)
 
     def _subscription(self, event: str, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
                       options: RequestOptions) -> SubscriptionRequest[RecordT]:
-        client, model = self._client, self._ops.model
-        return SubscriptionRequest(model_subscription_document(client, model, event, selection_set),
-                                   subscription_variables(filter), options,
-                                   model_shape(client, model.name, selection_set, options))
+        return model_subscription(self._ops, event, filter, selection_set, options)
 
     def _index_query(self, query_field: str) -> AsyncIndexQuery[RecordT]:
         return AsyncIndexQuery(self, query_field)

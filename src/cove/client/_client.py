@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import queue
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,11 +23,9 @@ from ._observe import ObserveQuery, SortBy
 from ._paging import paginate
 from ._realtime import (
     SubscriptionRequest,
-    model_shape,
-    model_subscription_document,
+    model_subscription,
     raw_subscription,
     ssl_context,
-    subscription_variables,
 )
 from ._realtime_sync import Subscription, SyncRealtime
 from ._records import DynamicRecord, Result
@@ -286,14 +285,15 @@ class ModelClient(ModelClientBase[RecordT], Generic[RecordT]):
         ``.is_synced`` (aws-amplify's observeQuery; re-lists after a reconnect; ``sort_by`` a field name
         or key function; ``limit`` is the page size of the listing)."""
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
-        return ObserveQuery(self, filter, selection_set, sort_by, descending, limit, options)
+        return ObserveQuery(self._ops, self.list, self._subscribe, filter, selection_set, sort_by, descending,
+                            limit, options)
+
+    def _subscribe(self, request: SubscriptionRequest[Any], *, sink: queue.Queue[Any], tag: str) -> Subscription[Any]:
+        return self._client.realtime.subscribe(request, sink=sink, tag=tag)
 
     def _subscription(self, event: str, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
                       options: RequestOptions) -> SubscriptionRequest[RecordT]:
-        client, model = self._client, self._ops.model
-        return SubscriptionRequest(model_subscription_document(client, model, event, selection_set),
-                                   subscription_variables(filter), options,
-                                   model_shape(client, model.name, selection_set, options))
+        return model_subscription(self._ops, event, filter, selection_set, options)
 
     def _index_query(self, query_field: str) -> IndexQuery[RecordT]:
         return IndexQuery(self, query_field)

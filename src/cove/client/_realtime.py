@@ -42,7 +42,7 @@ from .errors import CoveError
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import BaseClient
     from ._options import RequestInfo, RequestOptions, Resolved
-    from ._schema import ModelInfo
+    from ._operations import ModelOps
 
 T = TypeVar("T")
 
@@ -302,13 +302,13 @@ def prepared(call: RealtimeCall, connect_auth: Mapping[str, str], start_auth: Ma
 EVENTS = {"create": "onCreate", "update": "onUpdate", "delete": "onDelete"}
 
 
-def model_subscription_document(client: BaseClient, model: ModelInfo, event: str,
-                                selection_set: Sequence[str] | None) -> str:
+def model_subscription_document(ops: ModelOps[Any], event: str, selection_set: Sequence[str] | None) -> str:
     """``subscription ($filter: ModelSubscriptionTodoFilterInput) { onCreateTodo(filter: $filter)
     { <selection> } }``, exactly as aws-amplify prints it (the ``owner`` argument is never sent)."""
     if isinstance(selection_set, str):
         raise TypeError("selection_set must be a list of field paths, e.g. ['id', 'content']")
-    sel = _selection_string(client._documents.selection(model, selection_set))
+    model = ops.model
+    sel = _selection_string(ops.operations.documents.selection(model, selection_set))
     name = model.name[:1].upper() + model.name[1:]
     return print_document(f"subscription($filter: ModelSubscription{name}FilterInput) "
                           f"{{ {EVENTS[event]}{name}(filter: $filter) {{ {sel} }} }}")
@@ -332,7 +332,7 @@ class EventError(SubscriptionError):
     field the mutation did not): raised by the iterator, which stays usable."""
 
 
-def model_shape(client: BaseClient, model_name: str, selection_set: Sequence[str] | None,
+def model_shape(ops: ModelOps[Any], selection_set: Sequence[str] | None,
                 options: RequestOptions) -> Callable[[Mapping[str, Any]], Any]:
     """Model subscriptions yield the record (aws-amplify unwraps ``payload.data[<root field>]``);
     records read with the default selection set get lazy loaders, as from ``get``."""
@@ -342,9 +342,15 @@ def model_shape(client: BaseClient, model_name: str, selection_set: Sequence[str
         raw = next(iter(data.values()), None) if isinstance(data, Mapping) and data else None
         if not isinstance(raw, Mapping):
             raise EventError("the event carries no record", errors if isinstance(errors, list) else ())
-        ops = client._ops(model_name)
         return ops.record(raw, selection_set is None, options, partial=bool(errors))
     return shape
+
+
+def model_subscription(ops: ModelOps[Any], event: str, filter: Mapping[str, Any] | None,
+                       selection_set: Sequence[str] | None, options: RequestOptions) -> SubscriptionRequest[Any]:
+    """``client.models.<Model>.on_<event>(...)``: the request its subscription starts with."""
+    return SubscriptionRequest(model_subscription_document(ops, event, selection_set),
+                               subscription_variables(filter), options, model_shape(ops, selection_set, options))
 
 
 def raw_subscription(query: str, variables: Mapping[str, Any] | None,

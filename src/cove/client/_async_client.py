@@ -14,12 +14,12 @@ import httpx
 
 from ._auth import AuthProvider
 from ._base import BaseClient
+from ._config import AuthMode, ConfigSource
 from ._http import DEFAULT_TIMEOUT, parse_response
 from ._namespaces import ModelClientBase, ModelsNamespace, OperationsNamespace
+from ._observe import AsyncObserveQuery, SortBy
 from ._operations import CustomOps, LoaderArgs, LoaderBuild, ModelOps, Operation, RecordT, raw_operation
 from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestOptions, UseClientDefault
-from ._config import AuthMode, ConfigSource
-from ._observe import AsyncObserveQuery, SortBy
 from ._paging import apaginate
 from ._realtime import (
     SubscriptionRequest,

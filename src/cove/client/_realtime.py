@@ -17,7 +17,7 @@ a background thread; ``_realtime_async.py`` runs it in a task. Both follow aws-a
 
 from __future__ import annotations
 
-import base64
+import logging
 import random
 import ssl
 import time
@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -41,10 +41,11 @@ from .errors import CoveError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import BaseClient
-    from ._options import RequestInfo, RequestOptions, Resolved
     from ._operations import ModelOps
+    from ._options import RequestInfo, RequestOptions, Resolved
 
 T = TypeVar("T")
+log = logging.getLogger("cove.client.realtime")
 
 #: The headers aws-amplify signs for IAM real-time requests (connection and start).
 _IAM_HEADERS = {"accept": "application/json, text/javascript", "content-encoding": "amz-1.0",
@@ -84,6 +85,46 @@ class RealtimeOptions:
     max_backoff: float = 30.0
     #: Seconds the socket stays open after its last subscription stops.
     linger: float = 1.0
+
+
+class _Stateful(Protocol):
+    @property
+    def state(self) -> ConnectionState: ...
+
+
+SocketT = TypeVar("SocketT", bound=_Stateful)
+
+
+class RealtimeBase(Generic[SocketT]):
+    """What ``client.realtime`` is on both clients: the timers, one socket per real-time URL, and the
+    connection-state listeners. ``SyncRealtime`` and ``AsyncRealtime`` add subscribing and closing."""
+
+    def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
+        self._client = client
+        self.verify = verify
+        self.options = RealtimeOptions()
+        self._sockets: dict[str, SocketT] = {}
+        self._listeners: list[StateListener] = []
+
+    def state(self, url: str | None = None) -> ConnectionState:
+        """The connection state of the configured endpoint's socket (or of ``url``'s)."""
+        endpoint = self._client._endpoint
+        key = url or realtime_url(self._client._config.url if endpoint is None else endpoint)
+        socket = self._sockets.get(key)
+        return socket.state if socket is not None else ConnectionState.DISCONNECTED
+
+    def add_listener(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener(state, url)`` on every connection state change (from the socket's
+        thread or task); returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, state: ConnectionState, url: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(state, url)
+            except Exception:
+                log.exception("a connection state listener raised")
 
 
 class SubscriptionError(CoveError):

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from types import TracebackType
@@ -20,8 +19,7 @@ from ._realtime import (
     CONNECTION_INIT,
     ConnectionState,
     Prepared,
-    RealtimeOptions,
-    StateListener,
+    RealtimeBase,
     SubscriptionClosed,
     SubscriptionError,
     SubscriptionRequest,
@@ -29,7 +27,6 @@ from ._realtime import (
     begin,
     new_id,
     prepared,
-    realtime_url,
     start_frame,
     stop_frame,
     websocket_ssl,
@@ -37,7 +34,7 @@ from ._realtime import (
 from ._realtime_protocol import SocketProtocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._base import BaseClient
+    pass
 
 T = TypeVar("T")
 log = logging.getLogger("cove.client.realtime")
@@ -288,15 +285,8 @@ class _Socket:
             self.protocol.receive(text, time.monotonic())
 
 
-class AsyncRealtime:
+class AsyncRealtime(RealtimeBase["_Socket"]):
     """``aclient.realtime``: the sockets of an async client, their state, and the options."""
-
-    def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
-        self._client = client
-        self.verify = verify
-        self.options = RealtimeOptions()
-        self._sockets: dict[str, _Socket] = {}
-        self._listeners: list[StateListener] = []
 
     def subscription(self, request: SubscriptionRequest[T], *, sink: asyncio.Queue[Any] | None = None,
                      tag: Any = None) -> AsyncSubscription[T]:
@@ -332,24 +322,6 @@ class AsyncRealtime:
                                     + detail) from None
         if sub._errors is not None:
             raise SubscriptionError("the server refused the subscription", sub._errors)
-
-    def state(self, url: str | None = None) -> ConnectionState:
-        key = url or realtime_url(self._client._config.url if self._client._endpoint is None
-                                  else self._client._endpoint)
-        socket = self._sockets.get(key)
-        return socket.state if socket is not None else ConnectionState.DISCONNECTED
-
-    def add_listener(self, listener: StateListener) -> Callable[[], None]:
-        """Call ``listener(state, url)`` on every connection state change; returns a remover."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _notify(self, state: ConnectionState, url: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(state, url)
-            except Exception:
-                log.exception("a connection state listener raised")
 
     async def aclose(self) -> None:
         sockets = list(self._sockets.values())

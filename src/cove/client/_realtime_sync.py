@@ -2,8 +2,9 @@
 
 The thread owns the socket: it connects, sends ``connection_init`` and every live subscription's
 ``start``, and pumps frames into the socket's ``SocketProtocol`` (``_realtime_protocol.py``), which
-decides everything else (dispatch, keep-alive, linger, reconnecting with backoff). The app's threads only add and remove subscriptions (``start``/``stop`` are sent from the
-calling thread; websockets allows one reader and concurrent writers) and read their queues.
+decides everything else (dispatch, keep-alive, linger, reconnecting with backoff). The app's
+threads only add and remove subscriptions (``start``/``stop`` are sent from the calling thread;
+websockets allows one reader and concurrent writers) and read their queues.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from ._realtime import (
     CONNECTION_INIT,
     ConnectionState,
     Prepared,
-    RealtimeOptions,
-    StateListener,
+    RealtimeBase,
     SubscriptionClosed,
     SubscriptionError,
     SubscriptionRequest,
@@ -288,16 +288,12 @@ class _Socket:
                 self.protocol.receive(text, time.monotonic())
 
 
-class SyncRealtime:
+class SyncRealtime(RealtimeBase["_Socket"]):
     """``client.realtime``: the sockets of a sync client, their state, and the options."""
 
     def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
-        self._client = client
-        self.verify = verify
-        self.options = RealtimeOptions()
-        self._sockets: dict[str, _Socket] = {}
+        super().__init__(client, verify)
         self._lock = threading.Lock()
-        self._listeners: list[StateListener] = []
 
     def subscribe(self, request: SubscriptionRequest[T], *, sink: queue.Queue[Any] | None = None,
                   tag: Any = None) -> Subscription[T]:
@@ -332,28 +328,6 @@ class SyncRealtime:
         if sub._errors is not None:
             raise SubscriptionError("the server refused the subscription", sub._errors)
         return sub
-
-    def state(self, url: str | None = None) -> ConnectionState:
-        """The connection state of the configured endpoint's socket (or of ``url``'s)."""
-        from ._realtime import realtime_url
-
-        key = url or realtime_url(self._client._config.url if self._client._endpoint is None
-                                  else self._client._endpoint)
-        socket = self._sockets.get(key)
-        return socket.state if socket is not None else ConnectionState.DISCONNECTED
-
-    def add_listener(self, listener: StateListener) -> Callable[[], None]:
-        """Call ``listener(state, url)`` on every connection state change (from the socket's
-        thread); returns a function that removes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _notify(self, state: ConnectionState, url: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(state, url)
-            except Exception:
-                log.exception("a connection state listener raised")
 
     def close(self) -> None:
         """Stop every subscription and close every socket."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from cove.wire import sigv4
 
-from . import _session
+from ._session import aaccess_token, access_token, aidentity_credentials, identity_credentials
 from .errors import (
     ConfigurationError,
     NoApiKeyError,
@@ -140,7 +140,7 @@ class UserPoolAuth(AuthProvider):
                 raise ConfigurationError("the token provider is async: use it with cove.generate_async_client()")
             return token
         if self.use_auth_session:
-            return _session.access_token(request.config)
+            return access_token(request.config)
         return None
 
     async def _atoken(self, request: AuthRequest) -> str | None:
@@ -150,7 +150,7 @@ class UserPoolAuth(AuthProvider):
                 token = await token
             return token
         if self.use_auth_session:
-            return await _session.aaccess_token(request.config)
+            return await aaccess_token(request.config)
         return None
 
     def auth_headers(self, request: AuthRequest) -> dict[str, str]:
@@ -212,7 +212,7 @@ class IamAuth(AuthProvider):
                 return self.credentials
             return self.credentials()
         if request is not None:
-            creds = _session.identity_credentials(request.config)
+            creds = identity_credentials(request.config)
             if creds is not None:
                 return creds
         return env_credentials()
@@ -220,7 +220,7 @@ class IamAuth(AuthProvider):
     async def aresolve_credentials(self, request: AuthRequest) -> AwsCredentials | None:
         if self.credentials is not None:
             return self.resolve_credentials(request)
-        creds = await _session.aidentity_credentials(request.config)
+        creds = await aidentity_credentials(request.config)
         return creds if creds is not None else env_credentials()
 
     def auth_headers(self, request: AuthRequest) -> dict[str, str]:

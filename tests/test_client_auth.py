@@ -303,7 +303,7 @@ def test_signed_in_functions_need_a_session(box: Any) -> None:
         assert exc.value.name == "UserUnAuthenticatedException"
 
 
-def test_async_twins(box: Any) -> None:
+def test_async_account_twins(box: Any) -> None:
     config = box.outputs
     address = new_user(box)
 

@@ -87,12 +87,20 @@ class RealtimeOptions:
     linger: float = 1.0
 
 
-class _Stateful(Protocol):
+class _ProtocolState(Protocol):
     @property
     def state(self) -> ConnectionState: ...
 
+    @property
+    def last_error(self) -> str | None: ...
 
-SocketT = TypeVar("SocketT", bound=_Stateful)
+
+class _Socket(Protocol):
+    @property
+    def protocol(self) -> _ProtocolState: ...
+
+
+SocketT = TypeVar("SocketT", bound=_Socket)
 
 
 class RealtimeBase(Generic[SocketT]):
@@ -111,7 +119,7 @@ class RealtimeBase(Generic[SocketT]):
         endpoint = self._client._endpoint
         key = url or realtime_url(self._client._config.url if endpoint is None else endpoint)
         socket = self._sockets.get(key)
-        return socket.state if socket is not None else ConnectionState.DISCONNECTED
+        return socket.protocol.state if socket is not None else ConnectionState.DISCONNECTED
 
     def add_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener(state, url)`` on every connection state change (from the socket's
@@ -125,6 +133,12 @@ class RealtimeBase(Generic[SocketT]):
                 listener(state, url)
             except Exception:
                 log.exception("a connection state listener raised")
+
+    def _unacknowledged(self, socket: SocketT) -> SubscriptionError:
+        last_error = socket.protocol.last_error
+        detail = f" (last error: {last_error})" if last_error else ""
+        return SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
+                                 + detail)
 
 
 class SubscriptionError(CoveError):

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from ._realtime import (
     CONNECTION_INIT,
-    ConnectionState,
     Prepared,
     RealtimeBase,
     SubscriptionClosed,
@@ -176,14 +175,6 @@ class _Socket:
         self.task: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
 
-    @property
-    def state(self) -> ConnectionState:
-        return self.protocol.state
-
-    @property
-    def last_error(self) -> str | None:
-        return self.protocol.last_error
-
     # -- app side -------------------------------------------------------------------------------
     async def add(self, sub: AsyncSubscription[Any]) -> None:
         if self.protocol.add(sub) and self.ws is not None:
@@ -317,9 +308,7 @@ class AsyncRealtime(RealtimeBase["_Socket"]):
             await asyncio.wait_for(sub._acked.wait(), self.options.ack_timeout)
         except TimeoutError:
             await sub.unsubscribe()
-            detail = f" (last error: {socket.last_error})" if socket.last_error else ""
-            raise SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
-                                    + detail) from None
+            raise self._unacknowledged(socket) from None
         if sub._errors is not None:
             raise SubscriptionError("the server refused the subscription", sub._errors)
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from ._realtime import (
     CONNECTION_INIT,
-    ConnectionState,
     Prepared,
     RealtimeBase,
     SubscriptionClosed,
@@ -165,14 +164,6 @@ class _Socket:
         self.thread: threading.Thread | None = None
         self.running = False            # a thread owns this socket (set and cleared under the lock)
         self.wake = threading.Event()
-
-    @property
-    def state(self) -> ConnectionState:
-        return self.protocol.state
-
-    @property
-    def last_error(self) -> str | None:
-        return self.protocol.last_error
 
     # -- app side -------------------------------------------------------------------------------
     def add(self, sub: Subscription[Any]) -> None:
@@ -322,9 +313,7 @@ class SyncRealtime(RealtimeBase["_Socket"]):
         socket.add(sub)
         if not sub._acked.wait(self.options.ack_timeout):
             sub.unsubscribe()
-            detail = f" (last error: {socket.last_error})" if socket.last_error else ""
-            raise SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
-                                    + detail)
+            raise self._unacknowledged(socket)
         if sub._errors is not None:
             raise SubscriptionError("the server refused the subscription", sub._errors)
         return sub

@@ -169,8 +169,9 @@ class _Session:
         refresh = result.get("RefreshToken") or (self.tokens.refresh_token if self.tokens else None)
         ident = result.get("IdToken")
         tokens = AuthTokens(JWT.decode(result["AccessToken"]), JWT.decode(ident) if ident else None, refresh)
+        user = tokens.access_token.payload.get("sub")
         with self.lock:
-            if self.tokens is None or self.tokens.access_token.payload.get("sub") != tokens.access_token.payload.get("sub"):
+            if self.tokens is None or self.tokens.access_token.payload.get("sub") != user:
                 self._forget_identity()
             self.tokens = tokens
             if login_id is not None:

@@ -28,6 +28,10 @@ class FakeSub:
         self._acked.set()
 
 
+def latest(states: list[ConnectionState]) -> ConnectionState:
+    return states[-1]
+
+
 def frame(kind: str, sub_id: str | None = None, **payload: Any) -> str:
     out: dict[str, Any] = {"type": kind}
     if sub_id is not None:
@@ -166,9 +170,9 @@ def test_keep_alive_watchdog() -> None:
     open_with(protocol, FakeSub("a"), now=0.0, timeout_ms=30000)
     assert protocol.tick(5.0) is True
     assert protocol.tick(11.0) is True
-    assert states[-1] == ConnectionState.CONNECTED_PENDING_KEEP_ALIVE
+    assert latest(states) == ConnectionState.CONNECTED_PENDING_KEEP_ALIVE
     protocol.receive(frame("ka"), 12.0)
-    assert states[-1] == ConnectionState.CONNECTED
+    assert latest(states) == ConnectionState.CONNECTED
     with pytest.raises(TimeoutError):
         protocol.tick(43.0)
 
@@ -181,12 +185,12 @@ def test_idle_linger_closes_after_the_last_subscription_stops() -> None:
     assert protocol.remove(a, 10.0) is False        # already gone
     assert protocol.tick(10.5) is True              # lingering
     assert protocol.tick(11.0) is False             # linger over: close
-    assert states[-1] == ConnectionState.CONNECTED_PENDING_DISCONNECT
+    assert latest(states) == ConnectionState.CONNECTED_PENDING_DISCONNECT
     protocol.disconnected()
     assert protocol.ended(None) == 0.0
     assert protocol.next_connection() is None       # nothing subscribed: the thread/task stops
     protocol.stopped()
-    assert states[-1] == ConnectionState.DISCONNECTED
+    assert latest(states) == ConnectionState.DISCONNECTED
 
 
 def test_a_subscription_added_while_lingering_keeps_the_socket() -> None:

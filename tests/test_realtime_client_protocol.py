@@ -70,7 +70,7 @@ def test_handshake_waits_for_the_ack_and_reads_the_timeout() -> None:
     assert protocol.timeout == 5.0
     assert protocol.opened(10.0) == [sub]
     protocol.connected()
-    assert protocol.phase is Phase.OPEN and protocol.generation == 1
+    assert protocol.is_open and protocol.generation == 1
     assert states == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]
     assert protocol.add(FakeSub("b")) is True   # open: a new subscription's start goes out at once
 

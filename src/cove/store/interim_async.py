@@ -79,6 +79,7 @@ class _HeavyReads(AsyncRecords):
         reader = getattr(self._local, "reader", None)
         if reader is None:
             reader = self._local.reader = self.store.reader()
+        reader._layouts = self.store._layouts   # a schema reload replaces them on the store
         return work(reader, *args)
 
     async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
@@ -114,6 +115,9 @@ def _batches(keys: list[tuple[Any, ...]], width: int) -> list[list[tuple[Any, ..
 
 
 def get_many(store: SQLiteStore, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
+    if len(keys) == 1:   # one key: the single-key statement
+        found = store.get(model, keys[0])
+        return [found] if found is not None else []
     lay = store.layout(model)
     identifier = list(model.identifier)
     wanted = list(dict.fromkeys(tuple(k[c] for c in identifier) for k in keys))
@@ -129,6 +133,11 @@ def list_related(store: SQLiteStore, request: RelatedRequest) -> dict[tuple[Any,
     """Each parent's page, as ``store.list(ListRequest(..., extra_equals=...))`` returns it (same
     order by the primary key, same next token), for all parents in one windowed statement."""
     model = request.model
+    if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list
+        parent = request.parents[0]
+        return {parent: store.list(ListRequest(model, filter=request.filter, limit=request.limit,
+                                               descending=request.descending,
+                                               extra_equals=dict(zip(request.references, parent, strict=True))))}
     lay = store.layout(model)
     references = list(request.references)
     pages = {parent: Page([], None) for parent in request.parents}

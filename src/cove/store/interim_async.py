@@ -73,7 +73,7 @@ class _HeavyReads(AsyncRecords):
 
     def __init__(self, store: SQLiteStore) -> None:
         super().__init__(store)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cove-reader")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cove-heavy-reads")
         self._local = threading.local()
 
     async def _on_reader(self, work: Callable[..., Any], *args: Any) -> Any:

@@ -79,7 +79,7 @@ class CoveApp:
         self.limits = limits or Limits()
         self.store = store
         self.workers = Workers(self.limits.handler_threads)  # shared by the engines a schema reload makes
-        self.records = AsyncRecords(store)
+        self.records = AsyncRecords(store, self.workers.reader())
         self.api_keys = ApiKeyAuthenticator(store)
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()

@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -32,9 +32,10 @@ MAX_BRANCHES = 500
 class AsyncRecords:
     """:class:`cove.store.base.RecordStore` over a :class:`SQLiteStore`."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLiteStore, heavy_reads: Executor | None = None) -> None:
         self.store = store
         self._heavy: _HeavyReads | None = None
+        self._heavy_executor = heavy_reads   # the thread heavy reads run on (default: one of its own)
 
     async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
         return self.store.get(model, key)
@@ -63,17 +64,19 @@ class AsyncRecords:
 
     def for_heavy_reads(self) -> _HeavyReads:
         if self._heavy is None:
-            self._heavy = _HeavyReads(self.store)
+            executor = self._heavy_executor or ThreadPoolExecutor(1, thread_name_prefix="cove-heavy-reads")
+            self._heavy = _HeavyReads(self.store, executor)
         return self._heavy
 
 
 class _HeavyReads(AsyncRecords):
-    """Reads on one thread with the store's read-only reader connection; the loop awaits meanwhile.
-    One thread, not a pool: heavy reads queue behind each other instead of multiplying."""
+    """Reads on one thread (the server's: Workers.reader) with the store's read-only reader
+    connection (one per thread); the loop awaits meanwhile. One thread, not a pool: heavy reads queue
+    behind each other instead of multiplying."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLiteStore, executor: Executor) -> None:
         super().__init__(store)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cove-heavy-reads")
+        self._pool = executor
         self._local = threading.local()
 
     async def _on_reader(self, work: Callable[..., Any], *args: Any) -> Any:

@@ -42,7 +42,7 @@ from cove.identity.services import IdentityServices  # noqa: E402
 from cove.identity.store import SQLiteIdentityStore  # noqa: E402
 from cove.schema.loader import SchemaSource  # noqa: E402
 from cove.server.authn import ApiKeyAuthenticator, Authenticator, IamVerifier  # noqa: E402
-from cove.store.legacy_sqlite import SQLiteStore  # noqa: E402
+from cove.store import open_backend  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 SCHEMA = BENCH / "auth_schema.py"
@@ -66,9 +66,9 @@ def in_process() -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="cove-authbench-"))
     try:
         schema = SchemaSource(str(SCHEMA)).load().schema
-        store = SQLiteStore(tmp / "data.sqlite")
-        store.apply_schema(schema)
-        key = store.create_api_key(expires_at=time.time() + 86400).key
+        backend = open_backend(tmp)
+        asyncio.run(backend.migrator.apply_schema(schema))
+        key = asyncio.run(backend.keys.create_api_key(expires_at=time.time() + 86400)).key
         ids = IdentityServices(SQLiteIdentityStore(tmp / "data.sqlite"), tmp, schema, region="us-east-1",
                                base_url="http://127.0.0.1:1")
         assert ids.user_pool is not None and ids.identity_pool is not None
@@ -79,7 +79,7 @@ def in_process() -> dict[str, float]:
                                                                "PASSWORD": PASSWORD}})["AuthenticationResult"]
         iam = IamVerifier(region="us-east-1", issuer=ids.credentials, store=ids.store,
                           identity_pool_id=ids.identity_pool_id)
-        authn = Authenticator(ApiKeyAuthenticator(store), user_pool=ids.tokens, iam=iam)
+        authn = Authenticator(ApiKeyAuthenticator(backend.keys), user_pool=ids.tokens, iam=iam)
         loop = asyncio.new_event_loop()
         body = json.dumps({"query": harness.DOCUMENTS["get"], "variables": {"id": "x"}}).encode()
 
@@ -109,7 +109,7 @@ def in_process() -> dict[str, float]:
 
         out["loop_overhead"] = _time_per_call(lambda: loop.run_until_complete(noop()), 20_000)
         loop.close()
-        store.close()
+        asyncio.run(backend.close())
         ids.close()
         return out
     finally:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from cove.private_files import private_database
-from cove.store.legacy_sqlite import transaction
+from cove.store.sqlite.connection import transaction
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS _cove_identity_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

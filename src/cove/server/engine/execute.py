@@ -68,9 +68,10 @@ class Engine:
                  workers: Workers | None = None, publisher: Publisher | None = None) -> None:
         self.schema = schema
         self.records = records
-        self.heavy_records = records.for_heavy_reads()
         self.limits = limits or Limits()
         self.workers = workers or Workers(self.limits.handler_threads)
+        # A heavy request's statements run on the thread that renders it (one busy thread, not two).
+        self.heavy_records = records.for_heavy_reads(self.workers.reader())
         self.publisher = publisher
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)

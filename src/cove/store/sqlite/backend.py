@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
-
 import orjson
 
 from cove.schema.model import Schema
@@ -66,8 +65,7 @@ class SQLiteBackend:
         self.keys = SQLiteKeys(self.conn, self._lock)
         self.transfer = SQLiteTransfer(self.conn, self._lock, self.path, self.layouts,
                                        lambda: list(self.stored_description()))
-        # The identity state's SQLite store (store/sqlite/identity.py) is wired here once it lands.
-        self.identity: Any = None
+        self.identity: Any = None   # the identity state keeps its own store (cove.identity.store) for now
 
     def stored_description(self) -> migrate.Description:
         row = self.conn.execute(*meta.read_meta(self.dialect, "schema")).fetchone()
@@ -83,16 +81,12 @@ class SQLiteBackend:
             self._secret = bytes.fromhex(row[0])
         return self._secret
 
-    def start_background_checkpoints(self, interval: float = 0.25) -> None:
+    def start_background_work(self, checkpoint_interval: float = 0.25) -> None:
         """Move WAL checkpoints off the request path (see connection.Checkpointer); for servers."""
         if self._checkpointer is None:
-            self._checkpointer = Checkpointer(self.path, self.conn, interval)
+            self._checkpointer = Checkpointer(self.path, self.conn, checkpoint_interval)
 
     async def close(self) -> None:
-        self.close_now()
-
-    def close_now(self) -> None:
-        """``close`` for synchronous callers (SQLite closes without waiting)."""
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.records.close()

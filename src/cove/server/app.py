@@ -22,13 +22,16 @@ from cove.schema.model import Schema
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import InternalFailure, RequestError, header_value
+from .events import MutationEvent, Publisher
 from .execution import Engine
 from .identity import Identity
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, request_id
+from .payloads import selection_mask
+from .realtime.hub import Realtime
+from .realtime.settings import RealtimeLimits, RealtimeSettings
 from .workers import Workers
-from .realtime import Realtime, RealtimeSettings
 
 log = logging.getLogger("cove.server")
 Scope = dict[str, Any]
@@ -70,6 +73,25 @@ def _identity_routes() -> Any:
     return identity_routes
 
 
+def _mutation_hook(publish: Publisher) -> Callable[..., None]:
+    """The engine's on_mutation hook, as MutationEvents for `publish` (until the engine takes its
+    publisher in its constructor)."""
+
+    masks: dict[int, tuple[Any, Any]] = {}   # id(plan) -> (plan, its selection): plans are cached, so are masks
+
+    def on_mutation(field: str, model: Any, record: Any, value: Any, plan: Any) -> None:
+        if plan is None:
+            record = value  # a custom mutation's scalar result, as the caller received it
+        hit = masks.get(id(plan))
+        if hit is None or hit[0] is not plan:
+            if len(masks) >= 1024:
+                masks.clear()
+            hit = masks[id(plan)] = (plan, selection_mask(plan))
+        publish(MutationEvent(field, model.name if model is not None else None, record, hit[1]))
+
+    return on_mutation
+
+
 class CoveApp:
     """ASGI callable serving one schema from one store."""
 
@@ -83,8 +105,11 @@ class CoveApp:
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
         self.graphql_path = "/graphql"
-        self.realtime = Realtime(self, realtime)
-        self.engine.on_mutation = self.realtime.publish
+        realtime = realtime or RealtimeSettings(RealtimeLimits())
+        self.realtime = Realtime(engine=lambda: self.engine, authenticator=lambda: self.authenticator,
+                                 graphql_path=self.graphql_path, channel_secret=store.secret(),
+                                 limits=realtime.limits, broker_url=realtime.broker_url)
+        self.engine.on_mutation = _mutation_hook(self.realtime.publish)
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None
         self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
@@ -111,7 +136,7 @@ class CoveApp:
                 raise
             self.authenticator = self._authenticator()
         self.engine = Engine(schema, self.store, self.limits, self.workers)
-        self.engine.on_mutation = self.realtime.publish
+        self.engine.on_mutation = _mutation_hook(self.realtime.publish)
 
     def _authenticator(self) -> Authenticator:
         ids = self.identity

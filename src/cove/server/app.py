@@ -18,17 +18,16 @@ import orjson
 from graphql.language import FieldNode
 
 from cove.schema.model import Schema
+from cove.store.interim_async import AsyncRecords
 
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import InternalFailure, RequestError, header_value
-from .events import MutationEvent, Publisher
-from .execution import Engine
+from .engine import Engine
 from .identity import Identity
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, request_id
-from .payloads import selection_mask
 from .realtime.hub import Realtime
 from .realtime.settings import RealtimeLimits, RealtimeSettings
 from .workers import Workers
@@ -73,25 +72,6 @@ def _identity_routes() -> Any:
     return identity_routes
 
 
-def _mutation_hook(publish: Publisher) -> Callable[..., None]:
-    """The engine's on_mutation hook, as MutationEvents for `publish` (until the engine takes its
-    publisher in its constructor)."""
-
-    masks: dict[int, tuple[Any, Any]] = {}   # id(plan) -> (plan, its selection): plans are cached, so are masks
-
-    def on_mutation(field: str, model: Any, record: Any, value: Any, plan: Any) -> None:
-        if plan is None:
-            record = value  # a custom mutation's scalar result, as the caller received it
-        hit = masks.get(id(plan))
-        if hit is None or hit[0] is not plan:
-            if len(masks) >= 1024:
-                masks.clear()
-            hit = masks[id(plan)] = (plan, selection_mask(plan))
-        publish(MutationEvent(field, model.name if model is not None else None, record, hit[1]))
-
-    return on_mutation
-
-
 class CoveApp:
     """ASGI callable serving one schema from one store."""
 
@@ -100,7 +80,7 @@ class CoveApp:
         self.limits = limits or Limits()
         self.store = store
         self.workers = Workers(self.limits.handler_threads)  # shared by the engines a schema reload makes
-        self.engine = Engine(schema, store, self.limits, self.workers)
+        self.records = AsyncRecords(store, self.workers.reader())
         self.api_keys = ApiKeyAuthenticator(store)
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
@@ -109,7 +89,7 @@ class CoveApp:
         self.realtime = Realtime(engine=lambda: self.engine, authenticator=lambda: self.authenticator,
                                  graphql_path=self.graphql_path, channel_secret=store.secret(),
                                  limits=realtime.limits, broker_url=realtime.broker_url)
-        self.engine.on_mutation = _mutation_hook(self.realtime.publish)
+        self.engine = self._engine(schema)
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None
         self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
@@ -135,8 +115,11 @@ class CoveApp:
                 self.identity.configure(self.engine.schema)
                 raise
             self.authenticator = self._authenticator()
-        self.engine = Engine(schema, self.store, self.limits, self.workers)
-        self.engine.on_mutation = _mutation_hook(self.realtime.publish)
+        self.engine = self._engine(schema)
+
+    def _engine(self, schema: Schema) -> Engine:
+        return Engine(schema, self.records, limits=self.limits, workers=self.workers,
+                      publisher=self.realtime.publish)
 
     def _authenticator(self) -> Authenticator:
         ids = self.identity

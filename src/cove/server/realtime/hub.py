@@ -32,7 +32,7 @@ from cove.broker import Broker, BrokerError, open_broker
 
 from ..errors import RequestError
 from ..events import Mask, MutationEvent
-from ..payloads import RestrictedPlans
+from ..engine import RestrictedPlans
 from .connection import Connection
 from .protocol import appsync_error
 from .settings import RealtimeLimits
@@ -40,7 +40,7 @@ from .subscriptions import StartError, Subscription, SubscriptionTargets, plan_s
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..authn import Authenticator
-    from ..execution import Engine
+    from ..engine import Engine
     from ..identity import Identity
 
 log = logging.getLogger("cove.realtime")
@@ -309,7 +309,7 @@ class Realtime:
                 cache_key = (id(plan), sub.key, sub.viewer)
                 payload = rendered.get(cache_key)
                 if payload is None:
-                    body = engine.render_event(plan, sub.key, record, sub.variables, sub.identity)
+                    body = await engine.render_event(plan, sub.key, record, sub.variables, sub.identity)
                     payload = rendered[cache_key] = orjson.dumps(body)
                 sub.conn.enqueue(sub.frame_head + payload + b"}")
             except Exception:

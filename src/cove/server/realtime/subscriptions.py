@@ -23,7 +23,7 @@ from cove.wire.filters import FilterError, compile_filter
 
 from ..authorization import HiddenField
 from ..errors import FieldError
-from ..execution import Engine, Plan, PlanError
+from ..engine import Engine, Plan, PlanError
 from .protocol import appsync_error
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -20,7 +20,7 @@ class Keys:
         self.keys = {k.key: k for k in keys}
         self.lookups = 0
 
-    def find_api_key(self, key: str) -> ApiKey | None:
+    async def find_api_key(self, key: str) -> ApiKey | None:   # KeyStore's is a coroutine
         self.lookups += 1
         return self.keys.get(key)
 

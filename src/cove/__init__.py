@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .schema.dsl import AuthDefinition, DataDefinition, SchemaError, a, allow, define_auth, define_data
+from .schema.define import AuthDefinition, DataDefinition, define_auth, define_data
+from .schema.dsl import a, allow
+from .schema.model import SchemaError
 
 __version__ = "0.1.0"
 

@@ -673,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for message in invalid_values(args):
         parser.error(message)
-    from cove.schema.dsl import SchemaError
+    from cove.schema.model import SchemaError
     from cove.store.base import DestructiveChange
     from cove.store.transfer import TransferError
 

@@ -23,7 +23,7 @@ from typing import Any
 from cove.identity.delivery import DeliveryConfigError
 from cove.console import attach_console
 from cove.outputs import build_outputs, write_outputs
-from cove.schema.dsl import SchemaError
+from cove.schema.model import SchemaError
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
 from cove.store.base import DestructiveChange

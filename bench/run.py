@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python bench/run.py                      # all workloads, 10 s each, 32 connections
     .venv/bin/python bench/run.py --duration 3 --only get,list
     .venv/bin/python bench/run.py --record             # also (re)write bench/results.md
+    .venv/bin/python bench/run.py --json out.json      # also write the figures as JSON (bench/compare.py)
 
 The server is started as a subprocess (`python -m cove serve ...`) on a free port with a fresh data
 directory; wrk runs on the same machine. Every response is checked by the Lua script (HTTP status,
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +48,13 @@ DEFAULT_SCHEMA = REPO / "src" / "cove" / "example_schema.py"
 SEED_COUNT = 10_000
 SEED_CONCURRENCY = 32
 LIST_LIMIT = 20
+# The nested workload's parents: seeded todo i belongs to list i % TODO_LISTS (10 todos per list).
+TODO_LISTS = 1_000
 LIST_FILTER = {"priority": {"eq": "high"}, "done": {"eq": False}}
 PRIORITIES = ("low", "medium", "high")
 
 # Targets for the 2-core reference machine.
-TARGET_RPS = {"get": 8000, "list": 5000, "create": 5000, "update": 5000}
+TARGET_RPS = {"get": 8000, "list": 5000, "create": 5000, "update": 5000}  # none yet for nested
 TARGET_P99_MS = 15.0
 
 # The selection set aws-amplify (data-schema runtime) sends for a model by default: every
@@ -70,10 +74,20 @@ RAW_DOCUMENTS = {
     ),
     "create": f"mutation($input: CreateTodoInput!) {{ createTodo(input: $input) {{ {SELECTION} }} }}",
     "update": f"mutation($input: UpdateTodoInput!) {{ updateTodo(input: $input) {{ {SELECTION} }} }}",
+    # A page of parents with their related records: what aws-amplify sends for
+    # `client.models.TodoList.list({limit: 20, selectionSet: ["id", "name", "todos.*"]})` (not checked
+    # byte for byte).
+    "nested": (
+        "query($filter: ModelTodoListFilterInput,$limit: Int,$nextToken: String) "
+        "{ listTodoLists(filter: $filter,limit: $limit,nextToken: $nextToken) "
+        f"{{ items {{ id name todos {{ items {{ {SELECTION} }} nextToken __typename }} }} nextToken __typename }} }}"
+    ),
+    "create_list": "mutation($input: CreateTodoListInput!) { createTodoList(input: $input) { id name } }",
 }
 DOCUMENTS = {name: print_ast(parse(doc)) + "\n" for name, doc in RAW_DOCUMENTS.items()}
-ROOT_FIELD = {"get": "getTodo", "list": "listTodos", "create": "createTodo", "update": "updateTodo"}
-WORKLOADS = ("get", "list", "create", "update")
+ROOT_FIELD = {"get": "getTodo", "list": "listTodos", "nested": "listTodoLists", "create": "createTodo",
+              "update": "updateTodo", "create_list": "createTodoList"}
+WORKLOADS = ("get", "list", "nested", "create", "update")
 
 # Headers as the Amplify JS client sends them for API-key auth (plus x-api-key added at run time).
 BASE_HEADERS = {
@@ -97,6 +111,8 @@ def body_template(workload: str) -> tuple[list[str], list[str]]:
         variables: dict[str, Any] = {"id": _slot("id")}
     elif workload == "list":
         variables = {"filter": LIST_FILTER, "limit": LIST_LIMIT}
+    elif workload == "nested":
+        variables = {"limit": LIST_LIMIT}
     elif workload == "create":
         variables = {"input": {"content": _slot("content"), "done": False, "priority": "medium",
                                "due": "2025-06-30", "tags": ["bench", "create"]}}
@@ -313,19 +329,36 @@ class Server:
 # Seeding through the API
 
 
-def seed_input(i: int) -> dict[str, Any]:
+def seed_input(i: int, list_ids: list[str] | None = None) -> dict[str, Any]:
     # priority cycles low/medium/high; done flips every 3 records -> 1/6 match the list filter.
-    return {
+    todo = {
         "content": f"seed todo {i:05d}",
         "done": (i // 3) % 2 == 1,
         "priority": PRIORITIES[i % 3],
         "due": (dt.date(2025, 1, 1) + dt.timedelta(days=i % 365)).isoformat(),
         "tags": ["seed", f"group{i % 10}"],
     }
+    if list_ids:
+        todo["listId"] = list_ids[i % len(list_ids)]
+    return todo
 
 
-async def seed(url: str, api_key: str, count: int, concurrency: int) -> list[str]:
-    """Create `count` Todos with `concurrency` requests in flight; any failure aborts the run."""
+async def seed(url: str, api_key: str, count: int, concurrency: int, list_ids: list[str] | None = None) -> list[str]:
+    """Create `count` Todos (in the lists `list_ids`, round robin) with `concurrency` requests in flight."""
+    return await seed_records(url, api_key, "create", count, concurrency, lambda i: seed_input(i, list_ids))
+
+
+async def seed_lists(url: str, api_key: str, count: int, concurrency: int) -> list[str]:
+    """Create `count` TodoLists, the nested workload's parents."""
+    return await seed_records(url, api_key, "create_list", count, concurrency,
+                              lambda i: {"name": f"seed list {i:04d}"})
+
+
+async def seed_records(url: str, api_key: str, document: str, count: int, concurrency: int,
+                       make_input: Callable[[int], dict[str, Any]]) -> list[str]:
+    """Send `DOCUMENTS[document]` `count` times with `make_input(i)`, `concurrency` requests in flight;
+    any failure aborts the run. Returns the created ids in order."""
+    root_field = ROOT_FIELD[document]
     headers = {**BASE_HEADERS, "x-api-key": api_key}
     ids: list[str | None] = [None] * count
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -341,17 +374,16 @@ async def seed(url: str, api_key: str, count: int, concurrency: int) -> list[str
                 i = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            payload = {"query": DOCUMENTS["create"], "variables": {"input": seed_input(i)}}
+            payload = {"query": DOCUMENTS[document], "variables": {"input": make_input(i)}}
             r = await client.post(url, content=json.dumps(payload, separators=(",", ":")))
             try:
                 body = r.json()
             except ValueError:
                 body = None
-            if r.status_code != 200 or not isinstance(body, dict) or body.get("errors") \
-                    or not isinstance((body.get("data") or {}).get("createTodo"), dict) \
-                    or not body["data"]["createTodo"].get("id"):
+            created = (body.get("data") or {}).get(root_field) if isinstance(body, dict) else None
+            if r.status_code != 200 or not isinstance(created, dict) or body.get("errors") or not created.get("id"):
                 raise SystemExit(f"seeding failed at record {i}: HTTP {r.status_code} {r.text[:500]}")
-            ids[i] = body["data"]["createTodo"]["id"]
+            ids[i] = created["id"]
 
     try:
         await asyncio.gather(*(worker(clients[k % len(clients)]) for k in range(concurrency)))
@@ -377,6 +409,12 @@ def preflight(url: str, api_key: str, ids: list[str], workloads: list[str]) -> d
                 raise SystemExit(f"preflight {w} failed: HTTP {r.status_code} {r.text[:800]}")
             if w == "list":
                 info["list_items"] = len(data["data"]["listTodos"]["items"])
+            if w == "nested":
+                parents = data["data"]["listTodoLists"]["items"]
+                info["nested_parents"] = len(parents)
+                info["nested_children"] = sum(len(p["todos"]["items"]) for p in parents)
+                if not info["nested_children"]:
+                    raise SystemExit("preflight nested: the lists came back without their todos")
     return info
 
 
@@ -396,6 +434,7 @@ class Result:
     errors: int = 0
     error_detail: list[str] = field(default_factory=list)
     wrk_cpu_pct: float = 0.0
+    server_cpu_us: float = 0.0  # the server's CPU time per request
     raw: str = ""
 
     @property
@@ -403,7 +442,12 @@ class Result:
         return self.errors == 0 and self.requests > 0
 
     def meets(self) -> tuple[bool, bool]:
-        return self.rps >= TARGET_RPS[self.workload], self.p99_ms <= TARGET_P99_MS
+        return self.rps >= TARGET_RPS.get(self.workload, 0), self.p99_ms <= TARGET_P99_MS
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rps": self.rps, "p50_ms": self.p50_ms, "p75_ms": self.p75_ms, "p90_ms": self.p90_ms,
+                "p99_ms": self.p99_ms, "requests": self.requests, "errors": self.errors,
+                "server_cpu_us": self.server_cpu_us, "wrk_cpu_pct": self.wrk_cpu_pct, "valid": self.valid}
 
 
 _UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -526,9 +570,16 @@ def fmt_table(results: list[Result], markdown: bool) -> str:
     rows = []
     for r in results:
         rps_ok, p99_ok = r.meets()
-        verdict = "INVALID (errors)" if not r.valid else ("pass" if rps_ok and p99_ok else "below target")
-        rows.append([r.workload, f"{r.rps:,.0f}", f"≥ {TARGET_RPS[r.workload]:,}", f"{r.p50_ms:.2f}",
-                     f"{r.p99_ms:.2f}", f"≤ {TARGET_P99_MS:g}", str(r.errors), f"{r.wrk_cpu_pct:.0f}%", verdict])
+        targeted = r.workload in TARGET_RPS
+        if not r.valid:
+            verdict = "INVALID (errors)"
+        elif not targeted:
+            verdict = "no target"
+        else:
+            verdict = "pass" if rps_ok and p99_ok else "below target"
+        rows.append([r.workload, f"{r.rps:,.0f}", f"≥ {TARGET_RPS[r.workload]:,}" if targeted else "—",
+                     f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"≤ {TARGET_P99_MS:g}" if targeted else "—",
+                     str(r.errors), f"{r.wrk_cpu_pct:.0f}%", verdict])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -570,10 +621,12 @@ def write_results(results: list[Result], ctx: dict[str, Any]) -> None:
         ctx["server_cmd"],
         "```",
         "",
-        f"Seeded {ctx['seeded']:,} Todos through `createTodo` in {ctx['seed_seconds']:.1f} s "
-        f"({ctx['seeded'] / ctx['seed_seconds']:,.0f}/s with {SEED_CONCURRENCY} concurrent httpx requests); "
-        f"{ctx['matching']:,} of them match the list filter"
-        + (f" (the first page of 20 returned {ctx['list_items']} items)." if "list_items" in ctx else "."),
+        f"Seeded {TODO_LISTS:,} TodoLists and {ctx['seeded']:,} Todos (10 per list) through `createTodoList` and "
+        f"`createTodo` in {ctx['seed_seconds']:.1f} s ({SEED_CONCURRENCY} concurrent httpx requests); "
+        f"{ctx['matching']:,} of the Todos match the list filter"
+        + (f" (the first page of 20 returned {ctx['list_items']} items)." if "list_items" in ctx else ".")
+        + (f" The nested workload's page holds {ctx['nested_parents']} lists and {ctx['nested_children']} todos."
+           if "nested_parents" in ctx else ""),
         "",
         (f"Each workload: `wrk -t{ctx['threads']} -c{ctx['connections']} -d{ctx['duration']}s --latency`, "
          "one after the other against the same server."),
@@ -639,6 +692,7 @@ def main() -> int:
                          "(default: '<python> -m cove serve'; use '... -m cove sandbox' if serve is missing)")
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for the server (repeatable)")
     ap.add_argument("--record", action="store_true", help="write bench/results.md")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON (bench/compare.py reads it)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = ap.parse_args()
 
@@ -670,12 +724,13 @@ def main() -> int:
         print(f"server ready at {url}", flush=True)
 
         t0 = time.monotonic()
-        ids = asyncio.run(seed(url, api_key, args.seed_count, SEED_CONCURRENCY))
+        list_ids = asyncio.run(seed_lists(url, api_key, TODO_LISTS, SEED_CONCURRENCY))
+        ids = asyncio.run(seed(url, api_key, args.seed_count, SEED_CONCURRENCY, list_ids))
         seed_seconds = time.monotonic() - t0
         matching = sum(1 for i in range(args.seed_count)
                        if seed_input(i)["priority"] == "high" and not seed_input(i)["done"])
-        print(f"seeded {len(ids):,} todos in {seed_seconds:.1f}s ({len(ids) / seed_seconds:,.0f}/s); "
-              f"{matching:,} match the list filter", flush=True)
+        print(f"seeded {len(list_ids):,} lists and {len(ids):,} todos in {seed_seconds:.1f}s "
+              f"({(len(ids) + len(list_ids)) / seed_seconds:,.0f}/s); {matching:,} match the list filter", flush=True)
 
         ids_file = OUT_DIR / "ids.txt"
         ids_file.write_text("".join(json.dumps(i) + "\n" for i in ids))
@@ -689,6 +744,7 @@ def main() -> int:
             _, res = run_wrk(w, url, script, args)
             cpu_per_request = (server_cpu_seconds(server.proc.pid) - cpu_before) / max(res.requests, 1) * 1e6
             (OUT_DIR / f"{w}.wrk.txt").write_text(res.raw)
+            res.server_cpu_us = cpu_per_request
             results.append(res)
             # Server CPU per request moves far less than req/s when other work shares the machine.
             print(f"   {res.rps:,.0f} req/s  p50 {res.p50_ms:.2f} ms  p99 {res.p99_ms:.2f} ms  "
@@ -716,6 +772,13 @@ def main() -> int:
     if code not in (0, None, -15):
         print(f"\n!! server exited with code {code}")
 
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "revision": git_revision(), "workers": args.workers or 1, "duration": args.duration,
+            "connections": args.connections, "seeded": len(ids), "seeded_lists": len(list_ids),
+            "results": {r.workload: r.as_json() for r in results},
+            "valid": not invalid and not problems, "server_problems": problems[:20], **info,
+        }, indent=1) + "\n")
     if args.record:
         command = " ".join([".venv/bin/python", "bench/run.py", *map(shlex.quote, sys.argv[1:])])
         write_results(results, {

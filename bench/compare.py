@@ -112,8 +112,10 @@ def prepare(label: str, revision: str, build_root: Path, base_python: str) -> Bu
     if not marker.exists():
         print(f"[{label}] venv and `pip install -e .[server]` (once per revision)", flush=True)
         subprocess.run([base_python, "-m", "venv", str(build.root / ".venv")], check=True)
-        subprocess.run([str(build.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "-e", f"{build.root}[server]"], check=True)
+        installed = subprocess.run([str(build.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                    "-e", f"{build.root}[server]"], capture_output=True, text=True, check=False)
+        if installed.returncode != 0:
+            raise SystemExit(f"[{label}] pip install failed:\n{installed.stdout[-3000:]}{installed.stderr[-3000:]}")
         marker.write_text(commit + "\n")
     return build
 

@@ -135,6 +135,7 @@ RulesCallback = Callable[[_RuleBuilders], Iterable[RuleBuilder]]
 
 
 def collect_rules(callback: RulesCallback, where: str) -> list[AuthRule]:
+    """The rules an ``.authorization(lambda allow: [...])`` callback gives; ``where`` names its owner in errors."""
     if not callable(callback):
         raise SchemaError(f"{where}: .authorization() takes a function, e.g. lambda allow: [allow.owner()]")
     produced = callback(allow)

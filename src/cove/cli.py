@@ -505,7 +505,7 @@ _SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled exa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cove import __version__
+    from cove._version import __version__
 
     parser = argparse.ArgumentParser(prog="cove", description="An Amplify-style data backend you run yourself.")
     parser.add_argument("--version", action="version", version=f"cove {__version__}")

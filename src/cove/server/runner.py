@@ -351,7 +351,7 @@ def instrument(app: CoveApp, options: ServerOptions, worker: int = 0) -> None:
 
 
 def _version() -> str:
-    from cove import __version__
+    from cove._version import __version__
 
     return __version__
 

@@ -73,17 +73,14 @@ def server_process_setup() -> None:
         os.sched_setaffinity(0, {CPUS[0]})
 
 
-# Every subscriber connects from 127.0.0.1: lift the per-address limit (256 by default) and the total.
-CONNECTION_LIMITS = ("--realtime-limit", "max_connections_per_address=100000",
-                     "--realtime-limit", "max_connections=100000")
-
-
 class Server:
     def __init__(self, tmp: Path, *extra: str) -> None:
         self.port = free_port()
         self.outputs = tmp / "amplify_outputs.json"
+        # Every subscriber connects from 127.0.0.1: lift the per-address (and total) socket limits.
         cmd = [sys.executable, "-m", "cove", "serve", str(SCHEMA), "--port", str(self.port), "--data-dir",
-               str(tmp / "data"), "--outputs", str(self.outputs), *CONNECTION_LIMITS, *extra]
+               str(tmp / "data"), "--outputs", str(self.outputs), "--realtime-limit",
+               "max_connections_per_address=100000", "--realtime-limit", "max_connections=100000", *extra]
         self.command = " ".join(cmd[1:]).replace(str(tmp), "$TMP").replace(str(ROOT) + "/", "")
         self.log = open(tmp / "server.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=server_process_setup)

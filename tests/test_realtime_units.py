@@ -21,7 +21,7 @@ from cove.client._realtime import (
     realtime_url,
 )
 from cove.client._schema import SchemaInfo
-from cove.server.realtime import RealtimeLimits
+from cove.server.realtime.settings import RealtimeLimits
 
 
 def test_realtime_url_rules() -> None:

@@ -81,7 +81,7 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
 def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
     from cove.identity.guard import AuthLimits
     from cove.server.limits import Limits
-    from cove.server.realtime import RealtimeLimits
+    from cove.server.realtime.settings import RealtimeLimits
     from cove.server.runner import ServerOptions
 
     if args.shutdown_timeout < 0:

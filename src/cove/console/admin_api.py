@@ -78,15 +78,14 @@ class AdminApi:
         from cove._version import __version__
 
         realtime = self.app.realtime
-        connections = list(realtime.connections)
         ids = self.app.identity
         users = len(ids.store.list_users()) if ids is not None and ids.user_pool is not None else None
         now = time.time()
         keys = self.app.store.api_keys()
         return {"version": __version__, "uptime_seconds": round(now - STARTED, 1),
                 "models": self.counts(None),
-                "realtime": {"connections": len(connections),
-                             "subscriptions": sum(len(c.subs) for c in connections),
+                "realtime": {"connections": len(realtime.connections),
+                             "subscriptions": realtime.subscription_count(),
                              "broker": getattr(realtime.broker, "description", None)},
                 "users": users,
                 "api_keys": {"active": sum(1 for k in keys if not k.revoked and k.expires_at > now),

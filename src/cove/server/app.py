@@ -28,8 +28,9 @@ from .identity import Identity
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, request_id
+from .realtime.hub import Realtime
+from .realtime.settings import RealtimeLimits, RealtimeSettings
 from .workers import Workers
-from .realtime import Realtime, RealtimeSettings
 
 log = logging.getLogger("cove.server")
 Scope = dict[str, Any]
@@ -84,7 +85,10 @@ class CoveApp:
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
         self.graphql_path = "/graphql"
-        self.realtime = Realtime(self, realtime)
+        realtime = realtime or RealtimeSettings(RealtimeLimits())
+        self.realtime = Realtime(engine=lambda: self.engine, authenticator=lambda: self.authenticator,
+                                 graphql_path=self.graphql_path, channel_secret=store.secret(),
+                                 limits=realtime.limits, broker_url=realtime.broker_url)
         self.engine = self._engine(schema)
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None

@@ -64,6 +64,11 @@ class ApiKeyAuthenticator:
             raise Unauthorized("You are not authorized to make this call. (the API key has expired)")
         return Identity("apiKey", api_key_id=record.id)
 
+    def expires_at(self, key: str) -> float | None:
+        """When `key` expires (epoch seconds); None for an unknown key."""
+        record = self.store.find_api_key(key)
+        return record.expires_at if record is not None else None
+
     def forget(self) -> None:
         """Drop cached answers (this process revoked a key and must refuse it from now on)."""
         self._cache.clear()
@@ -205,6 +210,35 @@ class Authenticator:
         if self.lambda_authorizer is not None:
             return await self._lambda(authorization, headers, body)
         raise Unauthorized(f"{_NOT_PROVIDED} (the Authorization header holds no token this API accepts)")
+
+    # -- how long an identity's credentials hold (a subscription outlives its start) ------------
+    async def expiry(self, identity: Identity, headers: Mapping[str, str]) -> float | None:
+        """When the credentials `identity` was authenticated with stop being valid (epoch seconds): a
+        token's ``exp``, an API key's expiry, whichever comes first; None when they do not expire."""
+        exp = identity.claims.get("exp") if identity.claims else None
+        expires_at = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+        credential = self.revocable_credential(identity, headers)
+        if credential is not None:
+            key_expires_at = self.api_keys.expires_at(credential[1])
+            if key_expires_at is not None:
+                expires_at = key_expires_at if expires_at is None else min(expires_at, key_expires_at)
+        return expires_at
+
+    def revocable_credential(self, identity: Identity, headers: Mapping[str, str]) -> tuple[str, str] | None:
+        """The credential behind `identity` that an operator can revoke before it expires (an API key),
+        as a hashable name for :meth:`still_valid`; None when there is none."""
+        if identity.mode != "apiKey":
+            return None
+        key = headers.get("x-api-key")
+        return ("apiKey", key) if key else None
+
+    async def still_valid(self, credential: tuple[str, str]) -> bool:
+        """Whether a credential named by :meth:`revocable_credential` is still accepted (cached briefly)."""
+        try:
+            self.api_keys.authenticate(credential[1])
+        except Unauthorized:
+            return False
+        return True
 
     async def _jwt(self, token: str) -> Identity | None:
         from cove.identity.tokens import TokenError, unverified_claims

@@ -109,11 +109,10 @@ class _RealtimeCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         hub = self.metrics.realtime
-        connections = list(hub.connections) if hub is not None else []
         yield GaugeMetricFamily("cove_websocket_connections", "Open real-time WebSocket connections",
-                                value=len(connections))
+                                value=len(hub.connections) if hub is not None else 0)
         yield GaugeMetricFamily("cove_subscriptions", "Active subscriptions",
-                                value=sum(len(conn.subs) for conn in connections))
+                                value=hub.subscription_count() if hub is not None else 0)
         yield CounterMetricFamily("cove_events_published", "Subscription events published by mutations",
                                   value=hub.events_published if hub is not None else 0)
         dropped = CounterMetricFamily("cove_events_dropped", "Subscription events not delivered, by reason",

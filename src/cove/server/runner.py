@@ -34,7 +34,7 @@ from .http_protocol import deadline_protocol
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, configure_logging, say
-from .realtime import RealtimeLimits, RealtimeSettings
+from .realtime.settings import RealtimeLimits, RealtimeSettings
 
 DAY = 86400.0
 

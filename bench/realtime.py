@@ -20,6 +20,11 @@ library. Everything runs on this machine: the load generator shares the CPUs wit
 
     .venv/bin/python bench/realtime.py [--subscribers 1000] [--events 200] [--idle 10000] [--records 10000]
         [--fanout-subscribers 2000] [--mutations 300] [--skip latency,memory,mutation,observe] [--record]
+        [--json PATH]
+
+`--json PATH` also writes the figures as JSON (what bench/compare.py reads). The server and the
+client library are whichever `cove` the running Python imports (its venv's), so another checkout's
+venv can run this file against its own build.
 """
 
 from __future__ import annotations
@@ -382,8 +387,11 @@ async def seed(port: int, api_key: str, count: int) -> float:
 
 
 def bench_observe(server: Server, records: int) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "src"))
-    import cove
+    try:
+        import cove
+    except ImportError:  # run by a Python without cove installed: use this checkout's
+        sys.path.insert(0, str(ROOT / "src"))
+        import cove
 
     seeded = asyncio.run(seed(server.port, server.api_key, records))
     out: dict[str, Any] = {"records": records, "seed_seconds": seeded}
@@ -475,6 +483,7 @@ def main() -> int:
     ap.add_argument("--mutations", type=int, default=300)
     ap.add_argument("--skip", default="", help="comma-separated: latency,memory,mutation,observe")
     ap.add_argument("--record", action="store_true", help=f"write the figures into bench/results.md ({MARKER})")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     ap.add_argument("--hold-subscribers", nargs=3, metavar=("PORT", "API_KEY", "COUNT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     raise_fd_limit()
@@ -520,6 +529,12 @@ def main() -> int:
         if "observe" not in skip:
             observe = on_fresh_server("observe", lambda server: bench_observe(server, args.records))
     text = report(args, latency, memory, mutations, observe, commands, problems)
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "latency": latency, "memory": memory, "mutation": mutations, "observe": observe,
+            "server_problems": problems[:20],
+            "valid": not problems and not (latency or {}).get("missing") and not (mutations or {}).get("missing"),
+        }, indent=1) + "\n")
     print()
     print(text)
     if args.record:

@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python bench/run.py                      # all workloads, 10 s each, 32 connections
     .venv/bin/python bench/run.py --duration 3 --only get,list
     .venv/bin/python bench/run.py --record             # also (re)write bench/results.md
+    .venv/bin/python bench/run.py --json out.json      # also write the figures as JSON (bench/compare.py)
 
 The server is started as a subprocess (`python -m cove serve ...`) on a free port with a fresh data
 directory; wrk runs on the same machine. Every response is checked by the Lua script (HTTP status,
@@ -416,6 +417,7 @@ class Result:
     errors: int = 0
     error_detail: list[str] = field(default_factory=list)
     wrk_cpu_pct: float = 0.0
+    server_cpu_us: float = 0.0  # the server's CPU time per request
     raw: str = ""
 
     @property
@@ -424,6 +426,11 @@ class Result:
 
     def meets(self) -> tuple[bool, bool]:
         return self.rps >= TARGET_RPS[self.workload], self.p99_ms <= TARGET_P99_MS
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rps": self.rps, "p50_ms": self.p50_ms, "p75_ms": self.p75_ms, "p90_ms": self.p90_ms,
+                "p99_ms": self.p99_ms, "requests": self.requests, "errors": self.errors,
+                "server_cpu_us": self.server_cpu_us, "wrk_cpu_pct": self.wrk_cpu_pct, "valid": self.valid}
 
 
 _UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -662,6 +669,7 @@ def main() -> int:
                          "(default: '<python> -m cove serve'; use '... -m cove sandbox' if serve is missing)")
     ap.add_argument("--server-arg", action="append", default=[], help="extra argument for the server (repeatable)")
     ap.add_argument("--record", action="store_true", help="write bench/results.md")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON (bench/compare.py reads it)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = ap.parse_args()
 
@@ -712,6 +720,7 @@ def main() -> int:
             _, res = run_wrk(w, url, script, args)
             cpu_per_request = (server_cpu_seconds(server.proc.pid) - cpu_before) / max(res.requests, 1) * 1e6
             (OUT_DIR / f"{w}.wrk.txt").write_text(res.raw)
+            res.server_cpu_us = cpu_per_request
             results.append(res)
             # Server CPU per request moves far less than req/s when other work shares the machine.
             print(f"   {res.rps:,.0f} req/s  p50 {res.p50_ms:.2f} ms  p99 {res.p99_ms:.2f} ms  "
@@ -739,6 +748,13 @@ def main() -> int:
     if code not in (0, None, -15):
         print(f"\n!! server exited with code {code}")
 
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "revision": git_revision(), "workers": args.workers or 1, "duration": args.duration,
+            "connections": args.connections, "seeded": len(ids),
+            "results": {r.workload: r.as_json() for r in results},
+            "valid": not invalid and not problems, "server_problems": problems[:20], **info,
+        }, indent=1) + "\n")
     if args.record:
         command = " ".join([".venv/bin/python", "bench/run.py", *map(shlex.quote, sys.argv[1:])])
         write_results(results, {

@@ -23,9 +23,9 @@ from realtime_support import Raw
 import cove
 from cove.client import SchemaMismatchWarning
 from cove.codegen import generate_python_client
-from cove.schema.dsl import SchemaError
 from cove.schema.from_mis import schema_from_mis
 from cove.schema.handlers import attach_handlers, import_handlers, unhandled
+from cove.schema.model import SchemaError
 from cove.server.engine import Engine
 from cove.server.identity import Identity
 from cove.store import open_backend

@@ -10,8 +10,8 @@ from cove import a, define_auth, define_data
 from cove.identity.services import IdentityServices
 from cove.identity.store import SQLiteIdentityStore
 from cove.outputs import build_outputs
-from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
+from cove.schema.model import SchemaError
 
 
 def test_defaults_and_camel_case() -> None:
@@ -73,7 +73,7 @@ def test_loader_attaches_auth_and_makes_user_pool_the_default(tmp_path: Path) ->
 def test_outputs_auth_block(tmp_path: Path) -> None:
     schema = define_data(schema=a.schema({"N": a.model({"b": a.string()})}).authorization(
         lambda allow: [allow.authenticated()])).schema
-    from cove.schema.dsl import attach_auth, DataDefinition  # noqa: I001
+    from cove.schema.define import attach_auth, DataDefinition  # noqa: I001
 
     attach_auth(DataDefinition(schema, None), define_auth(groups=["Admins", "Staff"], allow_guest_access=True))  # type: ignore[arg-type]
     ids = IdentityServices(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema, region="eu-west-1",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cove.schema.dsl import SchemaError
 from cove.schema.from_mis import schema_from_mis
 from cove.schema.mis import to_mis
+from cove.schema.model import SchemaError
 from cove.schema.sdl import to_sdl
 
 SCHEMAS = Path(__file__).parent / "schemas"

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from cove import SchemaError, a, allow, define_data
-from cove.schema.dsl import pluralize
 from cove.schema.mis import rule_mis, to_mis
 from cove.schema.model import Schema
+from cove.schema.naming import pluralize
 from cove.schema.sdl import to_sdl
 
 

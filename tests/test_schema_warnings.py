@@ -7,7 +7,7 @@ from typing import Any
 
 from cove import a, define_auth, define_data
 from cove.schema.checks import schema_warnings
-from cove.schema.dsl import attach_auth
+from cove.schema.define import attach_auth
 
 
 def warnings_for(rules: Any, *, auth: Any = None, modes: dict[str, Any] | None = None,

@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 from conftest import EXAMPLES, start_sandbox
 
 from cove import define_auth
-from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
+from cove.schema.model import SchemaError
 from cove.server.authorization import owner_values
 from cove.server.identity import Identity
 

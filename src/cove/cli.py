@@ -530,7 +530,7 @@ _SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled exa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cove import __version__
+    from cove._version import __version__
 
     parser = argparse.ArgumentParser(prog="cove", description="An Amplify-style data backend you run yourself.")
     parser.add_argument("--version", action="version", version=f"cove {__version__}")
@@ -698,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for message in invalid_values(args):
         parser.error(message)
-    from cove.schema.dsl import SchemaError
+    from cove.schema.model import SchemaError
     from cove.store.base import DestructiveChange
     from cove.store.transfer import TransferError
 

@@ -54,7 +54,7 @@ def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
 
 
 def run_seed(seed_file: Path, outputs_file: Path, data_dir: Path | None = None) -> None:
-    import cove
+    from cove.client import configure
 
     seed_file, outputs_file = Path(seed_file), Path(outputs_file)
     if not seed_file.is_file():
@@ -63,7 +63,7 @@ def run_seed(seed_file: Path, outputs_file: Path, data_dir: Path | None = None) 
         outputs = orjson.loads(outputs_file.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise SeedError(f"{outputs_file}: {exc}; start the sandbox first (it writes the outputs file)") from None
-    cove.configure(outputs)
+    configure(outputs)
     sys.path.insert(0, str(seed_file.resolve().parent))
     try:
         with _temporary_iam_credentials(Path(data_dir) if data_dir is not None else None):

@@ -14,7 +14,7 @@ import os
 import time
 from typing import Any
 
-from . import BrokerError, Deliver, redact
+from .base import BrokerError, Deliver, redact
 
 log = logging.getLogger("cove.broker")
 

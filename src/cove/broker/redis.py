@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
-from . import BrokerError, Deliver, redact
+from .base import BrokerError, Deliver, redact
 
 log = logging.getLogger("cove.broker")
 

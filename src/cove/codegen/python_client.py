@@ -27,68 +27,34 @@ generated code holds no behaviour of its own.
 
 from __future__ import annotations
 
-import json
-import keyword
 import os
-import re
 import tempfile
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cove.client._records import Record
-from cove.client._schema import (
-    FieldInfo,
-    ModelInfo,
-    OperationInfo,
-    OperationKind,
-    SchemaInfo,
-    mis_fingerprint,
+from cove.client._schema import FieldInfo, ModelInfo, OperationKind, SchemaInfo, mis_fingerprint
+from cove.schema.naming import pascal
+
+from ._annotations import Annotations, Mode, literal_type, quoted, scalar_filter, sort_key_argument
+from ._names import (
+    FIELD_FIRST,
+    LIST_PARAMS,
+    MODEL_METHODS,
+    RECORD_RESERVED,
+    GenerationError,
+    ModuleNames,
+    Scope,
+    is_python_name,
+    shadowed,
 )
 
 __all__ = ["GenerationError", "generate_python_client", "write_python_client"]
 
 
-class GenerationError(ValueError):
-    """The MIS cannot be turned into a Python module (names that clash, invalid names)."""
-
-
-Mode = Literal["fields", "sync", "async"]
-
-_OUT_SCALARS = {
-    "ID": "str", "String": "str", "Int": "int", "Float": "float", "Boolean": "bool", "AWSDate": "str",
-    "AWSTime": "str", "AWSDateTime": "str", "AWSTimestamp": "int", "AWSEmail": "str", "AWSJSON": "str",
-    "AWSPhone": "str", "AWSURL": "str", "AWSIPAddress": "str",
-}
-_STRING_LIKE = frozenset({"String", "AWSDate", "AWSTime", "AWSDateTime", "AWSEmail", "AWSJSON", "AWSPhone",
-                          "AWSURL", "AWSIPAddress"})
-_BUILTINS = ("str", "int", "float", "bool", "list", "tuple", "type")
-#: Mapping methods a field or relationship of the same name overrides on records (``cart.items``).
-_FIELD_FIRST = frozenset({"items", "keys", "values", "get"})
-#: Names a record attribute may not take: the Record/Mapping API, and Record's slots.
-_RECORD_RESERVED = (frozenset(n for n in dir(Record) if not n.startswith("__")) | {"_data", "_loaders", "_typename"}) \
-    - _FIELD_FIRST
-#: Keywords the model client methods take besides the request options.
-_LIST_PARAMS = frozenset({"filter", "limit", "next_token", "sort_direction", "selection_set", "auth_mode",
-                          "auth_token", "api_key", "headers", "endpoint", "self"})
-_MODEL_METHODS = frozenset({"name", "index_queries", "create", "get", "update", "delete", "list", "list_all",
-                            "on_create", "on_update", "on_delete", "observe_query"})
 _OPTIONS = "**options: _t.Unpack[_ct.CallOptions]"
-
-
-def _pascal(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
-def _is_name(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def _q(text: str) -> str:
-    """A double-quoted Python string literal."""
-    return json.dumps(text)
 
 
 def _docstring(text: str, indent: str = "    ") -> list[str]:
@@ -100,41 +66,9 @@ def _docstring(text: str, indent: str = "    ") -> list[str]:
     return [f'{indent}"""{lines[0]}', *(f"{indent}{ln}" if ln else "" for ln in lines[1:]), f'{indent}"""']
 
 
-def _a(noun: str) -> str:
+def _with_article(noun: str) -> str:
+    """``a Todo``, ``an Order``."""
     return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
-
-
-def _literal(values: Iterable[str]) -> str:
-    return "_t.Literal[" + ", ".join(_q(v) for v in values) + "]"
-
-
-def _scalar_filter(type_name: str, family: str) -> str | None:
-    """The shared filter input (``cove.client.types``) of a scalar, per family (Model, ModelSubscription)."""
-    if type_name == "ID":
-        base = "ID"
-    elif type_name in _STRING_LIKE:
-        base = "String"
-    elif type_name in ("Int", "AWSTimestamp"):
-        base = "Int"
-    elif type_name == "Float":
-        base = "Float"
-    elif type_name == "Boolean":
-        base = "Boolean"
-    else:
-        return None
-    return f"_ct.{family}{base}Input"
-
-
-def _key_condition(f: FieldInfo | None) -> str:
-    if f is None or f.kind == "enum" or f.type_name in _STRING_LIKE:
-        return "_ct.ModelStringKeyConditionInput"
-    return {"ID": "_ct.ModelIDKeyConditionInput", "Int": "_ct.ModelIntKeyConditionInput",
-            "AWSTimestamp": "_ct.ModelIntKeyConditionInput",
-            "Float": "_ct.ModelFloatKeyConditionInput"}.get(f.type_name, "_abc.Mapping[str, _t.Any]")
-
-
-def _sort_key_arg(sort_keys: Sequence[str]) -> str:
-    return sort_keys[0] + "".join(_pascal(s) for s in sort_keys[1:])
 
 
 @dataclass
@@ -146,94 +80,18 @@ class _Member:
     comment: str = ""
 
 
-@dataclass
-class _Scope:
-    """The names a class body declares: inside it they shadow module-level names in annotations."""
-
-    names: set[str] = field(default_factory=set)
-
-
 class _Generator:
+    """Emits one module: the names are claimed first (ModuleNames), then each section is written."""
+
     def __init__(self, mis: Mapping[str, Any], source: str) -> None:
         self.mis = mis
         self.source = source
         self.info = SchemaInfo.from_mis(mis)
         self.out: list[str] = []
-        self.taken: dict[str, str] = {n: "an import" for n in ("_b", "_abc", "_t", "_cc", "_ct")}
         self.exports: list[str] = []
         self._owner_rules = self._read_owner_rules()
-        self._claim_schema_names()
-        # A schema type named like a builtin shadows it module-wide: then builtins are always qualified.
-        self.module_shadows = {b for b in _BUILTINS if b in self.taken}
-
-    # -- names ----------------------------------------------------------------------------------
-    def _claim(self, name: str, what: str) -> str:
-        if not _is_name(name):
-            raise GenerationError(f"{what}: {name!r} is not a valid Python name")
-        if name in self.taken:
-            raise GenerationError(f"cannot generate {what} as {name}: the name is already used by "
-                                  f"{self.taken[name]}")
-        self.taken[name] = what
-        return name
-
-    def _infra(self, name: str, what: str) -> str:
-        """A name of the generated machinery (Client, Models...): renamed with a trailing underscore
-        when the schema uses it for one of its own types (a model named ``Client``)."""
-        while name in self.taken:
-            name += "_"
-        self.taken[name] = what
-        return name
-
-    def _claim_schema_names(self) -> None:
-        info = self.info
-        for e in info.enums:
-            self._claim(e, f"enum {e}")
-        for nm in info.non_models:
-            self._claim(nm, f"custom type {nm}")
-        for m in info.models:
-            self._claim(m, f"model {m}")
-        for e in info.enums:
-            self._claim(f"Model{e}Input", f"the filter input of enum {e}")
-            self._claim(f"Model{e}ListInput", f"the list filter input of enum {e}")
-        for nm in info.non_models:
-            self._claim(f"{nm}Input", f"the input type of custom type {nm}")
-        self.input_types: dict[str, str] = {}
-        for name in info.inputs:
-            if name in self.taken and name.endswith("Input") and name[:-5] in info.non_models:
-                self.input_types[name] = name  # the same shape as the custom type's input
-                continue
-            self.input_types[name] = self._claim(name, f"input type {name}")
-        for m, model in info.models.items():
-            for suffix in ("Fields", "CreateInput", "UpdateInput", "Identifier", "Filter", "SubscriptionFilter",
-                           "ModelClient"):
-                self._claim(f"{m}{suffix}", f"model {m}'s {suffix}")
-            self._claim(f"Async{m}", f"model {m}'s async record")
-            self._claim(f"Async{m}ModelClient", f"model {m}'s async client")
-            if len(model.sort_keys) > 1:
-                self._claim(f"{m}PrimarySortKey", f"model {m}'s composite sort key")
-                self._claim(f"{m}PrimarySortKeyCondition", f"model {m}'s composite sort key condition")
-            for idx in model.indexes:
-                p = _pascal(idx.query_field)
-                self._claim(f"{p}Keys", f"the keys of index query {idx.query_field}")
-                if len(idx.sk) > 1:
-                    self._claim(f"{p}SortKey", f"the composite sort key of {idx.query_field}")
-                    self._claim(f"{p}SortKeyCondition", f"the sort key condition of {idx.query_field}")
-        for kind in ("query", "mutation"):
-            for op in info.operations(kind).values():
-                if op.arguments:
-                    self._claim(f"{_pascal(op.name)}Arguments", f"the arguments of {kind} {op.name}")
-        self.n_models = self._infra("Models", "the models namespace")
-        self.n_amodels = self._infra("AsyncModels", "the async models namespace")
-        self.n_queries = self._infra("Queries", "the custom queries")
-        self.n_aqueries = self._infra("AsyncQueries", "the async custom queries")
-        self.n_mutations = self._infra("Mutations", "the custom mutations")
-        self.n_amutations = self._infra("AsyncMutations", "the async custom mutations")
-        self.n_enums = self._infra("Enums", "the enums namespace")
-        self.n_client = self._infra("Client", "the sync client")
-        self.n_aclient = self._infra("AsyncClient", "the async client")
-        self.n_gen = self._infra("generate_client", "generate_client")
-        self.n_agen = self._infra("generate_async_client", "generate_async_client")
-        self.n_fingerprint = self._infra("SCHEMA_FINGERPRINT", "the schema fingerprint")
+        self.names = ModuleNames(self.info)
+        self.types = Annotations(self.info, self.names)
 
     def _read_owner_rules(self) -> dict[str, dict[str, str]]:
         """Per model, the owner/group fields auth rules name, with their kind (``owner``/``groups``)."""
@@ -251,88 +109,29 @@ class _Generator:
             out[str(raw.get("name", name))] = fields
         return out
 
-    def b(self, name: str, scope: _Scope | None = None) -> str:
-        """A builtin type's name, qualified when a class member or schema type shadows it."""
-        if name in self.module_shadows or (scope is not None and name in scope.names):
-            return f"_b.{name}"
-        return name
-
-    # -- type expressions -----------------------------------------------------------------------
-    def record_name(self, type_name: str, mode: Mode) -> str:
-        if type_name not in self.info.models:
-            return "_cc.DynamicRecord"
-        return {"fields": f"{type_name}Fields", "sync": type_name, "async": f"Async{type_name}"}[mode]
-
-    def out_element(self, f: FieldInfo, scope: _Scope | None, mode: Mode) -> str:
-        if f.kind == "scalar":
-            py = _OUT_SCALARS.get(f.type_name)
-            return self.b(py, scope) if py else "_t.Any"
-        if f.kind == "enum":
-            return f.type_name if f.type_name in self.info.enums else self.b("str", scope)
-        if f.kind == "nonModel":
-            return f.type_name if f.type_name in self.info.non_models else "_cc.DynamicRecord"
-        if f.kind == "model":
-            return self.record_name(f.type_name, mode)
-        return "_t.Any"
-
-    def out_type(self, f: FieldInfo, scope: _Scope | None, mode: Mode) -> str:
-        elem = self.out_element(f, scope, mode)
-        if f.is_array:
-            if not f.is_required:
-                elem += " | None"
-            t = f"{self.b('list', scope)}[{elem}]"
-            return t if f.is_array_nullable is False else t + " | None"
-        return elem if (f.is_required or f.is_read_only) else elem + " | None"
-
-    def in_element(self, f: FieldInfo, scope: _Scope | None) -> str:
-        if f.kind == "scalar":
-            if f.type_name == "AWSJSON":
-                return "_ct.JSONValue"
-            py = _OUT_SCALARS.get(f.type_name)
-            return self.b(py, scope) if py else "_t.Any"
-        if f.kind == "enum":
-            return f.type_name if f.type_name in self.info.enums else self.b("str", scope)
-        if f.kind == "nonModel":
-            return f"{f.type_name}Input" if f.type_name in self.info.non_models else "_abc.Mapping[str, _t.Any]"
-        if f.kind == "input":
-            return self.input_types.get(f.type_name, "_abc.Mapping[str, _t.Any]")
-        return "_abc.Mapping[str, _t.Any]"
-
-    def in_type(self, f: FieldInfo, scope: _Scope | None) -> str:
-        """The input type of ``f`` without the top-level ``| None`` (callers decide that)."""
-        elem = self.in_element(f, scope)
-        if f.is_array:
-            return f"_abc.Sequence[{elem}{'' if f.is_required else ' | None'}]"
-        return elem
-
     # -- emitting -------------------------------------------------------------------------------
     def emit(self, *lines: str) -> None:
         self.out.extend(lines)
-
-    def _shadowed(self, annotation: str, scope: _Scope) -> bool:
-        """True when ``annotation`` names a module-level type that a member of ``scope`` shadows."""
-        names = set(re.findall(r"(?<![.\w])([A-Za-z_]\w*)", annotation))
-        return bool(names & scope.names - {"_b", "_t", "_abc", "_cc", "_ct"})
 
     def typed_dict(self, name: str, members: Sequence[_Member], doc: str, *, required: set[str]) -> None:
         """A ``total=False`` TypedDict; keys in ``required`` are ``Required``. Class syntax when
         every key is a plain name that shadows nothing, the functional form otherwise."""
         self.exports.append(name)
-        scope = _Scope({m.name for m in members})
+        scope = Scope({m.name for m in members})
 
-        def ann(m: _Member) -> str:
+        def annotation(m: _Member) -> str:
             return f"_t.Required[{m.annotation}]" if m.name in required else m.annotation
 
-        functional = any(not _is_name(m.name) or m.name.startswith("__") or self._shadowed(m.annotation, scope)
+        functional = any(not is_python_name(m.name) or m.name.startswith("__") or shadowed(m.annotation, scope)
                          for m in members)
         if functional:
             self.emit(f"# {doc}")
-            body = "".join(f"\n    {_q(m.name)}: {_q(ann(m))}," for m in members)
-            self.emit(f"{name} = _t.TypedDict({_q(name)}, {{{body}\n}}, total=False)", "", "")
+            body = "".join(f"\n    {quoted(m.name)}: {quoted(annotation(m))}," for m in members)
+            self.emit(f"{name} = _t.TypedDict({quoted(name)}, {{{body}\n}}, total=False)", "", "")
             return
         self.emit(f"class {name}(_t.TypedDict, total=False):", *_docstring(doc), "")
         for m in members:
-            self.emit(f"    {m.name}: {ann(m)}" + (f"  # {m.comment}" if m.comment else ""))
+            self.emit(f"    {m.name}: {annotation(m)}" + (f"  # {m.comment}" if m.comment else ""))
         if not members:
             self.emit("    pass")
         self.emit("", "")
@@ -344,7 +143,7 @@ class _Generator:
         for nm in info.non_models.values():
             self.emit_non_model(nm.name, nm.fields)
         for name, inp in info.inputs.items():
-            if self.input_types[name] == name and name not in (f"{n}Input" for n in info.non_models):
+            if self.names.input_types[name] == name and name not in (f"{n}Input" for n in info.non_models):
                 self.emit_input(name, inp.fields, f"Input type {name} (an argument of custom operations).")
         for model in info.models.values():
             self.emit_model(model)
@@ -364,7 +163,7 @@ class _Generator:
             imports.append("import builtins as _b")
         imports += ["import collections.abc as _abc", "import typing as _t", "",
                     "import cove.client as _cc", "import cove.client.types as _ct"]
-        exports = "\n".join(f"    {_q(n)}," for n in sorted(self.exports))
+        exports = "\n".join(f"    {quoted(n)}," for n in sorted(self.exports))
         return f'''"""A typed Cove client for the data API described by {self.source}.
 
 Generated by `cove generate client` from the model introspection schema; do not edit it, generate it
@@ -373,10 +172,10 @@ again when the schema changes (`cove sandbox --typed-client PATH` does that on e
 Models: {models}.
 
     import cove
-    from <this module> import {self.n_gen}
+    from <this module> import {self.names.generate}
 
     cove.configure("amplify_outputs.json")
-    client = {self.n_gen}()        # {self.n_agen}() for the async twin
+    client = {self.names.generate}()        # {self.names.generate_async}() for the async twin
     todo = client.models.Todo.get({{"id": "..."}}).data   # a Todo (or None), every field typed
 
 Per model ``Todo``: ``Todo`` and ``AsyncTodo`` (records of the sync and async clients, sharing the
@@ -397,7 +196,7 @@ __all__ = [
 
 #: Identifies the schema this module was generated from; a client configured with another schema
 #: warns (cove.client.SchemaMismatchWarning) that the module is out of date.
-{self.n_fingerprint} = {_q(mis_fingerprint(self.mis))}
+{self.names.fingerprint} = {quoted(mis_fingerprint(self.mis))}
 
 
 '''
@@ -409,15 +208,16 @@ __all__ = [
         for name, values in self.info.enums.items():
             self.exports.append(name)
             if values:
-                self.emit(f"{name}: _t.TypeAlias = {_literal(values)}")
+                self.emit(f"{name}: _t.TypeAlias = {literal_type(values)}")
             else:
-                self.emit(f"{name}: _t.TypeAlias = {self.b('str')}")
+                self.emit(f"{name}: _t.TypeAlias = {self.names.builtin('str')}")
         self.emit("", "")
         for name in self.info.enums:
             self.typed_dict(f"Model{name}Input", [_Member("eq", f"{name} | None"), _Member("ne", f"{name} | None")],
-                            f"Filter conditions on {_a(name)} field.", required=set())
+                            f"Filter conditions on {_with_article(name)} field.", required=set())
+            list_of = f"{self.names.builtin('list')}[{name}] | None"
             self.typed_dict(f"Model{name}ListInput", [
-                _Member("eq", f"{self.b('list')}[{name}] | None"), _Member("ne", f"{self.b('list')}[{name}] | None"),
+                _Member("eq", list_of), _Member("ne", list_of),
                 _Member("contains", name), _Member("notContains", name)],
                 f"Filter conditions on a list-of-{name} field.", required=set())
 
@@ -425,12 +225,12 @@ __all__ = [
     def record_class(self, name: str, base: str, doc: str, members: Sequence[_Member], *,
                      item_overloads: bool = True) -> None:
         self.exports.append(name)
-        scope = _Scope({m.name for m in members})
+        scope = Scope({m.name for m in members})
         declared: list[_Member] = []
         skipped: list[str] = []
         for m in members:
-            if (not _is_name(m.name) or m.name.startswith("__") or m.name in _RECORD_RESERVED
-                    or self._shadowed(m.annotation, scope)):
+            if (not is_python_name(m.name) or m.name.startswith("__") or m.name in RECORD_RESERVED
+                    or shadowed(m.annotation, scope)):
                 skipped.append(m.name)
             else:
                 declared.append(m)
@@ -442,36 +242,34 @@ __all__ = [
             self.emit("")
         for m in declared:
             # A field named like a Mapping method replaces it on records (see Record): say so to checkers.
-            ignore = "  # type: ignore[assignment]" if m.name in _FIELD_FIRST else ""
+            ignore = "  # type: ignore[assignment]" if m.name in FIELD_FIRST else ""
             self.emit(f"    {m.name}: {m.annotation}{ignore}" + (f"  # {m.comment}" if m.comment else ""))
         # (not for loader classes: a second set of overloads would clash with the fields class's)
-        typed_items = [m for m in members if item_overloads and (m.name in skipped or m.name in _FIELD_FIRST)
-                       and not self._shadowed(m.annotation, scope)]
+        typed_items = [m for m in members if item_overloads and (m.name in skipped or m.name in FIELD_FIRST)
+                       and not shadowed(m.annotation, scope)]
         if typed_items:
             # Typed item access for the fields that cannot be attributes: order["items"].
-            s = self.b("str", scope)
+            s = self.names.builtin("str", scope)
             self.emit("")
             for m in typed_items:
-                self.emit("    @_t.overload", f"    def __getitem__(self, key: _t.Literal[{_q(m.name)}]) -> {m.annotation}: ...")
+                self.emit("    @_t.overload",
+                          f"    def __getitem__(self, key: _t.Literal[{quoted(m.name)}]) -> {m.annotation}: ...")
             self.emit("    @_t.overload", f"    def __getitem__(self, key: {s}) -> _t.Any: ...",
                       f"    def __getitem__(self, key: {s}) -> _t.Any:", "        return super().__getitem__(key)")
         self.emit("", "")
 
-    def _member_scope(self, fields: Iterable[str]) -> _Scope:
-        return _Scope(set(fields))
-
     def emit_non_model(self, name: str, fields: Mapping[str, FieldInfo]) -> None:
-        scope = self._member_scope(fields)
-        members = [_Member(f.name, self.out_type(f, scope, "fields")) for f in fields.values()]
+        scope = Scope.of(fields)
+        members = [_Member(f.name, self.types.output_type(f, scope, "fields")) for f in fields.values()]
         self.record_class(name, "_cc.Record", f"Custom type {name}.", members)
         self.emit_input(f"{name}Input", fields, f"Custom type {name} as an input (in create/update and arguments).")
 
     def emit_input(self, name: str, fields: Mapping[str, FieldInfo], doc: str) -> None:
-        scope = self._member_scope(fields)
+        scope = Scope.of(fields)
         members: list[_Member] = []
         required: set[str] = set()
         for f in fields.values():
-            t = self.in_type(f, scope)
+            t = self.types.input_type(f, scope)
             if (f.is_array and f.is_array_nullable is False) or (not f.is_array and f.is_required):
                 required.add(f.name)
                 members.append(_Member(f.name, t))
@@ -489,27 +287,28 @@ __all__ = [
         implicit = {n: kind for n, kind in self._owner_rules.get(m, {}).items() if n not in fields}
 
         # records
-        scope = self._member_scope([f.name for f in data_fields] + list(implicit))
-        members = [_Member(f.name, self.out_type(f, scope, "fields")) for f in data_fields]
+        scope = Scope.of([f.name for f in data_fields] + list(implicit))
+        members = [_Member(f.name, self.types.output_type(f, scope, "fields")) for f in data_fields]
         for n, kind in implicit.items():
-            s, lst = self.b("str", scope), self.b("list", scope)
+            s, lst = self.names.builtin("str", scope), self.names.builtin("list", scope)
             members.append(_Member(n, f"{s} | None" if kind == "owner" else f"{s} | {lst}[{s}] | None",
                                    "set by the server from the owner/group auth rule"))
         self.record_class(f"{m}Fields", "_cc.Record",
-                          f"The fields of {_a(m)} record (what the sync and async clients' records share).", members)
+                          f"The fields of {_with_article(m)} record (what the sync and async clients' records "
+                          "share).", members)
         for mode in ("sync", "async"):
             loader = "_ct.Loader" if mode == "sync" else "_ct.AsyncLoader"
-            rscope = self._member_scope(f.name for f in relations)
+            rscope = Scope.of(f.name for f in relations)
             rmembers = []
             for f in relations:
-                related = self.record_name(f.type_name, mode)
+                related = self.types.record_name(f.type_name, mode)
                 assert f.association is not None
                 if f.association.connection_type == "HAS_MANY":
-                    rmembers.append(_Member(f.name, f"{loader}[{self.b('list', rscope)}[{related}]]"))
+                    rmembers.append(_Member(f.name, f"{loader}[{self.names.builtin('list', rscope)}[{related}]]"))
                 else:
                     rmembers.append(_Member(f.name, f"{loader}[{related} | None]"))
             name = m if mode == "sync" else f"Async{m}"
-            doc = f"{_pascal(_a(m))} record as the {mode} client returns it: the fields of ``{m}Fields``"
+            doc = f"{pascal(_with_article(m))} record as the {mode} client returns it: the fields of ``{m}Fields``"
             if rmembers:
                 var = m[:1].lower() + m[1:]
                 call = f"{var}.{rmembers[0].name}()"
@@ -520,33 +319,34 @@ __all__ = [
 
         # inputs
         ident = model.identifier if model.is_custom_primary_key else (model.primary_key,)
-        iscope = self._member_scope(ident)
-        self.typed_dict(f"{m}Identifier", [_Member(k, self.key_type(model, k, iscope)) for k in ident],
-                        f"What identifies {_a(m)}: ``get`` and ``delete`` take it.", required=set(ident))
+        iscope = Scope.of(ident)
+        self.typed_dict(f"{m}Identifier", [_Member(k, self.types.key_type(model, k, iscope)) for k in ident],
+                        f"What identifies {_with_article(m)}: ``get`` and ``delete`` take it.", required=set(ident))
         self.emit_mutation_input(model, "create")
         self.emit_mutation_input(model, "update")
 
         # filters
-        fscope = self._member_scope([f.name for f in data_fields] + list(implicit) + ["and", "or", "not"])
+        fscope = Scope.of([f.name for f in data_fields] + list(implicit) + ["and", "or", "not"])
         filt: list[_Member] = []
         sub: list[_Member] = []
         for f in data_fields:
             if f.kind == "enum" and f.type_name in info.enums:
                 filt.append(_Member(f.name, f"Model{f.type_name}{'List' if f.is_array else ''}Input"))
-            elif f.kind == "scalar" and (t := _scalar_filter(f.type_name, "Model")):
+            elif f.kind == "scalar" and (t := scalar_filter(f.type_name, "Model")):
                 filt.append(_Member(f.name, t))
             if f.name in model.owner_fields:
                 continue  # the server filters owner/group fields of subscriptions itself
             if f.kind == "enum":
                 sub.append(_Member(f.name, "_ct.ModelSubscriptionStringInput"))
-            elif f.kind == "scalar" and (t := _scalar_filter(f.type_name, "ModelSubscription")):
+            elif f.kind == "scalar" and (t := scalar_filter(f.type_name, "ModelSubscription")):
                 sub.append(_Member(f.name, t))
         for n in implicit:
             filt.append(_Member(n, "_ct.ModelStringInput"))
-        lst = self.b("list", fscope)
+        lst = self.names.builtin("list", fscope)
         self.typed_dict(f"{m}Filter", filt + [
             _Member("and", f"{lst}[{m}Filter] | {m}Filter"), _Member("or", f"{lst}[{m}Filter] | {m}Filter"),
-            _Member("not", f"{m}Filter")], f"``filter=`` of {m}.list(), list_all(), index queries and observe_query().", required=set())
+            _Member("not", f"{m}Filter")],
+            f"``filter=`` of {m}.list(), list_all(), index queries and observe_query().", required=set())
         self.typed_dict(f"{m}SubscriptionFilter", sub + [
             _Member("and", f"{lst}[{m}SubscriptionFilter]"), _Member("or", f"{lst}[{m}SubscriptionFilter]")],
             f"``filter=`` of {m}.on_create(), on_update() and on_delete().", required=set())
@@ -555,34 +355,24 @@ __all__ = [
         if len(model.sort_keys) > 1:
             self.emit_composite(model, model.sort_keys, f"{m}PrimarySortKey", f"{m}PrimarySortKeyCondition")
         for idx in model.indexes:
-            p = _pascal(idx.query_field)
+            p = pascal(idx.query_field)
             if len(idx.sk) > 1:
                 self.emit_composite(model, idx.sk, f"{p}SortKey", f"{p}SortKeyCondition")
-            kscope = self._member_scope([idx.pk] + ([_sort_key_arg(idx.sk)] if idx.sk else []))
-            members = [_Member(idx.pk, self.key_type(model, idx.pk, kscope))]
+            kscope = Scope.of([idx.pk] + ([sort_key_argument(idx.sk)] if idx.sk else []))
+            members = [_Member(idx.pk, self.types.key_type(model, idx.pk, kscope))]
             if idx.sk:
-                members.append(_Member(_sort_key_arg(idx.sk), self.sk_condition(model, idx.sk, f"{p}SortKeyCondition")))
+                condition = self.types.sort_key_condition(model, idx.sk, f"{p}SortKeyCondition")
+                members.append(_Member(sort_key_argument(idx.sk), condition))
             self.typed_dict(f"{p}Keys", members, f"The keys of index query {m}.{idx.query_field}(): the partition "
                             "key, and optionally a sort-key condition.", required={idx.pk})
 
-    def key_type(self, model: ModelInfo, key: str, scope: _Scope | None) -> str:
-        f = model.fields.get(key)
-        if f is None:
-            return self.b("str", scope)
-        return self.out_element(f, scope, "fields")
-
-    def sk_condition(self, model: ModelInfo, sort_keys: Sequence[str], composite: str) -> str:
-        if len(sort_keys) == 1:
-            return _key_condition(model.fields.get(sort_keys[0]))
-        return composite
-
     def emit_composite(self, model: ModelInfo, sort_keys: Sequence[str], key_name: str, cond_name: str) -> None:
-        scope = self._member_scope(sort_keys)
-        self.typed_dict(key_name, [_Member(k, self.key_type(model, k, scope)) for k in sort_keys],
+        scope = Scope.of(sort_keys)
+        self.typed_dict(key_name, [_Member(k, self.types.key_type(model, k, scope)) for k in sort_keys],
                         f"Values of {model.name}'s composite sort key ({', '.join(sort_keys)}).", required=set())
-        cscope = self._member_scope(["eq", "le", "lt", "ge", "gt", "between", "beginsWith"])
+        cscope = Scope.of(["eq", "le", "lt", "ge", "gt", "between", "beginsWith"])
         self.typed_dict(cond_name, [_Member(op, key_name) for op in ("eq", "le", "lt", "ge", "gt")] + [
-            _Member("between", f"{self.b('list', cscope)}[{key_name}]"), _Member("beginsWith", key_name)],
+            _Member("between", f"{self.names.builtin('list', cscope)}[{key_name}]"), _Member("beginsWith", key_name)],
             f"A condition on {model.name}'s composite sort key ({', '.join(sort_keys)}).", required=set())
 
     def emit_mutation_input(self, model: ModelInfo, op: Literal["create", "update"]) -> None:
@@ -591,7 +381,7 @@ __all__ = [
         members: list[_Member] = []
         required: set[str] = set()
         names = [f.name for f in model.fields.values()]
-        scope = self._member_scope(names)
+        scope = Scope.of(names)
         for f in model.fields.values():
             if f.is_read_only:
                 continue
@@ -603,7 +393,7 @@ __all__ = [
                     members.append(_Member(f.name, f"{f.type_name}Identifier | {f.type_name}Fields | None",
                                            f"sets {', '.join(assoc.target_names)}"))
                 continue
-            t = self.in_type(f, scope)
+            t = self.types.input_type(f, scope)
             if op == "update":
                 if f.name in identifier:
                     required.add(f.name)
@@ -628,7 +418,7 @@ __all__ = [
         else:
             doc = (f"``{m}.update()`` input: the identifier, then only the fields to change; read-only "
                    "fields are absent.")
-        self.typed_dict(f"{m}{_pascal(op)}Input", members, doc, required=required)
+        self.typed_dict(f"{m}{pascal(op)}Input", members, doc, required=required)
 
     # -- model clients --------------------------------------------------------------------------
     def emit_model_client(self, model: ModelInfo, mode: Literal["sync", "async"]) -> None:
@@ -637,11 +427,11 @@ __all__ = [
         self.exports.append(name)
         rec = m if mode == "sync" else f"Async{m}"
         index_names = [i.query_field for i in model.indexes
-                       if _is_name(i.query_field) and i.query_field not in _MODEL_METHODS]
-        scope = _Scope(set(_MODEL_METHODS) | set(index_names))
-        lst = self.b("list", scope)
-        selection = f"selection_set: {lst}[str] | {self.b('tuple', scope)}[str, ...] | None = None"
-        d = "async def" if mode == "async" else "def"
+                       if is_python_name(i.query_field) and i.query_field not in MODEL_METHODS]
+        scope = Scope(set(MODEL_METHODS) | set(index_names))
+        lst = self.names.builtin("list", scope)
+        selection = f"selection_set: {lst}[str] | {self.names.builtin('tuple', scope)}[str, ...] | None = None"
+        def_keyword = "async def" if mode == "async" else "def"
         it = "_abc.Iterator" if mode == "sync" else "_abc.AsyncIterator"
         sub = "_cc.Subscription" if mode == "sync" else "_cc.AsyncSubscription"
         observe = "_cc.ObserveQuery" if mode == "sync" else "_cc.AsyncObserveQuery"
@@ -655,40 +445,40 @@ __all__ = [
         key_params = self.list_key_params(model)
         sort = ["sort_direction: _ct.ModelSortDirection | None = None"] if model.sort_keys else []
         if model.enabled("create"):
-            self.method(d, "create", [f"data: {m}CreateInput", "/", "*", selection, _OPTIONS], single,
-                        f"Create {_a(m)}; ``data`` holds its fields.")
+            self.method(def_keyword, "create", [f"data: {m}CreateInput", "/", "*", selection, _OPTIONS], single,
+                        f"Create {_with_article(m)}; ``data`` holds its fields.")
         if model.enabled("get"):
-            self.method(d, "get", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
+            self.method(def_keyword, "get", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
                         f"Fetch one {m} by its identifier.")
         if model.enabled("update"):
-            self.method(d, "update", [f"data: {m}UpdateInput", "/", "*", selection, _OPTIONS], single,
+            self.method(def_keyword, "update", [f"data: {m}UpdateInput", "/", "*", selection, _OPTIONS], single,
                         "Update the fields given in ``data`` (which holds the identifier).")
         if model.enabled("delete"):
-            self.method(d, "delete", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
-                        f"Delete {_a(m)} by its identifier; ``data`` is the deleted record.")
+            self.method(def_keyword, "delete", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
+                        f"Delete {_with_article(m)} by its identifier; ``data`` is the deleted record.")
         if model.enabled("list"):
             filt = f"filter: {m}Filter | None = None"
             limit = "limit: int | None = None"
             token = "next_token: str | None = None"
-            self.method(d, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS], many,
+            self.method(def_keyword, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS], many,
                         f"One page of {m} records; ``Result.next_token`` fetches the next.")
             self.method("def", "list_all", ["*", filt, limit, *sort, *key_params, selection, _OPTIONS],
                         f"{it}[{rec}]", f"Every {m} record, following ``next_token`` page by page.")
             for idx in model.indexes:
                 if idx.query_field not in index_names:
                     continue
-                self.method(d, idx.query_field, [f"keys: {_pascal(idx.query_field)}Keys", "/", "*", filt,
+                self.method(def_keyword, idx.query_field, [f"keys: {pascal(idx.query_field)}Keys", "/", "*", filt,
                                                  "sort_direction: _ct.ModelSortDirection | None = None", limit, token,
                                                  selection, _OPTIONS], many,
                             f"Query the {idx.name} index (partition key {idx.pk}).")
         for event in ("create", "update", "delete"):
-            if model.enabled("on" + _pascal(event)):
+            if model.enabled("on" + pascal(event)):
                 self.method("def", f"on_{event}", ["*", f"filter: {m}SubscriptionFilter | None = None", selection,
                                                    _OPTIONS], f"{sub}[{rec}]",
                             f"Subscribe to {event}d {m} records (``with``/``async with``, then iterate).")
         if model.enabled("list"):
             fields = [f.name for f in model.fields.values() if f.kind in ("scalar", "enum") and not f.is_array]
-            sort_by = (f"{_literal(fields)} | " if fields else "") + f"_abc.Callable[[{rec}], _t.Any] | None = None"
+            sort_by = (f"{literal_type(fields)} | " if fields else "") + f"_abc.Callable[[{rec}], _t.Any] | None = None"
             self.method("def", "observe_query", [
                 "*", f"filter: {m}Filter | None = None", selection, f"sort_by: {sort_by}",
                 "descending: bool = False", "limit: int | None = None", _OPTIONS], f"{observe}[{rec}]",
@@ -699,21 +489,23 @@ __all__ = [
     def list_key_params(self, model: ModelInfo) -> list[str]:
         if not model.is_custom_primary_key:
             return []
-        names = [model.primary_key] + ([_sort_key_arg(model.sort_keys)] if model.sort_keys else [])
-        if any(not _is_name(n) or n in _LIST_PARAMS for n in names):
+        names = [model.primary_key] + ([sort_key_argument(model.sort_keys)] if model.sort_keys else [])
+        if any(not is_python_name(n) or n in LIST_PARAMS for n in names):
             return []  # not expressible as keywords: index the model by its other means
-        params = [f"{model.primary_key}: {self.key_type(model, model.primary_key, None)} | None = None"]
+        params = [f"{model.primary_key}: {self.types.key_type(model, model.primary_key, None)} | None = None"]
         if model.sort_keys:
-            params.append(f"{names[1]}: {self.sk_condition(model, model.sort_keys, f'{model.name}PrimarySortKeyCondition')}"
-                          " | None = None")
+            condition = self.types.sort_key_condition(model, model.sort_keys, f"{model.name}PrimarySortKeyCondition")
+            params.append(f"{names[1]}: {condition} | None = None")
         return params
 
-    def method(self, d: str, name: str, params: Sequence[str], returns: str, doc: str) -> None:
-        line = f"    {d} {name}({', '.join(['self', *params])}) -> {returns}:"
+    def method(self, def_keyword: str, name: str, params: Sequence[str], returns: str, doc: str) -> None:
+        """A Protocol method; ``def_keyword`` is ``def`` or ``async def``."""
+        line = f"    {def_keyword} {name}({', '.join(['self', *params])}) -> {returns}:"
         if len(line) <= 110:
             self.emit(line)
         else:
-            self.emit(f"    {d} {name}(", *(f"        {p}," for p in ["self", *params]), f"    ) -> {returns}:")
+            self.emit(f"    {def_keyword} {name}(", *(f"        {p}," for p in ["self", *params]),
+                      f"    ) -> {returns}:")
         self.emit(*_docstring(doc, "        "), "        ...", "")
 
     # -- custom operations ----------------------------------------------------------------------
@@ -724,20 +516,21 @@ __all__ = [
             self.emit("# -- custom operations " + "-" * 78, "")
         for op in ops:
             if op.arguments:
-                scope = self._member_scope(op.arguments)
+                scope = Scope.of(op.arguments)
                 members: list[_Member] = []
                 required: set[str] = set()
                 for f in op.arguments.values():
-                    t = self.in_type(f, scope)
+                    t = self.types.input_type(f, scope)
                     if f.is_required:
                         required.add(f.name)
                         members.append(_Member(f.name, t))
                     else:
                         members.append(_Member(f.name, f"{t} | None"))
-                self.typed_dict(f"{_pascal(op.name)}Arguments", members,
+                self.typed_dict(f"{pascal(op.name)}Arguments", members,
                                 f"The arguments of {op.kind} {op.name}.", required=required)
         groups: tuple[tuple[OperationKind, str, str], ...] = (
-            ("query", self.n_queries, self.n_aqueries), ("mutation", self.n_mutations, self.n_amutations))
+            ("query", self.names.queries, self.names.async_queries),
+            ("mutation", self.names.mutations, self.names.async_mutations))
         for kind, sync_name, async_name in groups:
             modes: tuple[tuple[Mode, str], ...] = (("sync", sync_name), ("async", async_name))
             for mode, cls in modes:
@@ -746,18 +539,18 @@ __all__ = [
                 client_expr = "client" if mode == "sync" else "aclient"
                 self.emit(f"class {cls}(_t.Protocol):",
                           f'    """``{client_expr}.{attr}``: the custom {kind} operations of the schema."""', "")
-                names = {op.name for op in info.operations(kind).values() if _is_name(op.name)}
-                scope = _Scope(names)
+                names = {op.name for op in info.operations(kind).values() if is_python_name(op.name)}
+                scope = Scope(names)
                 emitted = 0
                 for op in info.operations(kind).values():
                     if op.name not in names:
                         continue
-                    returns = self.op_result(op, scope, mode)
-                    if self._shadowed(returns, scope):
+                    returns = self.types.operation_result(op, scope, mode)
+                    if shadowed(returns, scope):
                         continue
                     params: list[str] = []
                     if op.arguments:
-                        argt = f"{_pascal(op.name)}Arguments"
+                        argt = f"{pascal(op.name)}Arguments"
                         if any(a.is_required for a in op.arguments.values()):
                             params = [f"args: {argt}", "/"]
                         else:
@@ -771,17 +564,10 @@ __all__ = [
                     self.emit("    pass", "")
                 self.emit("")
 
-    def op_result(self, op: OperationInfo, scope: _Scope, mode: Mode) -> str:
-        f = op.returns
-        elem = self.out_element(f, scope, mode)
-        if f.is_array:
-            return f"{self.b('list', scope)}[{elem}] | None"  # null entries are dropped
-        return f"{elem} | None"
-
     # -- namespaces and clients -----------------------------------------------------------------
     def emit_namespaces(self) -> None:
         info = self.info
-        for cls, mode in ((self.n_models, "sync"), (self.n_amodels, "async")):
+        for cls, mode in ((self.names.models, "sync"), (self.names.async_models, "async")):
             self.exports.append(cls)
             attr = "client" if mode == "sync" else "aclient"
             self.emit(f"class {cls}(_t.Protocol):", f'    """``{attr}.models``: one typed client per model."""', "")
@@ -791,8 +577,9 @@ __all__ = [
             if not info.models:
                 self.emit("    pass", "")
             self.emit("")
-        self.exports.append(self.n_enums)
-        self.emit(f"class {self.n_enums}(_t.Protocol):", '    """``client.enums``: ``client.enums.X.values()``."""', "")
+        self.exports.append(self.names.enums)
+        self.emit(f"class {self.names.enums}(_t.Protocol):",
+                  '    """``client.enums``: ``client.enums.X.values()``."""', "")
         for e in info.enums:
             self.emit("    @property", f"    def {e}(self) -> _cc.EnumInfo[{e}]: ...", "")
         if not info.enums:
@@ -803,32 +590,41 @@ __all__ = [
         info = self.info
         types = [*info.models, *info.non_models]
         for mode, cls, base, models, queries, mutations, gen, opts in (
-                ("sync", self.n_client, "_cc.Client", self.n_models, self.n_queries, self.n_mutations,
-                 self.n_gen, "_ct.ClientOptions"),
-                ("async", self.n_aclient, "_cc.AsyncClient", self.n_amodels, self.n_aqueries, self.n_amutations,
-                 self.n_agen, "_ct.AsyncClientOptions")):
+                ("sync", self.names.client, "_cc.Client", self.names.models, self.names.queries, self.names.mutations,
+                 self.names.generate, "_ct.ClientOptions"),
+                ("async", self.names.async_client, "_cc.AsyncClient", self.names.async_models,
+                 self.names.async_queries, self.names.async_mutations, self.names.generate_async,
+                 "_ct.AsyncClientOptions")):
             self.exports += [cls, gen]
-            records = ", ".join(f"{_q(t)}: {(t if mode == 'sync' else 'Async' + t) if t in info.models else t}"
-                                for t in types)
+            records = ", ".join(f"{quoted(t)}: {self._runtime_record(t, mode)}" for t in types)
             ignore = "  # type: ignore[assignment]  # narrows the untyped client's namespace"
+            text = self.names.builtin("str")
+            article = "A sync" if mode == "sync" else "An async"
+            runtime_factory = "generate_client" if mode == "sync" else "generate_async_client"
             self.emit(
                 f"class {cls}({base}):",
                 f'    """The {mode} client, typed for this schema: ``{gen}()`` makes one."""',
                 "",
-                f"    record_types: _t.ClassVar[_abc.Mapping[{self.b('str')}, {self.b('type')}[_cc.Record]]] = {{{records}}}",
-                f"    typed_schema_fingerprint: _t.ClassVar[{self.b('str')} | None] = {self.n_fingerprint}",
+                f"    record_types: _t.ClassVar[_abc.Mapping[{text}, {self.names.builtin('type')}[_cc.Record]]]"
+                f" = {{{records}}}",
+                f"    typed_schema_fingerprint: _t.ClassVar[{text} | None] = {self.names.fingerprint}",
                 f"    models: {models}{ignore}",
                 f"    queries: {queries}{ignore}",
                 f"    mutations: {mutations}{ignore}",
-                f"    enums: {self.n_enums}{ignore}",
+                f"    enums: {self.names.enums}{ignore}",
                 "", "")
             self.emit(f"def {gen}(**options: _t.Unpack[{opts}]) -> {cls}:",
-                      f'    """{"A sync" if mode == "sync" else "An async"} client for the API configured with ``cove.configure()`` (or ``config=``).',
+                      f'    """{article} client for the API configured with ``cove.configure()`` (or ``config=``).',
                       "",
-                      f"    Takes the options of ``cove.{'generate_client' if mode == 'sync' else 'generate_async_client'}"
-                      "()``.",
+                      f"    Takes the options of ``cove.{runtime_factory}()``.",
                       '    """',
                       f"    return {cls}(**options)", "", "")
+
+    def _runtime_record(self, type_name: str, mode: str) -> str:
+        """The generated class a client of ``mode`` builds records of ``type_name`` with."""
+        if type_name in self.info.models and mode == "async":
+            return "Async" + type_name
+        return type_name
 
 
 def generate_python_client(mis: Mapping[str, Any], *, source: str = "amplify_outputs.json") -> str:

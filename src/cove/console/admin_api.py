@@ -44,7 +44,7 @@ class AdminApi:
 
     # -- reading --------------------------------------------------------------------------------
     async def info(self, _body: Any) -> dict[str, Any]:
-        from cove import __version__
+        from cove._version import __version__
 
         engine = self.app.engine
         schema = engine.schema
@@ -75,7 +75,7 @@ class AdminApi:
     async def health(self, _body: Any) -> dict[str, Any]:
         """What the health page shows: server facts, /ready's checks, warnings, and the Prometheus
         metrics (served to scrapers on their own port, --metrics-port, so the page gets them here)."""
-        from cove import __version__
+        from cove._version import __version__
 
         realtime = self.app.realtime
         ids = self.app.identity

@@ -17,8 +17,7 @@ from typing import Any
 
 import orjson
 
-from cove.schema.dsl import SchemaError
-from cove.schema.model import AuthSettings, PasswordPolicy, Schema, UserAttribute
+from cove.schema.model import AuthSettings, PasswordPolicy, Schema, SchemaError, UserAttribute
 
 from .credentials import CredentialIssuer
 from .delivery import CodeHook, SmtpSender

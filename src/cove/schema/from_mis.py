@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .dsl import SchemaError, _implicit_auth_fields, _validate_relations
+from .compile import implicit_auth_fields, validate_relations
+from .define import AUTH_MODE_ALIASES
 from .handlers import infer_subscription_sources
 from .model import (
     SCALARS,
@@ -25,12 +26,11 @@ from .model import (
     PasswordPolicy,
     Relation,
     Schema,
+    SchemaError,
     SecondaryIndex,
     TypeRef,
 )
 
-_MODE_FROM_APPSYNC = {"API_KEY": "apiKey", "AMAZON_COGNITO_USER_POOLS": "userPool", "AWS_IAM": "iam",
-                      "OPENID_CONNECT": "oidc", "AWS_LAMBDA": "lambda"}
 _DISABLE_GROUPS = {"queries": ("get", "list"), "mutations": ("create", "update", "delete"),
                    "subscriptions": ("onCreate", "onUpdate", "onDelete")}
 
@@ -148,7 +148,7 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
             rule.owner_is_list = fields[rule.owner_field].is_array
         if rule.groups_field and rule.groups_field in fields:
             rule.groups_field_is_list = fields[rule.groups_field].is_array
-    _implicit_auth_fields(model)
+    implicit_auth_fields(model)
     return model
 
 
@@ -203,7 +203,7 @@ def schema_from_mis(mis: dict[str, Any], *, default_mode: str = "API_KEY",
     ``authorization_types`` (AppSync's names)."""
     if not isinstance(mis, dict) or mis.get("version") != 1:
         raise SchemaError("model introspection must be an object with version 1")
-    modes = AuthorizationModes(default=_MODE_FROM_APPSYNC.get(default_mode, "apiKey"), default_given=True)
+    modes = AuthorizationModes(default=AUTH_MODE_ALIASES.get(default_mode, "apiKey"), default_given=True)
     modes.user_pool = "AMAZON_COGNITO_USER_POOLS" in (default_mode, *additional_modes)
     modes.unserved = tuple(m for m in (default_mode, *additional_modes) if m in ("OPENID_CONNECT", "AWS_LAMBDA"))
     schema = Schema(authorization_modes=modes)
@@ -226,7 +226,7 @@ def schema_from_mis(mis: dict[str, Any], *, default_mode: str = "API_KEY",
             target[name] = _operation(kind, name, raw, op_rules)
     _check_types(schema)
     _resolve_associated_fields(schema)
-    _validate_relations(schema)
+    validate_relations(schema)
     infer_subscription_sources(schema)
     schema.source_mis = mis
     return schema

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .dsl import SchemaError
-from .model import CustomOperation, Schema
+from .model import CustomOperation, Schema, SchemaError
+
 
 def import_handlers(spec: str) -> Any:
     """Import (or re-import) the handlers module: a ``.py`` path or a dotted module name."""

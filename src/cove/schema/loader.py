@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .dsl import AuthDefinition, DataDefinition, SchemaBuilder, SchemaError, attach_auth, define_data
+from .define import AuthDefinition, DataDefinition, attach_auth, define_data
+from .dsl import SchemaBuilder
+from .model import SchemaError
 
 DEFAULT_SCHEMA = "cove.example_schema:data"
 _counter = itertools.count()

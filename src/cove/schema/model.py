@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+
+class SchemaError(ValueError):
+    """An invalid schema definition. The message names the model and field at fault."""
+
+
 # AppSync scalars, in the order Amplify's docs list them.
 SCALARS: tuple[str, ...] = (
     "ID",

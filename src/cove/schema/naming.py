@@ -1,4 +1,5 @@
-"""AppSync's generated names for a model's operations and input types (reference section 5)."""
+"""AppSync's generated names for a model's operations and input types (reference section 5), and the
+word helpers they are built with (``pascal``, ``pluralize``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,27 @@ from .model import NUMERIC, STRING_LIKE, Field, Model, Schema, SecondaryIndex
 
 
 def pascal(name: str) -> str:
+    """``todoItem`` -> ``TodoItem``: only the first letter changes."""
     return name[:1].upper() + name[1:]
+
+
+def pluralize(word: str) -> str:
+    """English plural as Amplify's `pluralize` gives it for typical model names."""
+    irregular = {"person": "people", "child": "children", "man": "men", "woman": "women",
+                 "mouse": "mice", "goose": "geese", "tooth": "teeth", "foot": "feet"}
+    lower = word.lower()
+    for singular, plural in irregular.items():
+        if lower.endswith(singular):
+            stem = word[: len(word) - len(singular)]
+            cased = plural if word[-len(singular)].islower() else plural.capitalize()
+            return stem + cased
+    if lower.endswith("quiz"):
+        return word + "zes"
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if lower.endswith("y") and len(word) > 1 and lower[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
 
 
 def camel_join(names: tuple[str, ...] | list[str]) -> str:

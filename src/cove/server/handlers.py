@@ -91,19 +91,19 @@ class HandlerContext(LambdaContext):
     @property
     def client(self) -> Any:
         """A sync `cove.client.Client` for this API, with full (trusted IAM) access."""
-        import cove
+        from cove.client import generate_client
 
         if self._client is None:
-            self._client = cove.generate_client(config=self._config(), auth_mode="none",
+            self._client = generate_client(config=self._config(), auth_mode="none",
                                                 transport=_Transport(self._engine, self._loop), max_attempts=1)
         return self._client
 
     @property
     def async_client(self) -> Any:
         """The async twin of :attr:`client`, for ``async def`` handlers."""
-        import cove
+        from cove.client import generate_async_client
 
         if self._async_client is None:
-            self._async_client = cove.generate_async_client(
+            self._async_client = generate_async_client(
                 config=self._config(), auth_mode="none", transport=_AsyncTransport(self._engine), max_attempts=1)
         return self._async_client

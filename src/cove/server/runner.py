@@ -22,7 +22,7 @@ from typing import Any
 from cove.identity.delivery import DeliveryConfigError
 from cove.console import attach_console
 from cove.outputs import build_outputs, write_outputs
-from cove.schema.dsl import SchemaError
+from cove.schema.model import SchemaError
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
 from cove.store import open_backend
@@ -338,7 +338,7 @@ def instrument(app: CoveApp, options: ServerOptions, worker: int = 0) -> None:
 
 
 def _version() -> str:
-    from cove import __version__
+    from cove._version import __version__
 
     return __version__
 

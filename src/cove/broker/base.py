@@ -1,0 +1,65 @@
+"""What every broker shares: the Broker protocol, its error, the in-process LocalBroker, and redact()
+for URLs in messages. The transports (redis.py, postgres.py) import this, never the package, so
+opening one from ``open_broker`` is no import cycle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+#: Called with every message received on the channel (on the event loop thread).
+Deliver = Callable[[bytes], None]
+
+
+class BrokerError(Exception):
+    """The broker URL is unusable, or the broker cannot be reached at start-up."""
+
+
+class Broker(Protocol):
+    #: True when messages never leave this process (the hub may then skip serialization).
+    local: bool
+    #: A description for logs and start-up messages (never includes a password).
+    description: str
+
+    async def start(self, deliver: Deliver) -> None:
+        """Connect and start delivering messages received on the channel to ``deliver``."""
+
+    def publish(self, message: bytes) -> None:
+        """Queue ``message`` for every subscriber of the channel; never blocks, never raises."""
+
+    async def close(self) -> None:
+        """Stop delivering, flush what can be flushed, disconnect."""
+
+
+class LocalBroker:
+    """In-process delivery: ``publish`` schedules ``deliver`` on the event loop (after the current
+    request's response is on its way, so fan-out never delays the mutation)."""
+
+    local = True
+    description = "in-process"
+
+    def __init__(self) -> None:
+        self._deliver: Deliver | None = None
+
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def publish(self, message: bytes) -> None:
+        if self._deliver is not None:
+            asyncio.get_running_loop().call_soon(self._deliver, message)
+
+    async def close(self) -> None:
+        self._deliver = None
+
+
+def redact(url: str) -> str:
+    """``url`` without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -25,8 +25,9 @@ from cove.codegen import generate_python_client
 from cove.schema.dsl import SchemaError
 from cove.schema.from_mis import schema_from_mis
 from cove.schema.handlers import attach_handlers, import_handlers, unhandled
-from cove.server.execution import Engine
+from cove.server.engine import Engine
 from cove.server.identity import Identity
+from cove.store.interim_async import AsyncRecords
 from cove.store.legacy_sqlite import SQLiteStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -238,7 +239,7 @@ def test_groups_defined_in_a_list_field(tmp_path: Path) -> None:
     schema = schema_from_mis(subset_mis(MODELED, ["ModelGroupsDefinedIn", "ModelGroupDefinedIn"]))
     store = SQLiteStore(tmp_path / "groups.sqlite")
     store.apply_schema(schema)
-    engine = Engine(schema, store)
+    engine = Engine(schema, AsyncRecords(store))
     editor = Identity("userPool", claims={"sub": "s-ed", "username": "ed", "cognito:groups": ["Editors"]})
     other = Identity("userPool", claims={"sub": "s-o", "username": "o", "cognito:groups": ["Other"]})
     # (timestamps given, as a client may: this checks the group rule alone)
@@ -448,7 +449,7 @@ def test_owners_defined_in_a_list_field(tmp_path: Path) -> None:
     assert schema.models["Cart"].rules[0].owner_is_list
     store = SQLiteStore(tmp_path / "owners.sqlite")
     store.apply_schema(schema)
-    engine = Engine(schema, store)
+    engine = Engine(schema, AsyncRecords(store))
     alice = Identity("userPool", claims={"sub": "s-a", "username": "alice"})
     bob = Identity("userPool", claims={"sub": "s-b", "username": "bob"})
     made = engine.execute('mutation { createCart(input: {items: ["x"]}) { id editors } }', None, None, alice)

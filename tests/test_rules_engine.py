@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from cove.server.execution import Engine
+from cove.server.engine import Engine
 from cove.server.identity import Identity
+from cove.store.interim_async import AsyncRecords
 from cove.store.legacy_sqlite import SQLiteStore
 
 SCHEMA = Path(__file__).parent / "schemas" / "rules_schema.py"
@@ -40,7 +41,7 @@ def engine(tmp_path: Path) -> Engine:
     spec.loader.exec_module(module)
     store = SQLiteStore(tmp_path / "rules.sqlite")
     store.apply_schema(module.data.schema)
-    return Engine(module.data.schema, store)
+    return Engine(module.data.schema, AsyncRecords(store))
 
 
 class Api:
@@ -111,7 +112,7 @@ def test_owner_rule_full_lifecycle(engine: Engine) -> None:
     api = Api(engine, "OwnerNote", "id body owner")
     mine, errors = api.create(ALICE, body="alice's")
     assert not errors and mine["owner"] == "sub-alice::alice"  # read back as stored, as AppSync does
-    stored = engine.store.get(engine.schema.models["OwnerNote"], {"id": mine["id"]})
+    stored = engine.records.store.get(engine.schema.models["OwnerNote"], {"id": mine["id"]})
     assert stored["owner"] == "sub-alice::alice"  # stored as sub::username
     theirs, _ = api.create(BOB, body="bob's")
     assert api.get(ALICE, mine["id"])[0] == mine

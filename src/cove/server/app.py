@@ -18,11 +18,12 @@ import orjson
 from graphql.language import FieldNode
 
 from cove.schema.model import Schema
+from cove.store.interim_async import AsyncRecords
 
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
 from .errors import InternalFailure, RequestError, header_value
-from .execution import Engine
+from .engine import Engine
 from .identity import Identity
 from .limits import Limits
 from .metrics import Metrics
@@ -78,13 +79,13 @@ class CoveApp:
         self.limits = limits or Limits()
         self.store = store
         self.workers = Workers(self.limits.handler_threads)  # shared by the engines a schema reload makes
-        self.engine = Engine(schema, store, self.limits, self.workers)
+        self.records = AsyncRecords(store)
         self.api_keys = ApiKeyAuthenticator(store)
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
         self.graphql_path = "/graphql"
         self.realtime = Realtime(self, realtime)
-        self.engine.on_mutation = self.realtime.publish
+        self.engine = self._engine(schema)
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None
         self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
@@ -110,8 +111,11 @@ class CoveApp:
                 self.identity.configure(self.engine.schema)
                 raise
             self.authenticator = self._authenticator()
-        self.engine = Engine(schema, self.store, self.limits, self.workers)
-        self.engine.on_mutation = self.realtime.publish
+        self.engine = self._engine(schema)
+
+    def _engine(self, schema: Schema) -> Engine:
+        return Engine(schema, self.records, limits=self.limits, workers=self.workers,
+                      publisher=self.realtime.publish)
 
     def _authenticator(self) -> Authenticator:
         ids = self.identity

@@ -64,8 +64,8 @@ from cove.settings import parse_settings
 
 from .authorization import HiddenField
 from .errors import FieldError, RequestError
-from .execution import Engine, Plan, PlanError
-from .payloads import Mask, RestrictedPlans, selection_mask
+from .engine import Engine, Plan, PlanError, RestrictedPlans
+from .events import Mask, MutationEvent
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import CoveApp
@@ -121,7 +121,7 @@ class RealtimeSettings:
 
 class Event:
     """One mutation's event: the mutation field, the model, the stored record (a custom mutation's
-    result) and the mask of what the mutation selected (see payloads.py)."""
+    result) and the mask of what the mutation selected (see engine/payload.py)."""
 
     __slots__ = ("field", "model", "record", "mask", "mask_key")
 
@@ -855,22 +855,19 @@ class Realtime:
                     del self.by_field[f]
 
     # -- events ---------------------------------------------------------------------------------
-    def publish(self, field: str, model: Model | None, record: Any, value: Any, plan: Plan | None) -> None:
-        """The engine's mutation hook: called after a mutation succeeded, with the stored record, the
-        rendered result and the selection plan it was rendered with. The event carries the stored record
-        and what the mutation selected; each subscriber's payload is rendered later, for that subscriber
-        and off the mutation's path. Never raises."""
+    def publish(self, event: MutationEvent) -> None:
+        """The engine's publisher: called after a mutation succeeded, with the stored record (a custom
+        mutation's result) and what the mutation selected. Each subscriber's payload is rendered later,
+        for that subscriber and off the mutation's path. Never raises."""
         broker = self.broker
         self.events_published += 1
+        field = event.field
         try:
-            if plan is None:
-                record = value  # a custom mutation's scalar result, as the caller received it
-            model_name = model.name if model is not None else None
             if broker is None or broker.local:
                 if field in self.by_field:  # else nobody listens in this process, and no other process exists
-                    self._queue(Event(field, model_name, record, selection_mask(plan)))
+                    self._queue(Event(field, event.model, event.record, event.selection))
                 return
-            broker.publish(orjson.dumps({"f": field, "m": model_name, "r": record, "s": selection_mask(plan)},
+            broker.publish(orjson.dumps({"f": field, "m": event.model, "r": event.record, "s": event.selection},
                                         default=str))
         except Exception:
             log.exception("publishing the event of %s failed", field)
@@ -918,13 +915,13 @@ class Realtime:
                 if sub not in subs:
                     continue  # stopped while we yielded
             try:
-                payload = self._payload(engine, event, sub, rendered, valid)
+                payload = await self._payload(engine, event, sub, rendered, valid)
                 if payload is not None:
                     sub.conn.enqueue(sub.frame_head + payload + b"}")
             except Exception:
                 log.exception("delivering an event to subscription %s failed", sub.id)
 
-    def _payload(self, engine: Engine, event: Event, sub: Subscription, rendered: dict[Any, bytes],
+    async def _payload(self, engine: Engine, event: Event, sub: Subscription, rendered: dict[Any, bytes],
                  valid: dict[Any, bool]) -> bytes | None:
         """This subscriber's ``payload`` for `event` (None: not for them). Subscribers with the same
         selection and equal rights share one rendering."""
@@ -951,7 +948,7 @@ class Realtime:
         cache_key = (id(plan), sub.key, sub.viewer)
         payload = rendered.get(cache_key)
         if payload is None:
-            body = engine.render_event(plan, sub.key, record, sub.variables, sub.identity)
+            body = await engine.render_event(plan, sub.key, record, sub.variables, sub.identity)
             payload = rendered[cache_key] = orjson.dumps(body)
         return payload
 

@@ -1,16 +1,16 @@
-"""Work kept off the event loop: custom query/mutation handlers and heavy reads.
+"""Work kept off the event loop: custom query/mutation handlers, heavy renderings, new documents.
 
-The engine describes such work as a step (:class:`HandlerCall`, :class:`HeavyRead`) and its driver
-decides where it runs. The server's async driver runs a synchronous handler in a worker thread and
-awaits an ``async def`` one, both under a timeout, and runs a heavy read (a query whose cost passes
-``Limits.inline_cost``) in one reader thread with its own SQLite connection, so a request that
-renders thousands of rows never holds the loop for more than a thread switch. The plain
-``Engine.execute`` runs every step inline, for tests and embedding.
+The server's engine runs a synchronous handler in a worker thread and awaits an ``async def`` one,
+both under a timeout; a heavy request (one whose cost passes ``Limits.inline_cost``) reads through
+the store's heavy-read view (its own thread and connection) and renders on one reader thread here, so
+a request that renders thousands of rows never holds the loop for more than a thread switch. The
+plain ``Engine.execute`` runs every step inline, for tests and embedding.
 
-One reader thread, not a pool: heavy reads queue behind each other instead of multiplying, and the
-loop competes with few busy threads for the GIL. New documents are parsed and validated on another
-single thread (graphql-core's validation grows quadratically with repeated fields). The server lowers the interpreter's switch
-interval (``runner.py``) so that the loop gets the GIL back within a millisecond.
+One reader thread, not a pool: heavy renderings queue behind each other instead of multiplying, and
+the loop competes with few busy threads for the GIL. New documents are parsed and validated on
+another single thread (graphql-core's validation grows quadratically with repeated fields). The
+server lowers the interpreter's switch interval (``runner.py``) so that the loop gets the GIL back
+within a millisecond.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import asyncio
 import inspect
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,8 +51,8 @@ class HandlerCall:
 
 @dataclass
 class HeavyRead:
-    """Run ``work(store)``: with a store that may be read from another thread, or with None for
-    work that reads nothing (preparing a new document)."""
+    """Run ``work(store)`` off the loop (``store`` is None for work that reads nothing: preparing a
+    new document)."""
 
     work: Callable[[Any], Any]
     store: Any
@@ -99,7 +98,6 @@ class Workers:
     def __init__(self, handler_threads: int = 16) -> None:
         self.handler_threads = max(1, handler_threads)
         self._pools: dict[str, ThreadPoolExecutor] = {}  # "handler" (a pool), "reader", "prepare"
-        self._local = threading.local()
         self._lock = threading.Lock()
 
     async def run(self, step: HandlerCall | HeavyRead, timeout: float) -> Any:
@@ -127,22 +125,12 @@ class Workers:
             raise handler_failed(step.field, exc) from None
 
     async def _read(self, step: HeavyRead) -> Any:
-        store = step.store
-        loop = asyncio.get_running_loop()
-        if store is None:  # its own thread: a new small document never waits behind a heavy read
-            return await loop.run_in_executor(self._pool("prepare"), step.work, None)
-        if not hasattr(store, "reader"):
-            return step.work(store)
-        return await loop.run_in_executor(self._pool("reader"), self._work_on_reader, step)
+        # Its own thread: a new small document never waits behind a heavy request's rendering.
+        return await asyncio.get_running_loop().run_in_executor(self._pool("prepare"), step.work, step.store)
 
-    def _work_on_reader(self, step: HeavyRead) -> Any:
-        readers: weakref.WeakKeyDictionary[Any, Any] | None = getattr(self._local, "readers", None)
-        if readers is None:
-            readers = self._local.readers = weakref.WeakKeyDictionary()
-        reader = readers.get(step.store)
-        if reader is None:
-            reader = readers[step.store] = step.store.reader()
-        return step.work(reader)
+    async def render(self, work: Callable[[], Any]) -> Any:
+        """``work()`` (a heavy request's pure rendering) on the reader thread; the loop awaits meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool("reader"), work)
 
     def _pool(self, name: str) -> ThreadPoolExecutor:
         pool = self._pools.get(name)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any
 
-from .execution import ABSENT, TYPENAME, Plan
-
-Mask = dict[str, Any]   # field name -> True (a leaf) or the mask of its selection
+from ..events import Mask
+from .plan import ABSENT, TYPENAME, Plan
 
 
 def selection_mask(plan: Plan | None) -> Mask | None:

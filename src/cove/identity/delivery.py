@@ -3,8 +3,8 @@
 ``define_auth(on_send_code=fn)`` is called with a :class:`CodeEvent` for every code the user pool
 makes, in the spirit of Cognito's custom message and custom sender triggers. Without a hook,
 ``COVE_SMTP_HOST`` (and friends) turn on :class:`SmtpSender`, which uses the standard library's
-``smtplib``: the user pool's calls already run in worker threads, so a blocking send costs no
-event-loop time and needs no extra dependency.
+``smtplib``: a sync hook (SMTP's too) runs on a worker thread, so a blocking send costs no
+event-loop time and needs no extra dependency; an async hook is awaited on the server's loop.
 """
 
 from __future__ import annotations
@@ -56,21 +56,19 @@ class CodeEvent:
 CodeHook = Callable[[CodeEvent], Any]
 
 
-def deliver(hook: CodeHook, event: CodeEvent) -> None:
-    """Run a sync or async hook to completion; any failure becomes CodeDeliveryError."""
+async def deliver(hook: CodeHook, event: CodeEvent) -> None:
+    """Run a sync hook on a worker thread, or await an async one; any failure becomes CodeDeliveryError."""
     try:
-        result = hook(event)
-        if inspect.isawaitable(result):
-            # User pool calls run in worker threads (or the CLI), where no event loop is running.
-            asyncio.run(_wait(result))
+        if inspect.iscoroutinefunction(hook):
+            await hook(event)
+            return
+        result = await asyncio.to_thread(hook, event)
+        if inspect.isawaitable(result):  # a sync callable handing back a coroutine
+            await result
     except CodeDeliveryError:
         raise
     except Exception as exc:
         raise CodeDeliveryError(f"{type(exc).__name__}: {exc}") from exc
-
-
-async def _wait(awaitable: Any) -> None:
-    await awaitable
 
 
 def message_text(event: CodeEvent) -> tuple[str, str]:

@@ -367,21 +367,21 @@ async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path)
                 print(f"{u.username}\t{u.email or u.phone_number or ''}\t{u.status}"
                       + ("" if u.enabled else "\tdisabled") + (f"\tgroups: {', '.join(u.groups)}" if u.groups else ""))
         elif args.users_command == "delete":
-            user = await store.find_user(args.login)
-            if user is None or not await store.delete_user(user.username):
+            found = await store.find_user(args.login)
+            if found is None or not await store.delete_user(found.username):
                 print(f"error: no user {args.login}", file=sys.stderr)
                 return 1
             print(f"deleted {args.login}")
         elif args.users_command == "add-to-group":
-            user = await store.find_user(args.login)
-            if user is None:
+            found = await store.find_user(args.login)
+            if found is None:
                 print(f"error: no user {args.login}", file=sys.stderr)
                 return 1
             problem = await _unknown_groups(store, [args.group])
             if problem is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 1
-            await pool.add_to_group(user.username, args.group)
+            await pool.add_to_group(found.username, args.group)
             print(f"added {args.login} to {args.group}")
     except CognitoError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -3,8 +3,8 @@
 ``define_auth(on_send_code=fn)`` is called with a :class:`CodeEvent` for every code the user pool
 makes, in the spirit of Cognito's custom message and custom sender triggers. Without a hook,
 ``COVE_SMTP_HOST`` (and friends) turn on :class:`SmtpSender`, which uses the standard library's
-``smtplib``: a sync hook (SMTP's too) runs on a worker thread, so a blocking send costs no
-event-loop time and needs no extra dependency; an async hook is awaited on the server's loop.
+``smtplib``: hooks (SMTP's too) run on a worker thread, so a blocking send costs no event-loop
+time and needs no extra dependency.
 """
 
 from __future__ import annotations
@@ -57,18 +57,24 @@ CodeHook = Callable[[CodeEvent], Any]
 
 
 async def deliver(hook: CodeHook, event: CodeEvent) -> None:
-    """Run a sync hook on a worker thread, or await an async one; any failure becomes CodeDeliveryError."""
+    """Run a sync or async hook to completion on a worker thread (README: "It runs in a worker thread;
+    an async function is awaited there"); any failure becomes CodeDeliveryError."""
     try:
-        if inspect.iscoroutinefunction(hook):
-            await hook(event)
-            return
-        result = await asyncio.to_thread(hook, event)
-        if inspect.isawaitable(result):  # a sync callable handing back a coroutine
-            await result
+        await asyncio.to_thread(_run_hook, hook, event)
     except CodeDeliveryError:
         raise
     except Exception as exc:
         raise CodeDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _run_hook(hook: CodeHook, event: CodeEvent) -> None:
+    result = hook(event)
+    if inspect.isawaitable(result):
+        asyncio.run(_wait(result))  # on the worker thread, where no event loop runs
+
+
+async def _wait(awaitable: Any) -> None:
+    await awaitable
 
 
 def message_text(event: CodeEvent) -> tuple[str, str]:

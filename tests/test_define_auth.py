@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from cove import a, define_auth, define_data
 from cove.identity.services import IdentityServices
-from cove.identity.store import SQLiteIdentityStore
+from cove.store.sqlite.identity import SQLiteIdentityStore
 from cove.outputs import build_outputs
 from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
@@ -76,8 +77,8 @@ def test_outputs_auth_block(tmp_path: Path) -> None:
     from cove.schema.dsl import attach_auth, DataDefinition  # noqa: I001
 
     attach_auth(DataDefinition(schema, None), define_auth(groups=["Admins", "Staff"], allow_guest_access=True))  # type: ignore[arg-type]
-    ids = IdentityServices(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema, region="eu-west-1",
-                           base_url="https://api.example.com")
+    ids = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema,
+                                            region="eu-west-1", base_url="https://api.example.com"))
     auth = ids.outputs_auth()
     assert auth is not None
     outputs = build_outputs(schema, url="https://api.example.com/graphql", api_key=None, region="eu-west-1",
@@ -92,8 +93,8 @@ def test_outputs_auth_block(tmp_path: Path) -> None:
         assert key in auth, key
     assert outputs["custom"]["cove"]["user_pool_issuer"] == f"https://api.example.com/cognito-idp/{auth['user_pool_id']}"
     # the same data directory keeps its ids
-    again = IdentityServices(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema, region="eu-west-1",
-                             base_url="https://api.example.com")
+    again = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema,
+                                              region="eu-west-1", base_url="https://api.example.com"))
     assert again.outputs_auth() == auth
 
 
@@ -105,8 +106,8 @@ def test_bad_oidc_and_lambda_configuration_fail_clearly(tmp_path: Path) -> None:
             lambda allow: [allow.custom(), allow.public_api_key()]),
             authorization_modes={"default_authorization_mode": "api_key", **modes}).schema
         with pytest.raises(SchemaError, match=message):
-            IdentityServices(SQLiteIdentityStore(tmp_path / "e.sqlite"), tmp_path, schema, region="us-east-1",
-                             base_url="http://x")
+            asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "e.sqlite"), tmp_path, schema,
+                                              region="us-east-1", base_url="http://x"))
 
 
 def test_sandbox_reload_adds_and_refuses_auth(sandbox_factory: object, tmp_path: Path) -> None:

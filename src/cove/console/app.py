@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,8 @@ class Console:
                 if handler is None:
                     raise RequestError(404, "NotFoundException", f"No console route {method} /console/api/{route}")
                 result = handler(body)
+                if inspect.isawaitable(result):
+                    result = await result
                 # Signing each IAM request of the page is routine; everything else that changes or grants is logged.
                 action = _action(route, body) if method != "GET" and route != "sign" else None
                 if action is not None:

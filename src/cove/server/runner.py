@@ -256,24 +256,27 @@ def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
     from cove.identity.delivery import CodeEvent, SmtpSender
     from cove.identity.guard import AuthLimits
     from cove.identity.services import REGION_META, IdentityServices
-    from cove.identity.store import SQLiteIdentityStore
+    from cove.store.sqlite.identity import SQLiteIdentityStore
 
     parts = urlsplit(url)
     smtp = SmtpSender.from_env()   # raises DeliveryConfigError before anything is opened
     store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
-    store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
 
     def print_code(event: CodeEvent) -> None:
         label = {"forgot_password": "Password reset code", "admin_create_user": "Temporary password"}.get(
             event.trigger, "Confirmation code")
         _say(f"{label} for {event.destination}: {event.code}")
 
-    # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
-    return IdentityServices(store, options.data_dir, schema, region=options.region,
-                            base_url=f"{parts.scheme}://{parts.netloc}",
-                            auto_confirm=not (options.print_codes or options.production),
-                            on_send_code=print_code if options.print_codes or not options.production else None,
-                            smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
+    async def open_services() -> IdentityServices:
+        await store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
+        # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
+        return await IdentityServices.open(
+            store, options.data_dir, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
+            auto_confirm=not (options.print_codes or options.production),
+            on_send_code=print_code if options.print_codes or not options.production else None,
+            smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
+
+    return asyncio.run(open_services())  # before the server's loop starts
 
 
 def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:

@@ -41,8 +41,7 @@ from cove.wire import sigv4  # noqa: E402
 from cove.identity.services import IdentityServices  # noqa: E402
 from cove.schema.loader import SchemaSource  # noqa: E402
 from cove.server.authn import ApiKeyAuthenticator, Authenticator, IamVerifier  # noqa: E402
-from cove.store.legacy_sqlite import SQLiteStore  # noqa: E402
-from cove.store.sqlite.identity import SQLiteIdentityStore  # noqa: E402
+from cove.store import open_backend  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 SCHEMA = BENCH / "auth_schema.py"
@@ -66,11 +65,11 @@ def in_process() -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="cove-authbench-"))
     try:
         schema = SchemaSource(str(SCHEMA)).load().schema
-        store = SQLiteStore(tmp / "data.sqlite")
-        store.apply_schema(schema)
-        key = store.create_api_key(expires_at=time.time() + 86400).key
+        backend = open_backend(tmp)
         loop = asyncio.new_event_loop()
-        ids = loop.run_until_complete(IdentityServices.open(SQLiteIdentityStore(tmp / "data.sqlite"), tmp, schema,
+        loop.run_until_complete(backend.migrator.apply_schema(schema))
+        key = loop.run_until_complete(backend.keys.create_api_key(expires_at=time.time() + 86400)).key
+        ids = loop.run_until_complete(IdentityServices.open(backend.identity, tmp, schema,
                                                             region="us-east-1", base_url="http://127.0.0.1:1"))
         assert ids.user_pool is not None and ids.identity_pool is not None
         pool = ids.user_pool
@@ -81,7 +80,7 @@ def in_process() -> dict[str, float]:
         tokens = signed_in["AuthenticationResult"]
         iam = IamVerifier(region="us-east-1", issuer=ids.credentials, store=ids.store,
                           identity_pool_id=ids.identity_pool_id)
-        authn = Authenticator(ApiKeyAuthenticator(store), user_pool=ids.tokens, iam=iam)
+        authn = Authenticator(ApiKeyAuthenticator(backend.keys), user_pool=ids.tokens, iam=iam)
         body = json.dumps({"query": harness.DOCUMENTS["get"], "variables": {"id": "x"}}).encode()
 
         def run(headers: dict[str, str]) -> None:
@@ -110,9 +109,8 @@ def in_process() -> dict[str, float]:
             return None
 
         out["loop_overhead"] = _time_per_call(lambda: loop.run_until_complete(noop()), 20_000)
-        loop.run_until_complete(ids.close())
+        loop.run_until_complete(backend.close())   # closes the identity store too
         loop.close()
-        store.close()
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

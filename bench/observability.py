@@ -67,14 +67,15 @@ async def request_cost(observed: bool) -> float:
 
     from cove.schema.loader import SchemaSource
     from cove.server.app import CoveApp
-    from cove.server.runner import ensure_api_key, open_store
+    from cove.server.api_key_lifetime import ensure_api_key
+    from cove.store import open_backend
 
     with tempfile.TemporaryDirectory() as folder, open("/dev/null", "wb") as sink:
         schema = SchemaSource(None).load().schema
-        store = open_store(Path(folder))
-        store.apply_schema(schema)
-        key = ensure_api_key(store, schema).encode()
-        app = CoveApp(schema, store)
+        backend = open_backend(Path(folder))
+        await backend.migrator.apply_schema(schema)
+        key = (await ensure_api_key(backend.keys, schema)).encode()
+        app = CoveApp(schema, backend)
         if observed:
             from cove.server.metrics import Metrics
             from cove.server.observability import AccessLog
@@ -91,7 +92,7 @@ async def request_cost(observed: bool) -> float:
             for _ in range(REQUESTS):
                 await call(app, key, body)
             best = min(best, time.perf_counter() - start)
-        store.close()
+        await backend.close()
         return best / REQUESTS * 1e6
 
 

@@ -6,6 +6,7 @@ client here, and through aws-amplify in tests/compat/test_amplify_outputs_js.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -27,8 +28,7 @@ from cove.schema.from_mis import schema_from_mis
 from cove.schema.handlers import attach_handlers, import_handlers, unhandled
 from cove.server.engine import Engine
 from cove.server.identity import Identity
-from cove.store.interim_async import AsyncRecords
-from cove.store.legacy_sqlite import SQLiteStore
+from cove.store import open_backend
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELED = FIXTURES / "amplify_data_modeled_outputs.json"
@@ -237,9 +237,9 @@ def test_has_one_in_the_older_shape(tmp_path: Path, sandbox_factory: Any) -> Non
 def test_groups_defined_in_a_list_field(tmp_path: Path) -> None:
     """`ModelGroupsDefinedIn.groupsField: [String]`: members of any listed group may read and write."""
     schema = schema_from_mis(subset_mis(MODELED, ["ModelGroupsDefinedIn", "ModelGroupDefinedIn"]))
-    store = SQLiteStore(tmp_path / "groups.sqlite")
-    store.apply_schema(schema)
-    engine = Engine(schema, AsyncRecords(store))
+    backend = open_backend(tmp_path / "groups")
+    asyncio.run(backend.migrator.apply_schema(schema))
+    engine = Engine(schema, backend.records)
     editor = Identity("userPool", claims={"sub": "s-ed", "username": "ed", "cognito:groups": ["Editors"]})
     other = Identity("userPool", claims={"sub": "s-o", "username": "o", "cognito:groups": ["Other"]})
     # (timestamps given, as a client may: this checks the group rule alone)
@@ -255,7 +255,7 @@ def test_groups_defined_in_a_list_field(tmp_path: Path) -> None:
     assert refused["data"] == {"getModelGroupsDefinedIn": None} and refused["errors"][0]["errorType"] == "Unauthorized"
     listed = engine.execute("query { listModelGroupsDefinedIns { items { id } } }", None, None, other)
     assert listed["data"]["listModelGroupsDefinedIns"]["items"] == []
-    store.close()
+    asyncio.run(backend.close())
 
 
 def subset_mis(path: Path, models: list[str]) -> dict[str, Any]:
@@ -447,9 +447,9 @@ def test_owners_defined_in_a_list_field(tmp_path: Path) -> None:
          "operations": ["create", "update", "delete", "read"]}]
     schema = schema_from_mis(mis)
     assert schema.models["Cart"].rules[0].owner_is_list
-    store = SQLiteStore(tmp_path / "owners.sqlite")
-    store.apply_schema(schema)
-    engine = Engine(schema, AsyncRecords(store))
+    backend = open_backend(tmp_path / "owners")
+    asyncio.run(backend.migrator.apply_schema(schema))
+    engine = Engine(schema, backend.records)
     alice = Identity("userPool", claims={"sub": "s-a", "username": "alice"})
     bob = Identity("userPool", claims={"sub": "s-b", "username": "bob"})
     made = engine.execute('mutation { createCart(input: {items: ["x"]}) { id editors } }', None, None, alice)
@@ -462,4 +462,4 @@ def test_owners_defined_in_a_list_field(tmp_path: Path) -> None:
     shared = engine.execute(share, {"id": record["id"], "e": [*record["editors"], "s-b::bob"]}, None, alice)
     assert shared["data"]["updateCart"]["editors"] == ["s-a::alice", "s-b::bob"]
     assert engine.execute(get, {"id": record["id"]}, None, bob)["data"] == {"getCart": {"id": record["id"]}}
-    store.close()
+    asyncio.run(backend.close())

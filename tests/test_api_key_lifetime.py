@@ -3,6 +3,7 @@ with a grace period, against a real sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -113,9 +114,13 @@ def test_warning_window() -> None:
     assert "expires in 2.5 days" in (api_key_warning([key(2.5), key(10, revoked=True)], now) or "")
     assert (api_key_warning([key(-1)], now) or "").startswith("every API key has expired")
 
-    class Store:
-        def api_keys(self) -> list[ApiKey]:
+    class Keys:
+        async def api_keys(self) -> list[ApiKey]:
             return [key(-1)]
 
-    assert ApiKeyWatch(Store(), lambda: False).warning() is None  # the schema takes no API keys
-    assert ApiKeyWatch(Store(), lambda: True).warning() is not None
+    watch = ApiKeyWatch(Keys(), lambda: True)  # type: ignore[arg-type]
+    assert watch.warning() is None   # nothing read yet
+    asyncio.run(watch.refresh())
+    assert watch.warning() is not None
+    watch.uses_api_keys = lambda: False
+    assert watch.warning() is None  # the schema takes no API keys

@@ -6,6 +6,7 @@ independently of how identities are proven (tokens and signatures have their own
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,7 @@ import pytest
 
 from cove.server.engine import Engine
 from cove.server.identity import Identity
-from cove.store.interim_async import AsyncRecords
-from cove.store.legacy_sqlite import SQLiteStore
+from cove.store import open_backend
 
 SCHEMA = Path(__file__).parent / "schemas" / "rules_schema.py"
 
@@ -39,9 +39,9 @@ def engine(tmp_path: Path) -> Engine:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    store = SQLiteStore(tmp_path / "rules.sqlite")
-    store.apply_schema(module.data.schema)
-    return Engine(module.data.schema, AsyncRecords(store))
+    backend = open_backend(tmp_path)
+    asyncio.run(backend.migrator.apply_schema(module.data.schema))
+    return Engine(module.data.schema, backend.records)
 
 
 class Api:
@@ -112,7 +112,7 @@ def test_owner_rule_full_lifecycle(engine: Engine) -> None:
     api = Api(engine, "OwnerNote", "id body owner")
     mine, errors = api.create(ALICE, body="alice's")
     assert not errors and mine["owner"] == "sub-alice::alice"  # read back as stored, as AppSync does
-    stored = engine.records.store.get(engine.schema.models["OwnerNote"], {"id": mine["id"]})
+    stored = asyncio.run(engine.records.get(engine.schema.models["OwnerNote"], {"id": mine["id"]}))
     assert stored["owner"] == "sub-alice::alice"  # stored as sub::username
     theirs, _ = api.create(BOB, body="bob's")
     assert api.get(ALICE, mine["id"])[0] == mine

@@ -175,7 +175,7 @@ def test_enum_defaults() -> None:
 def test_defaults_are_applied_on_create(tmp_path: Path) -> None:
     """The defaults reach the wire: an empty create returns every default, a given value wins."""
     from cove.server.app import CoveApp
-    from cove.store.legacy_sqlite import SQLiteStore
+    from cove.store import open_backend
 
     # One default per builder (the first listed), an enum, and a required field with a default.
     fields: dict[str, Any] = {}
@@ -191,11 +191,11 @@ def test_defaults_are_applied_on_create(tmp_path: Path) -> None:
     schema = compile_types({"Thing": a.model(fields)})
     selection = " ".join(expected)
 
-    store = SQLiteStore(tmp_path / "data.sqlite")
+    backend = open_backend(tmp_path)
     try:
-        store.apply_schema(schema)
-        key = store.create_api_key(expires_at=time.time() + 3600).key
-        app = CoveApp(schema, store)
+        asyncio.run(backend.migrator.apply_schema(schema))
+        key = asyncio.run(backend.keys.create_api_key(expires_at=time.time() + 3600)).key
+        app = CoveApp(schema, backend)
 
         async def run() -> tuple[dict[str, Any], dict[str, Any]]:
             transport = httpx.ASGITransport(app=app)
@@ -209,7 +209,7 @@ def test_defaults_are_applied_on_create(tmp_path: Path) -> None:
 
         empty, given = asyncio.run(run())
     finally:
-        store.close()
+        asyncio.run(backend.close())
     assert empty == {"data": {"createThing": expected}}
     assert given == {"data": {"createThing": {"f_string": "mine", "f_boolean": True}}}
 

@@ -2,11 +2,12 @@
 batched pages are the pages the per-parent list returns (same items, same order, same next tokens).
 
 The server runs in this process on a real socket, so the test can count the SQL statements its
-store's connection runs (sqlite3's trace callback).
+SQLite backend's connection runs (sqlite3's trace callback).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -22,8 +23,9 @@ from cove import a, define_data
 from cove.schema.model import Schema
 from cove.server.app import CoveApp
 from cove.server.limits import Limits
+from cove.store import open_backend
 from cove.store.base import ListRequest
-from cove.store.legacy_sqlite import SQLiteStore
+from cove.store.sqlite.backend import SQLiteBackend
 
 schema = a.schema({
     "Blog": a.model({"name": a.string().required(), "posts": a.has_many("Post", "blogId")}),
@@ -51,13 +53,13 @@ NESTED = """query ($limit: Int) { listPosts(limit: $limit) { items { id title bl
 
 
 class Server:
-    def __init__(self, schema: Schema, store: SQLiteStore, key: str, url: str) -> None:
+    def __init__(self, schema: Schema, backend: SQLiteBackend, key: str, url: str) -> None:
         self.schema = schema
-        self.store = store
+        self.backend = backend
         self.key = key
         self.url = url
         self.statements: list[str] = []
-        store.conn.set_trace_callback(self._traced)
+        backend.conn.set_trace_callback(self._traced)
 
     def _traced(self, sql: str) -> None:
         if sql.lstrip().upper().startswith("SELECT") and "FROM _cove_" not in sql:  # not the API key lookups
@@ -75,12 +77,13 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     compiled: Schema = define_data(schema=schema, authorization_modes={
         "default_authorization_mode": "api_key"}).schema
-    store = SQLiteStore(tmp_path_factory.mktemp("count") / "data.sqlite")
-    store.apply_schema(compiled)
-    key = store.create_api_key(expires_at=time.time() + 3600).key
-    _seed(store, compiled)
+    backend = open_backend(tmp_path_factory.mktemp("count"))
+    assert isinstance(backend, SQLiteBackend)
+    asyncio.run(backend.migrator.apply_schema(compiled))
+    key = asyncio.run(backend.keys.create_api_key(expires_at=time.time() + 3600)).key
+    asyncio.run(_seed(backend, compiled))
     # Every request stays on the loop's own connection (no heavy-read thread), so all are traced.
-    app = CoveApp(compiled, store, Limits(inline_cost=Limits.max_cost))
+    app = CoveApp(compiled, backend, Limits(inline_cost=Limits.max_cost))
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -90,28 +93,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
     try:
-        yield Server(compiled, store, key, f"http://127.0.0.1:{port}/graphql")
+        yield Server(compiled, backend, key, f"http://127.0.0.1:{port}/graphql")
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
-        store.close()
+        asyncio.run(backend.close())
 
 
-def _seed(store: SQLiteStore, s: Schema) -> None:
+async def _seed(backend: SQLiteBackend, s: Schema) -> None:
     models = s.models
+    create = backend.records.create
     now = "2026-01-01T00:00:00.000Z"
     stamp = {"createdAt": now, "updatedAt": now}
     for b in range(3):
-        store.create(models["Blog"], {"id": f"b{b}", "name": f"blog {b}", **stamp}, None)
+        await create(models["Blog"], {"id": f"b{b}", "name": f"blog {b}", **stamp}, None)
     for u in range(4):
-        store.create(models["Author"], {"id": f"u{u}", "name": f"author {u}", **stamp}, None)
+        await create(models["Author"], {"id": f"u{u}", "name": f"author {u}", **stamp}, None)
     for p in range(25):
         blog = f"b{p % 3}" if p % 7 else None   # some posts have no blog
-        store.create(models["Post"], {"id": f"p{p:02}", "title": f"post {p}", "blogId": blog, **stamp}, None)
+        await create(models["Post"], {"id": f"p{p:02}", "title": f"post {p}", "blogId": blog, **stamp}, None)
         if p % 4 == 0:
-            store.create(models["Pin"], {"id": f"pin{p:02}", "note": f"pin {p}", "postId": f"p{p:02}", **stamp}, None)
+            await create(models["Pin"], {"id": f"pin{p:02}", "note": f"pin {p}", "postId": f"p{p:02}", **stamp}, None)
         for c in range(p % 6):   # 0 to 5 comments
-            store.create(models["Comment"], {"id": f"c{p:02}-{c}", "text": f"comment {c} on {p}", "votes": c,
+            await create(models["Comment"], {"id": f"c{p:02}-{c}", "text": f"comment {c} on {p}", "votes": c,
                                              "postId": f"p{p:02}", "authorId": f"u{(p + c) % 5}", **stamp}, None)
 
 
@@ -141,8 +145,9 @@ def test_a_has_one_is_one_statement_for_the_page(server: Server) -> None:
 def _expected(server: Server, post: str, limit: int, flt: dict[str, Any] | None, descending: bool,
               token: str | None = None) -> dict[str, Any]:
     """The page the per-parent list returns (what the engine read for each post before batching)."""
-    page = server.store.list(ListRequest(server.schema.models["Comment"], filter=flt, limit=limit, next_token=token,
-                                         descending=descending, extra_equals={"postId": post}))
+    request = ListRequest(server.schema.models["Comment"], filter=flt, limit=limit, next_token=token,
+                          descending=descending, extra_equals={"postId": post})
+    page = asyncio.run(server.backend.records.list(request))
     return {"items": [{"id": c["id"], "votes": c["votes"]} for c in page.items], "nextToken": page.next_token}
 
 

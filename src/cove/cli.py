@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,13 +358,21 @@ async def _unknown_groups(store: IdentityStore, wanted: list[str]) -> str | None
 
 
 def _cmd_users(args: argparse.Namespace) -> int:
-    from cove.store.sqlite.identity import SQLiteIdentityStore
-
     data_dir = _existing_data_dir(args)
     if data_dir is None:
         return 2
-    store = SQLiteIdentityStore(data_dir / "data.sqlite")
-    return asyncio.run(_users(args, store, data_dir))
+    return asyncio.run(_with_identity(data_dir, lambda store: _users(args, store, data_dir)))
+
+
+async def _with_identity(data_dir: Path, command: Callable[[IdentityStore], Awaitable[int]]) -> int:
+    """Run ``command`` on the data dir's identity state (the backend's), then close the backend."""
+    from cove.store import open_backend
+
+    backend = open_backend(data_dir)
+    try:
+        return await command(backend.identity)
+    finally:
+        await backend.close()
 
 
 async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path) -> int:
@@ -414,12 +423,10 @@ async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path)
 
 
 def _cmd_iam(args: argparse.Namespace) -> int:
-    from cove.store.sqlite.identity import SQLiteIdentityStore
-
     data_dir = _existing_data_dir(args)
     if data_dir is None:
         return 2
-    return asyncio.run(_iam(args, SQLiteIdentityStore(data_dir / "data.sqlite")))
+    return asyncio.run(_with_identity(data_dir, lambda store: _iam(args, store)))
 
 
 async def _iam(args: argparse.Namespace, store: IdentityStore) -> int:

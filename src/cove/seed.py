@@ -38,21 +38,21 @@ def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
               f"(pass the sandbox's --data-dir)", file=sys.stderr)
         yield
         return
-    from cove.store.sqlite.identity import SQLiteIdentityStore
+    from cove.store import open_backend
 
     async def create() -> IamKey:
-        store = SQLiteIdentityStore(data_dir / "data.sqlite")
+        backend = open_backend(data_dir)
         try:
-            return await store.create_iam_key("cove seed (revoked when it ends)")
+            return await backend.identity.create_iam_key("cove seed (revoked when it ends)")
         finally:
-            await store.close()
+            await backend.close()
 
     async def revoke(access_key_id: str) -> None:
-        store = SQLiteIdentityStore(data_dir / "data.sqlite")
+        backend = open_backend(data_dir)
         try:
-            await store.revoke_iam_key(access_key_id)
+            await backend.identity.revoke_iam_key(access_key_id)
         finally:
-            await store.close()
+            await backend.close()
 
     # A generator-based context manager cannot await: creating and revoking run on loops of their own.
     key = asyncio.run(create())

@@ -44,7 +44,7 @@ class AdminApi:
         self.app = app
 
     # -- reading --------------------------------------------------------------------------------
-    def info(self, _body: Any) -> dict[str, Any]:
+    async def info(self, _body: Any) -> dict[str, Any]:
         from cove import __version__
 
         engine = self.app.engine
@@ -60,18 +60,18 @@ class AdminApi:
                 "realtime": self.app.graphql_path + "/realtime", "schema": to_mis(schema),
                 "default_auth_mode": modes.default, "auth_modes": modes.enabled(), "auth": auth,
                 "oidc": modes.oidc is not None, "lambda": modes.lambda_function is not None,
-                "api_key": self._usable_api_key(), "region": ids.region if ids is not None else None}
+                "api_key": await self._usable_api_key(), "region": ids.region if ids is not None else None}
 
-    def _usable_api_key(self) -> str | None:
+    async def _usable_api_key(self) -> str | None:
         now = time.time()
-        for key in reversed(self.app.store.api_keys()):
+        for key in reversed(await self.app.backend.keys.api_keys()):
             if not key.revoked and key.expires_at > now:
                 return str(key.key)
         return None
 
-    def counts(self, _body: Any) -> dict[str, int]:
-        store = self.app.store
-        return {name: store.count(model) for name, model in self.app.engine.schema.models.items()}
+    async def counts(self, _body: Any) -> dict[str, int]:
+        records = self.app.records
+        return {name: await records.count(model) for name, model in self.app.engine.schema.models.items()}
 
     async def health(self, _body: Any) -> dict[str, Any]:
         """What the health page shows: server facts, /ready's checks, warnings, and the Prometheus
@@ -83,9 +83,10 @@ class AdminApi:
         ids = self.app.identity
         users = len(await ids.store.list_users()) if ids is not None and ids.user_pool is not None else None
         now = time.time()
-        keys = self.app.store.api_keys()
+        keys = await self.app.backend.keys.api_keys()
+        await self.app.api_key_watch.refresh()
         return {"version": __version__, "uptime_seconds": round(now - STARTED, 1),
-                "models": self.counts(None),
+                "models": await self.counts(None),
                 "realtime": {"connections": len(connections),
                              "subscriptions": sum(len(c.subs) for c in connections),
                              "broker": getattr(realtime.broker, "description", None)},
@@ -183,39 +184,41 @@ class AdminApi:
         return sigv4.Credentials(creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])
 
     # -- API keys ---------------------------------------------------------------------------------
-    def keys(self, _body: Any) -> dict[str, Any]:
+    async def keys(self, _body: Any) -> dict[str, Any]:
         now = time.time()
         return {"api_keys": [{"id": k.id, "key": k.key, "description": k.description, "created_at": k.created_at,
                               "expires_at": k.expires_at,
                               "state": "revoked" if k.revoked else ("expired" if k.expires_at <= now else "active")}
-                             for k in self.app.store.api_keys()]}
+                             for k in await self.app.backend.keys.api_keys()]}
 
-    def create_key(self, body: Any) -> dict[str, Any]:
+    async def create_key(self, body: Any) -> dict[str, Any]:
         days = body.get("expires_in_days", 7) if isinstance(body, dict) else 7
         if not isinstance(days, int | float) or isinstance(days, bool) or not 0 < days <= 365:
             raise RequestError(400, "BadRequestException", "'expires_in_days' must be a number from 1 to 365")
         description = body.get("description") if isinstance(body, dict) else None
         if description is not None and (not isinstance(description, str) or len(description) > 256):
             raise RequestError(400, "BadRequestException", "'description' must be a string of at most 256 characters")
-        key = self.app.store.create_api_key(expires_at=time.time() + days * DAY, description=description or None)
+        key = await self.app.backend.keys.create_api_key(expires_at=time.time() + days * DAY,
+                                                         description=description or None)
         return {"id": key.id, "key": key.key}
 
-    def revoke_key(self, body: Any) -> dict[str, Any]:
+    async def revoke_key(self, body: Any) -> dict[str, Any]:
         key = _require(body, "key")
-        if not self.app.store.revoke_api_key(key):
+        if not await self.app.backend.keys.revoke_api_key(key):
             raise RequestError(404, "NotFoundException", f"No API key {key}")
         self.app.api_keys.forget()
         return {"revoked": key}
 
-    def rotate_key(self, body: Any) -> dict[str, Any]:
+    async def rotate_key(self, body: Any) -> dict[str, Any]:
         """A new key with the old one's description and lifetime, then the old one revoked."""
         old_id = _require(body, "key")
-        old = next((k for k in self.app.store.api_keys() if old_id in (k.id, k.key)), None)
+        old = next((k for k in await self.app.backend.keys.api_keys() if old_id in (k.id, k.key)), None)
         if old is None or old.revoked:
             raise RequestError(404, "NotFoundException", f"No active API key {old_id}")
         lifetime = max(old.expires_at - old.created_at, DAY)
-        new = self.app.store.create_api_key(expires_at=time.time() + lifetime, description=old.description)
-        self.revoke_key({"key": old.id})
+        new = await self.app.backend.keys.create_api_key(expires_at=time.time() + lifetime,
+                                                         description=old.description)
+        await self.revoke_key({"key": old.id})
         return {"id": new.id, "key": new.key, "revoked": old.id}
 
     def routes(self) -> dict[tuple[str, str], Callable[[Any], Any]]:

@@ -13,8 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from cove.schema.model import Schema
 from cove.store.base import ApiKey, KeyStore
 
 DAY = 86400.0
@@ -62,18 +62,40 @@ async def rotate_api_keys(keys: KeyStore, *, lifetime: float, grace: float, desc
     return Rotation(new, shortened)
 
 
-class ApiKeyWatch:
-    """Logs ``api_key_warning`` at start and every ``interval`` seconds, while the schema uses API keys."""
+async def ensure_api_key(keys: KeyStore, schema: Schema) -> str:
+    """Reuse a key that is valid for at least another day, so the outputs file stays stable."""
+    now = time.time()
+    for key in reversed(await keys.api_keys()):
+        if not key.revoked and key.expires_at > now + DAY:
+            return key.key
+    days = schema.authorization_modes.api_key_expires_in_days
+    created = await keys.create_api_key(expires_at=now + days * DAY,
+                                        description=schema.authorization_modes.api_key_description or "sandbox")
+    expiring = [k for k in await keys.api_keys() if not k.revoked and now < k.expires_at <= now + DAY]
+    if expiring:
+        _log.warning(
+            "API key %s expires within a day: created API key %s (written to the outputs file); give clients "
+            "the new key", expiring[-1].id, created.id)
+    return created.key
 
-    def __init__(self, store: Any, uses_api_keys: Callable[[], bool], interval: float = CHECK_INTERVAL) -> None:
-        self.store = store
+
+class ApiKeyWatch:
+    """Logs ``api_key_warning`` at start and every ``interval`` seconds, while the schema uses API keys.
+    ``warning()`` answers from the keys read last (``refresh``), so it never waits."""
+
+    def __init__(self, keys: KeyStore, uses_api_keys: Callable[[], bool], interval: float = CHECK_INTERVAL) -> None:
+        self.keys = keys
         self.uses_api_keys = uses_api_keys
         self.interval = interval
+        self._seen: list[ApiKey] | None = None
+
+    async def refresh(self) -> None:
+        self._seen = await self.keys.api_keys()
 
     def warning(self) -> str | None:
-        if not self.uses_api_keys():
+        if not self.uses_api_keys() or self._seen is None:
             return None
-        return api_key_warning(self.store.api_keys(), time.time())
+        return api_key_warning(self._seen, time.time())
 
     def check(self) -> None:
         warning = self.warning()
@@ -82,5 +104,6 @@ class ApiKeyWatch:
 
     async def run(self) -> None:
         while True:
+            await self.refresh()
             self.check()
             await asyncio.sleep(self.interval)

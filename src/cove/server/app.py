@@ -18,7 +18,7 @@ import orjson
 from graphql.language import FieldNode
 
 from cove.schema.model import Schema
-from cove.store.interim_async import AsyncRecords
+from cove.store.base import Backend
 
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
@@ -72,15 +72,15 @@ def _identity_routes() -> Any:
 
 
 class CoveApp:
-    """ASGI callable serving one schema from one store."""
+    """ASGI callable serving one schema from one database (a ``cove.store`` backend)."""
 
-    def __init__(self, schema: Schema, store: Any, limits: Limits | None = None,
+    def __init__(self, schema: Schema, backend: Backend, limits: Limits | None = None,
                  realtime: RealtimeSettings | None = None, identity: Any = None) -> None:
         self.limits = limits or Limits()
-        self.store = store
+        self.backend = backend
         self.workers = Workers(self.limits.handler_threads)  # shared by the engines a schema reload makes
-        self.records = AsyncRecords(store)
-        self.api_keys = ApiKeyAuthenticator(store)
+        self.records = backend.records
+        self.api_keys = ApiKeyAuthenticator(backend.keys)
         self.identity = identity  # cove.identity.services.IdentityServices (user pool, IAM keys, ...)
         self.authenticator = self._authenticator()
         self.graphql_path = "/graphql"
@@ -91,13 +91,14 @@ class CoveApp:
         self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
         self._operation_labels: dict[tuple[str, str | None], tuple[str, str | None]] = {}
         self.console: Any = None  # cove.console.Console when the console is served (see attach_console)
-        self.api_key_watch = ApiKeyWatch(store, self._uses_api_keys)
+        self.api_key_watch = ApiKeyWatch(backend.keys, self._uses_api_keys)
 
     def _uses_api_keys(self) -> bool:
         return "apiKey" in self.engine.schema.authorization_modes.enabled()
 
     def warnings(self) -> list[str]:
-        """What an operator must act on soon (the last API key expiring); served with the service document."""
+        """What an operator must act on soon (the last API key expiring); served with the service document.
+        From the keys read last: ``await self.api_key_watch.refresh()`` first for the current answer."""
         warning = self.api_key_watch.warning()
         return [warning] if warning else []
 
@@ -206,11 +207,13 @@ class CoveApp:
         elif self.console is not None and (path == "/console" or path.startswith("/console/")):
             await self.console(scope, receive, send)
         elif path == "/" and method in ("GET", "HEAD"):
+            await self.api_key_watch.refresh()
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path, "warnings": self.warnings()})
         elif path == "/health" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"status": "ok"})
         elif path == "/ready" and method in ("GET", "HEAD"):
             # In a thread: the database check may wait (briefly) for a lock; the loop must not.
+            await self.api_key_watch.refresh()
             ready, checks = await asyncio.to_thread(self.readiness) if self.readiness is not None else (True, {})
             await _send_json(send, 200 if ready else 503, {"status": "ready" if ready else "not ready",
                                                            "checks": checks})

@@ -15,6 +15,7 @@ but fails its checks is refused; it does not fall through to the next mode.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ import orjson
 from cove.wire import sigv4
 from cove.identity.credentials import CredentialError, CredentialIssuer
 from cove.identity.lambda_authorizer import AuthorizerDenied, LambdaAuthorizer
+from cove.store.base import ApiKey, KeyStore
 from cove.store.identity_state import IamKey, IdentityStore
 
 if TYPE_CHECKING:  # the JWT modules (PyJWT, cryptography, httpx) load on the first token seen
@@ -41,32 +43,61 @@ ACCOUNT_ID = "000000000000"
 
 
 class ApiKeyAuthenticator:
-    """Checks `x-api-key` against the store, caching answers briefly so that a key created or
+    """Checks `x-api-key` against the key store, caching answers briefly so that a key created or
     revoked with `cove keys` takes effect within seconds in every server process."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self._cache: dict[str, tuple[float, Any]] = {}
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._refreshing: dict[str, asyncio.Task[Any]] = {}
 
-    def authenticate(self, key: str) -> Identity:
-        now = time.monotonic()
+    async def authenticate(self, key: str) -> Identity:
         hit = self._cache.get(key)
-        if hit is None or hit[0] < now:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            record = self.store.find_api_key(key)
-            hit = (now + _API_KEY_CACHE_SECONDS, record)
-            self._cache[key] = hit
-        record = hit[1]
-        if record is None or record.revoked:
-            raise Unauthorized("You are not authorized to make this call. (invalid API key)")
-        if record.expires_at <= time.time():
-            raise Unauthorized("You are not authorized to make this call. (the API key has expired)")
-        return Identity("apiKey", api_key_id=record.id)
+        if hit is None or hit[0] < time.monotonic():
+            return _key_identity(await self._read(key))
+        return _key_identity(hit[1])
+
+    def authenticate_cached(self, key: str) -> Identity:
+        """``authenticate`` without waiting, for checks on every event: the last answer read, with a
+        stale one refreshed in the background (so a revocation still lands within seconds)."""
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            self._refresh_soon(key)
+        return _key_identity(hit[1] if hit is not None else None)
+
+    def cached_record(self, key: str) -> ApiKey | None:
+        """The key's record as last read (after ``authenticate``), or None."""
+        hit = self._cache.get(key)
+        return hit[1] if hit is not None else None
+
+    async def _read(self, key: str) -> ApiKey | None:
+        record = await self.keys.find_api_key(key)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (time.monotonic() + _API_KEY_CACHE_SECONDS, record)
+        return record
+
+    def _refresh_soon(self, key: str) -> None:
+        if key in self._refreshing:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(self._read(key))
+        except RuntimeError:   # no loop (a synchronous caller): the next awaited check reads it
+            return
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(key, None))
 
     def forget(self) -> None:
         """Drop cached answers (this process revoked a key and must refuse it from now on)."""
         self._cache.clear()
+
+
+def _key_identity(record: ApiKey | None) -> Identity:
+    if record is None or record.revoked:
+        raise Unauthorized("You are not authorized to make this call. (invalid API key)")
+    if record.expires_at <= time.time():
+        raise Unauthorized("You are not authorized to make this call. (the API key has expired)")
+    return Identity("apiKey", api_key_id=record.id)
 
 
 class JwtCache:
@@ -183,7 +214,7 @@ class Authenticator:
                            method: str = "POST") -> Identity:
         api_key = headers.get("x-api-key")
         if api_key is not None:
-            return self.api_keys.authenticate(api_key)
+            return await self.api_keys.authenticate(api_key)
         authorization = headers.get("authorization")
         if authorization is not None and (known := self._verified.get(authorization)) is not None:
             return known  # the usual header: the bare token, seen before

@@ -20,16 +20,22 @@ from typing import Any
 
 import orjson
 
+from cove.store.sql.migrate import describe
+from cove.store.sqlite.backend import SQLiteBackend
+
 
 def readiness_check(app: Any) -> Callable[[], tuple[bool, dict[str, str]]]:
-    """A function for ``app.readiness``; remembers which file the store has open now."""
-    path = Path(app.store.path)
+    """A function for ``app.readiness``; remembers which file the backend has open now."""
+    backend = app.backend
+    if not isinstance(backend, SQLiteBackend):   # the checks below read a SQLite file
+        raise TypeError(f"/ready checks a SQLite database, not {type(backend).__name__}")
+    path = backend.path
     opened = _identity(path)
 
     def check() -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         ok = True
-        served = app.store._describe(app.engine.schema)
+        served = describe(app.engine.schema)
         stored, columns, problem = _read_layout(path, opened, served)
         if problem is not None:
             checks["database"] = problem

@@ -45,7 +45,7 @@ class Metrics:
     def watch(self, app: Any) -> None:
         """Read the app's real-time hub and store when scraped (nothing on the request path)."""
         self.realtime = app.realtime
-        self.watch_store(app.store)
+        self.watch_store(app.backend)
 
     def watch_store(self, store: Any) -> None:
         """Report the store's connection pool (``pool_stats() -> {"size", "in_use"}``); a store without a

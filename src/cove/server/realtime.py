@@ -613,7 +613,7 @@ class Realtime:
     # -- lifecycle ------------------------------------------------------------------------------
     def channel(self) -> str:
         """The broker channel: derived from the store's secret, so processes sharing the data share it."""
-        digest = hashlib.sha256(b"cove-events:" + self.app.store.secret()).hexdigest()[:24]
+        digest = hashlib.sha256(b"cove-events:" + self.app.backend.secret()).hexdigest()[:24]
         return f"cove_events_{digest}"
 
     async def start(self) -> None:
@@ -828,12 +828,12 @@ class Realtime:
 
                 def still_valid() -> bool:
                     try:
-                        api_keys.authenticate(key)
+                        api_keys.authenticate_cached(key)
                     except RequestError:
                         return False
                     return True
 
-                record = self.app.store.find_api_key(key)
+                record = api_keys.cached_record(key)   # read when the start was authenticated
                 if record is not None:
                     expires_at = record.expires_at if expires_at is None else min(expires_at, record.expires_at)
         return still_valid, expires_at

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
-import logging
 import os
 import signal
 import socket
@@ -26,17 +25,17 @@ from cove.outputs import build_outputs, write_outputs
 from cove.schema.dsl import SchemaError
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
-from cove.store.base import DestructiveChange
-from cove.store.legacy_sqlite import SQLiteStore
+from cove.store import open_backend
+from cove.store.base import Backend, DestructiveChange, MigrationReport
+from cove.store.identity_state import IdentityStore
 
+from .api_key_lifetime import ensure_api_key
 from .app import CoveApp
 from .http_protocol import deadline_protocol
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, configure_logging, say
 from .realtime import RealtimeLimits, RealtimeSettings
-
-DAY = 86400.0
 
 
 @dataclass
@@ -92,27 +91,6 @@ class ServerOptions:
         return ensure_certificates(self.data_dir, self.host, [urlsplit(graphql_url(self)).hostname or ""])
 
 
-def open_store(data_dir: Path, synchronous: str = "NORMAL") -> SQLiteStore:
-    return SQLiteStore(Path(data_dir) / "data.sqlite", synchronous=synchronous)
-
-
-def ensure_api_key(store: SQLiteStore, schema: Schema) -> str:
-    """Reuse a key that is valid for at least another day, so the outputs file stays stable."""
-    now = time.time()
-    for key in reversed(store.api_keys()):
-        if not key.revoked and key.expires_at > now + DAY:
-            return key.key
-    days = schema.authorization_modes.api_key_expires_in_days
-    created = store.create_api_key(expires_at=now + days * DAY,
-                                   description=schema.authorization_modes.api_key_description or "sandbox")
-    expiring = [k for k in store.api_keys() if not k.revoked and now < k.expires_at <= now + DAY]
-    if expiring:
-        logging.getLogger("cove.server").warning(
-            "API key %s expires within a day: created API key %s (written to the outputs file); give clients "
-            "the new key", expiring[-1].id, created.id)
-    return created.key
-
-
 def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -140,7 +118,7 @@ def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
 
 
 class Sandbox:
-    """Owns the store, the app, the outputs file and the schema watcher of one server process."""
+    """Owns the backend, the app, the outputs file and the schema watcher of one server process."""
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
@@ -150,25 +128,29 @@ class Sandbox:
                               f"write the outputs elsewhere with --outputs")
         if options.reset == "all":
             _remove_database(options.data_dir)
-        self.store = open_store(options.data_dir, options.synchronous)
+        self.backend: Backend = open_backend(options.data_dir, synchronous=options.synchronous)
         definition = self.source.load()
         self.schema = definition.schema
         self.warned: set[str] = set()
         self.last_refusal: str | None = None
+        self.reloads: set[asyncio.Task[None]] = set()
         self.warn_about(self.schema)
-        report = self.store.apply_schema(self.schema, allow_destructive=options.allow_destructive)
-        self.migration = report
-        if options.reset == "data":
-            deleted = self.store.delete_all_records()
-            _say(f"Reset: deleted {deleted} records; users, groups and keys kept")
-        self.api_key = ensure_api_key(self.store, self.schema)
-        self.store.start_background_checkpoints()
+        self.migration, self.api_key = asyncio.run(self._prepare(options))   # before the server's loop starts
+        self.backend.start_background_work()
         self.tls = options.tls_files()
         self.url = graphql_url(options)
-        self.identity = open_identity(options, self.schema, self.url)
-        self.app = CoveApp(self.schema, self.store, options.request_limits(), realtime=options.realtime(), identity=self.identity)
+        self.identity = open_identity(options, self.schema, self.url, self.backend.identity)
+        self.app = CoveApp(self.schema, self.backend, options.request_limits(), realtime=options.realtime(),
+                           identity=self.identity)
         attach_console(self.app, options.console, options.data_dir)
         self.write_outputs()
+
+    async def _prepare(self, options: ServerOptions) -> tuple[MigrationReport, str]:
+        report = await self.backend.migrator.apply_schema(self.schema, allow_destructive=options.allow_destructive)
+        if options.reset == "data":
+            deleted = await self.backend.transfer.delete_all_records()
+            _say(f"Reset: deleted {deleted} records; users, groups and keys kept")
+        return report, await ensure_api_key(self.backend.keys, self.schema)
 
     def write_outputs(self) -> list[Path]:
         """Write the outputs file (and the typed client); the files whose content changed. Only what
@@ -203,12 +185,18 @@ class Sandbox:
                 self.warned.add(warning)
                 _say(f"Warning: {warning}")
 
-    def reload(self) -> None:
+    def reload_soon(self) -> None:
+        """Called on the loop: reload in a task of its own."""
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self.reloads.add(task)
+        task.add_done_callback(self.reloads.discard)
+
+    async def reload(self) -> None:
         """Re-import the schema; migrate, swap and rewrite outputs, or keep serving the old one."""
         started = time.perf_counter()
         try:
             schema = self.source.load().schema
-            report = self.store.apply_schema(schema, allow_destructive=self.options.allow_destructive)
+            report = await self.backend.migrator.apply_schema(schema, allow_destructive=self.options.allow_destructive)
             self.app.replace_schema(schema)  # refuses unusable auth settings (OIDC, Lambda authorizer)
         except (SchemaError, DestructiveChange) as exc:
             self._refused(f"Schema not reloaded, still serving the previous one:\n{exc}")
@@ -219,7 +207,7 @@ class Sandbox:
         self.last_refusal = None
         self.schema = schema
         self.warn_about(schema)
-        self.api_key = ensure_api_key(self.store, schema)  # a key made by `cove keys rotate` goes into the outputs
+        self.api_key = await ensure_api_key(self.backend.keys, schema)  # one `cove keys rotate` made goes in the outputs
         written = self.write_outputs()
         changes = []
         if report.created_models:
@@ -249,18 +237,17 @@ def _remove_database(data_dir: Path) -> None:
     _say(f"Reset: removed {database} and the signing keys")
 
 
-def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
-    """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer)."""
+def open_identity(options: ServerOptions, schema: Schema, url: str, store: IdentityStore) -> Any:
+    """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer), on the
+    backend's identity ``store``."""
     from urllib.parse import urlsplit
 
     from cove.identity.delivery import CodeEvent, SmtpSender
     from cove.identity.guard import AuthLimits
     from cove.identity.services import REGION_META, IdentityServices
-    from cove.store.sqlite.identity import SQLiteIdentityStore
 
     parts = urlsplit(url)
-    smtp = SmtpSender.from_env()   # raises DeliveryConfigError before anything is opened
-    store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
+    smtp = SmtpSender.from_env()   # raises DeliveryConfigError before the state is first touched
 
     def print_code(event: CodeEvent) -> None:
         label = {"forgot_password": "Password reset code", "admin_create_user": "Temporary password"}.get(
@@ -579,7 +566,7 @@ def run_sandbox(options: ServerOptions) -> int:
         key_watch = asyncio.create_task(sandbox.app.api_key_watch.run())
         watcher = None
         if options.watch:
-            watcher = _Watcher(sandbox.source.watched_files, lambda: loop.call_soon_threadsafe(sandbox.reload))
+            watcher = _Watcher(sandbox.source.watched_files, lambda: loop.call_soon_threadsafe(sandbox.reload_soon))
             watcher.start()
         _say(f"Ready in {time.perf_counter() - started:.2f}s"
              + (" - watching the schema for changes" if watcher else "") + "; Ctrl-C to stop")
@@ -597,7 +584,7 @@ def run_sandbox(options: ServerOptions) -> int:
         pass
     finally:
         _flush_access_log(sandbox.app)
-        sandbox.store.close()
+        asyncio.run(sandbox.backend.close())
     if failed:  # the broker or uvicorn has already said why, once
         return 1
     _say("Stopped.")
@@ -627,7 +614,7 @@ def run_serve(options: ServerOptions) -> int:
     except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
         _fail(str(exc))
         return 2
-    sandbox.store.close()
+    asyncio.run(sandbox.backend.close())
     children: list[int] = []
     for i in range(options.workers):
         pid = os.fork()
@@ -676,13 +663,12 @@ def run_serve(options: ServerOptions) -> int:
 
 def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
-    store = open_store(options.data_dir, options.synchronous)
-    source = SchemaSource(options.schema, options.handlers)
-    schema = source.load().schema
-    store.apply_schema(schema, allow_destructive=False)
-    store.start_background_checkpoints()
-    identity = open_identity(options, schema, graphql_url(options))
-    app = CoveApp(schema, store, options.request_limits(), realtime=options.realtime(), identity=identity)
+    backend = open_backend(options.data_dir, synchronous=options.synchronous)
+    schema = SchemaSource(options.schema, options.handlers).load().schema
+    asyncio.run(backend.migrator.apply_schema(schema, allow_destructive=False))
+    backend.start_background_work()
+    identity = open_identity(options, schema, graphql_url(options), backend.identity)
+    app = CoveApp(schema, backend, options.request_limits(), realtime=options.realtime(), identity=identity)
     attach_console(app, options.console, options.data_dir)
     instrument(app, options, index)
     server = _uvicorn_server(app, options, options.tls_files())
@@ -707,5 +693,5 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
         pass
     finally:
         _flush_access_log(app)
-        store.close()
+        asyncio.run(backend.close())
     return status

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
-
 import orjson
 
 from cove.schema.model import Schema
@@ -18,6 +16,7 @@ from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
 from .connection import Checkpointer, WriterLock, connect, transaction
 from .keys import SQLiteKeys
+from .identity import SQLiteIdentityStore
 from .records import SQLiteRecords
 from .transfer import SQLiteTransfer
 
@@ -66,8 +65,15 @@ class SQLiteBackend:
         self.keys = SQLiteKeys(self.conn, self._lock)
         self.transfer = SQLiteTransfer(self.conn, self._lock, self.path, self.layouts,
                                        lambda: list(self.stored_description()))
-        # The identity state's SQLite store (store/sqlite/identity.py) is wired here once it lands.
-        self.identity: Any = None
+        self._identity: SQLiteIdentityStore | None = None
+
+    @property
+    def identity(self) -> SQLiteIdentityStore:
+        """Users, groups, tokens and IAM keys in the same file (opened on first use: a data command
+        that only moves records never opens it)."""
+        if self._identity is None:
+            self._identity = SQLiteIdentityStore(self.path)
+        return self._identity
 
     def stored_description(self) -> migrate.Description:
         row = self.conn.execute(*meta.read_meta(self.dialect, "schema")).fetchone()
@@ -83,16 +89,14 @@ class SQLiteBackend:
             self._secret = bytes.fromhex(row[0])
         return self._secret
 
-    def start_background_checkpoints(self, interval: float = 0.25) -> None:
+    def start_background_work(self, checkpoint_interval: float = 0.25) -> None:
         """Move WAL checkpoints off the request path (see connection.Checkpointer); for servers."""
         if self._checkpointer is None:
-            self._checkpointer = Checkpointer(self.path, self.conn, interval)
+            self._checkpointer = Checkpointer(self.path, self.conn, checkpoint_interval)
 
     async def close(self) -> None:
-        self.close_now()
-
-    def close_now(self) -> None:
-        """``close`` for synchronous callers (SQLite closes without waiting)."""
+        if self._identity is not None:
+            await self._identity.close()
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.records.close()

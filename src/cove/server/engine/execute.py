@@ -10,7 +10,7 @@ Workers' reader thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -266,7 +266,6 @@ class Engine:
         assert plan is not None
         reads = self.heavy_records if heavy else self.records
         row_filter = auth.row_filter
-        render: Callable[[], Any]
         try:
             if spec.kind == "get":
                 record = await reads.get(model, {k: args[k] for k in model.identifier})
@@ -274,8 +273,11 @@ class Engine:
                     return None
                 if row_filter is not None and not matches(row_filter, record, list_fields(model)):
                     raise FieldError(denied, "Unauthorized")
-                await prefetch(ctx, reads, plan, [record])
-                return await self._rendered(partial(ctx.record, plan, record), heavy)
+                if plan.loads:
+                    await prefetch(ctx, reads, plan, [record])
+                if not heavy:
+                    return ctx.record(plan, record)
+                return await self.workers.render(partial(ctx.record, plan, record))
             if spec.kind in ("list", "index"):
                 request = self._list_request(model, spec.index, args, rf.name)
                 request.filter = self._readable_keys(model, request, ctx.identity)
@@ -283,20 +285,23 @@ class Engine:
                     # Pushed into SQL: rows the caller may not read never leave the database.
                     request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
                 page = await reads.list(request)
-                await prefetch_connection(ctx, reads, plan, page.items)
-                return await self._rendered(partial(ctx.connection, plan, page.items, page.next_token), heavy)
+                if plan.loads:
+                    await prefetch_connection(ctx, reads, plan, page.items)
+                if not heavy:
+                    return ctx.connection(plan, page.items, page.next_token)
+                return await self.workers.render(partial(ctx.connection, plan, page.items, page.next_token))
             # The write stays on the loop (one short statement); a heavy result renders off it.
             record = await self.writes.run(spec.kind, model, args, auth, ctx.identity, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
-        await prefetch(ctx, reads, plan, [record])
-        value = await self._rendered(partial(ctx.record, plan, record), heavy)
+        if plan.loads:
+            await prefetch(ctx, reads, plan, [record])
+        if heavy:
+            value = await self.workers.render(partial(ctx.record, plan, record))
+        else:
+            value = ctx.record(plan, record)
         self._publish(rf, model.name, record)
         return value
-
-    async def _rendered(self, render: Callable[[], Any], heavy: bool) -> Any:
-        """``render()``, on the Workers' reader thread when the request is heavy (the loop awaits)."""
-        return await self.workers.render(render) if heavy else render()
 
     def _publish(self, rf: RootField, model: str | None, record: Any) -> None:
         if self.publisher is not None:

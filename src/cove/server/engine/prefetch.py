@@ -3,23 +3,25 @@
 For the records of one level (a page, a mutation's result, an event) and each relationship its plan
 selects, one store call loads the related records of every parent at once (belongsTo: ``get_many``;
 hasOne and hasMany: ``list_related``), then the walk recurses into what it loaded. Rendering then only
-looks results up in ``Context.loaded``. The same authorization decisions as rendering's are taken
-here to know whether and with which row filter to load; rendering takes them again and reports the
-errors, so a relationship the caller may not read is never loaded and its error is said where it was.
+looks results up in ``Context.loaded``. The authorization decisions a per-parent read took are taken
+here once per relationship and level; what refused a relationship is left for rendering, which says
+it for each parent where the per-parent read said it (same message, type and path), so a
+relationship the caller may not read is never loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from cove.schema.model import Model
 from cove.store.base import ListRequest, Record, RecordStore, RelatedRequest, StoreError
 from cove.wire.filters import matches
 
-from ..authorization import HiddenField
+from ..authorization import Decision, HiddenField
 from ..errors import FieldError
 from .plan import HAS_MANY, ITEMS, OBJECT, RELATED, Entry, Plan, field_arguments, list_fields
-from .render import Context
+from .render import DENIED, HIDDEN, Context
 
 
 async def prefetch(ctx: Context, store: RecordStore, plan: Plan, records: Iterable[Any]) -> None:
@@ -55,31 +57,51 @@ async def prefetch_connection(ctx: Context, store: RecordStore, plan: Plan, item
             await prefetch(ctx, store, e.sub, items)
 
 
-def _keys(rows: list[Record], fields: Iterable[str]) -> list[tuple[Any, ...]]:
+def _keys(rows: list[Record], fields: Sequence[str]) -> list[tuple[Any, ...]]:
     """The distinct key tuples of ``rows``, in their order."""
-    names = tuple(fields)
-    return list(dict.fromkeys(tuple(r.get(f) for f in names) for r in rows))
+    if len(rows) == 1:
+        return [tuple([rows[0].get(f) for f in fields])]
+    return list(dict.fromkeys([tuple([r.get(f) for f in fields]) for r in rows]))
+
+
+def _refusal(ctx: Context, e: Entry, plan: Plan, related: Model, operation: str) -> Decision | None:
+    """The caller's decision on reading ``e``, or None with the refusal left for rendering."""
+    authorizer = ctx.rules.authorizer
+    if authorizer.operation_denied(plan.type_name, e.name, ctx.identity):
+        ctx.loaded[id(e)] = HIDDEN
+        return None
+    decision = authorizer.check_operation(related, operation, ctx.identity)
+    if not decision.allowed:
+        ctx.loaded[id(e)] = DENIED
+        return None
+    return decision
 
 
 async def _load_one(ctx: Context, store: RecordStore, e: Entry, plan: Plan, rows: list[Record]) -> list[Record]:
-    """A belongsTo or hasOne entry's records for every row; returns those rendering may show."""
-    rules = ctx.rules
+    """A belongsTo or hasOne entry's records for every row; returns them."""
     assert e.model_field is not None and e.model_field.relation is not None and plan.model is not None
     rel = e.model_field.relation
-    related = rules.schema.models[rel.related_model]
-    if rules.authorizer.operation_denied(plan.type_name, e.name, ctx.identity):
-        return []
-    decision = rules.authorizer.check_operation(related, "get" if rel.parent_holds_key else "list", ctx.identity)
-    if not decision.allowed:
+    related = ctx.rules.schema.models[rel.related_model]
+    decision = _refusal(ctx, e, plan, related, "get" if rel.parent_holds_key else "list")
+    if decision is None:
         return []
     if rel.parent_holds_key:
-        keys = [k for k in _keys(rows, rel.key_fields) if not any(v is None for v in k)]
-        found = await store.get_many(related, [dict(zip(related.identifier, k, strict=True)) for k in keys])
-        by_key = {tuple(r.get(f) for f in related.identifier): r for r in found}
-        ctx.loaded[id(e)] = by_key
-        if decision.row_filter is None:
-            return found
-        return [r for r in found if matches(decision.row_filter, r, list_fields(related))]
+        identifier = related.identifier
+        keys = [k for k in _keys(rows, rel.key_fields) if None not in k]
+        if len(keys) == 1:   # one parent (a get, a mutation's result, an event): no keys to match up
+            one = await store.get(related, dict(zip(identifier, keys[0], strict=True)))
+            found = [one] if one is not None else []
+        else:
+            found = await store.get_many(related, [dict(zip(identifier, k, strict=True)) for k in keys])
+        row_filter = decision.row_filter
+        if row_filter is not None:   # a parent the caller may not read is not shown
+            array_fields = list_fields(related)
+            found = [r for r in found if matches(row_filter, r, array_fields)]
+        if len(keys) == 1:
+            ctx.loaded[id(e)] = {keys[0]: found[0]} if found else {}
+        else:
+            ctx.loaded[id(e)] = {tuple([r.get(f) for f in identifier]): r for r in found}
+        return found
     pages = await store.list_related(RelatedRequest(related, tuple(rel.references),
                                                     _keys(rows, plan.model.identifier),
                                                     filter=decision.row_filter, limit=1))
@@ -93,18 +115,18 @@ async def _load_many(ctx: Context, store: RecordStore, e: Entry, plan: Plan, row
     assert e.model_field is not None and e.model_field.relation is not None and plan.model is not None
     rel = e.model_field.relation
     related = rules.schema.models[rel.related_model]
-    if rules.authorizer.operation_denied(plan.type_name, e.name, ctx.identity):
+    decision = _refusal(ctx, e, plan, related, "list")
+    if decision is None:
         return []
-    decision = rules.authorizer.check_operation(related, "list", ctx.identity)
-    if not decision.allowed:
-        return []
+    limits = rules.limits
     try:
         args = field_arguments(e, ctx.variables)
-        limit = args.get("limit") or rules.limits.default_list_limit
+        limit = args.get("limit") or limits.default_list_limit
+        if not 1 <= limit <= limits.max_list_limit:
+            raise FieldError(f"limit must be between 1 and {limits.max_list_limit}", "InvalidArgumentsError")
         user_filter = rules.authorizer.blind_filter(related, args.get("filter"), ctx.identity)
-    except (FieldError, HiddenField):
-        return []  # rendering meets the same problem and reports it
-    if not 1 <= limit <= rules.limits.max_list_limit:
+    except (FieldError, HiddenField) as exc:
+        ctx.loaded[id(e)] = exc   # rendering raises or reports it, for each parent as before
         return []
     if decision.row_filter is not None:
         user_filter = {"and": [user_filter, decision.row_filter]} if user_filter else decision.row_filter

@@ -10,28 +10,30 @@ from typing import Any, Protocol
 
 from cove.schema.model import Model, Schema
 from cove.store.base import Page, Record, StoreError
-from cove.wire.filters import matches
 
 from ..authorization import Authorizer, HiddenField
 from ..errors import FieldError, field_error
 from ..identity import Identity
 from ..limits import Limits
 from .plan import (
+    ABSENT,
     ITEMS,
     NEXT_TOKEN,
     OBJECT,
     SCALAR,
     TYPENAME,
-    ABSENT,
     Entry,
     NonNullViolation,
     Plan,
-    field_arguments,
-    list_fields,
     null_violation,
 )
 
 NO_PAGE = Page([], None)
+# What prefetch leaves for a relationship it did not load (besides the FieldError, HiddenField or
+# StoreError it met): the field is denied by an operation rule (null, silently), or the related
+# model may not be read (null with an Unauthorized error per parent).
+HIDDEN = object()
+DENIED = object()
 
 
 class Rules(Protocol):
@@ -45,8 +47,8 @@ class Rules(Protocol):
 
 class Context:
     """Per-request state: identity, variables, collected errors, and the relations prefetched for
-    each plan entry (``loaded[id(entry)]``: parent key -> record or page, or the StoreError the
-    entry's batch failed with)."""
+    each plan entry: ``loaded[id(entry)]`` is a dict (parent key -> record, page, or the StoreError
+    that parent's read met), or what kept the entry from being loaded (see :meth:`_refused`)."""
 
     __slots__ = ("rules", "errors", "identity", "loaded", "path", "variables")
 
@@ -157,34 +159,18 @@ class Context:
                 out[e.key] = None
         return out
 
-
     def _related(self, e: Entry, plan: Plan, record: dict[str, Any]) -> Any:
-        rules = self.rules
+        loaded = self.loaded[id(e)]
+        if type(loaded) is not dict:
+            return self._refused(e, plan, loaded)
         assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
         rel = e.model_field.relation
-        related = rules.schema.models[rel.related_model]
-        if rules.authorizer.operation_denied(plan.type_name, e.name, self.identity):
-            return None
-        decision = rules.authorizer.check_operation(related, "get" if rel.parent_holds_key else "list",
-                                                    self.identity)
-        if not decision.allowed:
-            self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
-                                           "Unauthorized", [*self.path, e.key], e.nodes[0]))
-            return None
-        assert plan.model is not None
-        loaded = self.loaded[id(e)]
         if rel.parent_holds_key:
-            key = tuple(record.get(r) for r in rel.key_fields)
-            if any(v is None for v in key):
-                return None
-            found = loaded.get(key)
-            row_filter = decision.row_filter
-            hidden = row_filter is not None and found is not None and not matches(row_filter, found,
-                                                                                  list_fields(related))
-            if hidden:
-                found = None  # a parent the caller may not read is not shown
+            # Loaded without the parents the caller may not read; a key with a null is never loaded.
+            found = loaded.get(tuple([record.get(r) for r in rel.key_fields]))
         else:
-            page = loaded.get(tuple(record.get(k) for k in plan.model.identifier), NO_PAGE)
+            assert plan.model is not None
+            page = loaded.get(tuple([record.get(k) for k in plan.model.identifier]), NO_PAGE)
             found = page.items[0] if page.items else None
         if found is None:
             return None
@@ -195,32 +181,30 @@ class Context:
             raise
 
     def _has_many(self, e: Entry, plan: Plan, record: dict[str, Any]) -> Any:
-        rules = self.rules
-        assert e.model_field is not None and e.model_field.relation is not None and e.sub is not None
-        rel = e.model_field.relation
-        related = rules.schema.models[rel.related_model]
-        if rules.authorizer.operation_denied(plan.type_name, e.name, self.identity):
-            return None
-        decision = rules.authorizer.check_operation(related, "list", self.identity)
-        if not decision.allowed:
-            self.errors.append(field_error(f"Not Authorized to access {e.name} on type {plan.type_name}",
-                                           "Unauthorized", [*self.path, e.key], e.nodes[0]))
-            return None
-        assert plan.model is not None
-        args = field_arguments(e, self.variables)
-        limit = args.get("limit") or rules.limits.default_list_limit
-        if not 1 <= limit <= rules.limits.max_list_limit:
-            raise FieldError(f"limit must be between 1 and {rules.limits.max_list_limit}", "InvalidArgumentsError")
-        try:
-            rules.authorizer.blind_filter(related, args.get("filter"), self.identity)
-        except HiddenField as exc:
-            self.errors.append(field_error(str(exc), "Unauthorized", [*self.path, e.key], e.nodes[0]))
-            return None
         loaded = self.loaded[id(e)]
-        page = loaded
-        if not isinstance(loaded, StoreError):
-            page = loaded.get(tuple(record.get(k) for k in plan.model.identifier), NO_PAGE)
+        if type(loaded) is not dict:
+            return self._refused(e, plan, loaded)
+        assert plan.model is not None and e.sub is not None
+        # A parent key with a null matches no stored reference: an empty page, as a list finds it.
+        page = loaded.get(tuple([record.get(k) for k in plan.model.identifier]), NO_PAGE)
         if isinstance(page, StoreError):
             self.errors.append(field_error(str(page), page.error_type, [e.key], e.nodes[0]))
             return None
         return self.connection(e.sub, page.items, page.next_token)
+
+    def _refused(self, e: Entry, plan: Plan, refusal: Any) -> None:
+        """A relationship prefetch did not load, said the way its per-parent read always said it."""
+        if refusal is HIDDEN:
+            return None
+        if isinstance(refusal, FieldError):
+            raise refusal
+        if refusal is DENIED:
+            message, error_type = f"Not Authorized to access {e.name} on type {plan.type_name}", "Unauthorized"
+        elif isinstance(refusal, HiddenField):
+            message, error_type = str(refusal), "Unauthorized"
+        else:
+            assert isinstance(refusal, StoreError)
+            self.errors.append(field_error(str(refusal), refusal.error_type, [e.key], e.nodes[0]))
+            return None
+        self.errors.append(field_error(message, error_type, [*self.path, e.key], e.nodes[0]))
+        return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,10 @@ def test_sandbox_reload_adds_and_refuses_auth(sandbox_factory: object, tmp_path:
     while "auth" not in box.outputs and time.monotonic() < deadline:
         time.sleep(0.05)
     assert box.outputs["auth"]["groups"] == [{"Admins": {"precedence": 0}}]
+    # the reload stored the new group at once: the command line finds it before any Cognito call
+    added = subprocess.run([sys.executable, "-m", "cove", "users", "add", "g@example.com", "--password", "Passw0rd!",
+                            "--group", "Admins", "--data-dir", str(box.data_dir)], capture_output=True, text=True)
+    assert added.returncode == 0 and "groups: Admins" in added.stdout, added.stderr
     endpoint = box.outputs["custom"]["cove"]["user_pool_endpoint"]
     r = httpx.post(endpoint, headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp",
                                       "content-type": "application/x-amz-json-1.1"},

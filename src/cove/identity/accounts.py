@@ -70,12 +70,16 @@ class Accounts:
         self.settings_saved = False
         self._saving: asyncio.Future[None] | None = None
 
-    async def save_settings(self) -> None:
+    def start_saving_settings(self) -> None:
         """Store the declared groups and the settings (``cove users`` reads them back with
-        ``services.stored_auth_settings``), once per pool: a schema reload builds a new pool, which
-        saves them at once, and its first call waits until they are."""
+        ``services.stored_auth_settings``) in a task of the running loop, once per pool: a schema
+        reload builds a new pool, which starts this at once, and its first call waits for it."""
         if self._saving is None:
             self._saving = asyncio.ensure_future(self._save_settings())
+
+    async def save_settings(self) -> None:
+        self.start_saving_settings()
+        assert self._saving is not None
         try:
             await asyncio.shield(self._saving)
         except Exception:

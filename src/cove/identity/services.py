@@ -113,8 +113,6 @@ class IdentityServices:
             self.identity_pool = IdentityPool(self.store, pool_id=self.identity_pool_id, region=self.region,
                                               user_pool_tokens=self.tokens, user_pool_id=self.user_pool_id,
                                               allow_guests=settings.allow_guest_access, issuer=self.credentials)
-            if _loop_running():  # a schema reload: store its groups now (the pool's first call waits for them)
-                asyncio.get_running_loop().create_task(self.user_pool.save_settings())
         modes = schema.authorization_modes
         try:
             self.oidc = OidcVerifier.from_config(modes.oidc) if modes.oidc else None
@@ -126,6 +124,9 @@ class IdentityServices:
                 self.lambda_authorizer = LambdaAuthorizer(modes.lambda_function, modes.lambda_ttl_seconds)
             except (ValueError, ImportError) as exc:
                 raise SchemaError(f"lambda_authorization_mode: {exc}") from None
+        if self.user_pool is not None and _loop_running():
+            # A schema reload: store its groups now (the pool's first call waits for them).
+            self.user_pool.start_saving_settings()
 
     def code_delivery_missing(self) -> bool:
         """True when the user pool has no way to deliver a code (a production server without hook or SMTP)."""

@@ -75,7 +75,11 @@ class SQLiteRecords:
         return lay.decode(row) if row is not None else None
 
     async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
+        """In the keys' order, each record once."""
         lay = self._layouts[model.name]
+        if len(keys) == 1:   # one key (a get's belongsTo, an event's): the single-key statement
+            row = self.conn.execute(lay.get_sql, lay.key_values(keys[0])).fetchone()
+            return [lay.decode(row)] if row is not None else []
         found: dict[tuple[Any, ...], Record] = {}
         step = MAX_KEY_PARAMETERS // len(lay.identifier)
         for start in range(0, len(keys), step):
@@ -83,7 +87,7 @@ class SQLiteRecords:
             for row in self._read(sql, params):
                 record = lay.decode(row)
                 found[tuple(record[k] for k in lay.identifier)] = record
-        wanted = (tuple(key[k] for k in lay.identifier) for key in keys)
+        wanted = dict.fromkeys(tuple(key[k] for k in lay.identifier) for key in keys)
         return [found[k] for k in wanted if k in found]
 
     async def list(self, request: ListRequest) -> Page:
@@ -94,6 +98,11 @@ class SQLiteRecords:
         return queries.page(statement, records, self._tokens)
 
     async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
+        if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list
+            parent = request.parents[0]
+            alone = ListRequest(request.model, filter=request.filter, limit=request.limit,
+                                descending=request.descending, extra_equals=dict(zip(request.references, parent)))
+            return {parent: await self.list(alone)}
         lay = self._layouts[request.model.name]
         pages: dict[tuple[Any, ...], Page] = {}
         parents = list(dict.fromkeys(request.parents))

@@ -15,7 +15,6 @@ but fails its checks is refused; it does not fall through to the next mode.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Mapping
@@ -49,21 +48,12 @@ class ApiKeyAuthenticator:
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
-        self._refreshing: dict[str, asyncio.Task[Any]] = {}
 
     async def authenticate(self, key: str) -> Identity:
         hit = self._cache.get(key)
         if hit is None or hit[0] < time.monotonic():
             return _key_identity(await self._read(key))
         return _key_identity(hit[1])
-
-    def authenticate_cached(self, key: str) -> Identity:
-        """``authenticate`` without waiting, for checks on every event: the last answer read, with a
-        stale one refreshed in the background (so a revocation still lands within seconds)."""
-        hit = self._cache.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            self._refresh_soon(key)
-        return _key_identity(hit[1] if hit is not None else None)
 
     def cached_record(self, key: str) -> ApiKey | None:
         """The key's record as last read (after ``authenticate``), or None."""
@@ -76,16 +66,6 @@ class ApiKeyAuthenticator:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + _API_KEY_CACHE_SECONDS, record)
         return record
-
-    def _refresh_soon(self, key: str) -> None:
-        if key in self._refreshing:
-            return
-        try:
-            task = asyncio.get_running_loop().create_task(self._read(key))
-        except RuntimeError:   # no loop (a synchronous caller): the next awaited check reads it
-            return
-        self._refreshing[key] = task
-        task.add_done_callback(lambda _: self._refreshing.pop(key, None))
 
     def forget(self) -> None:
         """Drop cached answers (this process revoked a key and must refuse it from now on)."""

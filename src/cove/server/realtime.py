@@ -47,7 +47,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -149,7 +149,7 @@ class Subscription:
 
     def __init__(self, sub_id: str, conn: Connection, fields: tuple[str, ...], key: str, plan: Plan | None,
                  variables: Any, identity: Identity, predicates: list[Predicate], reader: Predicate | None,
-                 still_valid: Callable[[], bool] | None) -> None:
+                 still_valid: Callable[[], Awaitable[bool]] | None) -> None:
         self.id = sub_id
         self.frame_head = b'{"id":' + orjson.dumps(sub_id) + b',"type":"data","payload":'
         self.conn = conn
@@ -816,19 +816,20 @@ class Realtime:
         list_fields = frozenset(f.name for f in model.fields.values() if f.is_array)
         return compile_filter(decision.row_filter, list_fields)
 
-    def _validity(self, identity: Identity, headers: dict[str, str]) -> tuple[Callable[[], bool] | None, float | None]:
+    def _validity(self, identity: Identity, headers: dict[str, str]
+                  ) -> tuple[Callable[[], Awaitable[bool]] | None, float | None]:
         """(a cheap per-event check that the credentials still hold, when they expire)."""
         exp = identity.claims.get("exp") if identity.claims else None
         expires_at = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
-        still_valid: Callable[[], bool] | None = None
+        still_valid: Callable[[], Awaitable[bool]] | None = None
         if identity.mode == "apiKey":
             key = headers.get("x-api-key")
             if key:
                 api_keys = self.app.api_keys
 
-                def still_valid() -> bool:
+                async def still_valid() -> bool:   # a cached answer for 5 s: usually no wait
                     try:
-                        api_keys.authenticate_cached(key)
+                        await api_keys.authenticate(key)
                     except RequestError:
                         return False
                     return True
@@ -930,7 +931,7 @@ class Realtime:
             key = sub.validity_key
             ok = valid.get(key) if key is not None else None
             if ok is None:
-                ok = check()
+                ok = await check()
                 if key is not None:
                     valid[key] = ok
             if not ok:

@@ -25,6 +25,7 @@ class Dialect:
     true = "TRUE"
     false = "FALSE"
     table_options = ""        # appended to CREATE TABLE (...)
+    positional_params = False  # placeholders carry no number (`?`): a statement's text may repeat
     float_type = "DOUBLE PRECISION"
 
     # -- names and values
@@ -141,6 +142,7 @@ class SQLiteDialect(Dialect):
     true = "1"
     false = "0"
     table_options = " WITHOUT ROWID"   # a scan in key order reads rows directly
+    positional_params = True
     float_type = "REAL"
 
     def param(self, params: list[Any], value: Any) -> str:

@@ -27,8 +27,10 @@ from .connection import WriterLock, connect_reader
 T = TypeVar("T")
 
 # Bound key values per get_many/list_related statement, under SQLite's ceiling of 32,766 parameters
-# (leaving room for a filter's); a larger batch is split.
+# (leaving room for a filter's), and list_related's branches, under its 500 terms of a compound
+# SELECT; a larger batch is split.
 MAX_KEY_PARAMETERS = 30_000
+MAX_BRANCHES = 500
 
 
 class SQLiteRecords:
@@ -104,14 +106,19 @@ class SQLiteRecords:
                                 descending=request.descending, extra_equals=dict(zip(request.references, parent)))
             return {parent: await self.list(alone)}
         lay = self._layouts[request.model.name]
-        pages: dict[tuple[Any, ...], Page] = {}
-        parents = list(dict.fromkeys(request.parents))
-        step = MAX_KEY_PARAMETERS // max(1, len(request.references))
+        pages = {parent: Page([], None) for parent in request.parents}
+        # A parent key holding a null never equals a stored value: its page is empty, as list() finds it.
+        parents = [parent for parent in pages if None not in parent]
+        filter_params: list[Any] = []
+        if request.filter:
+            lay.filters.compile(request.filter, filter_params)   # how many values a branch's filter binds
+        width = len(request.references) + len(filter_params) + 1
+        step = max(1, min(MAX_BRANCHES, MAX_KEY_PARAMETERS // width))
+        decode = lay.decode
         for start in range(0, len(parents), step):
             part = RelatedRequest(request.model, request.references, parents[start:start + step], request.filter,
                                   request.limit, request.descending)
             statement = queries.list_related(lay, part)
-            decode = lay.decode
             records = [decode(row) for row in self._read(statement.sql, statement.params)]
             pages.update(queries.related_pages(statement, part, records, self._tokens))
         return pages

@@ -46,11 +46,16 @@ DEFAULT_SCHEMA = REPO / "src" / "cove" / "example_schema.py"
 SEED_COUNT = 10_000
 SEED_CONCURRENCY = 32
 LIST_LIMIT = 20
+# The nested workload: a page of to-do lists, each with its first to-dos (a hasMany per list) and
+# each to-do's list again (a belongsTo per to-do): two relationships, two levels.
+TODO_LISTS = 200
+NESTED_LISTS = 20
+NESTED_TODOS = 10
 LIST_FILTER = {"priority": {"eq": "high"}, "done": {"eq": False}}
 PRIORITIES = ("low", "medium", "high")
 
 # Targets for the 2-core reference machine.
-TARGET_RPS = {"get": 8000, "list": 5000, "create": 5000, "update": 5000}
+TARGET_RPS = {"get": 8000, "list": 5000, "create": 5000, "update": 5000, "nested": 1000}
 TARGET_P99_MS = 15.0
 
 # The selection set aws-amplify (data-schema runtime) sends for a model by default: every
@@ -70,10 +75,16 @@ RAW_DOCUMENTS = {
     ),
     "create": f"mutation($input: CreateTodoInput!) {{ createTodo(input: $input) {{ {SELECTION} }} }}",
     "update": f"mutation($input: UpdateTodoInput!) {{ updateTodo(input: $input) {{ {SELECTION} }} }}",
+    "nested": (
+        "query($limit: Int,$todos: Int) { listTodoLists(limit: $limit) "
+        f"{{ items {{ id name todos(limit: $todos) {{ items {{ {SELECTION} list {{ id name }} }} nextToken }} }} "
+        "nextToken } }"
+    ),
 }
 DOCUMENTS = {name: print_ast(parse(doc)) + "\n" for name, doc in RAW_DOCUMENTS.items()}
-ROOT_FIELD = {"get": "getTodo", "list": "listTodos", "create": "createTodo", "update": "updateTodo"}
-WORKLOADS = ("get", "list", "create", "update")
+ROOT_FIELD = {"get": "getTodo", "list": "listTodos", "create": "createTodo", "update": "updateTodo",
+              "nested": "listTodoLists"}
+WORKLOADS = ("get", "list", "create", "update", "nested")
 
 # Headers as the Amplify JS client sends them for API-key auth (plus x-api-key added at run time).
 BASE_HEADERS = {
@@ -102,6 +113,8 @@ def body_template(workload: str) -> tuple[list[str], list[str]]:
                                "due": "2025-06-30", "tags": ["bench", "create"]}}
     elif workload == "update":
         variables = {"input": {"id": _slot("id"), "content": _slot("content"), "done": _slot("done")}}
+    elif workload == "nested":
+        variables = {"limit": NESTED_LISTS, "todos": NESTED_TODOS}
     else:  # pragma: no cover
         raise ValueError(workload)
     text = json.dumps({"query": DOCUMENTS[workload], "variables": variables}, separators=(",", ":"))
@@ -321,6 +334,7 @@ def seed_input(i: int) -> dict[str, Any]:
         "priority": PRIORITIES[i % 3],
         "due": (dt.date(2025, 1, 1) + dt.timedelta(days=i % 365)).isoformat(),
         "tags": ["seed", f"group{i % 10}"],
+        "listId": f"list-{i % TODO_LISTS:03d}",
     }
 
 
@@ -353,6 +367,12 @@ async def seed(url: str, api_key: str, count: int, concurrency: int) -> list[str
                 raise SystemExit(f"seeding failed at record {i}: HTTP {r.status_code} {r.text[:500]}")
             ids[i] = body["data"]["createTodo"]["id"]
 
+    create_list = "mutation($input: CreateTodoListInput!) { createTodoList(input: $input) { id } }"
+    for n in range(TODO_LISTS):   # the lists the to-dos belong to (the nested workload reads them)
+        payload = {"query": create_list, "variables": {"input": {"id": f"list-{n:03d}", "name": f"list {n}"}}}
+        r = await clients[0].post(url, content=json.dumps(payload, separators=(",", ":")))
+        if r.status_code != 200 or "errors" in r.json():
+            raise SystemExit(f"seeding failed at to-do list {n}: HTTP {r.status_code} {r.text[:500]}")
     try:
         await asyncio.gather(*(worker(clients[k % len(clients)]) for k in range(concurrency)))
     finally:
@@ -574,6 +594,9 @@ def write_results(results: list[Result], ctx: dict[str, Any]) -> None:
         f"({ctx['seeded'] / ctx['seed_seconds']:,.0f}/s with {SEED_CONCURRENCY} concurrent httpx requests); "
         f"{ctx['matching']:,} of them match the list filter"
         + (f" (the first page of 20 returned {ctx['list_items']} items)." if "list_items" in ctx else "."),
+        "",
+        (f"The to-dos belong to {TODO_LISTS} to-do lists; `nested` reads {NESTED_LISTS} lists with the first "
+         f"{NESTED_TODOS} to-dos of each (a hasMany per list) and each to-do's list (a belongsTo per to-do)."),
         "",
         (f"Each workload: `wrk -t{ctx['threads']} -c{ctx['connections']} -d{ctx['duration']}s --latency`, "
          "one after the other against the same server."),

@@ -10,6 +10,7 @@ Workers' reader thread.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import partial
@@ -37,6 +38,7 @@ from .payload import selection_mask
 from .plan import (
     NonNullViolation,
     OperationPlan,
+    Plan,
     PlanError,
     Planner,
     RootField,
@@ -142,7 +144,7 @@ class Engine:
         """A planned root field's argument values (raises FieldError when they cannot be read)."""
         return field_arguments(rf, variables)
 
-    async def render_event(self, plan: Any, key: str, record: Any, variables: Any,
+    async def render_event(self, plan: Plan | None, key: str, record: Any, variables: Any,
                            identity: Identity) -> dict[str, Any]:
         """A subscription event's response body for one subscriber: the stored `record` rendered with
         the subscriber's own selection, variables and rights at every depth, as its own query would be."""
@@ -174,6 +176,12 @@ class Engine:
                 identity: Identity) -> dict[str, Any]:
         """Run a request entirely on the calling thread (custom handlers too): for tests and embedding.
         The server uses :meth:`execute_async`, which keeps handlers and heavy reads off its loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass   # no loop on this thread: run inline
+        else:
+            raise RuntimeError("Engine.execute would block the running event loop; await Engine.execute_async")
         return _run_to_completion(self._request(query, variables, operation_name, identity, inline=True))
 
     async def execute_async(self, query: str, variables: Any, operation_name: str | None,

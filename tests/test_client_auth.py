@@ -21,7 +21,7 @@ from test_user_pool import wait_for_code
 
 import cove
 from cove import auth as cove_auth
-from cove.client import NoAuthorizationHeaderError, NoCredentialsError, NoValidAuthTokensError
+from cove.client import NoAuthorizationHeaderError, NoCredentialsError, NoValidAuthTokensError, _session
 
 SCHEMA = EXAMPLES / "auth_schema.py"
 
@@ -35,9 +35,9 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def fresh_sessions() -> Iterator[None]:
-    cove_auth._sessions.clear()
+    _session._sessions.clear()
     yield
-    cove_auth._sessions.clear()
+    _session._sessions.clear()
 
 
 def email() -> str:
@@ -205,7 +205,7 @@ def test_endpoints_for_aws_come_from_the_region() -> None:
                                           "aws_region": "eu-west-1"},
                "auth": {"aws_region": "eu-west-1", "user_pool_id": "eu-west-1_abcdefghi",
                         "user_pool_client_id": "c" * 26, "identity_pool_id": "eu-west-1:x"}}
-    pool = cove_auth._Pool.from_config(cove.client.load_config(outputs))
+    pool = _session._Pool.from_config(cove.client.load_config(outputs))
     assert pool.user_pool_endpoint == "https://cognito-idp.eu-west-1.amazonaws.com/"
     assert pool.identity_pool_endpoint == "https://cognito-identity.eu-west-1.amazonaws.com/"
     with pytest.raises(cove.client.ConfigurationError, match="no 'auth' section"):
@@ -303,7 +303,7 @@ def test_signed_in_functions_need_a_session(box: Any) -> None:
         assert exc.value.name == "UserUnAuthenticatedException"
 
 
-def test_async_twins(box: Any) -> None:
+def test_async_account_twins(box: Any) -> None:
     config = box.outputs
     address = new_user(box)
 

@@ -40,8 +40,8 @@ from cove.client import (
     TransportError,
     paginate,
 )
-from cove.client._base import RequestOptions
 from cove.client._config import reset_config
+from cove.client._options import RequestOptions
 
 # ------------------------------------------------------------------------------------------------
 # Schemas (MIS as Amplify Gen 2 writes it)

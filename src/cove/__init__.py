@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__ as __version__
 from .schema.dsl import AuthDefinition, DataDefinition, SchemaError, a, allow, define_auth, define_data
-
-__version__ = "0.1.0"
 
 # The client pulls in httpx; keep `import cove` cheap for the server, which only needs the DSL.
 _CLIENT_NAMES = {"configure", "generate_client", "generate_async_client"}

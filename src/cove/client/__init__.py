@@ -42,18 +42,12 @@ from ._auth import (
     UserPoolAuth,
     register_auth_provider,
 )
-from ._base import (
-    DEFAULT_TIMEOUT,
-    USE_CLIENT_DEFAULT,
-    EnumInfo,
-    HeadersOption,
-    OperationsNamespace,
-    RequestInfo,
-    UseClientDefault,
-)
 from ._client import Client, CustomOperation, IndexQuery, ModelClient
 from ._config import AuthMode, Config, ConfigSource, configure, get_config, load_config
+from ._http import DEFAULT_TIMEOUT
+from ._namespaces import EnumInfo, OperationsNamespace
 from ._observe import AsyncObserveQuery, ObserveQuery, Snapshot
+from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestInfo, UseClientDefault
 from ._paging import apaginate, paginate
 from ._realtime import ConnectionState, EventError, RealtimeOptions, SubscriptionClosed, SubscriptionError
 from ._realtime_async import AsyncRealtime, AsyncSubscription

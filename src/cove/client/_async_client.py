@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -12,34 +13,19 @@ import anyio
 import httpx
 
 from ._auth import AuthProvider
-from ._base import (
-    DEFAULT_TIMEOUT,
-    USE_CLIENT_DEFAULT,
-    BaseClient,
-    CustomOps,
-    HeadersOption,
-    LoaderArgs,
-    LoaderBuild,
-    ModelClientBase,
-    ModelOps,
-    ModelsNamespace,
-    Operation,
-    OperationsNamespace,
-    RecordT,
-    RequestOptions,
-    UseClientDefault,
-    parse_response,
-)
+from ._base import BaseClient
 from ._config import AuthMode, ConfigSource
+from ._http import DEFAULT_TIMEOUT, parse_response
+from ._namespaces import ModelClientBase, ModelsNamespace, OperationsNamespace
 from ._observe import AsyncObserveQuery, SortBy
+from ._operations import CustomOps, LoaderArgs, LoaderBuild, ModelOps, Operation, RecordT, raw_operation
+from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestOptions, UseClientDefault
 from ._paging import apaginate
 from ._realtime import (
     SubscriptionRequest,
-    model_shape,
-    model_subscription_document,
+    model_subscription,
     raw_subscription,
     ssl_context,
-    subscription_variables,
 )
 from ._realtime_async import AsyncRealtime, AsyncSubscription
 from ._records import DynamicRecord, Result
@@ -77,7 +63,7 @@ class AsyncClient(BaseClient):
     ) -> None:
         super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
                          headers=headers, endpoint=endpoint, auth_providers=auth_providers,
-                         max_attempts=max_attempts)
+                         max_attempts=max_attempts, make_loader=self._make_loader)
         verify = ssl_context(verify, self._config)  # also trusts `cove sandbox --tls`'s CA
         self._verify = verify
         self._realtime: AsyncRealtime | None = None
@@ -86,9 +72,9 @@ class AsyncClient(BaseClient):
             self._schema, lambda name: AsyncModelClient(self, self._ops(name)))
         #: Custom queries and mutations of the schema: ``client.queries.echo({"message": "hi"})``.
         self.queries: OperationsNamespace[AsyncCustomOperation] = OperationsNamespace(
-            self._schema, "query", lambda op: AsyncCustomOperation(self, CustomOps(self, op)))
+            self._schema, "query", lambda op: AsyncCustomOperation(self, self._operations.custom(op)))
         self.mutations: OperationsNamespace[AsyncCustomOperation] = OperationsNamespace(
-            self._schema, "mutation", lambda op: AsyncCustomOperation(self, CustomOps(self, op)))
+            self._schema, "mutation", lambda op: AsyncCustomOperation(self, self._operations.custom(op)))
 
     # -- public ---------------------------------------------------------------------------------
     async def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
@@ -107,7 +93,7 @@ class AsyncClient(BaseClient):
         subscription = raw_subscription(query, variables, options)
         if subscription is not None:
             return await self.realtime.subscription(subscription)  # type: ignore[return-value]
-        return await self._run(self._raw_operation(query, variables, options))
+        return await self._run(raw_operation(query, variables, options))
 
     @property
     def realtime(self) -> AsyncRealtime:
@@ -266,14 +252,16 @@ class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
                       endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> AsyncObserveQuery[RecordT]:
         """``async for snapshot in aclient.models.Todo.observe_query(...)`` (see ``ModelClient.observe_query``)."""
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
-        return AsyncObserveQuery(self, filter, selection_set, sort_by, descending, limit, options)
+        return AsyncObserveQuery(self._ops, self.list, self._subscription_to, filter, selection_set, sort_by,
+                                 descending, limit, options)
+
+    def _subscription_to(self, request: SubscriptionRequest[Any], *, sink: asyncio.Queue[Any],
+                         tag: str) -> AsyncSubscription[Any]:
+        return self._client.realtime.subscription(request, sink=sink, tag=tag)
 
     def _subscription(self, event: str, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
                       options: RequestOptions) -> SubscriptionRequest[RecordT]:
-        client, model = self._client, self._ops.model
-        return SubscriptionRequest(model_subscription_document(client, model, event, selection_set),
-                                   subscription_variables(filter), options,
-                                   model_shape(client, model.name, selection_set, options))
+        return model_subscription(self._ops, event, filter, selection_set, options)
 
     def _index_query(self, query_field: str) -> AsyncIndexQuery[RecordT]:
         return AsyncIndexQuery(self, query_field)

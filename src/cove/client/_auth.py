@@ -22,6 +22,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cove.wire import sigv4
+
+from ._session import aaccess_token, access_token, aidentity_credentials, identity_credentials
 from .errors import (
     ConfigurationError,
     NoApiKeyError,
@@ -32,6 +35,9 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._config import CanonicalAuthMode, Config
+
+#: AWS credentials (access key id, secret, optional session token): the one type both ends sign with.
+AwsCredentials = sigv4.Credentials
 
 __all__ = [
     "ApiKeyAuth",
@@ -134,9 +140,7 @@ class UserPoolAuth(AuthProvider):
                 raise ConfigurationError("the token provider is async: use it with cove.generate_async_client()")
             return token
         if self.use_auth_session:
-            from cove import auth
-
-            return auth.access_token(request.config)
+            return access_token(request.config)
         return None
 
     async def _atoken(self, request: AuthRequest) -> str | None:
@@ -146,9 +150,7 @@ class UserPoolAuth(AuthProvider):
                 token = await token
             return token
         if self.use_auth_session:
-            from cove import auth
-
-            return await auth.aaccess_token(request.config)
+            return await aaccess_token(request.config)
         return None
 
     def auth_headers(self, request: AuthRequest) -> dict[str, str]:
@@ -174,13 +176,6 @@ class OidcAuth(UserPoolAuth):
     or :func:`register_auth_provider`)."""
 
     use_auth_session = False
-
-
-@dataclass(frozen=True)
-class AwsCredentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
 
 
 #: Returns AWS credentials (e.g. identity pool credentials), or None when there are none.
@@ -217,9 +212,7 @@ class IamAuth(AuthProvider):
                 return self.credentials
             return self.credentials()
         if request is not None:
-            from cove import auth
-
-            creds = auth.identity_credentials(request.config)
+            creds = identity_credentials(request.config)
             if creds is not None:
                 return creds
         return env_credentials()
@@ -227,9 +220,7 @@ class IamAuth(AuthProvider):
     async def aresolve_credentials(self, request: AuthRequest) -> AwsCredentials | None:
         if self.credentials is not None:
             return self.resolve_credentials(request)
-        from cove import auth
-
-        creds = await auth.aidentity_credentials(request.config)
+        creds = await aidentity_credentials(request.config)
         return creds if creds is not None else env_credentials()
 
     def auth_headers(self, request: AuthRequest) -> dict[str, str]:
@@ -251,12 +242,8 @@ class IamAuth(AuthProvider):
     def sign(self, request: AuthRequest, credentials: AwsCredentials) -> dict[str, str]:
         """``authorization``, ``x-amz-date`` (and ``x-amz-security-token``): SigV4 over the exact
         body and every header in ``request.headers`` plus ``host``, as aws-amplify signs."""
-        from cove.wire import sigv4
-
         region = request.config.region or "us-east-1"
-        return sigv4.sign(request.method, request.url, request.headers, request.body,
-                          credentials=sigv4.Credentials(credentials.access_key_id, credentials.secret_access_key,
-                                                        credentials.session_token),
+        return sigv4.sign(request.method, request.url, request.headers, request.body, credentials=credentials,
                           region=region, service=self.service)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import queue
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -12,34 +13,19 @@ from typing import Any, Generic, Self, TypeVar
 import httpx
 
 from ._auth import AuthProvider
-from ._base import (
-    DEFAULT_TIMEOUT,
-    USE_CLIENT_DEFAULT,
-    BaseClient,
-    CustomOps,
-    HeadersOption,
-    LoaderArgs,
-    LoaderBuild,
-    ModelClientBase,
-    ModelOps,
-    ModelsNamespace,
-    Operation,
-    OperationsNamespace,
-    RecordT,
-    RequestOptions,
-    UseClientDefault,
-    parse_response,
-)
+from ._base import BaseClient
 from ._config import AuthMode, ConfigSource
+from ._http import DEFAULT_TIMEOUT, parse_response
+from ._namespaces import ModelClientBase, ModelsNamespace, OperationsNamespace
 from ._observe import ObserveQuery, SortBy
+from ._operations import CustomOps, LoaderArgs, LoaderBuild, ModelOps, Operation, RecordT, raw_operation
+from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestOptions, UseClientDefault
 from ._paging import paginate
 from ._realtime import (
     SubscriptionRequest,
-    model_shape,
-    model_subscription_document,
+    model_subscription,
     raw_subscription,
     ssl_context,
-    subscription_variables,
 )
 from ._realtime_sync import Subscription, SyncRealtime
 from ._records import DynamicRecord, Result
@@ -93,7 +79,7 @@ class Client(BaseClient):
     ) -> None:
         super().__init__(config=config, auth_mode=auth_mode, auth_token=auth_token, api_key=api_key,
                          headers=headers, endpoint=endpoint, auth_providers=auth_providers,
-                         max_attempts=max_attempts)
+                         max_attempts=max_attempts, make_loader=self._make_loader)
         verify = ssl_context(verify, self._config)  # also trusts `cove sandbox --tls`'s CA
         self._verify = verify
         self._realtime: SyncRealtime | None = None
@@ -102,9 +88,9 @@ class Client(BaseClient):
             self._schema, lambda name: ModelClient(self, self._ops(name)))
         #: Custom queries and mutations of the schema: ``client.queries.echo({"message": "hi"})``.
         self.queries: OperationsNamespace[CustomOperation] = OperationsNamespace(
-            self._schema, "query", lambda op: CustomOperation(self, CustomOps(self, op)))
+            self._schema, "query", lambda op: CustomOperation(self, self._operations.custom(op)))
         self.mutations: OperationsNamespace[CustomOperation] = OperationsNamespace(
-            self._schema, "mutation", lambda op: CustomOperation(self, CustomOps(self, op)))
+            self._schema, "mutation", lambda op: CustomOperation(self, self._operations.custom(op)))
 
     # -- public ---------------------------------------------------------------------------------
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *,
@@ -123,7 +109,7 @@ class Client(BaseClient):
         subscription = raw_subscription(query, variables, options)
         if subscription is not None:
             return self.realtime.subscribe(subscription)  # type: ignore[return-value]
-        return self._run(self._raw_operation(query, variables, options))
+        return self._run(raw_operation(query, variables, options))
 
     @property
     def realtime(self) -> SyncRealtime:
@@ -299,14 +285,15 @@ class ModelClient(ModelClientBase[RecordT], Generic[RecordT]):
         ``.is_synced`` (aws-amplify's observeQuery; re-lists after a reconnect; ``sort_by`` a field name
         or key function; ``limit`` is the page size of the listing)."""
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
-        return ObserveQuery(self, filter, selection_set, sort_by, descending, limit, options)
+        return ObserveQuery(self._ops, self.list, self._subscribe, filter, selection_set, sort_by, descending,
+                            limit, options)
+
+    def _subscribe(self, request: SubscriptionRequest[Any], *, sink: queue.Queue[Any], tag: str) -> Subscription[Any]:
+        return self._client.realtime.subscribe(request, sink=sink, tag=tag)
 
     def _subscription(self, event: str, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
                       options: RequestOptions) -> SubscriptionRequest[RecordT]:
-        client, model = self._client, self._ops.model
-        return SubscriptionRequest(model_subscription_document(client, model, event, selection_set),
-                                   subscription_variables(filter), options,
-                                   model_shape(client, model.name, selection_set, options))
+        return model_subscription(self._ops, event, filter, selection_set, options)
 
     def _index_query(self, query_field: str) -> IndexQuery[RecordT]:
         return IndexQuery(self, query_field)

@@ -26,17 +26,26 @@ import queue
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from cove.wire.filters import compile_filter
 
-from ._realtime import EventError, SubscriptionError, SubscriptionRequest, model_shape, subscription_variables
+from ._realtime import (
+    EventError,
+    SubscriptionError,
+    SubscriptionRequest,
+    model_shape,
+    model_subscription_document,
+    subscription_variables,
+)
+from ._records import Result
 from .errors import GraphQLResponseError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._async_client import AsyncModelClient
-    from ._base import RequestOptions
-    from ._client import ModelClient
+    from collections.abc import Awaitable
+
+    from ._operations import ModelOps
+    from ._options import RequestOptions
     from ._schema import ModelInfo
 
 RecordT = TypeVar("RecordT")
@@ -56,6 +65,38 @@ class Snapshot(Generic[RecordT]):
 
 
 SortBy = str | Callable[[Any], Any]
+
+
+class Lister(Protocol):
+    """Lists one page of the observed model: the model client's ``list`` (sync)."""
+
+    def __call__(self, *, filter: Mapping[str, Any] | None, limit: int | None, next_token: str | None,
+                 selection_set: Sequence[str] | None, **options: Any) -> Result[list[Any]]: ...
+
+
+class AsyncLister(Protocol):
+    """Lists one page of the observed model: the async model client's ``list``."""
+
+    def __call__(self, *, filter: Mapping[str, Any] | None, limit: int | None, next_token: str | None,
+                 selection_set: Sequence[str] | None, **options: Any) -> Awaitable[Result[list[Any]]]: ...
+
+
+class Subscriber(Protocol):
+    """Starts a subscription whose events go to ``sink`` tagged ``tag`` (``client.realtime.subscribe``)."""
+
+    def __call__(self, request: SubscriptionRequest[Any], *, sink: queue.Queue[Any], tag: str) -> Any: ...
+
+
+class AsyncSubscriber(Protocol):
+    """Makes a (not yet started) subscription whose events go to ``sink`` (``aclient.realtime.subscription``)."""
+
+    def __call__(self, request: SubscriptionRequest[Any], *, sink: asyncio.Queue[Any], tag: str) -> Any: ...
+
+
+def _options_keywords(options: RequestOptions) -> dict[str, Any]:
+    """The request options as the model client's keywords (each may be USE_CLIENT_DEFAULT)."""
+    return {"auth_mode": options.auth_mode, "auth_token": options.auth_token, "api_key": options.api_key,
+            "headers": options.headers, "endpoint": options.endpoint}
 
 
 class ObserveState(Generic[RecordT]):
@@ -147,12 +188,10 @@ def subscription_filter(model: ModelInfo, filter: Mapping[str, Any] | None) -> M
     return filter if ok(filter) else None
 
 
-def _requests(ops: Any, filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
+def _requests(ops: ModelOps[Any], filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
               options: RequestOptions) -> list[tuple[str, SubscriptionRequest[Any]]]:
-    client, model = ops.client, ops.model
-    from ._realtime import model_subscription_document
-
-    shape = model_shape(client, model.name, selection_set, options)
+    model = ops.model
+    shape = model_shape(ops, selection_set, options)
 
     def pair(payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any]:
         data = payload.get("data")
@@ -166,7 +205,7 @@ def _requests(ops: Any, filter: Mapping[str, Any] | None, selection_set: Sequenc
             continue
         # onUpdate unfiltered: an update that makes a record stop (or start) matching must be seen.
         variables = subscription_variables(None if event == "update" else server_filter)
-        document = model_subscription_document(client, model, event, selection_set)
+        document = model_subscription_document(ops, event, selection_set)
         out.append((event, SubscriptionRequest(document, variables, options, pair)))
     return out
 
@@ -211,14 +250,17 @@ class ObserveQuery(Generic[RecordT]):
     manager that stops its subscriptions. Nothing is sent until the first snapshot is asked for;
     then the three subscriptions are acknowledged before the first page is listed."""
 
-    def __init__(self, mc: ModelClient[Any], filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
+    def __init__(self, ops: ModelOps[Any], list_page: Lister, subscribe: Subscriber,
+                 filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
                  sort_by: SortBy | None, descending: bool, page_size: int | None, options: RequestOptions) -> None:
-        self._mc = mc
+        self._ops = ops
+        self._list_page = list_page
+        self._subscribe = subscribe
         self._filter = filter
         self._selection_set = selection_set
         self._options = options
         self._page_size = page_size or DEFAULT_PAGE_SIZE
-        self._state: ObserveState[RecordT] = ObserveState(mc._ops.model, filter, sort_by, descending)
+        self._state: ObserveState[RecordT] = ObserveState(ops.model, filter, sort_by, descending)
         self._events: queue.Queue[tuple[str, str, Any]] = queue.Queue()
         self._subs: list[Any] = []
         self._gen: Iterator[Snapshot[RecordT]] | None = None
@@ -237,9 +279,8 @@ class ObserveQuery(Generic[RecordT]):
     def _list_all(self, state: ObserveState[RecordT], emit: bool) -> Iterator[Snapshot[RecordT]]:
         token: str | None = None
         while True:
-            page = self._mc._client._run(self._mc._ops.list_page(
-                filter=self._filter, limit=self._page_size, next_token=token, sort_direction=None,
-                selection_set=self._selection_set, key_args={}, options=self._options))
+            page = self._list_page(filter=self._filter, limit=self._page_size, next_token=token,
+                                   selection_set=self._selection_set, **_options_keywords(self._options))
             if page.errors:
                 raise GraphQLResponseError(page.errors, page)
             state.add_page([(r, r) for r in page.data])  # a Record is a Mapping: filters read it
@@ -250,11 +291,10 @@ class ObserveQuery(Generic[RecordT]):
                 yield state.snapshot(False)
 
     def _run(self) -> Iterator[Snapshot[RecordT]]:
-        hub = self._mc._client.realtime
-        requests = _requests(self._mc._ops, self._filter, self._selection_set, self._options)
+        requests = _requests(self._ops, self._filter, self._selection_set, self._options)
         try:
             for event, request in requests:
-                self._subs.append(hub.subscribe(request, sink=self._events, tag=event))
+                self._subs.append(self._subscribe(request, sink=self._events, tag=event))
         except BaseException:
             self.close()
             raise
@@ -317,15 +357,17 @@ class AsyncObserveQuery(Generic[RecordT]):
     """The async twin: ``async for snapshot in aclient.models.Todo.observe_query(...)``, and
     ``async with`` to stop its subscriptions."""
 
-    def __init__(self, mc: AsyncModelClient[Any], filter: Mapping[str, Any] | None,
-                 selection_set: Sequence[str] | None, sort_by: SortBy | None, descending: bool,
-                 page_size: int | None, options: RequestOptions) -> None:
-        self._mc = mc
+    def __init__(self, ops: ModelOps[Any], list_page: AsyncLister, subscribe: AsyncSubscriber,
+                 filter: Mapping[str, Any] | None, selection_set: Sequence[str] | None,
+                 sort_by: SortBy | None, descending: bool, page_size: int | None, options: RequestOptions) -> None:
+        self._ops = ops
+        self._list_page = list_page
+        self._subscribe = subscribe
         self._filter = filter
         self._selection_set = selection_set
         self._options = options
         self._page_size = page_size or DEFAULT_PAGE_SIZE
-        self._state: ObserveState[RecordT] = ObserveState(mc._ops.model, filter, sort_by, descending)
+        self._state: ObserveState[RecordT] = ObserveState(ops.model, filter, sort_by, descending)
         self._events: asyncio.Queue[tuple[str, str, Any]] | None = None
         self._subs: list[Any] = []
         self._gen: AsyncIterator[Snapshot[RecordT]] | None = None
@@ -344,9 +386,8 @@ class AsyncObserveQuery(Generic[RecordT]):
     async def _list_all(self, state: ObserveState[RecordT], emit: bool) -> AsyncIterator[Snapshot[RecordT]]:
         token: str | None = None
         while True:
-            page = await self._mc._client._run(self._mc._ops.list_page(
-                filter=self._filter, limit=self._page_size, next_token=token, sort_direction=None,
-                selection_set=self._selection_set, key_args={}, options=self._options))
+            page = await self._list_page(filter=self._filter, limit=self._page_size, next_token=token,
+                                         selection_set=self._selection_set, **_options_keywords(self._options))
             if page.errors:
                 raise GraphQLResponseError(page.errors, page)
             state.add_page([(r, r) for r in page.data])  # a Record is a Mapping: filters read it
@@ -359,9 +400,8 @@ class AsyncObserveQuery(Generic[RecordT]):
     async def _run(self) -> AsyncIterator[Snapshot[RecordT]]:
         events: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
         self._events = events
-        hub = self._mc._client.realtime
-        requests = _requests(self._mc._ops, self._filter, self._selection_set, self._options)
-        self._subs = [hub.subscription(request, sink=events, tag=event) for event, request in requests]
+        requests = _requests(self._ops, self._filter, self._selection_set, self._options)
+        self._subs = [self._subscribe(request, sink=events, tag=event) for event, request in requests]
         try:
             for sub in self._subs:
                 await sub.start()

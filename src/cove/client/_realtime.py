@@ -17,7 +17,7 @@ a background thread; ``_realtime_async.py`` runs it in a task. Both follow aws-a
 
 from __future__ import annotations
 
-import base64
+import logging
 import random
 import ssl
 import time
@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -35,14 +35,17 @@ from cove.wire.realtime import SUBPROTOCOL, encode_header
 
 from ._auth import AuthRequest
 from ._documents import _selection_string, print_document
+from ._http import USER_AGENT, json_default
 from ._records import GraphQLError, Result
 from .errors import CoveError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._base import BaseClient, RequestInfo, RequestOptions, Resolved
-    from ._schema import ModelInfo
+    from ._base import BaseClient
+    from ._operations import ModelOps
+    from ._options import RequestInfo, RequestOptions, Resolved
 
 T = TypeVar("T")
+log = logging.getLogger("cove.client.realtime")
 
 #: The headers aws-amplify signs for IAM real-time requests (connection and start).
 _IAM_HEADERS = {"accept": "application/json, text/javascript", "content-encoding": "amz-1.0",
@@ -82,6 +85,60 @@ class RealtimeOptions:
     max_backoff: float = 30.0
     #: Seconds the socket stays open after its last subscription stops.
     linger: float = 1.0
+
+
+class _ProtocolState(Protocol):
+    @property
+    def state(self) -> ConnectionState: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+
+class _Socket(Protocol):
+    @property
+    def protocol(self) -> _ProtocolState: ...
+
+
+SocketT = TypeVar("SocketT", bound=_Socket)
+
+
+class RealtimeBase(Generic[SocketT]):
+    """What ``client.realtime`` is on both clients: the timers, one socket per real-time URL, and the
+    connection-state listeners. ``SyncRealtime`` and ``AsyncRealtime`` add subscribing and closing."""
+
+    def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
+        self._client = client
+        self.verify = verify
+        self.options = RealtimeOptions()
+        self._sockets: dict[str, SocketT] = {}
+        self._listeners: list[StateListener] = []
+
+    def state(self, url: str | None = None) -> ConnectionState:
+        """The connection state of the configured endpoint's socket (or of ``url``'s)."""
+        endpoint = self._client._endpoint
+        key = url or realtime_url(self._client._config.url if endpoint is None else endpoint)
+        socket = self._sockets.get(key)
+        return socket.protocol.state if socket is not None else ConnectionState.DISCONNECTED
+
+    def add_listener(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener(state, url)`` on every connection state change (from the socket's
+        thread or task); returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, state: ConnectionState, url: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(state, url)
+            except Exception:
+                log.exception("a connection state listener raised")
+
+    def _unacknowledged(self, socket: SocketT) -> SubscriptionError:
+        last_error = socket.protocol.last_error
+        detail = f" (last error: {last_error})" if last_error else ""
+        return SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
+                                 + detail)
 
 
 class SubscriptionError(CoveError):
@@ -221,7 +278,7 @@ class SubscriptionRequest(Generic[T]):
 
 @dataclass(frozen=True)
 class RealtimeCall:
-    """A subscription request with its options resolved (duck-types ``_base.Call`` for headers)."""
+    """A subscription request with its options resolved (duck-types ``_operations.Call`` for headers)."""
 
     resolved: Resolved
     data: str                 # the start payload's ``data``: JSON of {query, variables}
@@ -241,10 +298,8 @@ class Prepared:
 
 def begin(client: BaseClient, request: SubscriptionRequest[Any]) -> RealtimeCall:
     resolved = client._resolve(request.options)
-    from ._base import _json_default
-
     data = orjson.dumps({"query": request.document, "variables": dict(request.variables)},
-                        default=_json_default).decode()
+                        default=json_default).decode()
     info: RequestInfo = {"method": "POST", "url": resolved.url, "headers": {}, "query_string": request.document,
                          "queryString": request.document}
     return RealtimeCall(resolved=resolved, data=data, url=realtime_url(resolved.url),
@@ -268,8 +323,6 @@ def auth_requests(client: BaseClient, call: RealtimeCall, custom: Mapping[str, s
 
 def prepared(call: RealtimeCall, connect_auth: Mapping[str, str], start_auth: Mapping[str, str],
              custom: Mapping[str, str]) -> Prepared:
-    from ._base import USER_AGENT
-
     mode = call.resolved.mode
 
     def auth_json(auth: Mapping[str, str]) -> dict[str, str]:
@@ -304,13 +357,13 @@ def prepared(call: RealtimeCall, connect_auth: Mapping[str, str], start_auth: Ma
 EVENTS = {"create": "onCreate", "update": "onUpdate", "delete": "onDelete"}
 
 
-def model_subscription_document(client: BaseClient, model: ModelInfo, event: str,
-                                selection_set: Sequence[str] | None) -> str:
+def model_subscription_document(ops: ModelOps[Any], event: str, selection_set: Sequence[str] | None) -> str:
     """``subscription ($filter: ModelSubscriptionTodoFilterInput) { onCreateTodo(filter: $filter)
     { <selection> } }``, exactly as aws-amplify prints it (the ``owner`` argument is never sent)."""
     if isinstance(selection_set, str):
         raise TypeError("selection_set must be a list of field paths, e.g. ['id', 'content']")
-    sel = _selection_string(client._documents.selection(model, selection_set))
+    model = ops.model
+    sel = _selection_string(ops.operations.documents.selection(model, selection_set))
     name = model.name[:1].upper() + model.name[1:]
     return print_document(f"subscription($filter: ModelSubscription{name}FilterInput) "
                           f"{{ {EVENTS[event]}{name}(filter: $filter) {{ {sel} }} }}")
@@ -334,7 +387,7 @@ class EventError(SubscriptionError):
     field the mutation did not): raised by the iterator, which stays usable."""
 
 
-def model_shape(client: BaseClient, model_name: str, selection_set: Sequence[str] | None,
+def model_shape(ops: ModelOps[Any], selection_set: Sequence[str] | None,
                 options: RequestOptions) -> Callable[[Mapping[str, Any]], Any]:
     """Model subscriptions yield the record (aws-amplify unwraps ``payload.data[<root field>]``);
     records read with the default selection set get lazy loaders, as from ``get``."""
@@ -344,9 +397,15 @@ def model_shape(client: BaseClient, model_name: str, selection_set: Sequence[str
         raw = next(iter(data.values()), None) if isinstance(data, Mapping) and data else None
         if not isinstance(raw, Mapping):
             raise EventError("the event carries no record", errors if isinstance(errors, list) else ())
-        ops = client._ops(model_name)
         return ops.record(raw, selection_set is None, options, partial=bool(errors))
     return shape
+
+
+def model_subscription(ops: ModelOps[Any], event: str, filter: Mapping[str, Any] | None,
+                       selection_set: Sequence[str] | None, options: RequestOptions) -> SubscriptionRequest[Any]:
+    """``client.models.<Model>.on_<event>(...)``: the request its subscription starts with."""
+    return SubscriptionRequest(model_subscription_document(ops, event, selection_set),
+                               subscription_variables(filter), options, model_shape(ops, selection_set, options))
 
 
 def raw_subscription(query: str, variables: Mapping[str, Any] | None,

@@ -1,7 +1,7 @@
 """Real-time for the async client: each socket runs in a task (websockets' asyncio client).
 
-The twin of ``_realtime_sync.py``: the same protocol logic (``_realtime.py``), with a task
-instead of a thread and ``asyncio`` queues and events.
+The twin of ``_realtime_sync.py``: the same protocol (``_realtime_protocol.SocketProtocol``), driven
+by a task instead of a thread, with ``asyncio`` queues and events.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from types import TracebackType
@@ -18,44 +17,28 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from ._realtime import (
     CONNECTION_INIT,
-    ConnectionState,
     Prepared,
-    RealtimeOptions,
-    StateListener,
+    RealtimeBase,
     SubscriptionClosed,
     SubscriptionError,
     SubscriptionRequest,
     auth_requests,
-    backoff,
     begin,
-    frame_errors,
-    is_auth_error,
-    is_fatal,
     new_id,
-    parse_frame,
     prepared,
-    realtime_url,
     start_frame,
     stop_frame,
     websocket_ssl,
 )
+from ._realtime_protocol import SocketProtocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._base import BaseClient
+    pass
 
 T = TypeVar("T")
 log = logging.getLogger("cove.client.realtime")
 
-_POLL = 0.2
-
-
-class _Reconnect(Exception):
-    pass
-
-
-class _Fatal(Exception):
-    def __init__(self, errors: list[Mapping[str, Any]]) -> None:
-        self.errors = errors
+_POLL = 0.2  # seconds: the reader wakes this often to check linger and keep-alive deadlines
 
 
 class AsyncSubscription(Generic[T]):
@@ -80,9 +63,6 @@ class AsyncSubscription(Generic[T]):
         self._fresh = True
         self._acked = asyncio.Event()
         self._errors: list[Mapping[str, Any]] | None = None
-        self._ever_acked = False
-        self._acked_generation = -1
-        self._auth_retry = False
         self._ended = False
         self._starting: asyncio.Task[None] | None = None
 
@@ -167,118 +147,93 @@ class AsyncSubscription(Generic[T]):
         self._acked.set()
         self._put("error", errors)
 
+    async def _handshake(self) -> Prepared:
+        """What opens a connection: the first handshake as prepared, later ones with fresh credentials."""
+        assert self._prepare is not None
+        if self._fresh and self._prepared is not None:
+            return self._prepared
+        return await self._prepare()
+
     async def _start_payload(self) -> Mapping[str, Any]:
         assert self._prepare is not None
         if self._fresh and self._prepared is not None:
             self._fresh = False
         else:
-            self._prepared = await self._prepare()
+            self._prepared = await self._prepare()  # fresh credentials (and signature date) per start
         return self._prepared.start_payload
 
 
 class _Socket:
+    """One real-time endpoint's socket and its task: the I/O around a SocketProtocol."""
+
     def __init__(self, hub: AsyncRealtime, url: str) -> None:
         self.hub = hub
         self.url = url
-        self.subs: dict[str, AsyncSubscription[Any]] = {}
+        self.protocol: SocketProtocol[AsyncSubscription[Any]] = SocketProtocol(
+            hub.options, lambda state: hub._notify(state, url))
         self.ws: Any = None
-        self.acked = False
-        self.generation = 0
-        self.state = ConnectionState.DISCONNECTED
         self.task: asyncio.Task[None] | None = None
-        self.closing = False
         self.wake = asyncio.Event()
-        self.timeout = 300.0
-        self.idle_since: float | None = None
-        self.last_error: str | None = None
 
+    # -- app side -------------------------------------------------------------------------------
     async def add(self, sub: AsyncSubscription[Any]) -> None:
-        self.subs[sub.id] = sub
-        self.idle_since = None
+        if self.protocol.add(sub) and self.ws is not None:
+            try:
+                await self.ws.send(start_frame(sub.id, await sub._start_payload()))
+            except Exception as exc:  # the reader notices the broken socket and reconnects
+                log.debug("sending start failed: %s", exc)
         if self.task is None or self.task.done():
-            self.closing = False
             self.task = asyncio.create_task(self._run(), name=f"cove-realtime {self.url}")
         else:
             self.wake.set()
-            if self.ws is not None and self.acked:
-                try:
-                    await self.ws.send(start_frame(sub.id, await sub._start_payload()))
-                except Exception as exc:
-                    log.debug("sending start failed: %s", exc)
 
     async def remove(self, sub: AsyncSubscription[Any]) -> None:
-        if self.subs.pop(sub.id, None) is None:
-            return
-        if not self.subs:
-            self.idle_since = time.monotonic()
-        if self.ws is not None and self.acked:
+        if self.protocol.remove(sub, time.monotonic()) and self.ws is not None:
             with contextlib.suppress(Exception):
                 await self.ws.send(stop_frame(sub.id))
 
     async def close(self) -> None:
-        self.closing = True
-        subs = list(self.subs.values())
-        self.subs.clear()
+        subs = self.protocol.shut()
+        ws = self.ws
         self.wake.set()
         for sub in subs:
             sub._ended = True
             sub._put("end", None)
-        if self.ws is not None:
+        if ws is not None:
             with contextlib.suppress(Exception):
-                await self.ws.close()
+                await ws.close()
         task = self.task
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
 
-    def _set_state(self, state: ConnectionState) -> None:
-        if state != self.state:
-            self.state = state
-            self.hub._notify(state, self.url)
-
+    # -- the task -------------------------------------------------------------------------------
     async def _run(self) -> None:
-        attempt = 0
         try:
             while True:
-                if self.closing or not self.subs:
+                first = self.protocol.next_connection()
+                if first is None:
                     return
-                first = next(iter(self.subs.values()))
                 try:
-                    handshake = first._prepared if first._fresh and first._prepared is not None \
-                        else await first._prepare()  # type: ignore[misc]
-                except Exception as exc:
-                    await self.remove(first)
-                    first._fail([{"errorType": type(exc).__name__, "message": str(exc)}])
+                    handshake = await first._handshake()
+                except Exception as exc:  # credentials gone: that subscription fails, others go on
+                    self.protocol.drop(first, exc, time.monotonic())
                     continue
-                self._set_state(ConnectionState.CONNECTING if attempt == 0 else ConnectionState.CONNECTION_DISRUPTED)
+                self.protocol.connecting()
+                error: Exception | None = None
                 try:
                     await self._session(handshake)
-                    attempt = 0
-                    continue
-                except _Fatal as exc:
-                    self._fail_all(exc.errors)
-                    continue
-                except _Reconnect:
-                    attempt = 0
-                    continue
-                except asyncio.CancelledError:
-                    raise
                 except Exception as exc:
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.debug("real-time connection to %s failed: %s", self.url, self.last_error)
-                if self.closing or not self.subs:
-                    continue
-                self._set_state(ConnectionState.CONNECTION_DISRUPTED)
-                delay = backoff(attempt, self.hub.options)
-                attempt += 1
-                self.wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), delay)
+                    error = exc
+                delay = self.protocol.ended(error)
+                if delay:
+                    self.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), delay)
         finally:
             self.ws = None
-            self.acked = False
-            self._set_state(ConnectionState.DISCONNECTED)
+            self.protocol.stopped()
 
     async def _session(self, handshake: Prepared) -> None:
         from websockets.asyncio.client import connect
@@ -291,121 +246,38 @@ class _Socket:
         try:
             await ws.send(CONNECTION_INIT)
             async with asyncio.timeout(options.ack_timeout):
-                while True:
-                    frame = parse_frame(await ws.recv())
-                    if frame is None:
-                        continue
-                    if frame.get("type") == "connection_ack":
-                        payload = frame.get("payload")
-                        ms = payload.get("connectionTimeoutMs") if isinstance(payload, Mapping) else None
-                        self.timeout = ms / 1000 if isinstance(ms, (int, float)) and ms > 0 else 300.0
-                        break
-                    if frame.get("type") == "connection_error":
-                        errors = frame_errors(frame)
-                        if is_fatal(errors):
-                            raise _Fatal(errors)
-                        raise ConnectionError(f"connection_error: {errors}")
+                while not self.protocol.handshake(await ws.recv()):
+                    pass
             self.ws = ws
-            self.acked = True
-            self.generation += 1
-            for sub in list(self.subs.values()):
+            for sub in self.protocol.opened(time.monotonic()):
                 try:
                     payload = await sub._start_payload()
-                except Exception as exc:
-                    self.subs.pop(sub.id, None)
-                    sub._fail([{"errorType": type(exc).__name__, "message": str(exc)}])
+                except Exception as exc:  # a provider failed for this one subscription
+                    self.protocol.drop(sub, exc, time.monotonic())
                     continue
                 await ws.send(start_frame(sub.id, payload))
-            self._set_state(ConnectionState.CONNECTED)
+            self.protocol.connected()
             await self._read(ws)
         finally:
             if self.ws is ws:
                 self.ws = None
-                self.acked = False
-            for sub in self.subs.values():
-                sub._acked.clear()
+            self.protocol.disconnected()
             with contextlib.suppress(Exception):
                 await ws.close()
 
     async def _read(self, ws: Any) -> None:
-        options = self.hub.options
-        last = time.monotonic()
         while True:
-            now = time.monotonic()
-            if self.closing:
+            if not self.protocol.tick(time.monotonic()):
                 return
-            if not self.subs:
-                idle = self.idle_since or now
-                if now - idle >= options.linger:
-                    self._set_state(ConnectionState.CONNECTED_PENDING_DISCONNECT)
-                    with contextlib.suppress(Exception):
-                        await ws.close()
-                    return
-            if now - last > self.timeout:
-                raise TimeoutError(f"no keep-alive for {self.timeout:.0f} s")
-            if now - last > options.keepalive_warning:
-                self._set_state(ConnectionState.CONNECTED_PENDING_KEEP_ALIVE)
             try:
                 text = await asyncio.wait_for(ws.recv(), _POLL)
             except TimeoutError:
                 continue
-            last = time.monotonic()
-            if self.state == ConnectionState.CONNECTED_PENDING_KEEP_ALIVE:
-                self._set_state(ConnectionState.CONNECTED)
-            frame = parse_frame(text)
-            if frame is not None:
-                self._dispatch(frame)
-
-    def _dispatch(self, frame: Mapping[str, Any]) -> None:
-        kind = frame.get("type")
-        sub_id = frame.get("id")
-        sub = self.subs.get(sub_id) if isinstance(sub_id, str) else None
-        if kind == "data":
-            if sub is not None:
-                payload = frame.get("payload")
-                sub._put("data", payload if isinstance(payload, Mapping) else {})
-        elif kind == "start_ack":
-            if sub is not None:
-                if sub._ever_acked and sub._acked_generation != self.generation:
-                    sub._put("resubscribed", self.generation)
-                sub._ever_acked = True
-                sub._acked_generation = self.generation
-                sub._auth_retry = False
-                sub._acked.set()
-        elif kind == "error":
-            errors = frame_errors(frame)
-            if sub is None:
-                log.warning("real-time error from %s: %s", self.url, errors)
-                return
-            if sub._acked_generation == self.generation and is_auth_error(errors) and not sub._auth_retry:
-                sub._auth_retry = True
-                raise _Reconnect()
-            self.subs.pop(sub.id, None)
-            if not self.subs:
-                self.idle_since = time.monotonic()
-            sub._fail(errors)
-        elif kind == "connection_error":
-            errors = frame_errors(frame)
-            if is_fatal(errors):
-                raise _Fatal(errors)
-            raise ConnectionError(f"connection_error: {errors}")
-
-    def _fail_all(self, errors: list[Mapping[str, Any]]) -> None:
-        subs = list(self.subs.values())
-        self.subs.clear()
-        for sub in subs:
-            sub._fail(errors)
+            self.protocol.receive(text, time.monotonic())
 
 
-class AsyncRealtime:
+class AsyncRealtime(RealtimeBase["_Socket"]):
     """``aclient.realtime``: the sockets of an async client, their state, and the options."""
-
-    def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
-        self._client = client
-        self.verify = verify
-        self.options = RealtimeOptions()
-        self._sockets: dict[str, _Socket] = {}
-        self._listeners: list[StateListener] = []
 
     def subscription(self, request: SubscriptionRequest[T], *, sink: asyncio.Queue[Any] | None = None,
                      tag: Any = None) -> AsyncSubscription[T]:
@@ -436,29 +308,9 @@ class AsyncRealtime:
             await asyncio.wait_for(sub._acked.wait(), self.options.ack_timeout)
         except TimeoutError:
             await sub.unsubscribe()
-            detail = f" (last error: {socket.last_error})" if socket.last_error else ""
-            raise SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
-                                    + detail) from None
+            raise self._unacknowledged(socket) from None
         if sub._errors is not None:
             raise SubscriptionError("the server refused the subscription", sub._errors)
-
-    def state(self, url: str | None = None) -> ConnectionState:
-        key = url or realtime_url(self._client._config.url if self._client._endpoint is None
-                                  else self._client._endpoint)
-        socket = self._sockets.get(key)
-        return socket.state if socket is not None else ConnectionState.DISCONNECTED
-
-    def add_listener(self, listener: StateListener) -> Callable[[], None]:
-        """Call ``listener(state, url)`` on every connection state change; returns a remover."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _notify(self, state: ConnectionState, url: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(state, url)
-            except Exception:
-                log.exception("a connection state listener raised")
 
     async def aclose(self) -> None:
         sockets = list(self._sockets.values())

@@ -1,9 +1,10 @@
 """Real-time for the sync client: each socket runs in a background thread (websockets' sync client).
 
 The thread owns the socket: it connects, sends ``connection_init`` and every live subscription's
-``start``, reads frames into the subscriptions' queues, watches keep-alives, and reconnects with
-backoff. The app's threads only add and remove subscriptions (``start``/``stop`` are sent from the
-calling thread; websockets allows one reader and concurrent writers) and read their queues.
+``start``, and pumps frames into the socket's ``SocketProtocol`` (``_realtime_protocol.py``), which
+decides everything else (dispatch, keep-alive, linger, reconnecting with backoff). The app's
+threads only add and remove subscriptions (``start``/``stop`` are sent from the calling thread;
+websockets allows one reader and concurrent writers) and read their queues.
 """
 
 from __future__ import annotations
@@ -21,26 +22,20 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from ._realtime import (
     CONNECTION_INIT,
-    ConnectionState,
     Prepared,
-    RealtimeOptions,
-    StateListener,
+    RealtimeBase,
     SubscriptionClosed,
     SubscriptionError,
     SubscriptionRequest,
     auth_requests,
-    backoff,
     begin,
-    frame_errors,
-    is_auth_error,
-    is_fatal,
     new_id,
-    parse_frame,
     prepared,
     start_frame,
     stop_frame,
     websocket_ssl,
 )
+from ._realtime_protocol import SocketProtocol
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,15 +45,6 @@ T = TypeVar("T")
 log = logging.getLogger("cove.client.realtime")
 
 _POLL = 0.2  # seconds: the reader wakes this often to check linger and keep-alive deadlines
-
-
-class _Reconnect(Exception):
-    """Drop this socket and connect again at once (a subscription's credentials need refreshing)."""
-
-
-class _Fatal(Exception):
-    def __init__(self, errors: list[Mapping[str, Any]]) -> None:
-        self.errors = errors
 
 
 class Subscription(Generic[T]):
@@ -82,9 +68,6 @@ class Subscription(Generic[T]):
         self._tag = tag
         self._acked = threading.Event()
         self._errors: list[Mapping[str, Any]] | None = None
-        self._ever_acked = False
-        self._acked_generation = -1
-        self._auth_retry = False
         self._ended = False
 
     # -- public ---------------------------------------------------------------------------------
@@ -156,6 +139,10 @@ class Subscription(Generic[T]):
         self._acked.set()
         self._put("error", errors)
 
+    def _handshake(self) -> Prepared:
+        """What opens a connection: the first handshake as prepared, later ones with fresh credentials."""
+        return self._prepared if self._fresh else self._prepare()
+
     def _start_payload(self) -> Mapping[str, Any]:
         if self._fresh:
             self._fresh = False
@@ -165,38 +152,29 @@ class Subscription(Generic[T]):
 
 
 class _Socket:
-    """One real-time endpoint's socket and its background thread."""
+    """One real-time endpoint's socket and its background thread: the I/O around a SocketProtocol."""
 
     def __init__(self, hub: SyncRealtime, url: str) -> None:
         self.hub = hub
         self.url = url
         self.lock = threading.RLock()
-        self.subs: dict[str, Subscription[Any]] = {}
+        self.protocol: SocketProtocol[Subscription[Any]] = SocketProtocol(
+            hub.options, lambda state: hub._notify(state, url))
         self.ws: Any = None
-        self.acked = False
-        self.generation = 0
-        self.state = ConnectionState.DISCONNECTED
         self.thread: threading.Thread | None = None
         self.running = False            # a thread owns this socket (set and cleared under the lock)
-        self.closing = False
         self.wake = threading.Event()
-        self.timeout = 300.0
-        self.idle_since: float | None = None
-        self.last_error: str | None = None
 
     # -- app side -------------------------------------------------------------------------------
     def add(self, sub: Subscription[Any]) -> None:
         with self.lock:
-            self.subs[sub.id] = sub
-            self.idle_since = None
-            if self.ws is not None and self.acked:
+            if self.protocol.add(sub) and self.ws is not None:
                 try:
                     self.ws.send(start_frame(sub.id, sub._start_payload()))
                 except Exception as exc:  # the reader notices the broken socket and reconnects
                     log.debug("sending start failed: %s", exc)
             if not self.running:
                 self.running = True
-                self.closing = False
                 self.thread = threading.Thread(target=self._run, daemon=True, name=f"cove-realtime {self.url}")
                 self.thread.start()
             else:
@@ -204,19 +182,13 @@ class _Socket:
 
     def remove(self, sub: Subscription[Any]) -> None:
         with self.lock:
-            if self.subs.pop(sub.id, None) is None:
-                return
-            if not self.subs:
-                self.idle_since = time.monotonic()
-            if self.ws is not None and self.acked:
+            if self.protocol.remove(sub, time.monotonic()) and self.ws is not None:
                 with contextlib.suppress(Exception):
                     self.ws.send(stop_frame(sub.id))
 
     def close(self) -> None:
         with self.lock:
-            self.closing = True
-            subs = list(self.subs.values())
-            self.subs.clear()
+            subs = self.protocol.shut()
             ws = self.ws
         self.wake.set()
         for sub in subs:
@@ -230,54 +202,35 @@ class _Socket:
             thread.join(5)
 
     # -- the thread -----------------------------------------------------------------------------
-    def _set_state(self, state: ConnectionState) -> None:
-        if state != self.state:
-            self.state = state
-            self.hub._notify(state, self.url)
-
     def _run(self) -> None:
-        attempt = 0
         while True:
             with self.lock:
-                if self.closing or not self.subs:
+                first = self.protocol.next_connection()
+                if first is None:
                     # Decided under the lock: add() starts a new thread from now on.
                     self.running = False
                     self.ws = None
-                    self.acked = False
-                    self._set_state(ConnectionState.DISCONNECTED)
+                    self.protocol.stopped()
                     return
-                first = next(iter(self.subs.values()))
             try:
-                handshake = first._prepared if first._fresh else first._prepare()
+                handshake = first._handshake()
             except Exception as exc:  # credentials gone: that subscription fails, others go on
-                self.remove(first)
-                first._fail([{"errorType": type(exc).__name__, "message": str(exc)}])
+                with self.lock:
+                    self.protocol.drop(first, exc, time.monotonic())
                 continue
-            self._set_state(ConnectionState.CONNECTING if attempt == 0 else ConnectionState.CONNECTION_DISRUPTED)
+            self.protocol.connecting()
+            error: Exception | None = None
             try:
                 self._session(handshake)
-                attempt = 0
-                continue
-            except _Fatal as exc:
-                self._fail_all(exc.errors)
-                continue
-            except _Reconnect:
-                attempt = 0
-                continue
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.debug("real-time connection to %s failed: %s", self.url, self.last_error)
+                error = exc
             with self.lock:
-                if self.closing or not self.subs:
-                    continue
-            self._set_state(ConnectionState.CONNECTION_DISRUPTED)
-            delay = backoff(attempt, self.hub.options)
-            attempt += 1
-            self.wake.wait(delay)
-            self.wake.clear()
+                delay = self.protocol.ended(error)
+            if delay:
+                self.wake.wait(delay)
+                self.wake.clear()
 
     def _session(self, handshake: Prepared) -> None:
-        from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
         from websockets.typing import Subprotocol
 
@@ -292,129 +245,46 @@ class _Socket:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no connection_ack within {options.ack_timeout} s")
-                frame = parse_frame(ws.recv(timeout=remaining))
-                if frame is None:
-                    continue
-                if frame.get("type") == "connection_ack":
-                    payload = frame.get("payload")
-                    ms = payload.get("connectionTimeoutMs") if isinstance(payload, Mapping) else None
-                    self.timeout = ms / 1000 if isinstance(ms, (int, float)) and ms > 0 else 300.0
+                if self.protocol.handshake(ws.recv(timeout=remaining)):
                     break
-                if frame.get("type") == "connection_error":
-                    errors = frame_errors(frame)
-                    if is_fatal(errors):
-                        raise _Fatal(errors)
-                    raise ConnectionError(f"connection_error: {errors}")
             with self.lock:
                 self.ws = ws
-                self.acked = True
-                self.generation += 1
-                for sub in list(self.subs.values()):
+                for sub in self.protocol.opened(time.monotonic()):
                     try:
-                        ws.send(start_frame(sub.id, sub._start_payload()))
-                    except (ConnectionClosed, OSError):
-                        raise
+                        payload = sub._start_payload()
                     except Exception as exc:  # a provider failed for this one subscription
-                        self.subs.pop(sub.id, None)
-                        sub._fail([{"errorType": type(exc).__name__, "message": str(exc)}])
-            self._set_state(ConnectionState.CONNECTED)
+                        self.protocol.drop(sub, exc, time.monotonic())
+                        continue
+                    ws.send(start_frame(sub.id, payload))
+            self.protocol.connected()
             self._read(ws)
         finally:
             with self.lock:
                 if self.ws is ws:
                     self.ws = None
-                    self.acked = False
-                for sub in self.subs.values():
-                    sub._acked.clear()
+                self.protocol.disconnected()
             with contextlib.suppress(Exception):
                 ws.close()
 
     def _read(self, ws: Any) -> None:
-        options = self.hub.options
-        last = time.monotonic()
         while True:
-            now = time.monotonic()
             with self.lock:
-                if self.closing:
+                if not self.protocol.tick(time.monotonic()):
                     return
-                if not self.subs:
-                    idle = self.idle_since or now
-                    if now - idle >= options.linger:
-                        self._set_state(ConnectionState.CONNECTED_PENDING_DISCONNECT)
-                        with contextlib.suppress(Exception):
-                            ws.close()
-                        return
-            if now - last > self.timeout:
-                raise TimeoutError(f"no keep-alive for {self.timeout:.0f} s")
-            if now - last > options.keepalive_warning:
-                self._set_state(ConnectionState.CONNECTED_PENDING_KEEP_ALIVE)
             try:
                 text = ws.recv(timeout=_POLL)
             except TimeoutError:
                 continue
-            last = time.monotonic()
-            if self.state == ConnectionState.CONNECTED_PENDING_KEEP_ALIVE:
-                self._set_state(ConnectionState.CONNECTED)
-            frame = parse_frame(text)
-            if frame is not None:
-                self._dispatch(frame)
-
-    def _dispatch(self, frame: Mapping[str, Any]) -> None:
-        kind = frame.get("type")
-        sub_id = frame.get("id")
-        with self.lock:
-            sub = self.subs.get(sub_id) if isinstance(sub_id, str) else None
-            generation = self.generation
-        if kind == "data":
-            if sub is not None:
-                payload = frame.get("payload")
-                sub._put("data", payload if isinstance(payload, Mapping) else {})
-        elif kind == "start_ack":
-            if sub is not None:
-                if sub._ever_acked and sub._acked_generation != generation:
-                    sub._put("resubscribed", generation)
-                sub._ever_acked = True
-                sub._acked_generation = generation
-                sub._auth_retry = False
-                sub._acked.set()
-        elif kind == "error":
-            errors = frame_errors(frame)
-            if sub is None:
-                log.warning("real-time error from %s: %s", self.url, errors)
-                return
-            if sub._acked_generation == generation and is_auth_error(errors) and not sub._auth_retry:
-                # Its credentials expired: reconnect with fresh ones (aws-amplify does the same).
-                sub._auth_retry = True
-                raise _Reconnect()
             with self.lock:
-                self.subs.pop(sub.id, None)
-                if not self.subs:
-                    self.idle_since = time.monotonic()
-            sub._fail(errors)
-        elif kind == "connection_error":
-            errors = frame_errors(frame)
-            if is_fatal(errors):
-                raise _Fatal(errors)
-            raise ConnectionError(f"connection_error: {errors}")
-
-    def _fail_all(self, errors: list[Mapping[str, Any]]) -> None:
-        with self.lock:
-            subs = list(self.subs.values())
-            self.subs.clear()
-        for sub in subs:
-            sub._fail(errors)
+                self.protocol.receive(text, time.monotonic())
 
 
-class SyncRealtime:
+class SyncRealtime(RealtimeBase["_Socket"]):
     """``client.realtime``: the sockets of a sync client, their state, and the options."""
 
     def __init__(self, client: BaseClient, verify: ssl.SSLContext | str | bool) -> None:
-        self._client = client
-        self.verify = verify
-        self.options = RealtimeOptions()
-        self._sockets: dict[str, _Socket] = {}
+        super().__init__(client, verify)
         self._lock = threading.Lock()
-        self._listeners: list[StateListener] = []
 
     def subscribe(self, request: SubscriptionRequest[T], *, sink: queue.Queue[Any] | None = None,
                   tag: Any = None) -> Subscription[T]:
@@ -443,34 +313,10 @@ class SyncRealtime:
         socket.add(sub)
         if not sub._acked.wait(self.options.ack_timeout):
             sub.unsubscribe()
-            detail = f" (last error: {socket.last_error})" if socket.last_error else ""
-            raise SubscriptionError(f"the subscription was not acknowledged within {self.options.ack_timeout} s"
-                                    + detail)
+            raise self._unacknowledged(socket)
         if sub._errors is not None:
             raise SubscriptionError("the server refused the subscription", sub._errors)
         return sub
-
-    def state(self, url: str | None = None) -> ConnectionState:
-        """The connection state of the configured endpoint's socket (or of ``url``'s)."""
-        from ._realtime import realtime_url
-
-        key = url or realtime_url(self._client._config.url if self._client._endpoint is None
-                                  else self._client._endpoint)
-        socket = self._sockets.get(key)
-        return socket.state if socket is not None else ConnectionState.DISCONNECTED
-
-    def add_listener(self, listener: StateListener) -> Callable[[], None]:
-        """Call ``listener(state, url)`` on every connection state change (from the socket's
-        thread); returns a function that removes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _notify(self, state: ConnectionState, url: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(state, url)
-            except Exception:
-                log.exception("a connection state listener raised")
 
     def close(self) -> None:
         """Stop every subscription and close every socket."""

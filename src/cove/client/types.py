@@ -23,8 +23,8 @@ from typing import Any, Literal, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 import httpx
 
 from ._auth import AuthProvider
-from ._base import HeadersOption
 from ._config import AuthMode, ConfigSource
+from ._options import HeadersOption
 from ._records import Result
 
 __all__ = [

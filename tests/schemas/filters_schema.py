@@ -1,4 +1,5 @@
-"""One model with a field of every scalar kind, for the filter tests (test_filters*.py, store/test_contract_filters.py)."""
+"""One model with a field of every scalar kind, for the filter tests (test_filters*.py and
+store/test_contract_filters.py)."""
 
 from cove import a, define_data
 

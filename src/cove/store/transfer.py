@@ -2,7 +2,8 @@
 
 Export and import go through the backend's protocols (``records.list`` in a
 ``transfer.read_snapshot``, ``transfer.insert_records``), so any backend (SQLite today, PostgreSQL
-later) moves data the same way and records move between them. One line per record: ``{"model": "Todo", "record": {...}}``.
+later) moves data the same way and records move between them. One line per record:
+``{"model": "Todo", "record": {...}}``.
 
 Import is all-or-nothing per file: a first pass checks every line against the schema and reports
 every problem with its line number; only a clean file is inserted, in one transaction, so a

@@ -207,7 +207,7 @@ class Sandbox:
         self.last_refusal = None
         self.schema = schema
         self.warn_about(schema)
-        self.api_key = await ensure_api_key(self.backend.keys, schema)  # one `cove keys rotate` made goes in the outputs
+        self.api_key = await ensure_api_key(self.backend.keys, schema)  # `cove keys rotate`'s goes in the outputs
         written = self.write_outputs()
         changes = []
         if report.created_models:

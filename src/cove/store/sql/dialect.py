@@ -149,6 +149,10 @@ class SQLiteDialect(Dialect):
         params.append(value)
         return "?"
 
+    def params(self, params: list[Any], values: Sequence[Any]) -> str:
+        params.extend(values)
+        return ", ".join("?" * len(values))
+
     def column_type(self, field: Field) -> str:
         kind = field.type.kind
         if field.is_array or kind == "custom":

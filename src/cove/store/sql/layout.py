@@ -39,6 +39,8 @@ class Layout:
         self.get_sql = f"{self.select} WHERE {self.key_where}"
         self.count_sql = f"SELECT count(*) FROM {self.table}"
         self._inserts: dict[tuple[str, ...], str] = {}
+        self._updates: dict[tuple[str, ...], str] = {}
+        self.get_many_sql: dict[int, str] = {}   # by number of keys, for dialects with positional placeholders
 
     def insert_sql(self, cols: tuple[str, ...]) -> str:
         """INSERT ... RETURNING for this set of given columns (cached: a model has few such sets)."""
@@ -48,6 +50,18 @@ class Layout:
             values = self.dialect.params(params, cols)
             names = ", ".join(self.dialect.quote(c) for c in cols)
             sql = self._inserts[cols] = f"INSERT INTO {self.table} ({names}) VALUES ({values}){self.returning}"
+        return sql
+
+    def update_sql(self, cols: tuple[str, ...]) -> str:
+        """``UPDATE ... SET <cols> WHERE <key>`` (cached per set of changed columns: their values come
+        first, then the key's, so even numbered placeholders are the same every time)."""
+        sql = self._updates.get(cols)
+        if sql is None:
+            d = self.dialect
+            params: list[Any] = []
+            sets = ", ".join(f"{d.quote(c)} = {d.param(params, None)}" for c in cols)
+            where = " AND ".join(f"{d.quote(k)} = {d.param(params, None)}" for k in self.identifier)
+            sql = self._updates[cols] = f"UPDATE {self.table} SET {sets} WHERE {where}"
         return sql
 
     def encode(self, name: str, value: Any) -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from cove.schema.model import Model, SecondaryIndex
@@ -37,25 +39,37 @@ class ListStatement:
         return token_scope(self.model, self.index, self.descending)
 
 
-def get_many(lay: Layout, keys: Sequence[dict[str, Any]]) -> Statement:
+def get_many(lay: Layout, keys: Sequence[tuple[Any, ...]]) -> Statement:
+    """The records with these (distinct) primary-key tuples."""
     d = lay.dialect
     params: list[Any] = []
+    if d.positional_params and len(keys) <= 256:   # the text depends only on how many keys: kept per count
+        sql = lay.get_many_sql.get(len(keys))
+        if sql is None:
+            sql = lay.get_many_sql[len(keys)] = _get_many_sql(lay, keys, [])
+        for key in keys:
+            params += key
+        return sql, params
+    return _get_many_sql(lay, keys, params), params
+
+
+def _get_many_sql(lay: Layout, keys: Sequence[tuple[Any, ...]], params: list[Any]) -> str:
+    d = lay.dialect
     if len(lay.identifier) == 1:
-        name = lay.identifier[0]
-        return f"{lay.select} WHERE {d.quote(name)} IN ({d.params(params, [k[name] for k in keys])})", params
-    rows = [f"({d.params(params, lay.key_values(k))})" for k in keys]
+        return f"{lay.select} WHERE {d.quote(lay.identifier[0])} IN ({d.params(params, [k[0] for k in keys])})"
+    rows = [f"({d.params(params, key)})" for key in keys]
     columns = ", ".join(d.quote(c) for c in lay.identifier)
-    return f"{lay.select} WHERE ({columns}) IN ({d.row_values(rows)})", params
+    return f"{lay.select} WHERE ({columns}) IN ({d.row_values(rows)})"
 
 
 def update(lay: Layout, key: dict[str, Any], changes: Record, condition: dict[str, Any] | None) -> Statement:
-    d = lay.dialect
-    params: list[Any] = []
-    sets = ", ".join(f"{d.quote(c)} = {d.param(params, lay.encode(c, v))}" for c, v in changes.items())
-    where = " AND ".join(f"{d.quote(k)} = {d.param(params, key[k])}" for k in lay.identifier)
+    encode = lay.encode
+    params = [encode(c, v) for c, v in changes.items()]
+    params += lay.key_values(key)
+    sql = lay.update_sql(tuple(changes))
     if condition:
-        where += " AND " + lay.filters.compile(condition, params)
-    return f"UPDATE {lay.table} SET {sets} WHERE {where}{lay.returning}", params
+        sql += " AND " + lay.filters.compile(condition, params)
+    return sql + lay.returning, params
 
 
 def delete(lay: Layout, key: dict[str, Any], condition: dict[str, Any] | None) -> Statement:
@@ -140,16 +154,25 @@ def page(statement: ListStatement, records: list[Record], tokens: NextTokens) ->
     return Page(items, token)
 
 
-def related_pages(statement: ListStatement, request: RelatedRequest, records: list[Record],
-                  tokens: NextTokens) -> dict[tuple[Any, ...], Page]:
-    """Split a list_related statement's rows into one page per parent (every parent, maybe empty)."""
-    grouped: dict[tuple[Any, ...], list[Record]] = {parent: [] for parent in request.parents}
-    references = request.references
-    for record in records:
-        rows = grouped.get(tuple(record[r] for r in references))
-        if rows is not None:
-            rows.append(record)
-    return {parent: page(statement, rows, tokens) for parent, rows in grouped.items()}
+def related_pages(statement: ListStatement, request: RelatedRequest, rows: list[tuple[Any, ...]],
+                  lay: Layout, tokens: NextTokens) -> dict[tuple[Any, ...], Page]:
+    """A list_related statement's rows as one page per parent that has any; only the rows of a page
+    are decoded (each branch's rows come together, in its order)."""
+    single = len(request.references) == 1
+    parent_of = itemgetter(*[lay.columns.index(c) for c in request.references])
+    runs: dict[Any, list[tuple[Any, ...]]] = {}
+    for parent, run in groupby(rows, key=parent_of):
+        runs.setdefault(parent, []).extend(run)
+    limit, decode, order = statement.limit, lay.decode, statement.order_columns
+    scope = statement.scope() if any(len(found) > limit for found in runs.values()) else b""
+    pages = {}
+    for parent, found in runs.items():
+        items = [decode(row) for row in found[:limit]]
+        token = None
+        if len(found) > limit and items:
+            token = tokens.make([items[-1][c] for c in order], scope)
+        pages[(parent,) if single else parent] = Page(items, token)
+    return pages
 
 
 def _order(d: Dialect, columns: list[str], descending: bool) -> str:

@@ -82,14 +82,19 @@ class SQLiteRecords:
         if len(keys) == 1:   # one key (a get's belongsTo, an event's): the single-key statement
             row = self.conn.execute(lay.get_sql, lay.key_values(keys[0])).fetchone()
             return [lay.decode(row)] if row is not None else []
+        identifier = lay.identifier
+        wanted = list(dict.fromkeys(tuple(key[k] for k in identifier) for key in keys))
         found: dict[tuple[Any, ...], Record] = {}
-        step = MAX_KEY_PARAMETERS // len(lay.identifier)
-        for start in range(0, len(keys), step):
-            sql, params = queries.get_many(lay, keys[start:start + step])
-            for row in self._read(sql, params):
-                record = lay.decode(row)
-                found[tuple(record[k] for k in lay.identifier)] = record
-        wanted = dict.fromkeys(tuple(key[k] for k in lay.identifier) for key in keys)
+        step = MAX_KEY_PARAMETERS // len(identifier)
+        for start in range(0, len(wanted), step):
+            sql, params = queries.get_many(lay, wanted[start:start + step])
+            decode = lay.decode
+            if len(identifier) == 1:
+                name = identifier[0]
+                found.update(((record[name],), record) for record in map(decode, self._read(sql, params)))
+            else:
+                found.update((tuple(record[k] for k in identifier), record)
+                             for record in map(decode, self._read(sql, params)))
         return [found[k] for k in wanted if k in found]
 
     async def list(self, request: ListRequest) -> Page:
@@ -114,13 +119,12 @@ class SQLiteRecords:
             lay.filters.compile(request.filter, filter_params)   # how many values a branch's filter binds
         width = len(request.references) + len(filter_params) + 1
         step = max(1, min(MAX_BRANCHES, MAX_KEY_PARAMETERS // width))
-        decode = lay.decode
         for start in range(0, len(parents), step):
             part = RelatedRequest(request.model, request.references, parents[start:start + step], request.filter,
                                   request.limit, request.descending)
             statement = queries.list_related(lay, part)
-            records = [decode(row) for row in self._read(statement.sql, statement.params)]
-            pages.update(queries.related_pages(statement, part, records, self._tokens))
+            pages.update(queries.related_pages(statement, part, self._read(statement.sql, statement.params), lay,
+                                               self._tokens))
         return pages
 
     async def count(self, model: Model) -> int:

@@ -46,17 +46,17 @@ class WriterLock:
     to 100 ms, which wrecks tail latency."""
 
     def __init__(self, database: str | Path) -> None:
-        self._fd = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.fd = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        os.close(self._fd)
+        os.close(self.fd)
 
 
 class transaction:  # noqa: N801 - used like a function: `with transaction(conn):`

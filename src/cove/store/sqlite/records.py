@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from fcntl import LOCK_EX, LOCK_UN, flock
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -62,12 +63,15 @@ class SQLiteRecords:
             self._fail(exc)
 
     def _write(self, sql: str, params: Sequence[Any]) -> Any:
-        """One autocommitted write statement; returns its RETURNING row (or None)."""
+        """One autocommitted write statement under the writer lock; returns its RETURNING row (or None)."""
+        fd = self._lock.fd
+        flock(fd, LOCK_EX)   # (the lock's calls inline: every write takes this path)
         try:
-            with self._lock:
-                return self.conn.execute(sql, params).fetchone()
+            return self.conn.execute(sql, params).fetchone()
         except sqlite3.Error as exc:
             self._fail(exc)
+        finally:
+            flock(fd, LOCK_UN)
 
     # -- reads
 

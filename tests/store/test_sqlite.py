@@ -8,6 +8,7 @@ import os
 import sqlite3
 import stat
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -79,22 +80,27 @@ async def test_heavy_reads_run_on_a_reader_thread(tmp_path: Path) -> None:
     schema = contract_schema()
     Post = schema.models["Post"]
     backend = open_backend(tmp_path)
+    assert isinstance(backend, SQLiteBackend)
+    server_reader = ThreadPoolExecutor(1, thread_name_prefix="server-reader")
     try:
         await backend.migrator.apply_schema(schema)
         await backend.records.create(Post, {"id": "p", "createdAt": T, "updatedAt": T}, None)
-        heavy = backend.records.for_heavy_reads()
-        assert backend.records.for_heavy_reads() is heavy and heavy.for_heavy_reads() is heavy
-        assert await heavy.count(Post) == 1
-        threads: list[str] = []
-        reader = heavy._reader
-        assert reader is not None and reader.conn is not backend.records.conn
-        reader.conn.set_trace_callback(lambda _: threads.append(threading.current_thread().name))
-        assert (await heavy.list(ListRequest(Post))).items[0]["id"] == "p"
-        assert threads and all(name.startswith("cove-store-reader") for name in threads)
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):   # query_only
-            reader.conn.execute("DELETE FROM \"Post\"")
+        for executor, thread_name in [(None, "cove-store-reader"), (server_reader, "server-reader")]:
+            heavy = backend.records.for_heavy_reads(executor)
+            assert heavy.for_heavy_reads(executor) is heavy
+            assert await heavy.count(Post) == 1   # opens that thread's read-only connection
+            reader = backend.records._reader_connections[-1]
+            assert reader is not backend.conn
+            threads: list[str] = []
+            reader.set_trace_callback(lambda _: threads.append(threading.current_thread().name))
+            assert (await heavy.list(ListRequest(Post))).items[0]["id"] == "p"
+            assert threads and all(name.startswith(thread_name) for name in threads)
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):   # query_only
+                reader.execute("DELETE FROM \"Post\"")
+        assert len(backend.records._reader_connections) == 2   # one per thread, kept for later reads
     finally:
         await backend.close()
+        server_reader.shutdown()
 
 
 async def test_backup_is_a_database_of_its_own(tmp_path: Path) -> None:

@@ -128,6 +128,11 @@ class Workers:
         # Its own thread: a new small document never waits behind a heavy request's rendering.
         return await asyncio.get_running_loop().run_in_executor(self._pool("prepare"), step.work, step.store)
 
+    def reader(self) -> ThreadPoolExecutor:
+        """The one reader thread: a heavy request's statements (the store's heavy-read view runs them
+        here) and its rendering, so the loop competes with a single busy thread for the GIL."""
+        return self._pool("reader")
+
     async def render(self, work: Callable[[], Any]) -> Any:
         """``work()`` (a heavy request's pure rendering) on the reader thread; the loop awaits meanwhile."""
         return await asyncio.get_running_loop().run_in_executor(self._pool("reader"), work)

@@ -8,6 +8,7 @@ down into the database, so a filtered page is always a full page.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,9 +137,10 @@ class RecordStore(Protocol):
     async def update(self, model: Model, key: dict[str, Any], changes: Record,
                      condition: dict[str, Any] | None) -> Record: ...
     async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record: ...
-    def for_heavy_reads(self) -> RecordStore:
+    def for_heavy_reads(self, executor: Executor | None = None) -> RecordStore:
         """A view whose reads do not hold the event loop while they run (SQLite: statements run on
-        a reader thread with its own connection; a networked database: itself)."""
+        ``executor``'s one thread, default one of the store's own, with a read-only connection of
+        that thread; a networked database: itself)."""
         ...
 
 

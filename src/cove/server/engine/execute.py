@@ -25,7 +25,7 @@ from cove.schema.naming import sort_key_argument
 from cove.store.base import KeyCondition, ListRequest, RecordStore, StoreError
 from cove.wire.filters import matches
 
-from ..authorization import Authorizer, Decision, HiddenField
+from ..authorization import Authorizer, HiddenField
 from ..errors import FieldError, field_error, from_graphql_error, location
 from ..events import MutationEvent, Publisher
 from ..identity import Identity
@@ -68,9 +68,10 @@ class Engine:
                  workers: Workers | None = None, publisher: Publisher | None = None) -> None:
         self.schema = schema
         self.records = records
-        self.heavy_records = records.for_heavy_reads()
         self.limits = limits or Limits()
         self.workers = workers or Workers(self.limits.handler_threads)
+        # A heavy request's statements run on the thread that renders it (one busy thread, not two).
+        self.heavy_records = records.for_heavy_reads(self.workers.reader())
         self.publisher = publisher
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
@@ -184,9 +185,10 @@ class Engine:
             raise RuntimeError("Engine.execute would block the running event loop; await Engine.execute_async")
         return _run_to_completion(self._request(query, variables, operation_name, identity, inline=True))
 
-    async def execute_async(self, query: str, variables: Any, operation_name: str | None,
-                            identity: Identity) -> dict[str, Any]:
-        return await self._request(query, variables, operation_name, identity, inline=False)
+    def execute_async(self, query: str, variables: Any, operation_name: str | None,
+                      identity: Identity) -> Coroutine[Any, Any, dict[str, Any]]:
+        """The request, to be awaited on the server's loop (a plain def: one coroutine frame less)."""
+        return self._request(query, variables, operation_name, identity, inline=False)
 
     async def _request(self, query: str, variables: Any, operation_name: str | None, identity: Identity,
                        inline: bool) -> dict[str, Any]:
@@ -256,22 +258,14 @@ class Engine:
             raise FieldError(f"No resolver for {rf.name}", "MappingTemplate")
         args = field_arguments(rf, ctx.variables)
         model = spec.model
-        assert model is not None and rf.plan is not None
+        plan = rf.plan
+        assert model is not None and plan is not None
         op = {"index": "list"}.get(spec.kind, spec.kind)
         parent = "Query" if spec.kind in ("get", "list", "index") else "Mutation"
         auth = self.authorizer.check_operation(model, op, ctx.identity)
         denied = f"Not Authorized to access {rf.name} on type {parent}"
         if not auth.allowed or self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(denied, "Unauthorized")
-        try:
-            return await self._run_model_root(rf, spec, model, args, auth, ctx, denied, heavy)
-        except HiddenField as exc:  # a filter, condition or key would test what the caller may not read
-            raise FieldError(str(exc), "Unauthorized") from None
-
-    async def _run_model_root(self, rf: RootField, spec: RootSpec, model: Model, args: dict[str, Any],
-                              auth: Decision, ctx: Context, denied: str, heavy: bool) -> Any:
-        plan = rf.plan
-        assert plan is not None
         reads = self.heavy_records if heavy else self.records
         row_filter = auth.row_filter
         try:
@@ -299,9 +293,12 @@ class Engine:
                     return ctx.connection(plan, page.items, page.next_token)
                 return await self.workers.render(partial(ctx.connection, plan, page.items, page.next_token))
             # The write stays on the loop (one short statement); a heavy result renders off it.
-            record = await self.writes.run(spec.kind, model, args, auth, ctx.identity, denied)
+            write = {"create": self.writes.create, "update": self.writes.update}.get(spec.kind, self.writes.delete)
+            record = await write(model, args, auth, ctx.identity, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
+        except HiddenField as exc:  # a filter, condition or key would test what the caller may not read
+            raise FieldError(str(exc), "Unauthorized") from None
         if plan.loads:
             await prefetch(ctx, reads, plan, [record])
         if heavy:

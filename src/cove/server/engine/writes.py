@@ -24,14 +24,6 @@ class Writes:
         self.authorizer = authorizer
         self.store = store
 
-    async def run(self, kind: str, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
-                  denied: str) -> Record:
-        if kind == "create":
-            return await self._create(model, args, auth, identity, denied)
-        if kind == "update":
-            return await self._update(model, args, auth, identity, denied)
-        return await self._delete(model, args, auth, identity, denied)
-
     def _field_guard(self, model: Model, operation: str, given: list[str], record: Record | None,
                      identity: Identity) -> None:
         if not self.authorizer.has_field_rules(model):
@@ -40,8 +32,8 @@ class Writes:
         if denied:
             raise FieldError(f"Unauthorized on [{', '.join(denied)}]", "Unauthorized")
 
-    async def _create(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
-                      denied: str) -> Record:
+    async def create(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
+                     denied: str) -> Record:
         given = args["input"]
         self._field_guard(model, "create", [k for k, v in given.items() if v is not None], None, identity)
         values = self._create_values(model, given)
@@ -75,8 +67,8 @@ class Writes:
             return condition
         return {"and": [condition, auth.row_filter]} if condition else auth.row_filter
 
-    async def _update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
-                      denied: str) -> Record:
+    async def update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
+                     denied: str) -> Record:
         key, changes = self._update_values(model, args["input"])
         stored = await self._stored_for_write(model, key, auth, denied)
         self._field_guard(model, "update", [k for k in args["input"] if k not in model.identifier], stored, identity)
@@ -85,8 +77,8 @@ class Writes:
             raise FieldError(denied, "Unauthorized")
         return await self.store.update(model, key, changes, self._guarded(self._condition(model, args, identity), auth))
 
-    async def _delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
-                      denied: str) -> Record:
+    async def delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
+                     denied: str) -> Record:
         key = {k: args["input"][k] for k in model.identifier}
         stored = await self._stored_for_write(model, key, auth, denied)
         self._field_guard(model, "delete", [f for f in stored if stored[f] is not None], stored, identity)

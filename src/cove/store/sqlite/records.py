@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from fcntl import LOCK_EX, LOCK_UN, flock
 from collections.abc import Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -45,7 +46,10 @@ class SQLiteRecords:
         self._tokens = tokens
         self._path = path
         self._dialect = dialect
-        self._heavy: HeavyReads | None = None
+        self._heavy_pool: ThreadPoolExecutor | None = None
+        self._readers = threading.local()          # per thread: these records on a read-only connection
+        self._readers_lock = threading.Lock()
+        self._reader_connections: list[sqlite3.Connection] = []
 
     def layout(self, model: Model) -> Layout:
         return self._layouts[model.name]
@@ -161,18 +165,33 @@ class SQLiteRecords:
 
     # -- heavy reads
 
-    def for_heavy_reads(self) -> HeavyReads:
-        if self._heavy is None:
-            self._heavy = HeavyReads(self)
-        return self._heavy
+    def for_heavy_reads(self, executor: Executor | None = None) -> HeavyReads:
+        """A view whose reads run on ``executor`` (one thread: the server's reader; default: one of
+        this store's own), each thread with its own read-only connection."""
+        if executor is None:
+            if self._heavy_pool is None:
+                self._heavy_pool = ThreadPoolExecutor(1, thread_name_prefix="cove-store-reader")
+            executor = self._heavy_pool
+        return HeavyReads(self, executor)
 
-    def on_connection(self, conn: sqlite3.Connection) -> SQLiteRecords:
-        """The same records (layouts, tokens) read through another connection."""
-        return SQLiteRecords(conn, self._lock, self._layouts, self._tokens, self._path, self._dialect)
+    def reader(self) -> SQLiteRecords:
+        """These records on the calling thread's read-only connection (opened on its first read)."""
+        reader: SQLiteRecords | None = getattr(self._readers, "records", None)
+        if reader is None:
+            conn = connect_reader(self._path)
+            with self._readers_lock:
+                self._reader_connections.append(conn)
+            reader = self._readers.records = SQLiteRecords(conn, self._lock, self._layouts, self._tokens,
+                                                           self._path, self._dialect)
+        return reader
 
     def close(self) -> None:
-        if self._heavy is not None:
-            self._heavy.close()
+        if self._heavy_pool is not None:
+            self._heavy_pool.shutdown(wait=True, cancel_futures=True)
+        with self._readers_lock:
+            connections, self._reader_connections = self._reader_connections, []
+        for conn in connections:
+            conn.close()
 
 
 def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -186,21 +205,18 @@ def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 class HeavyReads:
-    """SQLiteRecords whose reads run on one reader thread with its own read-only connection, so a read
-    of thousands of rows never holds the event loop; writes go to the main connection as usual."""
+    """SQLiteRecords whose reads run on one thread with a read-only connection of that thread, so a
+    read of thousands of rows never holds the event loop; writes go to the main connection as usual."""
 
-    def __init__(self, records: SQLiteRecords) -> None:
+    def __init__(self, records: SQLiteRecords, executor: Executor) -> None:
         self._records = records
-        self._reader: SQLiteRecords | None = None   # opened on the reader thread's first read
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cove-store-reader")
+        self._executor = executor
 
     async def _run(self, method: str, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, method, args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, method, args)
 
     def _call(self, method: str, args: tuple[Any, ...]) -> Any:
-        if self._reader is None:
-            self._reader = self._records.on_connection(connect_reader(self._records._path))
-        return run_to_completion(getattr(self._reader, method)(*args))
+        return run_to_completion(getattr(self._records.reader(), method)(*args))
 
     async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
         return await self._run("get", model, key)  # type: ignore[no-any-return]
@@ -227,13 +243,8 @@ class HeavyReads:
     async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record:
         return await self._records.delete(model, key, condition)
 
-    def for_heavy_reads(self) -> HeavyReads:
-        return self
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._reader is not None:
-            self._reader.conn.close()
+    def for_heavy_reads(self, executor: Executor | None = None) -> HeavyReads:
+        return self if executor is None or executor is self._executor else HeavyReads(self._records, executor)
 
 
 def _check_protocols(records: SQLiteRecords, heavy: HeavyReads) -> tuple[RecordStore, RecordStore]:

@@ -39,7 +39,6 @@ import run as harness  # noqa: E402  (bench/run.py: the HTTP harness)
 
 from cove.wire import sigv4  # noqa: E402
 from cove.identity.services import IdentityServices  # noqa: E402
-from cove.identity.store import SQLiteIdentityStore  # noqa: E402
 from cove.schema.loader import SchemaSource  # noqa: E402
 from cove.server.authn import ApiKeyAuthenticator, Authenticator, IamVerifier  # noqa: E402
 from cove.store import open_backend  # noqa: E402
@@ -67,28 +66,30 @@ def in_process() -> dict[str, float]:
     try:
         schema = SchemaSource(str(SCHEMA)).load().schema
         backend = open_backend(tmp)
-        asyncio.run(backend.migrator.apply_schema(schema))
-        key = asyncio.run(backend.keys.create_api_key(expires_at=time.time() + 86400)).key
-        ids = IdentityServices(SQLiteIdentityStore(tmp / "data.sqlite"), tmp, schema, region="us-east-1",
-                               base_url="http://127.0.0.1:1")
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(backend.migrator.apply_schema(schema))
+        key = loop.run_until_complete(backend.keys.create_api_key(expires_at=time.time() + 86400)).key
+        ids = loop.run_until_complete(IdentityServices.open(backend.identity, tmp, schema,
+                                                            region="us-east-1", base_url="http://127.0.0.1:1"))
         assert ids.user_pool is not None and ids.identity_pool is not None
         pool = ids.user_pool
-        pool.create_user("bench@example.com", PASSWORD)
-        tokens = pool.call("InitiateAuth", {"ClientId": ids.client_id, "AuthFlow": "USER_PASSWORD_AUTH",
-                                            "AuthParameters": {"USERNAME": "bench@example.com",
-                                                               "PASSWORD": PASSWORD}})["AuthenticationResult"]
+        loop.run_until_complete(pool.create_user("bench@example.com", PASSWORD))
+        signed_in = loop.run_until_complete(pool.call("InitiateAuth", {
+            "ClientId": ids.client_id, "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": "bench@example.com", "PASSWORD": PASSWORD}}))
+        tokens = signed_in["AuthenticationResult"]
         iam = IamVerifier(region="us-east-1", issuer=ids.credentials, store=ids.store,
                           identity_pool_id=ids.identity_pool_id)
         authn = Authenticator(ApiKeyAuthenticator(backend.keys), user_pool=ids.tokens, iam=iam)
-        loop = asyncio.new_event_loop()
         body = json.dumps({"query": harness.DOCUMENTS["get"], "variables": {"id": "x"}}).encode()
 
         def run(headers: dict[str, str]) -> None:
             loop.run_until_complete(authn.authenticate(headers, body=body, path="/graphql"))
 
         access = tokens["AccessToken"]
-        guest = ids.identity_pool.call("GetId", {"IdentityPoolId": ids.identity_pool_id})["IdentityId"]
-        creds = ids.identity_pool.call("GetCredentialsForIdentity", {"IdentityId": guest})["Credentials"]
+        guest = loop.run_until_complete(ids.identity_pool.call("GetId", {"IdentityPoolId": ids.identity_pool_id}))
+        creds = loop.run_until_complete(ids.identity_pool.call("GetCredentialsForIdentity",
+                                                               {"IdentityId": guest["IdentityId"]}))["Credentials"]
         signed = {"content-type": "application/json; charset=UTF-8", "host": "127.0.0.1:1"}
         signed.update(sigv4.sign("POST", "http://127.0.0.1:1/graphql", signed, body, region="us-east-1",
                                  credentials=sigv4.Credentials(creds["AccessKeyId"], creds["SecretKey"],
@@ -108,9 +109,8 @@ def in_process() -> dict[str, float]:
             return None
 
         out["loop_overhead"] = _time_per_call(lambda: loop.run_until_complete(noop()), 20_000)
+        loop.run_until_complete(backend.close())   # closes the identity store too
         loop.close()
-        asyncio.run(backend.close())
-        ids.close()
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

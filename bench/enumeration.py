@@ -15,6 +15,7 @@ on a fresh data directory, no HTTP), where the machine's noise is smaller.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import shlex
@@ -98,23 +99,24 @@ def alternate(calls: dict[str, Callable[[str], Any]], known: str, rounds: int) -
 
 
 def measure_in_process(rounds: int) -> dict[str, tuple[float, float]]:
+    from cove.identity.cognito_json import CognitoError
     from cove.identity.guard import AuthLimits
     from cove.identity.services import IdentityServices
-    from cove.identity.store import SQLiteIdentityStore
-    from cove.identity.user_pool import CognitoError
     from cove.schema.model import AuthSettings, Schema
+    from cove.store.sqlite.identity import SQLiteIdentityStore
 
     with tempfile.TemporaryDirectory() as tmp:
+        loop = asyncio.new_event_loop()
         store = SQLiteIdentityStore(f"{tmp}/data.sqlite")
-        services = IdentityServices(store, tmp, Schema(auth=AuthSettings()), region="us-east-1",
-                                    base_url="http://localhost", limits=AuthLimits.parse([f"{n}=0" for n in OFF]),
-                                    on_code=lambda *_: None)
+        services = loop.run_until_complete(IdentityServices.open(
+            store, tmp, Schema(auth=AuthSettings()), region="us-east-1", base_url="http://localhost",
+            limits=AuthLimits.parse([f"{n}=0" for n in OFF]), on_send_code=lambda *_: None))
         pool = services.user_pool
         assert pool is not None
 
         def call(operation: str, body: dict[str, Any]) -> Any:
             try:
-                return pool.call(operation, body)
+                return loop.run_until_complete(pool.call(operation, body))
             except CognitoError:
                 return None
 
@@ -122,7 +124,8 @@ def measure_in_process(rounds: int) -> dict[str, tuple[float, float]]:
         try:
             return alternate(operations(call, pool.client_id, pool.pool_id), "known@example.com", rounds)
         finally:
-            services.close()
+            loop.run_until_complete(services.close())
+            loop.close()
 
 
 def measure(rounds: int) -> dict[str, tuple[float, float]]:

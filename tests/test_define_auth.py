@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cove import a, define_auth, define_data
 from cove.identity.services import IdentityServices
-from cove.identity.store import SQLiteIdentityStore
+from cove.store.sqlite.identity import SQLiteIdentityStore
 from cove.outputs import build_outputs
 from cove.schema.loader import SchemaSource
 from cove.schema.model import SchemaError
@@ -76,8 +79,8 @@ def test_outputs_auth_block(tmp_path: Path) -> None:
     from cove.schema.define import attach_auth, DataDefinition  # noqa: I001
 
     attach_auth(DataDefinition(schema, None), define_auth(groups=["Admins", "Staff"], allow_guest_access=True))  # type: ignore[arg-type]
-    ids = IdentityServices(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema, region="eu-west-1",
-                           base_url="https://api.example.com")
+    ids = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema,
+                                            region="eu-west-1", base_url="https://api.example.com"))
     auth = ids.outputs_auth()
     assert auth is not None
     outputs = build_outputs(schema, url="https://api.example.com/graphql", api_key=None, region="eu-west-1",
@@ -92,8 +95,8 @@ def test_outputs_auth_block(tmp_path: Path) -> None:
         assert key in auth, key
     assert outputs["custom"]["cove"]["user_pool_issuer"] == f"https://api.example.com/cognito-idp/{auth['user_pool_id']}"
     # the same data directory keeps its ids
-    again = IdentityServices(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema, region="eu-west-1",
-                             base_url="https://api.example.com")
+    again = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema,
+                                              region="eu-west-1", base_url="https://api.example.com"))
     assert again.outputs_auth() == auth
 
 
@@ -105,8 +108,8 @@ def test_bad_oidc_and_lambda_configuration_fail_clearly(tmp_path: Path) -> None:
             lambda allow: [allow.custom(), allow.public_api_key()]),
             authorization_modes={"default_authorization_mode": "api_key", **modes}).schema
         with pytest.raises(SchemaError, match=message):
-            IdentityServices(SQLiteIdentityStore(tmp_path / "e.sqlite"), tmp_path, schema, region="us-east-1",
-                             base_url="http://x")
+            asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "e.sqlite"), tmp_path, schema,
+                                              region="us-east-1", base_url="http://x"))
 
 
 def test_sandbox_reload_adds_and_refuses_auth(sandbox_factory: object, tmp_path: Path) -> None:
@@ -125,6 +128,10 @@ def test_sandbox_reload_adds_and_refuses_auth(sandbox_factory: object, tmp_path:
     while "auth" not in box.outputs and time.monotonic() < deadline:
         time.sleep(0.05)
     assert box.outputs["auth"]["groups"] == [{"Admins": {"precedence": 0}}]
+    # the reload stored the new group at once: the command line finds it before any Cognito call
+    added = subprocess.run([sys.executable, "-m", "cove", "users", "add", "g@example.com", "--password", "Passw0rd!",
+                            "--group", "Admins", "--data-dir", str(box.data_dir)], capture_output=True, text=True)
+    assert added.returncode == 0 and "groups: Admins" in added.stdout, added.stderr
     endpoint = box.outputs["custom"]["cove"]["user_pool_endpoint"]
     r = httpx.post(endpoint, headers={"x-amz-target": "AWSCognitoIdentityProviderService.SignUp",
                                       "content-type": "application/x-amz-json-1.1"},

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cove.schema.model import Schema
     from cove.store.base import Backend, KeyStore
+    from cove.store.identity_state import IdentityStore
 
 
 def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
@@ -348,9 +349,9 @@ def _new_password(args: argparse.Namespace) -> str | None:
     return password
 
 
-def _unknown_groups(store: object, wanted: list[str]) -> str | None:
+async def _unknown_groups(store: IdentityStore, wanted: list[str]) -> str | None:
     """A message naming the groups of `wanted` the pool lacks and the ones it has, or None."""
-    known = [g[0] for g in store.list_groups()]  # type: ignore[attr-defined]
+    known = [g.name for g in await store.list_groups()]
     unknown = [g for g in wanted if g not in known]
     if not unknown:
         return None
@@ -359,16 +360,31 @@ def _unknown_groups(store: object, wanted: list[str]) -> str | None:
 
 
 def _cmd_users(args: argparse.Namespace) -> int:
-    from cove.identity.services import open_user_pool
-    from cove.identity.user_pool import CognitoError
-
     data_dir = _existing_data_dir(args)
     if data_dir is None:
         return 2
-    store, pool = open_user_pool(data_dir, args.region)
+    return asyncio.run(_with_identity(data_dir, lambda store: _users(args, store, data_dir)))
+
+
+async def _with_identity(data_dir: Path, command: Callable[[IdentityStore], Awaitable[int]]) -> int:
+    """Run ``command`` on the data dir's identity state (the backend's), then close the backend."""
+    from cove.store import open_backend
+
+    backend = open_backend(data_dir)
     try:
+        return await command(backend.identity)
+    finally:
+        await backend.close()
+
+
+async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path) -> int:
+    from cove.identity.cognito_json import CognitoError
+    from cove.identity.services import open_user_pool
+
+    try:
+        pool = await open_user_pool(store, data_dir, args.region)
         if args.users_command == "add":
-            problem = _unknown_groups(store, args.group or [])
+            problem = await _unknown_groups(store, args.group or [])
             if problem is not None:
                 print(f"error: {problem}; no user was added", file=sys.stderr)
                 return 1
@@ -376,60 +392,61 @@ def _cmd_users(args: argparse.Namespace) -> int:
             if password is None:
                 return 2
             attributes = dict(item.partition("=")[::2] for item in args.attribute or [])
-            user = pool.create_user(args.login, password, attributes, groups=args.group or [])
+            user = await pool.create_user(args.login, password, attributes, groups=args.group or [])
             print(f"{user.username}\t{user.email or user.phone_number}\tCONFIRMED"
                   + (f"\tgroups: {', '.join(args.group)}" if args.group else ""))
         elif args.users_command == "list":
-            for u in store.list_users():
+            for u in await store.list_users():
                 print(f"{u.username}\t{u.email or u.phone_number or ''}\t{u.status}"
                       + ("" if u.enabled else "\tdisabled") + (f"\tgroups: {', '.join(u.groups)}" if u.groups else ""))
         elif args.users_command == "delete":
-            user = store.find_user(args.login)
-            if user is None or not store.delete_user(user.username):
+            found = await store.find_user(args.login)
+            if found is None or not await store.delete_user(found.username):
                 print(f"error: no user {args.login}", file=sys.stderr)
                 return 1
             print(f"deleted {args.login}")
         elif args.users_command == "add-to-group":
-            user = store.find_user(args.login)
-            if user is None:
+            found = await store.find_user(args.login)
+            if found is None:
                 print(f"error: no user {args.login}", file=sys.stderr)
                 return 1
-            problem = _unknown_groups(store, [args.group])
+            problem = await _unknown_groups(store, [args.group])
             if problem is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 1
-            pool.add_to_group(user.username, args.group)
+            await pool.add_to_group(found.username, args.group)
             print(f"added {args.login} to {args.group}")
     except CognitoError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     finally:
-        store.close()
+        await store.close()
     return 0
 
 
 def _cmd_iam(args: argparse.Namespace) -> int:
-    from cove.identity.store import SQLiteIdentityStore
-
     data_dir = _existing_data_dir(args)
     if data_dir is None:
         return 2
-    store = SQLiteIdentityStore(data_dir / "data.sqlite")
+    return asyncio.run(_with_identity(data_dir, lambda store: _iam(args, store)))
+
+
+async def _iam(args: argparse.Namespace, store: IdentityStore) -> int:
     try:
         if args.iam_command == "create":
-            key = store.create_iam_key(args.description)
+            key = await store.create_iam_key(args.description)
             print(f"AWS_ACCESS_KEY_ID={key.access_key_id}")
             print(f"AWS_SECRET_ACCESS_KEY={key.secret_access_key}")
         elif args.iam_command == "list":
-            for k in store.iam_keys():
+            for k in await store.iam_keys():
                 print(f"{k.access_key_id}\t{'revoked' if k.revoked else 'active'}\t{k.description or ''}")
         elif args.iam_command == "revoke":
-            if not store.revoke_iam_key(args.access_key_id):
+            if not await store.revoke_iam_key(args.access_key_id):
                 print(f"error: no IAM key {args.access_key_id}", file=sys.stderr)
                 return 1
             print(f"revoked {args.access_key_id}")
     finally:
-        store.close()
+        await store.close()
     return 0
 
 

@@ -9,6 +9,7 @@ anything and boto3's admin calls create users in a pool without self sign-up.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import sys
@@ -16,8 +17,12 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from cove.store.identity_state import IamKey
 
 _IAM_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -33,10 +38,24 @@ def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
               f"(pass the sandbox's --data-dir)", file=sys.stderr)
         yield
         return
-    from cove.identity.store import SQLiteIdentityStore
+    from cove.store import open_backend
 
-    store = SQLiteIdentityStore(data_dir / "data.sqlite")
-    key = store.create_iam_key("cove seed (revoked when it ends)")
+    async def create() -> IamKey:
+        backend = open_backend(data_dir)
+        try:
+            return await backend.identity.create_iam_key("cove seed (revoked when it ends)")
+        finally:
+            await backend.close()
+
+    async def revoke(access_key_id: str) -> None:
+        backend = open_backend(data_dir)
+        try:
+            await backend.identity.revoke_iam_key(access_key_id)
+        finally:
+            await backend.close()
+
+    # A generator-based context manager cannot await: creating and revoking run on loops of their own.
+    key = asyncio.run(create())
     saved = {name: os.environ.get(name) for name in _IAM_VARIABLES}
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ["AWS_ACCESS_KEY_ID"] = key.access_key_id
@@ -44,8 +63,7 @@ def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
     try:
         yield
     finally:
-        store.revoke_iam_key(key.access_key_id)
-        store.close()
+        asyncio.run(revoke(key.access_key_id))
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

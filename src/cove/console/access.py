@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cove.identity.user_pool import check_password, hash_password
+from cove.identity.passwords import check_password, hash_password
 from cove.private_files import private_database
 from cove.server.errors import RequestError
 

@@ -1,7 +1,8 @@
 """The console's admin JSON API: what the page needs beyond the public GraphQL API.
 
-Each handler takes the parsed JSON body (or None for GET) and returns a JSON-able result; bad input
-raises RequestError, which the router turns into ``{"errors": [{"errorType", "message"}]}``.
+Each handler takes the parsed JSON body (or None for GET) and returns a JSON-able result (the
+handlers that read the identity state are coroutines); bad input raises RequestError, which the
+router turns into ``{"errors": [{"errorType", "message"}]}``.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class AdminApi:
 
         realtime = self.app.realtime
         ids = self.app.identity
-        users = len(ids.store.list_users()) if ids is not None and ids.user_pool is not None else None
+        users = len(await ids.store.list_users()) if ids is not None and ids.user_pool is not None else None
         now = time.time()
         keys = await self.app.backend.keys.api_keys()
         await self.app.api_key_watch.refresh()
@@ -96,8 +97,8 @@ class AdminApi:
                 "metrics": _metrics_text(self.app.metrics)}
 
     # -- users and groups (the user pool's own admin operations) --------------------------------
-    def user_pool(self, body: Any) -> dict[str, Any]:
-        from cove.identity.user_pool import CognitoError
+    async def user_pool(self, body: Any) -> dict[str, Any]:
+        from cove.identity.cognito_json import CognitoError
 
         pool = self._pool()
         operation = _require(body, "operation")
@@ -107,7 +108,7 @@ class AdminApi:
         if operation not in pool.ADMIN:
             raise RequestError(400, "BadRequestException", f"{operation} is not a user pool admin operation")
         try:
-            result: dict[str, Any] = pool.call(operation, {**params, "UserPoolId": pool.pool_id}, admin=True)
+            result: dict[str, Any] = await pool.call(operation, {**params, "UserPoolId": pool.pool_id}, admin=True)
             return result
         except CognitoError as exc:
             raise RequestError(400, exc.error_type, exc.message) from None
@@ -119,10 +120,10 @@ class AdminApi:
         return ids.user_pool
 
     # -- identities for the explorer and the live view ------------------------------------------
-    def sign_in_as(self, body: Any) -> dict[str, Any]:
+    async def sign_in_as(self, body: Any) -> dict[str, Any]:
         """Tokens for any user, as if they had signed in (the explorer's identity picker)."""
         pool = self._pool()
-        user = pool.store.find_user(_require(body, "username"))
+        user = await pool.store.find_user(_require(body, "username"))
         if user is None:
             raise RequestError(400, "UserNotFoundException", "User does not exist.")
         if not user.enabled:
@@ -134,7 +135,7 @@ class AdminApi:
                 "username": user.username, "groups": user.groups,
                 "login": user.email or user.phone_number or user.username}
 
-    def sign(self, body: Any) -> dict[str, str]:
+    async def sign(self, body: Any) -> dict[str, str]:
         """SigV4 headers for one request, as the server's trusted IAM key ('iam') or as a guest of the
         identity pool ('guest'). The page sends the request itself, with exactly this body."""
         kind = _require(body, "as")
@@ -144,9 +145,9 @@ class AdminApi:
         if not isinstance(payload, str) or not path.startswith(self.app.graphql_path):
             raise RequestError(400, "BadRequestException", "'body' must be a string and 'path' a GraphQL path")
         if kind == "iam":
-            credentials = self._console_iam_key()
+            credentials = await self._console_iam_key()
         elif kind == "guest":
-            credentials = self._guest_credentials()
+            credentials = await self._guest_credentials()
         else:
             raise RequestError(400, "BadRequestException", "'as' must be 'iam' or 'guest'")
         ids = self.app.identity
@@ -156,24 +157,27 @@ class AdminApi:
                             region=ids.region)
         return {**headers, **signed}
 
-    def _console_iam_key(self) -> sigv4.Credentials:
+    async def _console_iam_key(self) -> sigv4.Credentials:
         ids = self.app.identity
         if ids is None:
             raise RequestError(400, "BadRequestException", "This server has no identity services")
-        key = next((k for k in ids.store.iam_keys() if not k.revoked and k.description == CONSOLE_IAM_KEY), None)
+        keys = await ids.store.iam_keys()
+        key = next((k for k in keys if not k.revoked and k.description == CONSOLE_IAM_KEY), None)
         if key is None:
-            key = ids.store.create_iam_key(CONSOLE_IAM_KEY)
+            key = await ids.store.create_iam_key(CONSOLE_IAM_KEY)
         return sigv4.Credentials(key.access_key_id, key.secret_access_key)
 
-    def _guest_credentials(self) -> sigv4.Credentials:
-        from cove.identity.user_pool import CognitoError
+    async def _guest_credentials(self) -> sigv4.Credentials:
+        from cove.identity.cognito_json import CognitoError
 
         ids = self.app.identity
         if ids is None or ids.identity_pool is None:
             raise RequestError(400, "BadRequestException", "This backend has no identity pool (define_auth)")
         try:
-            identity_id = ids.identity_pool.call("GetId", {"IdentityPoolId": ids.identity_pool_id})["IdentityId"]
-            creds = ids.identity_pool.call("GetCredentialsForIdentity", {"IdentityId": identity_id})["Credentials"]
+            got = await ids.identity_pool.call("GetId", {"IdentityPoolId": ids.identity_pool_id})
+            identity_id = got["IdentityId"]
+            answer = await ids.identity_pool.call("GetCredentialsForIdentity", {"IdentityId": identity_id})
+            creds = answer["Credentials"]
         except CognitoError as exc:
             raise RequestError(400, exc.error_type, exc.message) from None
         return sigv4.Credentials(creds["AccessKeyId"], creds["SecretKey"], creds["SessionToken"])

@@ -3,8 +3,8 @@
 ``define_auth(on_send_code=fn)`` is called with a :class:`CodeEvent` for every code the user pool
 makes, in the spirit of Cognito's custom message and custom sender triggers. Without a hook,
 ``COVE_SMTP_HOST`` (and friends) turn on :class:`SmtpSender`, which uses the standard library's
-``smtplib``: the user pool's calls already run in worker threads, so a blocking send costs no
-event-loop time and needs no extra dependency.
+``smtplib``: hooks (SMTP's too) run on a worker thread, so a blocking send costs no event-loop
+time and needs no extra dependency.
 """
 
 from __future__ import annotations
@@ -56,17 +56,21 @@ class CodeEvent:
 CodeHook = Callable[[CodeEvent], Any]
 
 
-def deliver(hook: CodeHook, event: CodeEvent) -> None:
-    """Run a sync or async hook to completion; any failure becomes CodeDeliveryError."""
+async def deliver(hook: CodeHook, event: CodeEvent) -> None:
+    """Run a sync or async hook to completion on a worker thread (README: "It runs in a worker thread;
+    an async function is awaited there"); any failure becomes CodeDeliveryError."""
     try:
-        result = hook(event)
-        if inspect.isawaitable(result):
-            # User pool calls run in worker threads (or the CLI), where no event loop is running.
-            asyncio.run(_wait(result))
+        await asyncio.to_thread(_run_hook, hook, event)
     except CodeDeliveryError:
         raise
     except Exception as exc:
         raise CodeDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _run_hook(hook: CodeHook, event: CodeEvent) -> None:
+    result = hook(event)
+    if inspect.isawaitable(result):
+        asyncio.run(_wait(result))  # on the worker thread, where no event loop runs
 
 
 async def _wait(awaitable: Any) -> None:

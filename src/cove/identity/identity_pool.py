@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from cove.store.identity_state import IdentityStore
+
+from .cognito_json import CognitoError
 from .credentials import CredentialIssuer
-from .store import IdentityStore
 from .tokens import TokenError, UserPoolTokens
-from .user_pool import CognitoError
 
 
 class IdentityPool:
@@ -34,10 +35,10 @@ class IdentityPool:
             self.providers.add(user_pool_tokens.issuer.split("://", 1)[-1])
             self.providers.add(f"cognito-idp.{region}.amazonaws.com/{user_pool_id}")
 
-    def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if operation not in self.PUBLIC:
             raise CognitoError("UnknownOperationException", f"Cove does not implement {operation}")
-        result: dict[str, Any] = getattr(self, "op_" + operation)(body)
+        result: dict[str, Any] = await getattr(self, "op_" + operation)(body)
         return result
 
     def _login(self, body: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -70,20 +71,20 @@ class IdentityPool:
             raise CognitoError("NotAuthorizedException",
                                "Unauthenticated access is not supported for this identity pool.")
 
-    def op_GetId(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def op_GetId(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._pool(body)
         login = self._login(body)
         new_id = f"{self.region}:{uuid.uuid4()}"
         if login is None:
             self._guest_allowed()
-            return {"IdentityId": self.store.identity_for_login(None, new_id)}
-        return {"IdentityId": self.store.identity_for_login(login[0], new_id)}
+            return {"IdentityId": await self.store.identity_for_login(None, new_id)}
+        return {"IdentityId": await self.store.identity_for_login(login[0], new_id)}
 
-    def op_GetCredentialsForIdentity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def op_GetCredentialsForIdentity(self, body: Mapping[str, Any]) -> dict[str, Any]:
         identity_id = body.get("IdentityId")
-        if not isinstance(identity_id, str) or not self.store.identity_exists(identity_id):
+        if not isinstance(identity_id, str) or not await self.store.identity_exists(identity_id):
             raise CognitoError("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
-        linked = self.store.identity_login(identity_id)
+        linked = await self.store.identity_login(identity_id)
         login = self._login(body)
         if login is None:
             if linked is not None:
@@ -95,8 +96,8 @@ class IdentityPool:
         login_key, sub = login
         if linked is None:
             # A guest signing in keeps their identity, unless the login already has one.
-            if not self.store.link_identity(identity_id, login_key):
-                identity_id = self.store.identity_for_login(login_key, identity_id)
+            if not await self.store.link_identity(identity_id, login_key):
+                identity_id = await self.store.identity_for_login(login_key, identity_id)
         elif linked != login_key:
             raise CognitoError("NotAuthorizedException", "Logins don't match. Please include at least one "
                                "valid login for this identity or identity pool.")

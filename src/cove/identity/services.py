@@ -8,16 +8,18 @@ documents under it, so any standard JWT library can verify Cove's tokens from th
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import secrets
 import string
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cove.schema.model import AuthSettings, PasswordPolicy, Schema, SchemaError, UserAttribute
+from cove.store.identity_state import IdentityStore
 
 from .credentials import CredentialIssuer
 from .delivery import CodeHook, SmtpSender
@@ -26,7 +28,6 @@ from .identity_pool import IdentityPool
 from .keys import KeyRing
 from .lambda_authorizer import LambdaAuthorizer
 from .oidc import OidcVerifier
-from .store import SQLiteIdentityStore
 from .tokens import UserPoolTokens
 from .user_pool import UserPool
 
@@ -38,8 +39,29 @@ def _random(alphabet: str, n: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
+@dataclass(frozen=True)
+class PoolIds:
+    """A data directory's pools and secret, created once and shared by every process that opens it."""
+
+    master: bytes
+    user_pool_id: str
+    client_id: str
+    identity_pool_id: str
+
+
+async def pool_ids(store: IdentityStore, region: str) -> PoolIds:
+    master = await store.meta("master_secret", lambda: secrets.token_hex(32))
+    user_pool_id = await store.meta(f"user_pool_id:{region}",
+                                    lambda: f"{region}_{_random(string.ascii_letters + string.digits, 9)}")
+    client_id = await store.meta("user_pool_client_id", lambda: _random(string.ascii_lowercase + string.digits, 26))
+    identity_pool_id = await store.meta(f"identity_pool_id:{region}", lambda: f"{region}:{uuid.uuid4()}")
+    return PoolIds(bytes.fromhex(master), user_pool_id, client_id, identity_pool_id)
+
+
 class IdentityServices:
-    def __init__(self, store: SQLiteIdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
+    """Build with ``await IdentityServices.open(...)``, which reads (or creates) the pool ids first."""
+
+    def __init__(self, store: IdentityStore, ids: PoolIds, data_dir: str | Path, schema: Schema, *, region: str,
                  base_url: str, auto_confirm: bool = True, on_send_code: CodeHook | None = None,
                  smtp: SmtpSender | None = None, limits: AuthLimits | None = None) -> None:
         self.store = store
@@ -51,14 +73,23 @@ class IdentityServices:
         # fallback the caller gives (the sandbox prints them; `cove serve` has none).
         self.on_send_code: CodeHook | None = smtp or on_send_code
         self.guard = Guard(limits)  # one per process, kept across schema reloads
-        self.master = bytes.fromhex(store.meta("master_secret", lambda: secrets.token_hex(32)))
-        self.user_pool_id = store.meta(f"user_pool_id:{region}",
-                                       lambda: f"{region}_{_random(string.ascii_letters + string.digits, 9)}")
-        self.client_id = store.meta("user_pool_client_id", lambda: _random(string.ascii_lowercase + string.digits, 26))
-        self.identity_pool_id = store.meta(f"identity_pool_id:{region}", lambda: f"{region}:{uuid.uuid4()}")
+        self.master = ids.master
+        self.user_pool_id = ids.user_pool_id
+        self.client_id = ids.client_id
+        self.identity_pool_id = ids.identity_pool_id
         self.keys = KeyRing(self.data_dir / "keys")
         self.credentials = CredentialIssuer(self.master, self.identity_pool_id)
         self.configure(schema)
+
+    @classmethod
+    async def open(cls, store: IdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
+                   base_url: str, **options: Any) -> IdentityServices:
+        """The services of a data directory's identity state; raises SchemaError for unusable auth settings."""
+        services = cls(store, await pool_ids(store, region), data_dir, schema, region=region, base_url=base_url,
+                       **options)
+        if services.user_pool is not None:
+            await services.user_pool.save_settings()
+        return services
 
     @property
     def issuer(self) -> str:
@@ -72,11 +103,6 @@ class IdentityServices:
         self.user_pool: UserPool | None = None
         self.identity_pool: IdentityPool | None = None
         if settings is not None:
-            for precedence, group in enumerate(settings.groups):
-                self.store.ensure_group(group, precedence)
-            stored = dataclasses.asdict(dataclasses.replace(settings, on_send_code=None))
-            stored.pop("on_send_code")
-            self.store.set_meta("auth_settings", orjson.dumps(stored).decode())
             self.tokens = UserPoolTokens(self.keys, issuer=self.issuer, client_id=self.client_id,
                                          access_validity=settings.access_token_validity,
                                          id_validity=settings.id_token_validity)
@@ -97,6 +123,9 @@ class IdentityServices:
                 self.lambda_authorizer = LambdaAuthorizer(modes.lambda_function, modes.lambda_ttl_seconds)
             except (ValueError, ImportError) as exc:
                 raise SchemaError(f"lambda_authorization_mode: {exc}") from None
+        if self.user_pool is not None and _loop_running():
+            # A schema reload: store its groups now (the pool's first call waits for them).
+            self.user_pool.start_saving_settings()
 
     def code_delivery_missing(self) -> bool:
         """True when the user pool has no way to deliver a code (a production server without hook or SMTP)."""
@@ -160,17 +189,25 @@ class IdentityServices:
             })
         return out
 
-    def close(self) -> None:
-        self.store.close()
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 REGION_META = "region"      # the region the server last ran with (written by the runner)
 DEFAULT_REGION = "us-east-1"
 
 
-def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
+async def stored_auth_settings(store: IdentityStore) -> AuthSettings | None:
     """The ``define_auth`` settings the sandbox last served (for ``cove users``), or None."""
-    raw = store.meta("auth_settings", lambda: "null")
+    raw = await store.meta("auth_settings", lambda: "null")
     data = orjson.loads(raw)
     if not isinstance(data, dict):
         return None
@@ -181,13 +218,12 @@ def stored_auth_settings(store: SQLiteIdentityStore) -> AuthSettings | None:
     return AuthSettings(password_policy=policy, **data)
 
 
-def open_user_pool(data_dir: str | Path, region: str | None = None) -> tuple[SQLiteIdentityStore, UserPool]:
+async def open_user_pool(store: IdentityStore, data_dir: str | Path, region: str | None = None) -> UserPool:
     """The user pool of a data directory, for the command line (no server needed). The region (part of
     the pool id, which SRP verifiers depend on) defaults to the one the server last ran with."""
-    store = SQLiteIdentityStore(Path(data_dir) / "data.sqlite")
-    region = region or store.meta(REGION_META, lambda: DEFAULT_REGION)
-    settings = stored_auth_settings(store) or AuthSettings()
-    schema = Schema(auth=settings)
-    services = IdentityServices(store, data_dir, schema, region=region, base_url="http://localhost")
+    region = region or await store.meta(REGION_META, lambda: DEFAULT_REGION)
+    settings = await stored_auth_settings(store) or AuthSettings()
+    services = await IdentityServices.open(store, data_dir, Schema(auth=settings), region=region,
+                                           base_url="http://localhost")
     assert services.user_pool is not None
-    return store, services.user_pool
+    return services.user_pool

@@ -25,8 +25,8 @@ import orjson
 from cove.wire import sigv4
 from cove.identity.credentials import CredentialError, CredentialIssuer
 from cove.identity.lambda_authorizer import AuthorizerDenied, LambdaAuthorizer
-from cove.identity.store import IdentityStore
 from cove.store.base import ApiKey, KeyStore
+from cove.store.identity_state import IamKey, IdentityStore
 
 if TYPE_CHECKING:  # the JWT modules (PyJWT, cryptography, httpx) load on the first token seen
     from cove.identity.oidc import OidcVerifier
@@ -118,20 +118,20 @@ class IamVerifier:
         self.store = store
         self.identity_pool_id = identity_pool_id
         self.max_skew = max_skew
-        self._static: dict[str, tuple[float, Any]] = {}
+        self._static: dict[str, tuple[float, IamKey | None]] = {}
 
-    def _static_key(self, akid: str) -> Any:
+    async def _static_key(self, akid: str) -> IamKey | None:
         now = time.monotonic()
         hit = self._static.get(akid)
         if hit is None or hit[0] < now:
-            record = self.store.find_iam_key(akid) if self.store is not None else None
+            record = await self.store.find_iam_key(akid) if self.store is not None else None
             if len(self._static) > 10_000:
                 self._static.clear()
             hit = self._static[akid] = (now + _API_KEY_CACHE_SECONDS, record)
         return hit[1]
 
-    def authenticate(self, authorization: str, headers: Mapping[str, str], *, body: bytes, path: str,
-                     method: str) -> Identity:
+    async def authenticate(self, authorization: str, headers: Mapping[str, str], *, body: bytes, path: str,
+                           method: str) -> Identity:
         try:
             signed = sigv4.parse_authorization(authorization)
         except sigv4.SigV4Error as exc:
@@ -161,7 +161,7 @@ class IamVerifier:
                 claims["sub"] = temp.sub
             identity = Identity("iam", claims=claims, iam_kind=temp.kind)
         else:
-            record = self._static_key(akid)
+            record = await self._static_key(akid)
             if record is None or record.revoked:
                 raise Unauthorized("The security token included in the request is invalid. (unknown access key)")
             secret = record.secret_access_key
@@ -203,7 +203,7 @@ class Authenticator:
         if authorization.startswith(sigv4.ALGORITHM):
             if self.iam is None:
                 raise Unauthorized(f"{_NOT_PROVIDED} (IAM authorization is not enabled)")
-            return self.iam.authenticate(authorization, headers, body=body, path=path, method=method)
+            return await self.iam.authenticate(authorization, headers, body=body, path=path, method=method)
         token = authorization.strip()
         if token.lower().startswith("bearer "):
             token = token[7:].strip()

@@ -14,7 +14,6 @@ the server's static IAM credentials (``cove iam create``).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,7 @@ import orjson
 
 from cove.wire import sigv4
 from cove.identity.services import IDENTITY_POOL_PATH, USER_POOL_PATH, IdentityServices
-from cove.identity.user_pool import CognitoError
+from cove.identity.cognito_json import CognitoError
 
 from .errors import header_value
 
@@ -104,11 +103,11 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
         if not services.guard.admit(operation, client[0] if client else None):
             raise CognitoError("TooManyRequestsException", "Too many requests")
         if service == "AWSCognitoIdentityProviderService":
-            admin = operation in services.user_pool.ADMIN and _admin_signed(services, scope, headers, raw)
-            result = await asyncio.to_thread(services.user_pool.call, operation, body, admin=admin)
+            admin = operation in services.user_pool.ADMIN and await _admin_signed(services, scope, headers, raw)
+            result = await services.user_pool.call(operation, body, admin=admin)
         elif service == "AWSCognitoIdentityService":
             assert services.identity_pool is not None
-            result = await asyncio.to_thread(services.identity_pool.call, operation, body)
+            result = await services.identity_pool.call(operation, body)
         else:
             raise CognitoError("UnknownOperationException", f"Unknown X-Amz-Target {target!r}")
     except CognitoError as exc:
@@ -121,7 +120,8 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
     await _send(send, 200, orjson.dumps(result), _AMZ_JSON)
 
 
-def _admin_signed(services: IdentityServices, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> bool:
+async def _admin_signed(services: IdentityServices, scope: dict[str, Any], headers: dict[str, str],
+                        body: bytes) -> bool:
     authorization = headers.get("authorization", "")
     if not authorization.startswith(sigv4.ALGORITHM):
         raise CognitoError("MissingAuthenticationTokenException",
@@ -129,7 +129,7 @@ def _admin_signed(services: IdentityServices, scope: dict[str, Any], headers: di
                            "(create them with `cove iam create`)", 400)
     try:
         signed = sigv4.parse_authorization(authorization)
-        key = services.store.find_iam_key(signed.access_key_id)
+        key = await services.store.find_iam_key(signed.access_key_id)
         if key is None or key.revoked:
             raise CognitoError("UnrecognizedClientException", "The security token included in the request is invalid.")
         query = scope.get("query_string", b"").decode("latin-1")

@@ -27,6 +27,7 @@ from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
 from cove.store import open_backend
 from cove.store.base import Backend, DestructiveChange, MigrationReport
+from cove.store.identity_state import IdentityStore
 
 from .api_key_lifetime import ensure_api_key
 from .app import CoveApp
@@ -138,7 +139,7 @@ class Sandbox:
         self.backend.start_background_work()
         self.tls = options.tls_files()
         self.url = graphql_url(options)
-        self.identity = open_identity(options, self.schema, self.url)
+        self.identity = open_identity(options, self.schema, self.url, self.backend.identity)
         self.app = CoveApp(self.schema, self.backend, options.request_limits(), realtime=options.realtime(),
                            identity=self.identity)
         attach_console(self.app, options.console, options.data_dir)
@@ -236,31 +237,33 @@ def _remove_database(data_dir: Path) -> None:
     _say(f"Reset: removed {database} and the signing keys")
 
 
-def open_identity(options: ServerOptions, schema: Schema, url: str) -> Any:
-    """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer)."""
+def open_identity(options: ServerOptions, schema: Schema, url: str, store: IdentityStore) -> Any:
+    """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer), on the
+    backend's identity ``store``."""
     from urllib.parse import urlsplit
 
     from cove.identity.delivery import CodeEvent, SmtpSender
     from cove.identity.guard import AuthLimits
     from cove.identity.services import REGION_META, IdentityServices
-    from cove.identity.store import SQLiteIdentityStore
 
     parts = urlsplit(url)
-    smtp = SmtpSender.from_env()   # raises DeliveryConfigError before anything is opened
-    store = SQLiteIdentityStore(Path(options.data_dir) / "data.sqlite")
-    store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
+    smtp = SmtpSender.from_env()   # raises DeliveryConfigError before the state is first touched
 
     def print_code(event: CodeEvent) -> None:
         label = {"forgot_password": "Password reset code", "admin_create_user": "Temporary password"}.get(
             event.trigger, "Confirmation code")
         _say(f"{label} for {event.destination}: {event.code}")
 
-    # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
-    return IdentityServices(store, options.data_dir, schema, region=options.region,
-                            base_url=f"{parts.scheme}://{parts.netloc}",
-                            auto_confirm=not (options.print_codes or options.production),
-                            on_send_code=print_code if options.print_codes or not options.production else None,
-                            smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
+    async def open_services() -> IdentityServices:
+        await store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
+        # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
+        return await IdentityServices.open(
+            store, options.data_dir, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
+            auto_confirm=not (options.print_codes or options.production),
+            on_send_code=print_code if options.print_codes or not options.production else None,
+            smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
+
+    return asyncio.run(open_services())  # before the server's loop starts
 
 
 def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
@@ -664,7 +667,7 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     schema = SchemaSource(options.schema, options.handlers).load().schema
     asyncio.run(backend.migrator.apply_schema(schema, allow_destructive=False))
     backend.start_background_work()
-    identity = open_identity(options, schema, graphql_url(options))
+    identity = open_identity(options, schema, graphql_url(options), backend.identity)
     app = CoveApp(schema, backend, options.request_limits(), realtime=options.realtime(), identity=identity)
     attach_console(app, options.console, options.data_dir)
     instrument(app, options, index)

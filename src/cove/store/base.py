@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from cove.schema.model import Model, Schema, SecondaryIndex
 
+from .identity_state import IdentityStore
+
 Record = dict[str, Any]
 
 
@@ -166,9 +168,9 @@ class DataTransfer(Protocol):
 
 
 class Backend(Protocol):
-    """One database: everything Cove keeps, behind the protocols above. Opened by
-    ``cove.store.open_backend``. (The identity state still has its own store, ``cove.identity.store``;
-    ``identity`` is None until it moves behind this seam.)"""
+    """One database: everything Cove keeps, behind the protocols above (and the identity state's,
+    ``cove.store.identity_state.IdentityStore``). Opened by ``cove.store.open_backend``; closing it
+    closes its identity store too."""
 
     # Read-only members, so a backend may hold its own classes (checked against these protocols).
     @property
@@ -180,8 +182,7 @@ class Backend(Protocol):
     @property
     def transfer(self) -> DataTransfer: ...
     @property
-    def identity(self) -> Any:   # the identity state's store, once it moves behind this seam
-        ...
+    def identity(self) -> IdentityStore: ...
 
     def secret(self) -> bytes:
         """This database's signing secret (next tokens, the broker channel name), created once."""

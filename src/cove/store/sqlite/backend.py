@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
 import orjson
 
 from cove.schema.model import Schema
@@ -17,6 +16,7 @@ from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
 from .connection import Checkpointer, WriterLock, connect, transaction
 from .keys import SQLiteKeys
+from .identity import SQLiteIdentityStore
 from .records import SQLiteRecords
 from .transfer import SQLiteTransfer
 
@@ -65,7 +65,15 @@ class SQLiteBackend:
         self.keys = SQLiteKeys(self.conn, self._lock)
         self.transfer = SQLiteTransfer(self.conn, self._lock, self.path, self.layouts,
                                        lambda: list(self.stored_description()))
-        self.identity: Any = None   # the identity state keeps its own store (cove.identity.store) for now
+        self._identity: SQLiteIdentityStore | None = None
+
+    @property
+    def identity(self) -> SQLiteIdentityStore:
+        """Users, groups, tokens and IAM keys in the same file (opened on first use: a data command
+        that only moves records never opens it)."""
+        if self._identity is None:
+            self._identity = SQLiteIdentityStore(self.path)
+        return self._identity
 
     def stored_description(self) -> migrate.Description:
         row = self.conn.execute(*meta.read_meta(self.dialect, "schema")).fetchone()
@@ -87,6 +95,8 @@ class SQLiteBackend:
             self._checkpointer = Checkpointer(self.path, self.conn, checkpoint_interval)
 
     async def close(self) -> None:
+        if self._identity is not None:
+            await self._identity.close()
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.records.close()

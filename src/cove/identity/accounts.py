@@ -52,6 +52,8 @@ def _password_secrets(pool_name: str, username: str, password: str) -> dict[str,
 
 
 class Accounts:
+    """What the user pool's operations share: its settings, state, secrets and guard."""
+
     def __init__(self, store: IdentityStore, settings: AuthSettings, *, pool_id: str, client_id: str,
                  tokens: UserPoolTokens, master: bytes, auto_confirm: bool = True,
                  on_send_code: CodeHook | None = None, guard: Guard | None = None) -> None:
@@ -200,8 +202,8 @@ class Accounts:
             await deliver(hook, event)
         except CodeDeliveryError as exc:
             _log.error("code delivery failed (%s for user %s): %s", event.trigger_source, user.username, exc)
-            raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code; try again later.") \
-                from None
+            message = "Unable to deliver the code; try again later."
+            raise CognitoError("CodeDeliveryFailureException", message) from None
         return {"Destination": mask_destination(destination), "DeliveryMedium": medium,
                 "AttributeName": "email" if user.email else "phone_number"}
 

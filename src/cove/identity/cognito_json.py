@@ -40,8 +40,8 @@ def attributes_member(body: Mapping[str, Any], name: str = "UserAttributes") -> 
         raise CognitoError("InvalidParameterException", f"{name} must be a list of {{Name, Value}}")
     out: dict[str, str] = {}
     for item in raw:
-        if not isinstance(item, Mapping) or not isinstance(item.get("Name"), str) \
-                or not isinstance(item.get("Value", ""), str):
+        well_formed = isinstance(item, Mapping) and isinstance(item.get("Name"), str)
+        if not well_formed or not isinstance(item.get("Value", ""), str):
             raise CognitoError("InvalidParameterException", f"{name} must be a list of {{Name, Value}}")
         out[item["Name"]] = item.get("Value", "")
     return out

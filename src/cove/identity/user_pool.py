@@ -235,8 +235,8 @@ class UserPool(Accounts):
             try:
                 session = self._session.open(string_member(body, "Session"))
             except SealError:
-                raise CognitoError("NotAuthorizedException", "Invalid session for the user, session is expired.") \
-                    from None
+                expired = "Invalid session for the user, session is expired."
+                raise CognitoError("NotAuthorizedException", expired) from None
             user = await self.find(session["u"])
             password = string_member(responses, "NEW_PASSWORD")
             self.check_policy(password)

@@ -338,14 +338,6 @@ def test_a_long_module_needs_its_reason_at_the_top(tmp_path: Path) -> None:
 
 # -- the real tree ----------------------------------------------------------------------------------
 
-# What the checks find today on this branch; other branches of issue 10 are removing them in parallel.
-# TEMPORARY: the lead empties this set (and then deletes it) once those branches have landed. An entry
-# that no longer occurs fails the test too, so the set only ever shrinks.
-EXPECTED_TODAY: frozenset[str] = frozenset({
-    "over-long module: cove.identity.user_pool",
-})
-
-
 def layout_problems(root: Path) -> dict[str, str]:
     """Every broken rule in the tree under ``root``: a short key (stable while the file changes) -> the
     full message."""
@@ -372,10 +364,7 @@ def test_problem_keys_stay_put_while_a_file_changes(tmp_path: Path) -> None:
 
 def test_the_package_keeps_its_layout_rules() -> None:
     problems = layout_problems(SRC)
-    new = [problems[key] for key in sorted(problems.keys() - EXPECTED_TODAY)]
-    gone = sorted(EXPECTED_TODAY - problems.keys())
-    assert not new, "layout rules broken (see tests/test_layout.py):\n  " + "\n  ".join(new)
-    assert not gone, "fixed, so remove from EXPECTED_TODAY in tests/test_layout.py:\n  " + "\n  ".join(gone)
+    assert not problems, "layout rules broken (see tests/test_layout.py):\n  " + "\n  ".join(sorted(problems.values()))
 
 
 @pytest.mark.parametrize("module", ["cove.schema.dsl", "cove.codegen.python_client"])

@@ -1,5 +1,5 @@
 """One suite, two clients: every model and relationship of a real Amplify outputs file, exercised
-through Cove's Python client (tests/test_amplify_outputs.py) or the stock aws-amplify JS client
+through Cove's Python client (tests/schema/test_amplify_outputs.py) or the stock aws-amplify JS client
 (tests/compat/test_amplify_outputs_js.py) against `cove sandbox <their outputs>`.
 
 The plan is read from the model introspection itself: for each model, who may create it (API key,

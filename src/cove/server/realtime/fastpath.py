@@ -8,7 +8,7 @@ another WebSocket implementation, per-message deflate negotiated, a paused trans
 ASGI ``send``; closing always goes through uvicorn's protocol.
 
 This reads attributes of ``uvicorn.protocols.websockets.websockets_sansio_impl.WebSocketsSansIOProtocol``
-that are not uvicorn's public API; tests/test_realtime_fastpath.py pins the version it was checked
+that are not uvicorn's public API; tests/server/realtime/test_realtime_fastpath.py pins the version it was checked
 against and fails when uvicorn changes, so a new uvicorn is checked before it is trusted.
 """
 

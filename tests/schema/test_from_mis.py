@@ -14,8 +14,9 @@ from cove.schema.from_mis import schema_from_mis
 from cove.schema.mis import to_mis
 from cove.schema.model import SchemaError
 from cove.schema.sdl import to_sdl
+from paths import TESTS
 
-SCHEMAS = Path(__file__).parent / "schemas"
+SCHEMAS = TESTS / "schemas"
 
 # What Amplify writes for a TypeScript backend: Blog hasMany Post, Post belongsTo Blog, an enum,
 # a custom type, an owner-protected model with public read, and a secondary index.

@@ -23,8 +23,9 @@ from cove.client import (
     SubscriptionError,
     UserPoolAuth,
 )
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "realtime_schema.py"
+SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 FAST = {"initial_backoff": 0.05, "max_backoff": 0.3, "linger": 0.2}
 
 

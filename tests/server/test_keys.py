@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from conftest import Sandbox
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "keys_schema.py"
+SCHEMA = TESTS / "schemas" / "keys_schema.py"
 ORDER = "customerId placedAt total status"
 LIST_ORDERS = (f"query ($customerId: String, $placedAt: ModelStringKeyConditionInput, $filter: ModelOrderFilterInput, "
                f"$limit: Int, $nextToken: String, $sortDirection: ModelSortDirection) {{ listOrders(customerId: "

@@ -23,10 +23,11 @@ from conftest import Sandbox
 
 import cove
 from cove.client import AsyncClient, Client
+from paths import TESTS
 
 pytestmark = pytest.mark.compat
 
-COMPAT_DIR = Path(__file__).parent / "compat"
+COMPAT_DIR = TESTS / "compat"
 DRIVER = COMPAT_DIR / "amplify_driver.mjs"
 # Headers httpx adds by itself (Node's fetch adds its own equivalents, which the driver does not report).
 TRANSPORT_HEADERS = {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"}

@@ -22,8 +22,8 @@ from graphql import parse, print_ast
 import cove
 from cove.client import GraphQLError, ResponseShapeError
 from cove.codegen import write_python_client
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BLOG = json.loads((ROOT / "tests" / "fixtures" / "amplify_outputs_gen2_blog.json").read_text())
 
 

@@ -20,8 +20,9 @@ from conftest import Sandbox, free_port, start_sandbox
 from realtime_support import Raw, create_todo, on_create
 
 import cove
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "realtime_schema.py"
+SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 REDIS_URL = os.environ.get("COVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("COVE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BROKERS = {"redis": REDIS_URL, "postgres": POSTGRES_URL}

@@ -20,8 +20,9 @@ import pytest
 from authkit import User, claims
 from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, api_key_auth, on_create, token_auth
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "realtime_schema.py"
+SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 
 
 @pytest.fixture(scope="module")

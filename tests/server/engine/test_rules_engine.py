@@ -16,8 +16,9 @@ import pytest
 from cove.server.engine import Engine
 from cove.server.identity import Identity
 from cove.store import open_backend
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "rules_schema.py"
+SCHEMA = TESTS / "schemas" / "rules_schema.py"
 
 ALICE = Identity("userPool", claims={"sub": "sub-alice", "username": "alice", "email": "alice@example.com"})
 BOB = Identity("userPool", claims={"sub": "sub-bob", "username": "bob", "cognito:groups": ["TeamB"],

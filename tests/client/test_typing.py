@@ -28,8 +28,8 @@ import pytest
 from cove.codegen import generate_python_client
 from cove.schema.loader import SchemaSource
 from cove.schema.mis import to_mis
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TYPING = ROOT / "tests" / "typing"
 EXAMPLES = ROOT / "examples"
 SHOP_SCHEMA = ROOT / "tests" / "schemas" / "shop_schema.py"
@@ -130,7 +130,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     (folder / "shop_client.py").write_text(generate_python_client(shop, source="tests/schemas/shop_schema.py"))
     blog = json.loads(BLOG_OUTPUTS.read_text())["data"]["model_introspection"]
     (folder / "blog_client.py").write_text(generate_python_client(blog, source=BLOG_OUTPUTS.name))
-    from test_typed_client import awkward_mis
+    from client.test_typed_client import awkward_mis
 
     (folder / "awkward_client.py").write_text(generate_python_client(awkward_mis(), source="awkward names"))
     for f in TYPING.glob("*.py"):

@@ -14,10 +14,11 @@ import httpx
 import pytest
 from conftest import EXAMPLES, Sandbox, free_port, start_sandbox
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from paths import TESTS
 
 SCHEMA = EXAMPLES / "console_schema.py"
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts" / "console"
+ARTIFACTS = TESTS / "artifacts" / "console"
 PASSWORD = "Passw0rd!long"
 
 

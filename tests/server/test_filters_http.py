@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "filters_schema.py"
+SCHEMA = TESTS / "schemas" / "filters_schema.py"
 
 LIST = """query List($filter: ModelItemFilterInput, $limit: Int, $nextToken: String) {
   listItems(filter: $filter, limit: $limit, nextToken: $nextToken) { items { id } nextToken }

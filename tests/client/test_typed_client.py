@@ -31,8 +31,8 @@ from cove.client import (
 from cove.codegen import GenerationError, generate_python_client, write_python_client
 from cove.schema.loader import SchemaSource
 from cove.schema.mis import to_mis
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "tests" / "schemas" / "shop_schema.py"
 BLOG_OUTPUTS = ROOT / "tests" / "fixtures" / "amplify_outputs_gen2_blog.json"
 

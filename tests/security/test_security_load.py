@@ -19,8 +19,9 @@ import httpx
 import pytest
 from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, post_big_todos, read_until_closed, stalled_socket
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "load_schema.py"
+SCHEMA = TESTS / "schemas" / "load_schema.py"
 CREATE_POST = "createPost(input: {title: %s, blogId: %s}) { id }"
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from realtime_support import Raw, create_todo, on_create
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "realtime_schema.py"
+SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 
 
 def test_each_subscription_gets_every_event_in_order_while_fan_out_yields(sandbox_factory: Any) -> None:

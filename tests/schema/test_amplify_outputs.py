@@ -29,8 +29,9 @@ from cove.schema.model import SchemaError
 from cove.server.engine import Engine
 from cove.server.identity import Identity
 from cove.store import open_backend
+from paths import TESTS
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = TESTS / "fixtures"
 MODELED = FIXTURES / "amplify_data_modeled_outputs.json"
 CART = FIXTURES / "amplify_data_cart_customer_outputs.json"
 BLOG = FIXTURES / "amplify_outputs_gen2_blog.json"

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from authkit import PASSWORD, botocore_signed_post, guest_credentials, sign_in
 from conftest import Sandbox, start_sandbox
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "rules_http_schema.py"
+SCHEMA = TESTS / "schemas" / "rules_http_schema.py"
 USERS = {"alice@example.com": [], "bob@example.com": ["TeamB"], "admin@example.com": ["Admins", "HR"]}
 
 

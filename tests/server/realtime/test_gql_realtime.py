@@ -19,10 +19,11 @@ from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.exceptions import TransportQueryError
 from realtime_support import ws_url
+from paths import TESTS
 
 pytestmark = pytest.mark.anyio
 
-SCHEMA = Path(__file__).parent / "schemas" / "realtime_schema.py"
+SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 ON_CREATE = """
 subscription ($filter: ModelSubscriptionTodoFilterInput) {
   onCreateTodo(filter: $filter) { id content priority }

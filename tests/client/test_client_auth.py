@@ -17,7 +17,7 @@ import pytest
 from authkit import PASSWORD, idp
 from botocore.exceptions import ClientError
 from conftest import EXAMPLES, start_sandbox
-from test_user_pool import wait_for_code
+from identity.test_user_pool import wait_for_code
 
 import cove
 from cove import auth as cove_auth

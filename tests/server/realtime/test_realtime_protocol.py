@@ -37,8 +37,9 @@ from realtime_support import (
 )
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from paths import TESTS
 
-SCHEMA = Path(__file__).parent / "schemas" / "realtime_schema.py"
+SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 HANDSHAKES = ["header", "query"]
 
 

@@ -1,0 +1,1 @@
+"""The Python client (cove.client, cove.auth)."""

@@ -1,0 +1,1 @@
+"""The Cognito-compatible user pool and identity pool (cove.identity)."""

@@ -1,0 +1,1 @@
+"""The schema DSL and what it compiles to (cove.schema, cove.outputs)."""

@@ -1,0 +1,1 @@
+"""Hostile inputs across every route (cross-cutting: identity, leaks, load, brute force)."""

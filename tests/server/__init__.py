@@ -1,0 +1,1 @@
+"""The server over real sockets: requests, errors, operations (cove.server)."""

@@ -1,0 +1,1 @@
+"""The compiled engine: rules, relations, statement counts (cove.server.engine)."""

@@ -1,0 +1,1 @@
+"""Real time: the WebSocket protocol, subscriptions, fan-out (cove.server.realtime)."""

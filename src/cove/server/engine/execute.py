@@ -11,7 +11,7 @@ Workers' reader thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -279,7 +279,7 @@ class Engine:
                     await prefetch(ctx, reads, plan, [record])
                 if not heavy:
                     return ctx.record(plan, record)
-                return await self.workers.render(partial(ctx.record, plan, record))
+                return await self._render_off_loop(partial(ctx.record, plan, record))
             if spec.kind in ("list", "index"):
                 request = self._list_request(model, spec.index, args, rf.name)
                 request.filter = self._readable_keys(model, request, ctx.identity)
@@ -291,7 +291,7 @@ class Engine:
                     await prefetch_connection(ctx, reads, plan, page.items)
                 if not heavy:
                     return ctx.connection(plan, page.items, page.next_token)
-                return await self.workers.render(partial(ctx.connection, plan, page.items, page.next_token))
+                return await self._render_off_loop(partial(ctx.connection, plan, page.items, page.next_token))
             # The write stays on the loop (one short statement); a heavy result renders off it.
             write = {"create": self.writes.create, "update": self.writes.update}.get(spec.kind, self.writes.delete)
             record = await write(model, args, auth, ctx.identity, denied)
@@ -302,11 +302,17 @@ class Engine:
         if plan.loads:
             await prefetch(ctx, reads, plan, [record])
         if heavy:
-            value = await self.workers.render(partial(ctx.record, plan, record))
+            value = await self._render_off_loop(partial(ctx.record, plan, record))
         else:
             value = ctx.record(plan, record)
         self._publish(rf, model.name, record)
         return value
+
+    async def _render_off_loop(self, render: Callable[[], Any]) -> orjson.Fragment:
+        """A heavy root field's value, rendered AND serialized on the reader thread: the loop gets the
+        JSON bytes (spliced into the response by orjson), so neither walking nor freeing the big tree
+        of dicts holds it."""
+        return await self.workers.render(lambda: orjson.Fragment(orjson.dumps(render())))
 
     def _publish(self, rf: RootField, model: str | None, record: Any) -> None:
         if self.publisher is not None:

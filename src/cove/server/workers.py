@@ -49,15 +49,6 @@ class HandlerCall:
         return (self.event, HandlerContext(self.field, self.engine, timeout, loop))
 
 
-@dataclass
-class HeavyRead:
-    """Run ``work(store)`` off the loop (``store`` is None for work that reads nothing: preparing a
-    new document)."""
-
-    work: Callable[[Any], Any]
-    store: Any
-
-
 def handler_failed(field: str, exc: BaseException) -> FieldError:
     """AppSync's shape for a Lambda that raised: errorType ``Lambda:Unhandled``, the exception's
     message; its class goes in ``errorInfo`` and the traceback only into the server log."""
@@ -76,10 +67,8 @@ def _is_async(handler: Any) -> bool:
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
 
 
-def call_inline(step: HandlerCall | HeavyRead) -> Any:
+def call_inline(step: HandlerCall) -> Any:
     """Run a step on the calling thread (``Engine.execute``)."""
-    if isinstance(step, HeavyRead):
-        return step.work(step.store)
     try:
         result = step.handler(*step.arguments(0, None))
     except Exception as exc:
@@ -100,12 +89,7 @@ class Workers:
         self._pools: dict[str, ThreadPoolExecutor] = {}  # "handler" (a pool), "reader", "prepare"
         self._lock = threading.Lock()
 
-    async def run(self, step: HandlerCall | HeavyRead, timeout: float) -> Any:
-        if isinstance(step, HeavyRead):
-            return await self._read(step)
-        return await self._call(step, timeout)
-
-    async def _call(self, step: HandlerCall, timeout: float) -> Any:
+    async def run(self, step: HandlerCall, timeout: float) -> Any:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout or None):
@@ -124,9 +108,10 @@ class Workers:
         except Exception as exc:
             raise handler_failed(step.field, exc) from None
 
-    async def _read(self, step: HeavyRead) -> Any:
-        # Its own thread: a new small document never waits behind a heavy request's rendering.
-        return await asyncio.get_running_loop().run_in_executor(self._pool("prepare"), step.work, step.store)
+    async def prepare(self, parse: Callable[[], Any]) -> Any:
+        """Parse and validate a new document on its own thread: a new small document never waits
+        behind a heavy request's rendering."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool("prepare"), parse)
 
     def reader(self) -> ThreadPoolExecutor:
         """The one reader thread: a heavy request's statements (the store's heavy-read view runs them

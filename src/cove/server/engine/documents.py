@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -19,7 +20,7 @@ from graphql import (
 
 from ..errors import from_graphql_error
 from ..limits import DocumentMeter, Limits, limit_errors, repeated_field_errors
-from ..workers import HeavyRead, Workers
+from ..workers import Workers
 from .plan import OperationPlan
 
 
@@ -54,12 +55,7 @@ class Documents:
         cached = self.cached(query)
         if cached is not None:
             return cached
-        return self.remember(query, await self.workers.run(self.preparing(query), 0))
-
-    def preparing(self, query: str) -> HeavyRead:
-        # Parsing and validating a new document is pure Python whose time grows with the document
-        # (graphql-core's overlapping-fields rule is quadratic in repeated fields): a worker does it.
-        return HeavyRead(lambda _: self.parse(query), None)
+        return self.remember(query, await self.workers.prepare(partial(self.parse, query)))
 
     def cached(self, query: str) -> PreparedDocument | None:
         cached = self._cache.get(query)

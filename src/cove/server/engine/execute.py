@@ -196,7 +196,7 @@ class Engine:
         documents = self.documents
         prepared = documents.cached(query)
         if prepared is None:
-            parsed = documents.parse(query) if inline else await self.workers.run(documents.preparing(query), 0)
+            parsed = documents.parse(query) if inline else await self.workers.prepare(partial(documents.parse, query))
             prepared = documents.remember(query, parsed)
         try:
             planned = self.plan_request(query, variables, operation_name, prepared)
@@ -301,6 +301,7 @@ class Engine:
             raise FieldError(str(exc), "Unauthorized") from None
         if plan.loads:
             await prefetch(ctx, reads, plan, [record])
+        value: Any
         if heavy:
             value = await self._render_off_loop(partial(ctx.record, plan, record))
         else:
@@ -312,7 +313,8 @@ class Engine:
         """A heavy root field's value, rendered AND serialized on the reader thread: the loop gets the
         JSON bytes (spliced into the response by orjson), so neither walking nor freeing the big tree
         of dicts holds it."""
-        return await self.workers.render(lambda: orjson.Fragment(orjson.dumps(render())))
+        fragment: orjson.Fragment = await self.workers.render(lambda: orjson.Fragment(orjson.dumps(render())))
+        return fragment
 
     def _publish(self, rf: RootField, model: str | None, record: Any) -> None:
         if self.publisher is not None:

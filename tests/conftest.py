@@ -143,3 +143,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     box = start_sandbox(tmp_path_factory.mktemp("sandbox"))
     yield box
     box.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL schemas the run's tests made (pg_support.fresh_postgres_url)."""
+    from pg_support import drop_test_schemas
+
+    drop_test_schemas()

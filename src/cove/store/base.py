@@ -42,6 +42,13 @@ class InvalidFilter(StoreError):
     error_type = "Unrecognized Filter"
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached (down, restarting, network gone). The message names the host,
+    never a password; the request may be retried, and the backend reconnects by itself."""
+
+    error_type = "DatabaseUnavailable"
+
+
 class DestructiveChange(StoreError):
     """Raised by ``apply_schema`` when a change would lose data and was not explicitly allowed."""
 
@@ -84,6 +91,16 @@ class MigrationReport:
     @property
     def changed(self) -> bool:
         return bool(self.created_models or self.added_fields or self.dropped)
+
+
+@dataclass
+class AppliedMigration:
+    """One row of the migration history: a schema change as it was applied, once."""
+
+    id: int
+    applied_at: float
+    summary: str              # e.g. "created Todo; added Todo.done"
+    statements: list[str]     # the DDL that ran
 
 
 @dataclass
@@ -145,7 +162,17 @@ class RecordStore(Protocol):
 
 
 class Migrator(Protocol):
+    """The stored layout against a schema. Safe when many processes start at once: a change is
+    applied by one of them, once (the others find it done), and recorded in the history."""
+
     async def apply_schema(self, schema: Schema, *, allow_destructive: bool = False) -> MigrationReport: ...
+    async def pending_statements(self, schema: Schema, *, allow_destructive: bool = False) -> list[str]:
+        """The DDL ``apply_schema`` would run now, without running it (``cove migrate --dry-run``);
+        raises DestructiveChange as ``apply_schema`` would."""
+        ...
+    async def history(self) -> list[AppliedMigration]:
+        """Every applied change, oldest first."""
+        ...
 
 
 class KeyStore(Protocol):
@@ -183,6 +210,19 @@ class Backend(Protocol):
     def transfer(self) -> DataTransfer: ...
     @property
     def identity(self) -> IdentityStore: ...
+
+    @property
+    def description(self) -> str:
+        """Where the data is, for messages: ``SQLite .cove/data.sqlite``, ``PostgreSQL
+        cove@db.internal:5432/app (schema public)``; never a password."""
+        ...
+
+    async def open(self) -> None:
+        """Connect and check: PostgreSQL makes its pool (one per event loop), creates its schema and
+        Cove's own tables and reads the secret; SQLite has done all of it in the constructor. Raises
+        DatabaseUnavailable naming the host. Safe to call again, from any event loop; call it before
+        ``secret()``."""
+        ...
 
     def secret(self) -> bytes:
         """This database's signing secret (next tokens, the broker channel name), created once."""

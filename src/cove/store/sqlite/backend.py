@@ -68,6 +68,13 @@ class SQLiteBackend:
         self._identity: SQLiteIdentityStore | None = None
 
     @property
+    def description(self) -> str:
+        return f"SQLite {self.path}"
+
+    async def open(self) -> None:
+        """Nothing to do: the constructor opened the file and created Cove's own tables."""
+
+    @property
     def identity(self) -> SQLiteIdentityStore:
         """Users, groups, tokens and IAM keys in the same file (opened on first use: a data command
         that only moves records never opens it)."""

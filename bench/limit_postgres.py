@@ -56,6 +56,10 @@ class BadRequest(Exception):
     """The request is not one of the benchmark's four (answered as a GraphQL error)."""
 
 
+async def _keep_session(con: asyncpg.Connection) -> None:
+    """A pool's reset that sends nothing (asyncpg still rolls back a transaction left open)."""
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -63,8 +67,10 @@ def now_iso() -> str:
 class Limit:
     """The ASGI app: one asyncpg pool per process, made at lifespan start-up."""
 
-    def __init__(self, dsn: str, schema: str, pool_size: int, api_key: str, secret: bytes) -> None:
+    def __init__(self, dsn: str, schema: str, pool_size: int, api_key: str, secret: bytes,
+                 reset_sessions: bool = False) -> None:
         self.dsn = dsn
+        self.reset_sessions = reset_sessions
         self.schema = schema
         self.pool_size = pool_size
         self.api_key = api_key.encode()
@@ -91,8 +97,12 @@ class Limit:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # asyncpg resets every connection it takes back (`RESET ALL; UNLISTEN *; ...`): one more
+                # round trip per request, which the caller waits for. This app leaves no session state
+                # behind, so it skips it (`--reset-sessions` keeps asyncpg's default, to compare).
                 self.pool = await asyncpg.create_pool(
                     self.dsn, min_size=self.pool_size, max_size=self.pool_size, init=self._init_connection,
+                    reset=None if self.reset_sessions else _keep_session,
                     server_settings={"search_path": self.schema, "application_name": "cove_bench_limit"})
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -255,6 +265,8 @@ def main() -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--api-key", required=True, help="the x-api-key every request must carry")
+    ap.add_argument("--reset-sessions", action="store_true",
+                    help="keep asyncpg's reset query on every connection given back to the pool")
     args = ap.parse_args()
     if args.workers < 1:
         ap.error("--workers must be at least 1")
@@ -273,7 +285,8 @@ def main() -> int:
             os.close(ready_r)
             code = 1
             try:
-                code = serve_one(Limit(dsn, schema, pool_size, args.api_key, secret), sockets[i], ready_w)
+                code = serve_one(Limit(dsn, schema, pool_size, args.api_key, secret, args.reset_sessions), sockets[i],
+                                 ready_w)
             finally:
                 os._exit(code)
         children.append(pid)

@@ -136,7 +136,10 @@ class Limit:
             if not isinstance(variables, dict):
                 raise BadRequest("variables must be an object")
             field, data = await self._operation(request["query"], variables)
-        except (orjson.JSONDecodeError, BadRequest, KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            return 200, orjson.dumps({"data": None, "errors": [{"errorType": "BadRequest",
+                                                                  "message": f"missing variable {exc}"}]})
+        except (orjson.JSONDecodeError, BadRequest, TypeError, ValueError) as exc:
             return 200, orjson.dumps({"data": None, "errors": [{"errorType": "BadRequest", "message": str(exc)}]})
         except asyncpg.PostgresError as exc:
             return 200, orjson.dumps({"data": None, "errors": [{"errorType": "DatabaseError", "message": str(exc)}]})
@@ -301,7 +304,8 @@ def main() -> int:
             break
         started += len(chunk)
     if started == args.workers:
-        print(f"Ready: limit server on http://{args.host}:{args.port}/graphql, {args.workers} workers", flush=True)
+        print(f"Ready: limit server on http://{args.host}:{args.port}/graphql, {args.workers} "
+              f"worker{'s' if args.workers > 1 else ''}", flush=True)
 
     def forward(signum: int, _frame: Any) -> None:
         for pid in children:

@@ -69,7 +69,7 @@ if (opts["print-schema"]) {
     });
     child.on("message", (msg) => {
       if (msg === "listening" && ++ready === workers) {
-        console.log(`Ready: PostGraphile on http://${opts.host}:${opts.port}/graphql, ${workers} workers`);
+        console.log(`Ready: PostGraphile on http://${opts.host}:${opts.port}/graphql, ${workers} worker(s)`);
       }
     });
     child.on("exit", (code, signal) => {

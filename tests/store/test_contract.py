@@ -24,9 +24,10 @@ from cove.store.base import (
     ListRequest,
     Page,
     RelatedRequest,
+    TextNotStorable,
 )
 
-from .conftest import POST_FIELDS, contract_schema, open_for_test
+from .conftest import POST_FIELDS, TEXT_HOLDS_NUL, contract_schema, open_for_test
 
 pytestmark = pytest.mark.anyio
 
@@ -50,9 +51,15 @@ async def all_pages(backend: Backend, request: ListRequest) -> list[dict[str, An
 
 # -- records --------------------------------------------------------------------------------------
 
-async def test_create_get_update_delete(backend: Backend, schema: Schema) -> None:
+async def test_create_get_update_delete(backend: Backend, backend_name: str, schema: Schema) -> None:
     Post = schema.models["Post"]
-    values = post(1, title="héllo\x00 😀", rank=3, score=2.0, draft=True, tags=["a", "b\x00"], meta='{"k":[1]}')
+    title = "héllo\x00 😀"
+    if not TEXT_HOLDS_NUL[backend_name]:
+        with pytest.raises(TextNotStorable, match=r"cannot store the NUL character \(U\+0000\) in text"):
+            await backend.records.create(Post, post(1, title=title), None)
+        assert await backend.records.count(Post) == 0
+        title = "héllo 😀"
+    values = post(1, title=title, rank=3, score=2.0, draft=True, tags=["a", "b\x00"], meta='{"k":[1]}')
     created = await backend.records.create(Post, values, None)
     assert created == {**{f.name: None for f in Post.stored_fields()}, **values}
     assert type(created["score"]) is float and created["draft"] is True
@@ -61,6 +68,11 @@ async def test_create_get_update_delete(backend: Backend, schema: Schema) -> Non
     updated = await backend.records.update(Post, {"id": "p01"}, {"rank": 4, "tags": None, "draft": False}, None)
     assert updated == {**created, "rank": 4, "tags": None, "draft": False}
     assert await backend.records.get(Post, {"id": "p01"}) == updated
+    if not TEXT_HOLDS_NUL[backend_name]:
+        with pytest.raises(TextNotStorable):
+            await backend.records.update(Post, {"id": "p01"}, {"title": "a\x00", "rank": 5}, None)
+        assert await backend.records.get(Post, {"id": "p01"}) == updated   # nothing written
+        assert await backend.records.get(Post, {"id": "p01\x00"}) is None
     assert await backend.records.count(Post) == 1
     assert await backend.records.delete(Post, {"id": "p01"}, None) == updated
     assert await backend.records.get(Post, {"id": "p01"}) is None
@@ -100,9 +112,13 @@ async def test_conditions(backend: Backend, schema: Schema) -> None:
     assert (await records.delete(Post, {"id": "p01"}, either))["id"] == "p01"
 
 
-async def test_lists_order_by_key_both_ways(backend: Backend, schema: Schema) -> None:
+async def test_lists_order_by_key_both_ways(backend: Backend, backend_name: str, schema: Schema) -> None:
     Post = schema.models["Post"]
-    ids = ["b", "a", "B", "é", "a\x00", "", "10", "9"]
+    ids = ["b", "a", "B", "é", "a\x00", "", "10", "9", "\U0001f600", "\uffff", "a\x01"]
+    if not TEXT_HOLDS_NUL[backend_name]:
+        with pytest.raises(TextNotStorable):
+            await backend.records.create(Post, {"id": "a\x00", "createdAt": T, "updatedAt": T}, None)
+        ids.remove("a\x00")
     for i in ids:
         await backend.records.create(Post, {"id": i, "createdAt": T, "updatedAt": T}, None)
     by_bytes = sorted(ids, key=lambda s: s.encode())   # DynamoDB's order

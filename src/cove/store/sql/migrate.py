@@ -107,6 +107,51 @@ def statements(plan: MigrationPlan, d: Dialect) -> list[tuple[str, list[Any]]]:
     return out
 
 
+INDEX_PREFIX = "CREATE INDEX IF NOT EXISTS "
+
+
+def needed(plan: MigrationPlan, statements: list[tuple[str, list[Any]]],
+           existing_indexes: set[str]) -> list[tuple[str, list[Any]]]:
+    """Of ``statements(plan, d)``, those that change something: indexes that exist already and an
+    unchanged description are left out (an empty list: nothing to apply)."""
+    keep = [(sql, params) for sql, params in statements[:-1] if not _exists(index_name(sql), existing_indexes)]
+    if keep or plan.old != plan.new or plan.report.changed:
+        keep.append(statements[-1])   # the new description
+    return keep
+
+
+def ddl(applied: list[tuple[str, list[Any]]]) -> list[str]:
+    """The DDL of ``needed(...)``'s statements (without the description's bookkeeping upsert)."""
+    return [sql for sql, _ in applied if not sql.startswith("INSERT INTO ")]
+
+
+def index_name(sql: str) -> str | None:
+    """The index a ``CREATE INDEX IF NOT EXISTS "name" ON ...`` statement creates (None for others)."""
+    if not sql.startswith(INDEX_PREFIX):
+        return None
+    quoted = sql[len(INDEX_PREFIX):].split(" ON ", 1)[0]
+    return quoted[1:-1].replace('""', '"')
+
+
+def _exists(name: str | None, existing: set[str]) -> bool:
+    # PostgreSQL cuts names to 63 bytes (on a character boundary) and lists them cut.
+    return name is not None and (name in existing or name.encode()[:63].decode(errors="ignore") in existing)
+
+
+def summary(plan: MigrationPlan, applied: list[tuple[str, list[Any]]]) -> str:
+    """One line for the history: ``created Todo; added Todo.done; dropped Post.rank; ...``."""
+    report = plan.report
+    parts = [f"created {name}" for name in report.created_models]
+    parts += [f"added {name}" for name in report.added_fields]
+    parts += [f"dropped {name}" for name in report.dropped]
+    parts += [f"relaxed {model}.{name}" for model, fields in plan.new.items() for name, signature in fields.items()
+              if is_relaxation(plan.old.get(model, {}).get(name, signature), signature)]
+    created = {f"{m}__" for m in report.created_models}
+    parts += [f"indexed {name}" for sql, _ in applied if (name := index_name(sql)) is not None
+              and not any(name.startswith(prefix) for prefix in created)]
+    return "; ".join(parts) or "updated the stored description"
+
+
 def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tuple[str, list[Any]]]:
     table = d.quote(model.name)
     stored = model.stored_fields()

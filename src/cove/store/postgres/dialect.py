@@ -121,7 +121,8 @@ class PostgresDialect(Dialect):
         return f"strpos({col}, {ph}) > 0"
 
     def begins_with(self, col: str, ph: str, ph2: str) -> str:
-        return f"starts_with({col}, {ph})"
+        # Both placeholders are bound, so both must be used (an unused one has no type).
+        return f"left({col}, char_length({ph})) = {ph2}"
 
     # -- statements
 

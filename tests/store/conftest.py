@@ -66,14 +66,19 @@ def contract_schema(post: dict[str, Any] | None = None, blog: dict[str, Any] | N
     return define_data(schema=schema).schema
 
 
-def open_for_test(name: str, directory: Path) -> Backend:
+def location_for_test(name: str, directory: Path) -> str:
+    """What ``open_backend`` takes for a test database of this backend (the same for the same directory)."""
     if name == "sqlite":
-        return open_backend(directory)
+        return str(directory)
     if name == "postgres":
         if directory not in _postgres_urls:
             _postgres_urls[directory] = fresh_postgres_url("store")
-        return open_backend(_postgres_urls[directory])
+        return _postgres_urls[directory]
     raise AssertionError(f"no test database for backend {name!r}")
+
+
+def open_for_test(name: str, directory: Path) -> Backend:
+    return open_backend(location_for_test(name, directory))
 
 
 @pytest.fixture(scope="session")

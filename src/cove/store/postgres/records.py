@@ -68,9 +68,13 @@ class PostgresRecords:
     async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
         lay = self._layouts[model.name]
         values = lay.key_values(key)
-        if holds_nul(values):
-            return None
-        row = await self._fetchrow(lay.get_sql, values)
+        pool = await self._pool()
+        try:
+            row = await pool.fetchrow(lay.get_sql, *values)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            if holds_nul(values):   # looked at only when the statement failed: the hot path skips it
+                return None
+            self._fail(exc)
         return lay.decode(row) if row is not None else None
 
     async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
@@ -95,16 +99,20 @@ class PostgresRecords:
         return [found[k] for k in wanted if k in found]
 
     async def list(self, request: ListRequest) -> Page:
-        equals = list(request.extra_equals.values())
-        if request.key_condition is not None:
-            equals.append(request.key_condition.partition_value)
-        if holds_nul(equals):
-            return Page([], None)
         lay = self._layouts[request.model.name]
         statement = queries.list_records(lay, request, self._tokens)
+        pool = await self._pool()
+        try:
+            rows = await pool.fetch(statement.sql, *statement.params)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            equals = list(request.extra_equals.values())
+            if request.key_condition is not None:
+                equals.append(request.key_condition.partition_value)
+            if holds_nul(equals):
+                return Page([], None)   # no stored key holds NUL
+            self._fail(exc)
         decode = lay.decode
-        records = [decode(row) for row in await self._fetch(statement.sql, statement.params)]
-        return queries.page(statement, records, self._tokens)
+        return queries.page(statement, [decode(row) for row in rows], self._tokens)
 
     async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
         if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list
@@ -140,21 +148,26 @@ class PostgresRecords:
     async def update(self, model: Model, key: dict[str, Any], changes: Record,
                      condition: dict[str, Any] | None) -> Record:
         lay = self._layouts[model.name]
-        if holds_nul(lay.key_values(key)):
-            raise ConditionalCheckFailed()   # no such record
-        row = await self._fetchrow(*queries.update(lay, key, changes, condition))
-        if row is None:
-            raise ConditionalCheckFailed()
+        row = await self._write(lay, key, *queries.update(lay, key, changes, condition))
         return lay.decode(row)
 
     async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record:
         lay = self._layouts[model.name]
-        if holds_nul(lay.key_values(key)):
-            raise ConditionalCheckFailed()
-        row = await self._fetchrow(*queries.delete(lay, key, condition))
+        row = await self._write(lay, key, *queries.delete(lay, key, condition))
+        return lay.decode(row)
+
+    async def _write(self, lay: Layout, key: dict[str, Any], sql: str, params: list[Any]) -> Any:
+        """The row an update or delete returned; ConditionalCheckFailed when none (missing or failed)."""
+        pool = await self._pool()
+        try:
+            row = await pool.fetchrow(sql, *params)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            if holds_nul(lay.key_values(key)):
+                raise ConditionalCheckFailed() from None   # no record has such a key
+            self._fail(exc)
         if row is None:
             raise ConditionalCheckFailed()
-        return lay.decode(row)
+        return row
 
     def for_heavy_reads(self, executor: Executor | None = None) -> PostgresRecords:
         """Itself: a read waits on the network, not the event loop."""

@@ -561,3 +561,36 @@ async def test_processes_starting_at_once_apply_a_change_once(backend_name: str,
         assert any("CREATE INDEX" in sql for sql in history[0].statements)
     finally:
         await again.close()
+
+
+async def test_an_indexed_field_changing_type_keeps_its_index(backend: Backend) -> None:
+    def schema_with(weight: Any) -> Schema:
+        return define_data(schema=a.schema({"Tag": a.model({"label": a.string(), "weight": weight})
+                                            .secondary_indexes(lambda index: [index("weight")])})
+                           .authorization(lambda allow: [allow.public_api_key()])).schema
+
+    first, second = schema_with(a.integer()), schema_with(a.string())
+    await backend.migrator.apply_schema(first, allow_destructive=True)
+    await backend.migrator.apply_schema(second, allow_destructive=True)
+    assert await backend.migrator.pending_statements(second) == []   # the index was made again
+    Tag = second.models["Tag"]
+    await backend.records.create(Tag, {"id": "t", "weight": "heavy", "createdAt": T, "updatedAt": T}, None)
+    page = await backend.records.list(ListRequest(Tag, index=Tag.indexes[0], key_condition=KeyCondition(
+        "weight", "heavy")))
+    assert [r["id"] for r in page.items] == ["t"]
+
+
+async def test_drop_all_leaves_nothing_of_coves(backend: Backend, backend_name: str, schema: Schema,
+                                                tmp_path: Path) -> None:
+    await backend.keys.create_api_key(expires_at=time.time() + 60)
+    await backend.records.create(schema.models["Post"], post(1), None)
+    old_secret = backend.secret()
+    await backend.transfer.drop_all()
+    again = open_for_test(backend_name, tmp_path / "data")   # what `sandbox --reset all` opens next
+    try:
+        assert (await again.migrator.apply_schema(schema)).created_models == list(schema.models)
+        assert await again.records.count(schema.models["Post"]) == 0 and await again.keys.api_keys() == []
+        assert [h.summary.split(";")[0] for h in await again.migrator.history()] == ["created Blog"]
+        assert again.secret() != old_secret
+    finally:
+        await again.close()

@@ -108,13 +108,17 @@ def statements(plan: MigrationPlan, d: Dialect) -> list[tuple[str, list[Any]]]:
 
 
 INDEX_PREFIX = "CREATE INDEX IF NOT EXISTS "
+DROP_INDEX_PREFIX = "DROP INDEX IF EXISTS "
 
 
 def needed(plan: MigrationPlan, statements: list[tuple[str, list[Any]]],
            existing_indexes: set[str]) -> list[tuple[str, list[Any]]]:
     """Of ``statements(plan, d)``, those that change something: indexes that exist already and an
     unchanged description are left out (an empty list: nothing to apply)."""
-    keep = [(sql, params) for sql, params in statements[:-1] if not _exists(index_name(sql), existing_indexes)]
+    # Indexes dropped for a column whose type changes are made again (see _model_statements).
+    dropped = {sql[len(DROP_INDEX_PREFIX):] for sql, _ in statements if sql.startswith(DROP_INDEX_PREFIX)}
+    keep = [(sql, params) for sql, params in statements[:-1]
+            if not _exists(index_name(sql), existing_indexes) or _quoted_index(sql) in dropped]
     if keep or plan.old != plan.new or plan.report.changed:
         keep.append(statements[-1])   # the new description
     return keep
@@ -131,6 +135,10 @@ def index_name(sql: str) -> str | None:
         return None
     quoted = sql[len(INDEX_PREFIX):].split(" ON ", 1)[0]
     return quoted[1:-1].replace('""', '"')
+
+
+def _quoted_index(sql: str) -> str:
+    return sql[len(INDEX_PREFIX):].split(" ON ", 1)[0] if sql.startswith(INDEX_PREFIX) else ""
 
 
 def _exists(name: str | None, existing: set[str]) -> bool:
@@ -170,7 +178,9 @@ def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tup
                 out.append(f"ALTER TABLE {table} ADD COLUMN {column}{default}")
                 plan.report.added_fields.append(f"{model.name}.{f.name}")
             elif old[f.name] != storage_signature(f) and not is_relaxation(old[f.name], storage_signature(f)):
-                # Only reached when destructive changes were allowed: the old values are dropped.
+                # Only reached when destructive changes were allowed: the old values are dropped. The
+                # column's indexes go first (SQLite refuses to drop an indexed column) and are made again below.
+                out += [f"DROP INDEX IF EXISTS {d.quote(name)}" for name in _indexes_on(plan.schema, model, f.name)]
                 out.append(f"ALTER TABLE {table} DROP COLUMN {d.quote(f.name)}")
                 out.append(f"ALTER TABLE {table} ADD COLUMN {column}")
                 plan.report.added_fields.append(f"{model.name}.{f.name}")
@@ -181,6 +191,18 @@ def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tup
         cols = ", ".join(d.quote(c) for c in (ix.partition_key, *ix.sort_keys))
         out.append(f"CREATE INDEX IF NOT EXISTS {d.quote(f'{model.name}__{ix.name}')} ON {table} ({cols})")
     return [(sql, []) for sql in out]
+
+
+def _indexes_on(schema: Schema, model: Model, column: str) -> list[str]:
+    """The names of the indexes this schema declares on ``model`` that hold ``column``."""
+    names = [f"{model.name}__{ix.name}" for ix in model.indexes if column in (ix.partition_key, *ix.sort_keys)]
+    for parent in schema.models.values():
+        for f in parent.fields.values():
+            rel = f.relation
+            if rel is not None and not rel.parent_holds_key and rel.related_model == model.name \
+                    and column in rel.references:
+                names.append(f"{model.name}__ref__{'_'.join(rel.references)}")
+    return names
 
 
 def _reference_indexes(schema: Schema, d: Dialect) -> list[tuple[str, list[Any]]]:

@@ -19,6 +19,7 @@ from cove.schema.model import Schema
 from cove.store import BackendError, open_backend
 from cove.store.base import (
     DatabaseUnavailable,
+    InvalidFilter,
     KeyCondition,
     ListRequest,
     RelatedRequest,
@@ -338,6 +339,22 @@ async def test_nul_is_refused_in_text_and_kept_in_lists(backend: PostgresBackend
         await backend.transfer.insert_records([(Post, {"id": "q", "createdAt": T, "updatedAt": T}),
                                                (Post, {"id": "q\x00", "createdAt": T, "updatedAt": T})])
     assert await backend.records.count(Post) == 1
+
+
+async def test_operands_keep_their_type(backend: PostgresBackend, schema: Schema) -> None:
+    """Left to the driver, 2.5 bound for a BIGINT column would become 2: operands are typed by value."""
+    Post = schema.models["Post"]
+    await backend.records.create(Post, {"id": "p", "rank": 2, "score": 2.0, "createdAt": T, "updatedAt": T}, None)
+
+    async def ids(flt: dict[str, object]) -> list[str]:
+        return [r["id"] for r in (await backend.records.list(ListRequest(Post, filter=flt))).items]
+
+    assert await ids({"rank": {"eq": 2.5}}) == [] and await ids({"rank": {"lt": 2.5}}) == ["p"]
+    assert await ids({"rank": {"eq": 2.0}}) == ["p"] and await ids({"score": {"eq": 2}}) == ["p"]
+    assert await ids({"rank": {"between": [1.5, 2.5]}}) == ["p"] and await ids({"rank": {"gt": 2.5}}) == []
+    for wrong in ({"title": {"eq": 5}}, {"rank": {"eq": "2"}}, {"draft": {"gt": 1}}, {"tags": {"contains": {"a": 1}}}):
+        with pytest.raises(InvalidFilter, match="an operand does not fit the field's values"):
+            await ids(wrong)
 
 
 # -- transfer -------------------------------------------------------------------------------------

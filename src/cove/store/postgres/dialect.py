@@ -147,7 +147,7 @@ class PostgresDialect(Dialect):
             return DatabaseUnavailable(f"The database at {self.where} is unavailable ({_reason(exc)}); "
                                        "retry the request")
         if isinstance(exc, (asyncpg.UndefinedFunctionError, asyncpg.InvalidTextRepresentationError,
-                            asyncpg.DataError)) and not isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+                            asyncpg.IndeterminateDatatypeError, asyncpg.DatatypeMismatchError, asyncpg.DataError)) and not isinstance(exc, asyncpg.NumericValueOutOfRangeError):
             # An operand of another type than the field's (e.g. a number for a text field), which the
             # GraphQL layer never sends; the driver's words stay out of the answer.
             return InvalidFilter("Unable to process the filter expression: an operand does not fit the "

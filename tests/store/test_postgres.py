@@ -176,7 +176,7 @@ async def test_the_backend_recovers_when_the_database_comes_back(proxy: Proxy) -
     await backend.migrator.apply_schema(schema)
     await backend.records.create(Post, {"id": "p1", "createdAt": T, "updatedAt": T}, None)
     await proxy.stop()
-    for attempt in range(3):   # every call fails the same way while the database is gone
+    for _ in range(3):   # every call fails the same way while the database is gone
         with pytest.raises(DatabaseUnavailable, match=f"127.0.0.1:{proxy.port}"):
             await backend.records.get(Post, {"id": "p1"})
     with pytest.raises(DatabaseUnavailable):

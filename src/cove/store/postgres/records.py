@@ -118,7 +118,7 @@ class PostgresRecords:
         if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list
             parent = request.parents[0]
             alone = ListRequest(request.model, filter=request.filter, limit=request.limit,
-                                descending=request.descending, extra_equals=dict(zip(request.references, parent)))
+                                descending=request.descending, extra_equals=dict(zip(request.references, parent, strict=True)))
             return {parent: await self.list(alone)}
         lay = self._layouts[request.model.name]
         pages = {parent: Page([], None) for parent in request.parents}

@@ -70,7 +70,7 @@ def _get_many_arrays(lay: Layout, keys: Sequence[tuple[Any, ...]]) -> Statement:
     d = lay.dialect
     params: list[Any] = []
     arrays = [f"{d.param(params, list(column))}::{d.array_type(lay.fields[name])}"
-              for name, column in zip(lay.identifier, zip(*keys))]
+              for name, column in zip(lay.identifier, zip(*keys, strict=True), strict=True)]
     if len(arrays) == 1:
         return f"{lay.select} WHERE {d.quote(lay.identifier[0])} = ANY({arrays[0]})", params
     columns = ", ".join(d.quote(c) for c in lay.identifier)
@@ -170,7 +170,7 @@ def _list_related_lateral(lay: Layout, request: RelatedRequest) -> ListStatement
     names = [f"_cove_ref{i}" for i in range(len(request.references))]
     arrays = ", ".join(f"{d.param(params, [parent[i] for parent in request.parents])}::"
                        f"{d.array_type(lay.fields[column])}" for i, column in enumerate(request.references))
-    where = " AND ".join(f"{d.quote(c)} = _cove_keys.{n}" for c, n in zip(request.references, names))
+    where = " AND ".join(f"{d.quote(c)} = _cove_keys.{n}" for c, n in zip(request.references, names, strict=True))
     if request.filter:
         where += " AND " + lay.filters.compile(request.filter, params)
     limit = d.param(params, request.limit + 1)

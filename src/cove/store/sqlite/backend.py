@@ -13,13 +13,13 @@ from cove.schema.model import Schema
 
 from ..base import AppliedMigration, Backend, MigrationReport
 from ..sql import meta, migrate
-from ..sql.queries import Statement
 from ..sql.dialect import SQLITE
 from ..sql.layout import Layout
+from ..sql.queries import Statement
 from ..sql.tokens import NextTokens
 from .connection import Checkpointer, WriterLock, connect, transaction
-from .keys import SQLiteKeys
 from .identity import SQLiteIdentityStore
+from .keys import SQLiteKeys
 from .records import SQLiteRecords
 from .transfer import SQLiteTransfer
 

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 
@@ -83,6 +84,23 @@ def test_bad_urls_get_one_clear_line(url: str, message: str) -> None:
     with pytest.raises(BackendError) as caught:
         open_backend(url)
     assert message in str(caught.value) and PASSWORD not in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_a_hostile_schema_name_is_only_a_name() -> None:
+    name = f'Cove "{uuid.uuid4().hex[:6]}"; DROP SCHEMA public --'
+    backend = open_backend(SERVER_URL + ("&" if "?" in SERVER_URL else "?") + "pool_size=1&schema="
+                           + urllib.parse.quote(name))
+    admin = await server_connection()
+    try:
+        await backend.migrator.apply_schema(contract_schema())
+        assert backend.description.endswith(f"(schema {name})")
+        tables = await admin.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = $1", name)
+        assert {"Post", "_cove_meta", "_cove_migrations"} <= {row[0] for row in tables}
+        assert await admin.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'public'") == 1
+    finally:
+        await backend.close()
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{name.replace(chr(34), chr(34) * 2)}" CASCADE')
+        await admin.close()
 
 
 def test_a_backend_never_shows_its_password() -> None:

@@ -63,6 +63,7 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     positional_params = False
     array_params = True           # a key set is passed as arrays (one statement text whatever its size)
+    index_holds_key = True        # as SQLite's WITHOUT ROWID indexes hold the key: pages walk the index
     text_holds_nul = False
     text_type = 'TEXT COLLATE "C"'
 

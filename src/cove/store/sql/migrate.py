@@ -7,7 +7,7 @@ the row counts the plan asks for, ``check`` refuses a destructive change unless 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,9 +188,17 @@ def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tup
         out += [f"ALTER TABLE {table} DROP COLUMN {d.quote(name)}" for name in old if name not in kept]
     # Indexes: secondary indexes and the foreign keys has_many/has_one look children up by.
     for ix in model.indexes:
-        cols = ", ".join(d.quote(c) for c in (ix.partition_key, *ix.sort_keys))
+        cols = ", ".join(d.quote(c) for c in _index_columns(d, model, (ix.partition_key, *ix.sort_keys)))
         out.append(f"CREATE INDEX IF NOT EXISTS {d.quote(f'{model.name}__{ix.name}')} ON {table} ({cols})")
     return [(sql, []) for sql in out]
+
+
+def _index_columns(d: Dialect, model: Model, columns: Sequence[str]) -> list[str]:
+    """An index's columns; with ``d.index_holds_key``, the primary key's follow (as in a SQLite
+    WITHOUT ROWID table's indexes), so a page in key order is an index walk that stops at its limit."""
+    if not d.index_holds_key:
+        return list(columns)
+    return [*columns, *(k for k in model.identifier if k not in columns)]
 
 
 def _indexes_on(schema: Schema, model: Model, column: str) -> list[str]:
@@ -213,7 +221,7 @@ def _reference_indexes(schema: Schema, d: Dialect) -> list[tuple[str, list[Any]]
             if rel is None or rel.parent_holds_key:
                 continue
             child = schema.models[rel.related_model]
-            cols = ", ".join(d.quote(c) for c in rel.references)
+            cols = ", ".join(d.quote(c) for c in _index_columns(d, child, rel.references))
             name = d.quote(f"{child.name}__ref__{'_'.join(rel.references)}")
             out.append((f"CREATE INDEX IF NOT EXISTS {name} ON {d.quote(child.name)} ({cols})", []))
     return out

@@ -382,7 +382,7 @@ async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path)
     from cove.identity.services import open_user_pool
 
     try:
-        pool = await open_user_pool(store, data_dir, args.region)
+        pool = await open_user_pool(store, args.region)
         if args.users_command == "add":
             problem = await _unknown_groups(store, args.group or [])
             if problem is not None:

@@ -258,7 +258,7 @@ def open_identity(options: ServerOptions, schema: Schema, url: str, store: Ident
         await store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
         # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
         return await IdentityServices.open(
-            store, options.data_dir, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
+            store, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
             auto_confirm=not (options.print_codes or options.production),
             on_send_code=print_code if options.print_codes or not options.production else None,
             smtp=smtp, limits=AuthLimits.parse(options.auth_limits))

@@ -69,6 +69,24 @@ async def open_identity_store(name: str, folder: Path) -> AsyncIterator[Identity
         raise AssertionError(f"no identity store for backend {name!r}")
 
 
+async def raw_execute(store: IdentityStore, sql: str, *args: object) -> None:
+    """Run SQL (``$1`` placeholders) on ``store``'s database behind its back, as another program would."""
+    name, location = _where[id(store)]
+    if name == "sqlite":
+        import re
+        import sqlite3
+
+        conn = sqlite3.connect(location, isolation_level=None)
+        try:
+            conn.execute(re.sub(r"\$(\d+)", r"?\1", sql), args)   # ?NNN: numbered, as $N
+        finally:
+            conn.close()
+        return
+    assert isinstance(store, PostgresIdentityStore)
+    async with store._connection() as conn:
+        await conn.execute(sql, *args)
+
+
 @asynccontextmanager
 async def second_store(store: IdentityStore, folder: Path) -> AsyncIterator[IdentityStore]:
     """Another process's store on the same database as ``store`` (made by ``open_identity_store``)."""

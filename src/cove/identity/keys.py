@@ -84,6 +84,7 @@ class KeyRing:
         self._parsed: dict[tuple[str, str], SigningKey | None] = {}   # (kid, pem) -> key; None: unusable
         self._loaded_at = float("-inf")            # time.monotonic() when the last load began
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._unretired_rows = 0                   # as last read, usable or not
 
     @classmethod
     async def open(cls, store: IdentityStore, *, token_lifetime: float = 3600.0) -> KeyRing:
@@ -98,8 +99,12 @@ class KeyRing:
         """No usable key may sign: add one (the first, race-free; or, when the unretired ones are
         unusable, a rotation that retires them)."""
         new = await asyncio.to_thread(new_stored_key)
-        if any(k.retired_at is None for k in await self.store.signing_keys()):
-            await self.store.add_signing_key(new, retire_others=True)
+        # Decide on one fresh read: another process may have just added a usable key.
+        await self.load()
+        if self._signer() is not None:
+            return
+        if self._unretired_rows:
+            await self.store.add_signing_key(new, retire_others=True)   # they are all unusable: replace them
         else:
             await self.store.add_first_signing_key(new)   # False: another process's came first; use it
         await self.load()
@@ -110,7 +115,9 @@ class KeyRing:
         """Read the keys again (parsing only the ones not seen before)."""
         self._loaded_at = time.monotonic()
         usable = []
-        for stored in await self.store.signing_keys():
+        rows = await self.store.signing_keys()
+        self._unretired_rows = sum(1 for k in rows if k.retired_at is None)
+        for stored in rows:
             cache_key = (stored.kid, stored.pem)
             if cache_key not in self._parsed:
                 self._parsed[cache_key] = _parse(stored)

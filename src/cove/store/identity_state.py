@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+CONSOLE_SECRET = "console_session_secret"   # the meta key of the console's session-cookie secret
 
 
 @dataclass

@@ -25,6 +25,7 @@ import orjson
 
 from cove.private_files import private_database
 from cove.store.identity_state import (
+    CONSOLE_SECRET,
     ConsoleAdmin,
     DuplicateUser,
     Group,
@@ -115,7 +116,6 @@ _IAM_COLUMNS = "access_key_id, secret_access_key, description, created_at, revok
 _KEY_COLUMNS = "kid, pem, created_at, retired_at"
 # Set once the PEM files older versions kept in <data_dir>/keys were copied into the database.
 KEY_FILES_IMPORTED = "signing_key_files_imported"
-CONSOLE_SECRET = "console_session_secret"   # the meta key of the console's session-cookie secret
 _log = logging.getLogger("cove.identity")
 
 

@@ -24,6 +24,7 @@ from cove.store.identity_state import (
     StoredSigningKey,
     User,
 )
+from cove.store.postgres.identity import PostgresIdentityStore
 from cove.store.sqlite.identity import SQLiteIdentityStore
 
 pytestmark = pytest.mark.anyio
@@ -414,3 +415,49 @@ async def test_console_admins_are_set_listed_and_deleted(backend: IdentityStore)
     assert await backend.delete_console_admin("root") is True
     assert await backend.delete_console_admin("root") is False
     assert [a.username for a in await backend.console_admins()] == ["alice"]
+
+
+# -- PostgreSQL: a database that cannot be reached ------------------------------------------------------
+
+async def test_postgres_unreachable_is_database_unavailable_naming_the_host_not_the_password() -> None:
+    import asyncpg
+
+    from cove.store.base import DatabaseUnavailable
+    from cove.store.postgres.identity import PostgresIdentityStore
+
+    async def dead_pool() -> asyncpg.Pool:   # nothing listens on port 1
+        return await asyncpg.create_pool("postgresql://cove:s3cret-pw@127.0.0.1:1/test", min_size=1, max_size=1,
+                                         timeout=2)
+
+    store = PostgresIdentityStore(dead_pool, where="127.0.0.1:1")
+    for call in (store.find_user("ada"), store.meta("k", lambda: "v"), store.signing_keys(),
+                 store.create_user(user("ada"))):
+        with pytest.raises(DatabaseUnavailable) as caught:
+            await call
+        assert "127.0.0.1:1" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+async def test_postgres_a_killed_connection_never_surfaces_as_a_driver_error(tmp_path: Path) -> None:
+    import asyncpg
+    from pg_support import SERVER_URL
+
+    from cove.store.base import DatabaseUnavailable
+
+    async with open_identity_store("postgres", tmp_path) as store:
+        assert isinstance(store, PostgresIdentityStore)
+        await store.create_user(user("ada"))
+        async with store._connection() as conn:
+            pid = conn.get_server_pid()
+        killer = await asyncpg.connect(SERVER_URL)
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        outcomes = []
+        for _ in range(3):
+            try:
+                found = await store.find_user("ada")
+                outcomes.append(found is not None and found.username == "ada")
+            except DatabaseUnavailable:
+                outcomes.append("unavailable")
+        assert outcomes[-1] is True and set(outcomes) <= {True, "unavailable"}, outcomes

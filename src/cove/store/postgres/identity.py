@@ -136,11 +136,12 @@ def _iam(row: asyncpg.Record) -> IamKey:
 
 
 class PostgresIdentityStore:
-    """``pool()`` returns the running event loop's pool (the backend's); this store never closes it."""
+    """``pool()`` returns the running event loop's pool (the backend's); this store never closes it.
+    ``where`` (host:port) is named when the database cannot be reached."""
 
-    def __init__(self, pool: PoolSource, *, where: str = "the database") -> None:
+    def __init__(self, pool: PoolSource, *, where: str | None = None) -> None:
         self._pool = pool
-        self._where = where          # host:port, for DatabaseUnavailable's message
+        self._where = f" at {where}" if where else ""   # host:port, for DatabaseUnavailable's message
         self._tables_made = False
 
     async def close(self) -> None:
@@ -159,8 +160,7 @@ class PostgresIdentityStore:
         except asyncpg.CharacterNotInRepertoireError:
             raise ValueError("PostgreSQL text cannot hold NUL characters (\\x00)") from None
         except _CONNECTION_ERRORS as exc:
-            raise DatabaseUnavailable(f"PostgreSQL at {self._where} is unavailable "
-                                      f"({type(exc).__name__})") from None
+            raise DatabaseUnavailable(f"PostgreSQL{self._where} is unavailable ({type(exc).__name__})") from None
 
     async def _make_tables(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():

@@ -117,7 +117,7 @@ _KEY_COLUMNS = "kid, pem, created_at, retired_at"
 _ADMIN_COLUMNS = "username, password_hash, created_at"
 
 # Errors that mean the server or the connection is gone (not a bad statement).
-_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,   # incl. ConnectionDoesNotExistError
                       asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -117,8 +117,11 @@ _KEY_COLUMNS = "kid, pem, created_at, retired_at"
 _ADMIN_COLUMNS = "username, password_hash, created_at"
 
 # Errors that mean the server or the connection is gone (not a bad statement).
+# InternalClientError: the driver's protocol state is broken, as when the server ends a connection
+# while the pool hands it out ("cannot switch to state ..."); that connection must not be reused.
 _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,   # incl. ConnectionDoesNotExistError
-                      asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError)
+                      asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+                      asyncpg.InternalClientError)
 
 
 def _nul(*values: Any) -> bool:
@@ -154,9 +157,16 @@ class PostgresIdentityStore:
         try:
             pool = await self._pool()
             async with pool.acquire() as conn:
-                if not self._tables_made:
-                    await self._make_tables(conn)
-                yield conn
+                try:
+                    if not self._tables_made:
+                        await self._make_tables(conn)
+                    yield conn
+                except _CONNECTION_ERRORS:
+                    # Never reuse it: the pool opens a new one in its place (a connection the server
+                    # closed was already taken back by the pool, which then refuses the call).
+                    with suppress(asyncpg.InterfaceError):
+                        conn.terminate()
+                    raise
         except asyncpg.CharacterNotInRepertoireError:
             raise ValueError("PostgreSQL text cannot hold NUL characters (\\x00)") from None
         except _CONNECTION_ERRORS as exc:

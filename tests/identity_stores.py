@@ -33,6 +33,8 @@ async def postgres_store(url: str, *, max_size: int = 4) -> AsyncIterator[Postgr
     setup = await asyncpg.connect(server)
     try:
         await setup.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except asyncpg.UniqueViolationError:
+        pass   # processes starting together: another one created it at the same moment
     finally:
         await setup.close()
     pool = await asyncpg.create_pool(server, server_settings={"search_path": schema}, min_size=1,

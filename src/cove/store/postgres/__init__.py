@@ -1,1 +1,1 @@
-"""The PostgreSQL backend (asyncpg): records, migrations, API keys and transfers in one schema."""
+"""The PostgreSQL backend (asyncpg): connections, the dialect, records, migrations, API keys, transfers and the identity state, in one schema."""

@@ -538,6 +538,7 @@ def main() -> int:
     ap.add_argument("--pool-size", type=int, default=10, help="database connections per server process (default 10)")
     ap.add_argument("--record", action="store_true", help="write the PostgreSQL section of bench/results.md")
     ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
+    ap.add_argument("--note", default="", help="a sentence to record with the figures (e.g. which build of Cove)")
     args = ap.parse_args()
 
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]

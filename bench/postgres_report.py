@@ -17,6 +17,7 @@ MIN_VS_POSTGRAPHILE = 1.3
 MIN_VS_LIMIT = 0.7
 MAX_P99_MS = 20.0
 MAX_GROWTH = 1.5
+NOISY_CORES = 0.2   # other work on the machine (median, in cores) above which a recorded run says it is noisy
 
 
 @dataclass
@@ -148,6 +149,15 @@ def write_section(passes: list[Pass], context: dict[str, Any], invalid: bool) ->
         lines += ["> **INVALID RUN**: " + "; ".join(problems(passes)[:5]) + ". These figures must not be quoted.", ""]
     if context.get("layout_note"):
         lines += [f"> {context['layout_note']}.", ""]
+    measured = [x for p in passes for x in p.results if x.phase != "warm-up"]
+    others = sorted(x.others_cores for x in measured)
+    if others and others[len(others) // 2] > NOISY_CORES:
+        lines += [f"> **Noisy machine**: other work used {others[len(others) // 2]:.2f} cores (median; "
+                  f"{others[0]:.2f} to {others[-1]:.2f}) of the {m['nproc']} while these figures were taken, so they "
+                  "are far below what the servers do on a quiet machine, and the ratios between servers move "
+                  "from run to run. Server CPU per request moves least. Re-run on a quiet machine before quoting.", ""]
+    if a.get("note"):
+        lines += [f"> {a['note']}", ""]
     lines += [
         f"- Date: {context['date']}; Cove revision {context['revision']}",
         f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, Linux {m['kernel']}; Python {m['python']}, "

@@ -288,15 +288,16 @@ async def backend_pids(url: str, application_name: str) -> list[int]:
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu(pids: list[int]) -> float:
-    total = 0.0
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each process that still runs."""
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
+        out[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return out
 
 
 def machine_busy() -> float:
@@ -412,13 +413,16 @@ def run_workload(target: Target, server: harness.Server, w: str, seconds: int, i
     script.write_text(harness.lua_script(w, headers, parts, slots, expectations(target.dialect, w), ids_file, seed))
     wrk_args = argparse.Namespace(threads=args.threads, connections=args.connections, duration=seconds,
                                   timeout=args.timeout)
-    pids = backend_pids_sync(args.database_url, target.application_name)
     server_before = harness.server_cpu_seconds(server.proc.pid)
-    db_before, busy_before, t0 = process_cpu(pids), machine_busy(), time.monotonic()
+    db_before = process_cpu(backend_pids_sync(args.database_url, target.application_name))
+    busy_before, t0 = machine_busy(), time.monotonic()
     _, res = harness.run_wrk(w, target.url, script, wrk_args)
     wall = time.monotonic() - t0
     server_cpu = harness.server_cpu_seconds(server.proc.pid) - server_before
-    db_cpu = process_cpu(pids) - db_before
+    # A pool grows on demand: a backend that appeared during the workload counts from zero.
+    db_after = process_cpu(backend_pids_sync(args.database_url, target.application_name))
+    pids = list(db_after)
+    db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
     busy = machine_busy() - busy_before
     (OUT_DIR / f"{target.name}-{label}-{w}.wrk.txt").write_text(res.raw)
     n = max(res.requests, 1)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import DATABASE_URL_HELP, database_args, existing_data, fail, opened
+from .common import database_args, existing_data, fail, opened
 
 if TYPE_CHECKING:
     from cove.store.identity_state import IdentityStore
@@ -60,9 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> lis
 
 def add_console_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="administrators of the web console that `cove serve --console` serves")
-    console.add_argument("--data-dir", type=Path, default=Path(".cove"),
-                         help="the data dir of the server that serves the console (default .cove/)")
-    console.add_argument("--database-url", default=None, metavar="URL", help=DATABASE_URL_HELP)
+    database_args(console, create=False)
     csub = console.add_subparsers(dest="console_command", required=True)
     cadd = csub.add_parser("create-admin", help="create an administrator, or set an existing one's password")
     cadd.add_argument("name", help="the name to sign in with")
@@ -70,6 +68,8 @@ def add_console_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     csub.add_parser("list-admins", help="list administrators")
     cdel = csub.add_parser("delete-admin", help="delete an administrator (their sessions end at once)")
     cdel.add_argument("name", help="the administrator's name")
+    for command in csub.choices.values():
+        database_args(command, repeated=True, create=False)
     console.set_defaults(func=cmd_console)
     return console
 
@@ -198,6 +198,9 @@ def cmd_console(args: argparse.Namespace) -> int:
     from cove.console import AdminStore
 
     if args.database_url:
+        from cove.server.database import check_database_url
+
+        check_database_url(args.database_url)
         return fail("console administrators are kept in the data dir's SQLite database; run `cove console` "
                     "without --database-url where `cove serve --console` keeps its data dir")
     admins = AdminStore(Path(args.data_dir) / "data.sqlite")

@@ -524,7 +524,7 @@ def run_sandbox(options: ServerOptions) -> int:
         _say(f"  Data              {sandbox.backend.description}")
         if options.metrics_port is not None:
             _say(f"  Metrics           http://{options.metrics_host}:{options.metrics_port}/metrics")
-        if sandbox.app.realtime.broker is not None:
+        if sandbox.app.realtime.broker is not None and not sandbox.app.realtime.broker.local:
             _say(f"  Events            {sandbox.app.realtime.broker.description}")
         if sandbox.tls is not None:
             from .tls import trust_hint

@@ -572,9 +572,6 @@ def run_serve(options: ServerOptions) -> int:
         return run_sandbox(options)
     started = time.perf_counter()
     configure_logging(options.log_format, options.log_level)
-    events = options.events_url()
-    if events and not _broker_reachable(events):
-        return 1  # said once here, rather than once by every worker
     sockets = [_bind(options.host, options.port, reuse_port=True) for _ in range(options.workers)]
     if options.port == 0:
         options.port = sockets[0].getsockname()[1]
@@ -587,6 +584,9 @@ def run_serve(options: ServerOptions) -> int:
         _fail(str(exc))
         return 1
     asyncio.run(sandbox.backend.close())
+    events = options.events_url()
+    if events and not _broker_reachable(events):
+        return 1  # said once here, rather than once by every worker
     children: list[int] = []
     for i in range(options.workers):
         pid = os.fork()

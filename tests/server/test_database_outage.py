@@ -19,7 +19,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from authkit import sign_in, sign_up_and_in
+from authkit import PASSWORD, sign_in
 from conftest import EXAMPLES, Sandbox, free_port, start_sandbox
 from pg_support import fresh_postgres_url
 from realtime_support import Raw
@@ -138,7 +138,10 @@ def test_a_database_outage_gives_appsync_errors_and_the_server_recovers(tmp_path
     box = start_sandbox(tmp_path, EXAMPLES / "auth_schema.py", "--database-url", url, command="serve")
     try:
         assert any("Events            PostgreSQL LISTEN/NOTIFY" in line for line in box.lines), box.lines
-        sign_up_and_in(box, "ann@example.com")
+        added = subprocess.run([sys.executable, "-m", "cove", "users", "add", "ann@example.com", "--password",
+                                PASSWORD, "--database-url", url], capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0, added.stderr
+        assert "IdToken" in sign_in(box, "ann@example.com")
         assert box.gql(CREATE).get("errors") is None
         assert ready(box).status_code == 200, ready(box).text
 

@@ -18,6 +18,7 @@ from pg_support import fresh_postgres_url
 from realtime_support import Raw, create_todo, on_create
 
 SECRET = "s3cr3t-pw"
+FIELDS = "id content"   # of the bundled example's Todo
 
 # Every command that touches data, with what it needs besides the URL.
 DATA_COMMANDS = [
@@ -145,8 +146,8 @@ def test_postgresql_holds_everything_and_carries_the_events(tmp_path: Path) -> N
         # An event made through one server reaches a subscriber of the other.
         listener = Raw(second)
         listener.init()
-        listener.subscribe("s", on_create())
-        made = create_todo(first, content="across")
+        listener.subscribe("s", on_create(FIELDS))
+        made = create_todo(first, FIELDS, content="across")
         event = listener.expect("data")
         assert event["payload"]["data"]["onCreateTodo"]["id"] == made["id"]
         listener.close()
@@ -171,7 +172,8 @@ def test_the_event_channel_differs_per_schema_and_broker_url_wins(tmp_path: Path
         channels = [next(line for line in box.lines if "Events" in line).rsplit("channel", 1)[1].strip()
                     for box in boxes]
         assert channels[0] != channels[1]
-        assert any("Events            redis://127.0.0.1:6379/0" in line for line in redis.lines), redis.lines
+        assert any("Events            Redis pub/sub redis://127.0.0.1:6379/0" in line for line in redis.lines), \
+            redis.lines
     finally:
         for box in [*boxes, redis]:
             box.stop()
@@ -180,7 +182,7 @@ def test_the_event_channel_differs_per_schema_and_broker_url_wins(tmp_path: Path
 def test_reset_all_drops_the_database_and_reset_keeps_users(tmp_path: Path) -> None:
     url = fresh_postgres_url("reset")
     box = start_sandbox(tmp_path, None, "--database-url", url)
-    create_todo(box, content="old")
+    create_todo(box, FIELDS, content="old")
     first_key = box.api_key
     box.stop()
     again = start_sandbox(tmp_path, None, "--database-url", url, "--reset-all")

@@ -209,3 +209,4 @@ def test_cove_users_works_on_the_database(tmp_path: Path) -> None:
         assert "IdToken" in json.dumps(sign_in(box, "ann@example.com"))
     finally:
         box.stop()
+

@@ -406,7 +406,10 @@ async def _connect_serving(backend: Backend, options: ServerOptions) -> bool:
 def _events_description(url: str | None) -> str:
     from cove.broker import redact
 
-    return redact(url) if url else "in-process (one server process)"
+    if not url:
+        return "in-process (one server process)"
+    kind = "PostgreSQL LISTEN/NOTIFY" if url.split(":", 1)[0].lower() in ("postgres", "postgresql") else "Redis pub/sub"
+    return f"{kind} {redact(url)}"
 
 
 async def _start_realtime(app: CoveApp) -> bool:

@@ -108,6 +108,23 @@ def test_backup_and_restore_refuse_a_postgresql_url_in_one_line(tmp_path: Path) 
     assert_one_line_error(restore, "pg_dump", "cove export")
 
 
+def test_url_helpers_hide_the_password_and_strip_coves_parameters() -> None:
+    from cove.server.database import DatabaseError, check_database_url, libpq_url, redact_url, scrub
+
+    assert redact_url(f"postgresql://app:{SECRET}@h:5432/db") == "postgresql://app:***@h:5432/db"
+    assert SECRET not in redact_url(f"postgresql://app:{SECRET}@h:notaport/db")   # unparsable, still hidden
+    assert SECRET not in scrub(f"login for app:{SECRET} failed\n  at h", f"postgresql://app:{SECRET}@h/db")
+    assert libpq_url("postgresql://u@h/db?schema=s&sslmode=require&pool_size=3") == \
+        "postgresql://u@h/db?sslmode=require"
+    for hostile in ("postgresql://u@h/db?schema=a%22b", "postgresql://u@h/db?schema=A", "postgresql://u@h/db\x00",
+                    "postgresql://u@h/db?pool_size=-1", "postgresql://u@h/db?pool_size=1000000000",
+                    "postgresql://u@h/db?schema=" + "s" * 64, "postgresql://u@h:99999/db", "ftp://u@h/db"):
+        with pytest.raises(DatabaseError):
+            check_database_url(hostile)
+    check_database_url("postgres://u:p@h:5432/db?schema=shop_2&pool_size=20&sslmode=require")
+    check_database_url("sqlite:///var/lib/cove/data.sqlite")
+
+
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
 def _closed_port() -> int:

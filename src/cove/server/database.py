@@ -55,7 +55,7 @@ def scrub(message: str, url: str | None) -> str:
     return " ".join(message.split())
 
 
-def where(url: str) -> str:
+def host_and_port(url: str) -> str:
     """``host:port`` of a database URL, for messages (libpq's defaults when the URL leaves them out)."""
     try:
         parts = urlsplit(url)
@@ -105,17 +105,6 @@ def libpq_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
-def database_location(data_dir: Path, database_url: str | None) -> str | Path:
-    return database_url if database_url else data_dir
-
-
-def describe_location(data_dir: Path, database_url: str | None) -> str:
-    """Where a command would look, for messages, before anything is opened."""
-    if database_url:
-        return redact_url(database_url)
-    return str(Path(data_dir) / "data.sqlite")
-
-
 def open_database(data_dir: Path, database_url: str | None, *, create: bool = True,
                   synchronous: str = "NORMAL") -> Backend:
     """The backend of ``--database-url`` or, without one, of the data dir; no I/O yet (see ``connect``).
@@ -123,7 +112,7 @@ def open_database(data_dir: Path, database_url: str | None, *, create: bool = Tr
     if database_url:
         check_database_url(database_url)
     try:
-        return open_backend(database_location(data_dir, database_url), create=create, synchronous=synchronous)
+        return open_backend(database_url or data_dir, create=create, synchronous=synchronous)
     except (BackendError, ValueError) as exc:
         raise DatabaseError(scrub(str(exc), database_url)) from None
 
@@ -139,7 +128,7 @@ async def connect(backend: Backend, database_url: str | None = None) -> None:
         # A driver's own error (OSError, asyncpg's), should one slip through the backend.
         if not isinstance(exc, (OSError, ValueError)) and not type(exc).__module__.startswith("asyncpg"):
             raise
-        target = where(database_url) if database_url else backend.description
+        target = host_and_port(database_url) if database_url else backend.description
         raise DatabaseError(f"cannot open the database at {target}: {scrub(str(exc), database_url)}") from None
 
 

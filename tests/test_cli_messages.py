@@ -199,7 +199,7 @@ def test_every_command_that_touches_data_takes_a_database_url() -> None:
     each subcommand, so `cove users --database-url U list` and `cove users list --database-url U` both work."""
     found = {" ".join(path): parser for path, parser, _ in parsers(build_parser())}
     data_commands = ["sandbox", "serve", "keys", "users", "iam", "console", "export", "import", "migrate", "backup",
-                     "restore"]
+                     "restore", "seed"]
     subcommands = [name for name in found if name.split()[0] in ("keys", "users", "iam", "console") and " " in name]
     assert len(subcommands) >= 10
     for name in data_commands + subcommands:

@@ -133,7 +133,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from cove.seed import SeedError, run_seed
 
     try:
-        run_seed(args.file, args.outputs, args.data_dir)
+        run_seed(args.file, args.outputs, args.data_dir, args.database_url)
     except SeedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -226,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the running sandbox's outputs file (default ./amplify_outputs.json)")
     seed.add_argument("--data-dir", type=Path, default=Path(".cove"),
                       help="the sandbox's data dir, for the seed's temporary IAM credentials (default .cove/)")
+    seed.add_argument("--database-url", default=None, metavar="URL",
+                      help="the sandbox's --database-url, for the same credentials (instead of --data-dir)")
     seed.set_defaults(func=_cmd_seed)
     console = accounts.add_console_parser(sub)
     migration = migrate.add_parser(sub)
@@ -253,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply_environment(serve, os.environ)
     for management in (keys, users, iam, migration):
         apply_environment(management, os.environ, only=["--data-dir", "--region", "--database-url"])
-    for command in (*transfer, console):  # their --data-dir never had a variable; the database's has
+    for command in (*transfer, console, seed):  # their --data-dir never had a variable; the database's has
         apply_environment(command, os.environ, only=["--database-url"])
     return parser
 

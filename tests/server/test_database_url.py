@@ -227,3 +227,37 @@ def test_cove_users_works_on_the_database(tmp_path: Path) -> None:
     finally:
         box.stop()
 
+
+def _kid(token: str) -> str:
+    import base64
+
+    header = token.split(".", 1)[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_rotate_signing_key_signs_new_tokens_and_old_ones_still_verify(tmp_path: Path, backend: str) -> None:
+    from authkit import sign_in, sign_up_and_in
+
+    # The sandbox's own --data-dir is tmp_path/data; the command names the same data.
+    database = [] if backend == "sqlite" else ["--database-url", fresh_postgres_url("rotate")]
+    where = database or ["--data-dir", str(tmp_path / "data")]
+    schema = EXAMPLES / "auth_schema.py"
+    box = start_sandbox(tmp_path, schema, *database)
+    try:
+        before = sign_up_and_in(box, "ann@example.com")["IdToken"]
+    finally:
+        box.stop()
+    rotated = cove("users", "rotate-signing-key", *where, cwd=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    new_kid = rotated.stdout.split("new signing key ", 1)[1].split(";", 1)[0]
+    assert new_kid != _kid(before)
+    box = start_sandbox(tmp_path, schema, *database, port=box.port)   # the same issuer URL as before
+    try:
+        after = sign_in(box, "ann@example.com")["IdToken"]
+        assert _kid(after) == new_kid
+        for token in (before, after):   # the token signed before the rotation is still accepted
+            answer = box.gql("{ listNotes { items { id } } }", headers={"authorization": token, "x-api-key": None})
+            assert answer.get("errors") is None, answer
+    finally:
+        box.stop()

@@ -40,6 +40,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> lis
     ugroup = usub.add_parser("add-to-group", help="add a user to a group")
     ugroup.add_argument("login", help="email, phone number or username")
     ugroup.add_argument("group", help="a group of define_auth(groups=...)")
+    usub.add_parser("rotate-signing-key",
+                    help="sign new tokens with a new key; tokens signed before still verify until they expire")
     for command in usub.choices.values():
         database_args(command, repeated=True)
     users.set_defaults(func=cmd_users)
@@ -110,7 +112,7 @@ async def _unknown_groups(store: IdentityStore, wanted: list[str]) -> str | None
 def cmd_users(args: argparse.Namespace) -> int:
     if not existing_data(args):
         return 2
-    return asyncio.run(_with_identity(args, lambda store: _users(args, store, Path(args.data_dir))))
+    return asyncio.run(_with_identity(args, lambda store: _users(args, store)))
 
 
 async def _with_identity(args: argparse.Namespace, command: Callable[[IdentityStore], Awaitable[int]]) -> int:
@@ -122,12 +124,12 @@ async def _with_identity(args: argparse.Namespace, command: Callable[[IdentitySt
         await backend.close()
 
 
-async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path) -> int:
+async def _users(args: argparse.Namespace, store: IdentityStore) -> int:
     from cove.identity.cognito_json import CognitoError
     from cove.identity.services import open_user_pool
 
     try:
-        pool = await open_user_pool(store, data_dir, args.region)
+        pool = await open_user_pool(store, args.region)
         if args.users_command == "add":
             problem = await _unknown_groups(store, args.group or [])
             if problem is not None:
@@ -161,6 +163,12 @@ async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path)
                 return 1
             await pool.add_to_group(found.username, args.group)
             print(f"added {args.login} to {args.group}")
+        elif args.users_command == "rotate-signing-key":
+            from cove.identity.keys import RELOAD_EVERY, rotate_signing_key
+
+            key = await rotate_signing_key(store)
+            print(f"new signing key {key.kid}; running servers sign with it within {RELOAD_EVERY:g}s, and tokens "
+                  "signed with the previous keys verify until they expire")
     except CognitoError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -195,37 +203,30 @@ async def _iam(args: argparse.Namespace, store: IdentityStore) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
+    password = args.password if args.console_command == "create-admin" else None
+    if args.console_command == "create-admin" and password is None:
+        import getpass
+
+        password = getpass.getpass(f"Password for {args.name}: ")
+    return asyncio.run(_with_identity(args, lambda store: _console(args, store, password)))
+
+
+async def _console(args: argparse.Namespace, store: IdentityStore, password: str | None) -> int:
     from cove.console import AdminStore
 
-    if args.database_url:
-        from cove.server.database import check_database_url
-
-        check_database_url(args.database_url)
-        return fail("console administrators are kept in the data dir's SQLite database; run `cove console` "
-                    "without --database-url where `cove serve --console` keeps its data dir")
-    admins = AdminStore(Path(args.data_dir) / "data.sqlite")
-    try:
-        if args.console_command == "create-admin":
-            password = args.password
-            if password is None:
-                import getpass
-
-                password = getpass.getpass(f"Password for {args.name}: ")
-            try:
-                admins.set_admin(args.name, password)
-            except ValueError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            print(f"console admin {args.name} saved; sign in at /console of `cove serve --console`")
-        elif args.console_command == "list-admins":
-            for admin in admins.admins():
-                print(f"{admin.username}\tcreated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(admin.created_at))}")
-        elif args.console_command == "delete-admin":
-            if not admins.delete_admin(args.name):
-                print(f"error: no console admin {args.name}", file=sys.stderr)
-                return 1
-            print(f"deleted console admin {args.name}")
-    finally:
-        admins.close()
+    admins = AdminStore(store)
+    if args.console_command == "create-admin":
+        assert password is not None
+        try:
+            await admins.set_admin(args.name, password)
+        except ValueError as exc:
+            return fail(str(exc), 2)
+        print(f"console admin {args.name} saved; sign in at /console of `cove serve --console`")
+    elif args.console_command == "list-admins":
+        for admin in await admins.admins():
+            print(f"{admin.username}\tcreated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(admin.created_at))}")
+    elif args.console_command == "delete-admin":
+        if not await admins.delete_admin(args.name):
+            return fail(f"no console admin {args.name}")
+        print(f"deleted console admin {args.name}")
     return 0
-

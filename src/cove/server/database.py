@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from cove.store import BackendError, is_postgres_url, open_backend
-from cove.store.base import Backend, DatabaseUnavailable
+from cove.store import is_postgres_url, open_backend
+from cove.store.base import Backend, BackendError, DatabaseUnavailable
 
 # Cove's own query parameters of a PostgreSQL URL (see cove.store); the rest are libpq's.
 COVE_PARAMETERS = ("schema", "pool_size")

@@ -165,13 +165,13 @@ class Sandbox:
         self.identity = open_identity(options, self.schema, self.url, self.backend)
         self.app = CoveApp(self.schema, self.backend, options.request_limits(), realtime=options.realtime(),
                            identity=self.identity)
-        attach_console(self.app, options.console, options.data_dir)
+        attach_console(self.app, options.console)
         self.write_outputs()
 
     async def _prepare(self, options: ServerOptions) -> tuple[MigrationReport, str]:
         await options.connect(self.backend)
         if options.reset == "all" and options.database_url:
-            await self.backend.transfer.drop_all()  # type: ignore[attr-defined]
+            await self.backend.transfer.drop_all()
             await options.connect(self.backend)   # Cove's own tables and a new secret, made again
             _say(f"Reset: dropped every table of {self.backend.description} (records, users, keys)")
         report = await self.backend.migrator.apply_schema(self.schema, allow_destructive=options.allow_destructive)
@@ -289,7 +289,7 @@ def open_identity(options: ServerOptions, schema: Schema, url: str, backend: Bac
         await store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
         # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
         return await IdentityServices.open(
-            store, options.data_dir, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
+            store, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
             auto_confirm=not (options.print_codes or options.production),
             on_send_code=print_code if options.print_codes or not options.production else None,
             smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
@@ -655,7 +655,7 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
         return 1
     backend.start_background_work()
     app = CoveApp(schema, backend, options.request_limits(), realtime=options.realtime(), identity=identity)
-    attach_console(app, options.console, options.data_dir)
+    attach_console(app, options.console)
     instrument(app, options, index)
     server = _uvicorn_server(app, options, options.tls_files())
 

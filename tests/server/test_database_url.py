@@ -134,7 +134,7 @@ def _closed_port() -> int:
 def test_a_database_that_is_down_is_named_by_every_command(tmp_path: Path) -> None:
     port = _closed_port()
     url = f"postgresql://app:{SECRET}@127.0.0.1:{port}/app"
-    commands = [c for c in DATA_COMMANDS if c[0] != "console"] + [["sandbox", "--port", str(free_port())]]
+    commands = [*DATA_COMMANDS, ["sandbox", "--port", str(free_port())]]
     for command, result in zip(commands, run_all(commands, url, tmp_path)):
         assert_one_line_error(result, f"127.0.0.1:{port}")
 
@@ -212,7 +212,7 @@ def test_reset_all_drops_the_database_and_reset_keeps_users(tmp_path: Path) -> N
         again.stop()
 
 
-def test_cove_users_works_on_the_database(tmp_path: Path) -> None:
+def test_cove_users_and_console_work_on_the_database(tmp_path: Path) -> None:
     url = fresh_postgres_url("users")
     box = start_sandbox(tmp_path, EXAMPLES / "auth_schema.py", "--database-url", url)
     try:
@@ -224,6 +224,10 @@ def test_cove_users_works_on_the_database(tmp_path: Path) -> None:
         from authkit import sign_in
 
         assert "IdToken" in json.dumps(sign_in(box, "ann@example.com"))
+        admin = cove("console", "create-admin", "root", "--password", "a long admin password", "--database-url", url,
+                     cwd=tmp_path)
+        assert admin.returncode == 0, admin.stderr
+        assert "root" in cove("console", "list-admins", "--database-url", url, cwd=tmp_path).stdout
     finally:
         box.stop()
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from cove.schema.model import Model
-from cove.store.base import Record, RecordStore
+from cove.store.base import ConditionalCheckFailed, Record, RecordStore
 from cove.wire.filters import matches
 from cove.wire.scalars import now_iso
 
@@ -49,10 +49,7 @@ class Writes:
     async def _stored_for_write(self, model: Model, key: dict[str, Any], auth: Decision, denied: str) -> Record:
         stored = await self.store.get(model, key)
         if stored is None:
-            # AppSync's message and type (clients match on them), then the reason in plain words.
-            shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
-            raise FieldError(f"The conditional request failed: no {model.name} record with key {shown}",
-                             "DynamoDB:ConditionalCheckFailedException")
+            raise self._missing(model, key)
         if auth.row_filter is not None and not matches(auth.row_filter, stored, list_fields(model)):
             raise FieldError(denied, "Unauthorized")
         return stored
@@ -67,9 +64,33 @@ class Writes:
             return condition
         return {"and": [condition, auth.row_filter]} if condition else auth.row_filter
 
+    def _needs_stored(self, model: Model, auth: Decision) -> bool:
+        """Whether a rule decides on the record as stored (an owner or group field, a field rule);
+        otherwise an update or delete is one statement, its condition checked by the database."""
+        return auth.row_filter is not None or self.authorizer.has_field_rules(model)
+
+    async def _missing_or(self, model: Model, key: dict[str, Any], failed: ConditionalCheckFailed) -> FieldError:
+        """After a one-statement write found no row: say whether the record is missing (read only now,
+        on the failure path) or its condition failed."""
+        if await self.store.get(model, key) is None:
+            return self._missing(model, key)
+        return FieldError(str(failed), failed.error_type)
+
+    @staticmethod
+    def _missing(model: Model, key: dict[str, Any]) -> FieldError:
+        # AppSync's message and type (clients match on them), then the reason in plain words.
+        shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
+        return FieldError(f"The conditional request failed: no {model.name} record with key {shown}",
+                          "DynamoDB:ConditionalCheckFailedException")
+
     async def update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
         key, changes = self._update_values(model, args["input"])
+        if not self._needs_stored(model, auth):
+            try:
+                return await self.store.update(model, key, changes, self._condition(model, args, identity))
+            except ConditionalCheckFailed as failed:
+                raise await self._missing_or(model, key, failed) from None
         stored = await self._stored_for_write(model, key, auth, denied)
         self._field_guard(model, "update", [k for k in args["input"] if k not in model.identifier], stored, identity)
         if auth.row_filter is not None and not matches(auth.row_filter, {**stored, **changes}, list_fields(model)):
@@ -80,6 +101,11 @@ class Writes:
     async def delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
         key = {k: args["input"][k] for k in model.identifier}
+        if not self._needs_stored(model, auth):
+            try:
+                return await self.store.delete(model, key, self._condition(model, args, identity))
+            except ConditionalCheckFailed as failed:
+                raise await self._missing_or(model, key, failed) from None
         stored = await self._stored_for_write(model, key, auth, denied)
         self._field_guard(model, "delete", [f for f in stored if stored[f] is not None], stored, identity)
         return await self.store.delete(model, key, self._guarded(self._condition(model, args, identity), auth))

@@ -45,7 +45,7 @@ def idp(box: Any, credentials: tuple[str, str] | None = None) -> Any:
 
 def iam_admin(box: Any) -> Any:
     """A cognito-idp client signed with fresh static IAM credentials (`cove iam create`): admin calls."""
-    out = subprocess.run([sys.executable, "-m", "cove", "iam", "--data-dir", str(box.data_dir), "create"],
+    out = subprocess.run([sys.executable, "-m", "cove", "iam", *box.data_args(), "create"],
                          capture_output=True, text=True, check=True).stdout
     values = dict(line.split("=", 1) for line in out.split())
     return idp(box, (values["AWS_ACCESS_KEY_ID"], values["AWS_SECRET_ACCESS_KEY"]))
@@ -119,7 +119,7 @@ class User:
     def __init__(self, box: Any, name: str, groups: tuple[str, ...] = ()) -> None:
         self.box = box
         self.email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
-        cmd = [sys.executable, "-m", "cove", "users", "--data-dir", str(box.data_dir), "add", self.email,
+        cmd = [sys.executable, "-m", "cove", "users", *box.data_args(), "add", self.email,
                "--password", PASSWORD]
         for g in groups:
             cmd += ["--group", g]

@@ -9,6 +9,7 @@ with Cove's client; then one host is SIGKILLed in the middle of a write burst an
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,10 @@ SCHEMA = TESTS / "schemas" / "realtime_schema.py"  # Todo (API key or signed in)
 CREATE = "mutation ($i: CreateTodoInput!) { createTodo(input: $i) { id content } }"
 LIST = ("query ($f: ModelTodoFilterInput, $t: String) { listTodos(filter: $f, limit: 1000, nextToken: $t) "
         "{ items { id content } nextToken } }")
+# The address a load balancer in front of the hosts would answer at: every host is told it (--public-url),
+# so each writes the same outputs and issues tokens under the same issuer, as in production.
+PUBLIC_BASE = "http://cove.example.test"
+PUBLIC_URL = f"{PUBLIC_BASE}/graphql"
 WRITERS_PER_HOST = 2
 BURST_ACKS = 25  # acknowledged writes each writer makes before the kill, and each survivor after it
 
@@ -58,8 +63,18 @@ class Cluster:
         schema = folder / "schema.py"
         if not schema.exists():
             shutil.copy(SCHEMA, schema)  # each host deploys its own copy of the code
-        return start_sandbox(folder, schema, port=port or free_port(), data_dir=folder / "data", command="serve",
-                             database_url=self.database_url)
+        host = start_sandbox(folder, schema, "--public-url", PUBLIC_URL, port=port or free_port(),
+                             data_dir=folder / "data", command="serve", database_url=self.database_url)
+        # A client of this host, as if the balancer had sent it here: the outputs with the host's own address
+        # for every endpoint (the token issuer is a name, not an address: it stays the public one).
+        outputs = json.loads(host.outputs_path.read_text())
+        own = f"http://127.0.0.1:{host.port}"
+        outputs["data"]["url"] = outputs["data"]["url"].replace(PUBLIC_BASE, own)
+        for endpoint in ("user_pool_endpoint", "identity_pool_endpoint"):
+            outputs["custom"]["cove"][endpoint] = outputs["custom"]["cove"][endpoint].replace(PUBLIC_BASE, own)
+        host.outputs_path = folder / "direct_outputs.json"
+        host.outputs_path.write_text(json.dumps(outputs))
+        return host
 
     def stop(self) -> None:
         for host in self.hosts:
@@ -111,7 +126,8 @@ def test_the_hosts_share_nothing_on_disk(cluster: Cluster) -> None:
     for host in cluster.hosts:
         assert not (host.data_dir / "data.sqlite").exists()
         assert not (host.data_dir / "keys").exists()  # JWT signing keys live in the database
-        assert host.outputs["data"]["url"] == host.url
+        assert host.outputs["data"]["url"] == host.url  # the rewritten copy (Cluster.start)
+        assert PUBLIC_URL in (host.data_dir.parent / "amplify_outputs.json").read_text()
     pools = {(host.outputs["auth"]["user_pool_id"], host.outputs["auth"]["identity_pool_id"]) for host in cluster.hosts}
     assert len(pools) == 1, pools  # one user pool and identity pool, whichever host wrote the outputs
 
@@ -120,9 +136,12 @@ def test_sign_up_on_one_use_on_another_refresh_on_the_third(cluster: Cluster) ->
     one, two, three = cluster.hosts
     email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
     auth = one.outputs["auth"]
-    signed_up = idp(one).sign_up(ClientId=auth["user_pool_client_id"], Username=email, Password=PASSWORD)
-    assert signed_up["UserConfirmed"] is False  # `cove serve` sends a code; an admin confirms instead
-    iam_admin(two).admin_confirm_sign_up(UserPoolId=auth["user_pool_id"], Username=email)  # IAM key in the db
+    # `cove serve` has no code delivery here, so an admin makes the user, on host 2 with IAM credentials
+    # that `cove iam create` put in the database; the user signs in on host 1.
+    admin = iam_admin(two)
+    admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username=email, MessageAction="SUPPRESS",
+                            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}])
+    admin.admin_set_user_password(UserPoolId=auth["user_pool_id"], Username=email, Password=PASSWORD, Permanent=True)
     tokens = sign_in(one, email)
 
     # The access token and the id token from host 1, on host 2.

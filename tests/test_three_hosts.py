@@ -219,8 +219,8 @@ def test_cove_clients_spread_over_the_hosts(cluster: Cluster) -> None:
 
 
 @pytest.mark.compat
-def test_aws_amplify_clients_spread_over_the_hosts(cluster: Cluster) -> None:
-    sys.path.insert(0, str(TESTS / "compat"))
+def test_aws_amplify_clients_spread_over_the_hosts(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(TESTS / "compat"))  # the compat suite's driver of the stock client
     from test_amplify_js import AmplifyDriver, data_of, require_node_env, show
 
     node = require_node_env()

@@ -29,10 +29,11 @@ BACKENDS = ("sqlite", "postgres")
 def selected_backends() -> list[str]:
     """The backends a run covers: all of them, unless COVE_TEST_BACKENDS names some."""
     wanted = [name.strip() for name in os.environ.get("COVE_TEST_BACKENDS", ",".join(BACKENDS)).split(",")]
-    unknown = sorted(set(wanted) - set(BACKENDS) - {""})
-    if unknown:
-        raise pytest.UsageError(f"COVE_TEST_BACKENDS names {', '.join(unknown)}; give some of {', '.join(BACKENDS)}")
-    return [name for name in BACKENDS if name in wanted]
+    chosen = [name for name in BACKENDS if name in wanted]
+    if set(wanted) - set(BACKENDS) - {""} or not chosen:
+        raise pytest.UsageError(f"COVE_TEST_BACKENDS={os.environ['COVE_TEST_BACKENDS']!r}: give one or more of "
+                                f"{', '.join(BACKENDS)}, separated by commas")
+    return chosen
 
 
 def database_url_for(backend: str) -> str | None:

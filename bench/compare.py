@@ -202,7 +202,7 @@ def table(figures: dict[str, Figure], markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|---|---:|---:|---:|---|"]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(head)]  # rows may be empty
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in [head, *rows])
 

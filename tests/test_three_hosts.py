@@ -29,9 +29,10 @@ from authkit import PASSWORD, claims, idp, iam_admin, sign_in, user_credentials
 from conftest import Sandbox, free_port, start_sandbox
 from paths import TESTS
 from pg_support import fresh_postgres_url
-from realtime_support import Raw, on_create
+from realtime_support import Raw, create_todo, on_create
 
 import cove
+from cove.client import RealtimeOptions
 
 SCHEMA = TESTS / "schemas" / "realtime_schema.py"  # Todo (API key or signed in), Note (owner), a user pool
 CREATE = "mutation ($i: CreateTodoInput!) { createTodo(input: $i) { id content } }"
@@ -281,15 +282,19 @@ def all_todos(host: Sandbox, t: str) -> dict[str, str]:
             return found
 
 
-def test_sigkill_in_a_write_burst_loses_no_acknowledged_write(cluster: Cluster) -> None:
+def test_sigkill_in_a_write_burst_loses_no_acknowledged_write(cluster: Cluster, request: pytest.FixtureRequest) -> None:
     one, two, victim = cluster.hosts
     t = tag()
     watcher = Raw(one)  # a subscriber on a survivor
     watcher.init()
     watcher.subscribe("w", on_create("id content"), {"filter": {"content": {"beginsWith": t}}})
-    doomed = Raw(victim)  # a subscriber on the host that dies
+    doomed = Raw(victim)  # subscribers on the host that dies: a raw socket, and Cove's client (it reconnects)
     doomed.init()
     doomed.subscribe("d", on_create("id content"), {"filter": {"content": {"beginsWith": t}}})
+    resilient = cove.generate_client(config=victim.outputs_path)
+    request.addfinalizer(resilient.close)
+    resilient.realtime.options = RealtimeOptions(initial_backoff=0.2, max_backoff=1.0)  # retry soon, not in 30 s
+    resumed = resilient.models.Todo.on_create(filter={"content": {"beginsWith": f"{t} resume"}})
 
     writers = {host.port: [Writer(host, t, f"h{n}w{w}") for w in range(WRITERS_PER_HOST)]
                for n, host in enumerate(cluster.hosts, 1)}
@@ -344,3 +349,24 @@ def test_sigkill_in_a_write_burst_loses_no_acknowledged_write(cluster: Cluster) 
     assert got == {late, mine}
     again.nothing(1.0)
     again.close()
+
+    # Cove's client resubscribed by itself once the host was back: a write on another host reaches it.
+    # (every field the client selects: an event carries only what its mutation selected, as on AppSync)
+    assert_resumes(resumed, lambda n: create_todo(two, content=f"{t} resume {n}"))
+    resumed.unsubscribe()
+
+
+def assert_resumes(sub: Any, write: Any, timeout: float = 30.0) -> None:
+    """Write until the subscription delivers one of the writes (events made while it was reconnecting are
+    lost, as on AppSync); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        write(n)
+        try:
+            sub.receive(timeout=1.0)
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"the subscription did not resume within {timeout}s")

@@ -64,10 +64,6 @@ class Sandbox:
     lines: list[str] = field(default_factory=list)
     database_url: str | None = None  # None: SQLite in data_dir
 
-    @property
-    def backend(self) -> str:
-        return "sqlite" if self.database_url is None else "postgres"
-
     def data_args(self) -> list[str]:
         """The options that point a management command (`cove users`, `keys`, `iam`) at this server's data."""
         if self.database_url is None:
@@ -155,7 +151,9 @@ def start_sandbox(tmp: Path, schema: str | Path | None = None, *extra: str, port
     cmd += ["--port", str(port), "--data-dir", str(data_dir), "--outputs", str(outputs), *extra]
     if database_url is not None:
         cmd += ["--database-url", database_url]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
+    # The backend is the test's choice, never a COVE_DATABASE_URL left in the developer's shell.
+    inherited = {name: value for name, value in os.environ.items() if name != "COVE_DATABASE_URL"}
+    env = dict(inherited, PYTHONUNBUFFERED="1", **(env_extra or {}))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=tmp)
     box = Sandbox(proc, port, data_dir, outputs, database_url=database_url)

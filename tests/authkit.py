@@ -121,20 +121,22 @@ def short_lived_token(box: Any, *, validity: int, sub: str, username: str, group
 
     from cove.identity.keys import KeyRing
     from cove.identity.tokens import UserPoolTokens
-    from cove.store.sqlite.identity import SQLiteIdentityStore
+    from cove.store import open_backend
 
     outputs = box.outputs
 
     async def issue() -> str:
-        store = SQLiteIdentityStore(box.data_dir / "data.sqlite")
+        backend = open_backend(box.database_url or box.data_dir, create=False)  # SQLite or PostgreSQL
         try:
-            tokens = UserPoolTokens(await KeyRing.open(store), issuer=outputs["custom"]["cove"]["user_pool_issuer"],
+            await backend.open()
+            tokens = UserPoolTokens(await KeyRing.open(backend.identity),
+                                    issuer=outputs["custom"]["cove"]["user_pool_issuer"],
                                     client_id=outputs["auth"]["user_pool_client_id"], access_validity=validity)
             access, _, _ = await tokens.issue(sub=sub, username=username, groups=groups, attributes={},
                                               origin_jti=origin_jti, auth_time=int(time.time()))
             return access
         finally:
-            await store.close()
+            await backend.close()
 
     return asyncio.run(issue())
 

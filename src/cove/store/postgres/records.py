@@ -156,7 +156,7 @@ class PostgresRecords:
         row = await self._write(lay, key, *queries.delete(lay, key, condition))
         return lay.decode(row)
 
-    async def _write(self, lay: Layout, key: dict[str, Any], sql: str, params: list[Any]) -> Any:
+    async def _write(self, lay: Layout, key: dict[str, Any], sql: str, params: Sequence[Any]) -> Any:
         """The row an update or delete returned; ConditionalCheckFailed when none (missing or failed)."""
         pool = await self._pool()
         try:

@@ -42,6 +42,18 @@ class InvalidFilter(StoreError):
     error_type = "Unrecognized Filter"
 
 
+class TransactionCanceled(StoreError):
+    """A transaction wrote nothing because an item failed: DynamoDB's TransactionCanceledException,
+    with one reason per item in order (``"None"`` for the items that would have succeeded)."""
+
+    error_type = "DynamoDB:TransactionCanceledException"
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("Transaction cancelled, please refer cancellation reasons for specific reasons "
+                         f"[{', '.join(reasons)}]")
+        self.reasons = reasons
+
+
 class DatabaseUnavailable(StoreError):
     """The database cannot be reached (down, restarting, network gone). The message names the host,
     never a password; the request may be retried, and the backend reconnects by itself."""
@@ -64,6 +76,14 @@ class KeyCondition:
     sort_condition: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class SortKey:
+    """One field of a list's order. Nulls are the smallest values: first ascending, last descending."""
+
+    field: str
+    descending: bool = False
+
+
 @dataclass
 class ListRequest:
     model: Model
@@ -74,6 +94,50 @@ class ListRequest:
     index: SecondaryIndex | None = None          # None: the primary key
     key_condition: KeyCondition | None = None
     extra_equals: dict[str, Any] = field(default_factory=dict)   # has_many parent references
+    # Order by these fields, then by the primary key (in the last field's direction); overrides
+    # `descending` and the index's order.
+    sort: tuple[SortKey, ...] = ()
+
+
+AGGREGATE_FUNCTIONS = ("count", "sum", "avg", "min", "max")
+
+
+@dataclass
+class AggregateRequest:
+    """``function`` over ``field`` (``count`` without a field counts records, with one its non-null
+    values) on the records matching ``filter``; grouped by ``group_by``'s values (null is a group)
+    when given, at most ``max_groups`` groups (more raise TooManyGroups)."""
+
+    model: Model
+    function: str
+    field: str | None = None
+    filter: dict[str, Any] | None = None
+    group_by: str | None = None
+    max_groups: int = 100
+
+
+@dataclass
+class AggregateGroup:
+    key: Any        # the group's value of ``group_by`` (None when not grouped)
+    value: Any      # None for sum/avg/min/max over no values, as SQL
+
+
+class TooManyGroups(StoreError):
+    error_type = "InvalidArgumentsError"
+
+
+@dataclass
+class TransactItem:
+    """One write of a transaction: ``create`` (``values``), ``update`` (``key``, ``values`` the
+    changes) or ``delete`` (``key``), each with an optional condition. ``failed`` marks an item the
+    caller already knows fails (its record is missing): it is reported, nothing runs."""
+
+    kind: str
+    model: Model
+    key: dict[str, Any] = field(default_factory=dict)
+    values: Record = field(default_factory=dict)
+    condition: dict[str, Any] | None = None
+    failed: bool = False
 
 
 @dataclass
@@ -150,6 +214,15 @@ class RecordStore(Protocol):
         """One page per parent key (every parent present, an empty page when it has none)."""
         ...
     async def count(self, model: Model) -> int: ...
+    async def aggregate(self, request: AggregateRequest) -> list[AggregateGroup]:
+        """One group per distinct ``group_by`` value, nulls first then ascending (one group, key None,
+        when not grouped)."""
+        ...
+    async def transact(self, items: Sequence[TransactItem]) -> list[Record]:
+        """All the writes in one database transaction, or none: each item's record as written (the
+        deleted record for a delete), or TransactionCanceled with a reason per item. Every item is
+        tried, so each failing one is named."""
+        ...
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record: ...
     async def update(self, model: Model, key: dict[str, Any], changes: Record,
                      condition: dict[str, Any] | None) -> Record: ...

@@ -105,6 +105,10 @@ class Dialect:
     def concat(self, parts: Sequence[str]) -> str:
         return " || ".join(parts)
 
+    def order_term(self, expr: str, descending: bool) -> str:
+        """One ORDER BY term where a null is the smallest value (first ascending, last descending)."""
+        return f"{expr} DESC NULLS LAST" if descending else f"{expr} ASC NULLS FIRST"
+
     def text_prefix(self, expr: str, length_ph: str, prefix_ph: str) -> str:
         """``expr`` starts with the parameter (passed twice: for its length, and to compare)."""
         return f"substr({expr}, 1, length({length_ph})) = {prefix_ph}"
@@ -178,6 +182,10 @@ class SQLiteDialect(Dialect):
             # int (e.g. 1 for 1.0) -- so a create/update would answer `"score": 1`.
             return float
         return None
+
+    def order_term(self, expr: str, descending: bool) -> str:
+        # SQLite's own null order is this one; spelled plainly so its planner matches it to indexes.
+        return f"{expr} DESC" if descending else f"{expr} ASC"
 
     def list_contains(self, col: str, ph: str) -> str:
         return f"EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {ph})"

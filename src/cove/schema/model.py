@@ -126,6 +126,13 @@ class Field:
     relation: Relation | None = None
 
     @property
+    def orderable(self) -> bool:
+        """Holds one scalar or enum value, so records can be sorted and grouped by it (JSON, lists and
+        custom types have no order)."""
+        return (self.relation is None and not self.is_array and self.type.kind in ("scalar", "enum")
+                and self.type.name != "AWSJSON")
+
+    @property
     def is_relation(self) -> bool:
         return self.relation is not None
 

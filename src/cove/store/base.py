@@ -19,6 +19,7 @@ from cove.schema.model import Model, Schema, SecondaryIndex
 from .identity_state import IdentityStore
 
 Record = dict[str, Any]
+Records = list[Record]
 
 
 class StoreError(Exception):
@@ -122,6 +123,10 @@ class AggregateGroup:
     value: Any      # None for sum/avg/min/max over no values, as SQL
 
 
+# Aliases for the protocol's methods: inside a class with a method named ``list``, ``list[...]`` is not the builtin.
+AggregateGroups = list[AggregateGroup]
+
+
 class TooManyGroups(StoreError):
     error_type = "InvalidArgumentsError"
 
@@ -214,11 +219,11 @@ class RecordStore(Protocol):
         """One page per parent key (every parent present, an empty page when it has none)."""
         ...
     async def count(self, model: Model) -> int: ...
-    async def aggregate(self, request: AggregateRequest) -> list[AggregateGroup]:
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
         """One group per distinct ``group_by`` value, nulls first then ascending (one group, key None,
         when not grouped)."""
         ...
-    async def transact(self, items: Sequence[TransactItem]) -> list[Record]:
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
         """All the writes in one database transaction, or none: each item's record as written (the
         deleted record for a delete), or TransactionCanceled with a reason per item. Every item is
         tried, so each failing one is named."""

@@ -11,7 +11,7 @@ from cove.schema.model import NUMERIC, Field
 from ..base import AGGREGATE_FUNCTIONS, AggregateGroup, AggregateRequest, InvalidFilter, TooManyGroups
 from ..base import TransactItem
 from .layout import Layout
-from .queries import Statement, delete, sortable, update
+from .queries import Statement, delete, update
 
 # Group rows are few by construction (max_groups); this bounds what a caller may ask for.
 MAX_GROUPS = 1000
@@ -39,7 +39,7 @@ def check(lay: Layout, request: AggregateRequest) -> tuple[Field | None, Field |
                                                and not field.is_array):
             raise InvalidFilter(f"{function} needs a numeric field; {lay.model.name}.{field.name} is "
                                 f"{field.graphql_type}")
-        if function in ("min", "max") and not sortable(field):
+        if function in ("min", "max") and not field.orderable:
             raise InvalidFilter(f"{function} needs a field with one scalar or enum value; "
                                 f"{lay.model.name}.{field.name} is {field.graphql_type}")
     elif function != "count":
@@ -47,7 +47,7 @@ def check(lay: Layout, request: AggregateRequest) -> tuple[Field | None, Field |
     group = None
     if request.group_by is not None:
         group = _field(lay, request.group_by, "group_by")
-        if not sortable(group):
+        if not group.orderable:
             raise InvalidFilter(f"{lay.model.name} cannot be grouped by {group.name!r}: group by a field holding "
                                 "one scalar or enum value")
     return field, group

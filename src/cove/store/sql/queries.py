@@ -12,7 +12,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from cove.schema.model import Field, Model, SecondaryIndex
+from cove.schema.model import Model, SecondaryIndex
 
 from ..base import InvalidFilter, InvalidNextToken, KeyCondition, ListRequest, Page, Record, RelatedRequest
 from .dialect import Dialect
@@ -116,13 +116,6 @@ def list_records(lay: Layout, request: ListRequest, tokens: NextTokens) -> ListS
     return ListStatement(sql, params, order_cols, request.limit, model, request.index, request.descending)
 
 
-def sortable(field: Field) -> bool:
-    """Fields a list can be ordered, and an aggregate grouped, by: one scalar or enum value (JSON,
-    lists and custom types have no order)."""
-    return (field.relation is None and not field.is_array and field.type.kind in ("scalar", "enum")
-            and field.type.name != "AWSJSON")
-
-
 def _sorted_list(lay: Layout, request: ListRequest, tokens: NextTokens, where: list[str],
                  params: list[Any]) -> ListStatement:
     """A list ordered by ``request.sort`` then the primary key (in the last sort field's direction,
@@ -132,7 +125,7 @@ def _sorted_list(lay: Layout, request: ListRequest, tokens: NextTokens, where: l
     fields = {f.name: f for f in model.stored_fields()}
     for key in request.sort:
         f = fields.get(key.field)
-        if f is None or not sortable(f):
+        if f is None or not f.orderable:
             raise InvalidFilter(f"{model.name} cannot be sorted by {key.field!r}: sort by a stored field holding "
                                 "one scalar or enum value")
     order = [(k.field, k.descending) for k in request.sort]

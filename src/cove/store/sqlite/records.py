@@ -20,12 +20,13 @@ from cove.schema.model import Model
 from cove.wire.filters import matches
 
 from ..base import (
-    AggregateGroup,
+    AggregateGroups,
     AggregateRequest,
     ConditionalCheckFailed,
     ListRequest,
     Page,
     Record,
+    Records,
     RecordStore,
     RelatedRequest,
     TransactionCanceled,
@@ -149,14 +150,14 @@ class SQLiteRecords:
     async def count(self, model: Model) -> int:
         return int(self._read(self._layouts[model.name].count_sql, ())[0][0])
 
-    async def aggregate(self, request: AggregateRequest) -> list[AggregateGroup]:
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
         lay = self._layouts[request.model.name]
         sql, params = aggregates.aggregate(lay, request)
         return aggregates.groups(lay, request, self._read(sql, params))
 
     # -- writes
 
-    async def transact(self, items: Sequence[TransactItem]) -> list[Record]:
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
         """One BEGIN IMMEDIATE ... COMMIT under the writer lock; every item runs (so each failing one
         is named), then a failure rolls all of them back."""
         conn = self.conn
@@ -292,10 +293,10 @@ class HeavyReads:
     async def count(self, model: Model) -> int:
         return await self._run("count", model)  # type: ignore[no-any-return]
 
-    async def aggregate(self, request: AggregateRequest) -> list[AggregateGroup]:
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
         return await self._run("aggregate", request)  # type: ignore[no-any-return]
 
-    async def transact(self, items: Sequence[TransactItem]) -> list[Record]:
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
         return await self._records.transact(items)
 
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:

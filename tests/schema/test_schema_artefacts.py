@@ -175,9 +175,18 @@ def test_subscription_filter_input(todo_sdl: graphql.GraphQLSchema) -> None:
 def test_root_fields(todo_sdl: graphql.GraphQLSchema) -> None:
     assert args_of(todo_sdl, "Query", "getTodo") == spec("id:ID!")
     assert result_of(todo_sdl, "Query", "getTodo") == "Todo"
+    # AppSync's arguments first; Cove's sortBy after them (optional, so AppSync's documents still fit)
     assert args_of(todo_sdl, "Query", "listTodos") == spec(
-        "filter:ModelTodoFilterInput limit:Int nextToken:String")
+        "filter:ModelTodoFilterInput limit:Int nextToken:String sortBy:[ModelTodoSortInput!]")
     assert result_of(todo_sdl, "Query", "listTodos") == "ModelTodoConnection"
+    assert args_of(todo_sdl, "Query", "countTodos") == spec("filter:ModelTodoFilterInput")
+    assert result_of(todo_sdl, "Query", "countTodos") == "Int"
+    assert args_of(todo_sdl, "Query", "aggregateTodos") == spec(
+        "function:ModelAggregateFunction! field:ModelTodoOrderableField groupBy:ModelTodoOrderableField "
+        "filter:ModelTodoFilterInput maxGroups:Int")
+    assert fields_of(todo_sdl, "ModelTodoSortInput") == spec("field:ModelTodoOrderableField! direction:ModelSortDirection")
+    assert args_of(todo_sdl, "Mutation", "transactWrite") == spec("items:[TransactWriteItemInput!]!")
+    assert fields_of(todo_sdl, "TransactCreateTodoInput") == spec("input:CreateTodoInput! condition:ModelTodoConditionInput")
     for op in ("create", "update", "delete"):
         field = f"{op}Todo"
         assert args_of(todo_sdl, "Mutation", field) == [

@@ -31,7 +31,9 @@ RECORD_RESERVED = (frozenset(n for n in dir(Record) if not n.startswith("__"))
 LIST_PARAMS = frozenset({"filter", "limit", "next_token", "sort_direction", "selection_set", "auth_mode",
                          "auth_token", "api_key", "headers", "endpoint", "self"})
 MODEL_METHODS = frozenset({"name", "index_queries", "create", "get", "update", "delete", "list", "list_all",
-                           "on_create", "on_update", "on_delete", "observe_query"})
+                           "on_create", "on_update", "on_delete", "observe_query", "count", "aggregate",
+                           "batch_get", "batch_create", "batch_delete", "create_item", "update_item",
+                           "delete_item"})
 
 
 class GenerationError(ValueError):

@@ -164,6 +164,23 @@ async def test_transaction_all_or_nothing(client: AnyClient, kind: str) -> None:
         await resolve(client.transact([{"createItem": {}}]))  # type: ignore[list-item]
 
 
+async def test_search(client: AnyClient) -> None:
+    t = tag()
+    Item = client.models.Item
+    first = (await resolve(Item.create({"title": f"{t} blue whale", "notes": "the largest animal"}))).data
+    second = (await resolve(Item.create({"title": f"{t} whale shark", "notes": "whale whale"}))).data
+    found = await resolve(Item.search(f"{t} whale", limit=1))
+    assert [i.id for i in found.data] == [second.id] and found.next_token
+    rest = await resolve(Item.search(f"{t} whale", limit=1, next_token=found.next_token))
+    assert [i.id for i in rest.data] == [first.id]
+    only = await resolve(Item.search(f"{t} animal", filter={"title": {"contains": "blue"}}))
+    assert [i.id for i in only.data] == [first.id]
+    bad = await resolve(Item.search("!!!"))
+    assert bad.data == [] and "no words" in bad.errors[0].message
+    with pytest.raises(ValueError, match="AdminItem is not searchable"):
+        await resolve(client.models.AdminItem.search("x"))
+
+
 async def test_owners_see_and_touch_only_their_rows(box: tuple[Sandbox, dict[str, str]], kind: str) -> None:
     sandbox, tokens = box
     alice = make(kind, sandbox.outputs_path, auth_mode="user_pool", auth_token=tokens["alice@example.com"])
@@ -186,6 +203,8 @@ async def test_owners_see_and_touch_only_their_rows(box: tuple[Sandbox, dict[str
         assert not stolen.ok and stolen.errors[0].error_type == "Unauthorized"
         assert (await resolve(bob.models.OwnerItem.get({"id": bobs.id}))).data.qty == 50
         assert (await resolve(alice.models.OwnerItem.count(filter=mine))).data == 2
+        found = await resolve(alice.models.OwnerItem.search(t))
+        assert sorted(i.qty for i in found.data) == [1, 2]
         deleted = await resolve(alice.models.OwnerItem.batch_delete([{"id": bobs.id}]))
         assert deleted[0].errors[0].error_type == "Unauthorized"
     finally:

@@ -10,8 +10,10 @@ schema = a.schema({
         "category": a.enum(["tool", "food", "toy"]),
         "due": a.date(),
         "tags": a.string().array(),
-    }).authorization(lambda allow: [allow.public_api_key()]),
-    "OwnerItem": a.model({"title": a.string(), "qty": a.integer()}).authorization(lambda allow: [allow.owner()]),
+        "notes": a.string(),
+    }).authorization(lambda allow: [allow.public_api_key()]).searchable(["title", "notes"]),
+    "OwnerItem": a.model({"title": a.string(), "qty": a.integer()}).authorization(
+        lambda allow: [allow.owner()]).searchable(["title"]),
     "TeamItem": a.model({"title": a.string(), "qty": a.integer(), "team": a.string()}).authorization(
         lambda allow: [allow.group_defined_in("team")]),
     "AdminItem": a.model({"title": a.string(), "qty": a.integer()}).authorization(
@@ -20,7 +22,9 @@ schema = a.schema({
         "name": a.string(),
         "amount": a.integer().authorization(lambda allow: [allow.owner().to(["read"]), allow.group("HR")]),
         "secret": a.integer().authorization(lambda allow: [allow.group("HR")]),
-    }).authorization(lambda allow: [allow.owner(), allow.group("HR"), allow.authenticated().to(["read"])]),
+        "review": a.string().authorization(lambda allow: [allow.owner().to(["read"]), allow.group("HR")]),
+    }).authorization(lambda allow: [allow.owner(), allow.group("HR"), allow.authenticated().to(["read"])])
+      .searchable(["name", "review"]),
 })
 
 auth = define_auth(login_with={"email": True}, groups=["Admins", "HR"])

@@ -18,6 +18,7 @@ from cove.store.base import (
     InvalidFilter,
     InvalidNextToken,
     ListRequest,
+    SearchRequest,
     SortKey,
     TooManyGroups,
     TransactionCanceled,
@@ -231,3 +232,131 @@ async def test_a_failing_item_cancels_everything_with_a_reason_each(backend: Bac
     # the store is usable afterwards
     await backend.records.transact([TransactItem("delete", Post, key={"id": "p002"})])
     assert await backend.records.get(Post, {"id": "p002"}) is None
+
+
+# -- full-text search -----------------------------------------------------------------------------
+
+def search_schema(searchable: tuple[str, ...] = ("title", "body"), extra: dict[str, Any] | None = None) -> Schema:
+    from cove import a, define_data
+
+    fields = {"title": a.string(), "body": a.string(), "kind": a.enum(["note", "post"]), "rank": a.integer(),
+              **(extra or {})}
+    model = a.model(fields)
+    if searchable:
+        model = model.searchable(list(searchable))
+    return define_data(schema=a.schema({"Article": model}).authorization(
+        lambda allow: [allow.public_api_key()])).schema
+
+
+@pytest.fixture
+async def searchable(anyio_backend: str, backend_name: str, tmp_path: Any) -> Any:
+    from .conftest import open_for_test
+
+    opened = open_for_test(backend_name, tmp_path / "search")
+    schema = search_schema()
+    await opened.migrator.apply_schema(schema)
+    yield opened, schema
+    await opened.close()
+
+
+def article(i: int, title: str | None, body: str | None, **values: Any) -> dict[str, Any]:
+    return {"id": f"a{i:03d}", "createdAt": T, "updatedAt": T, "title": title, "body": body, **values}
+
+
+async def search_ids(backend: Backend, request: SearchRequest) -> list[str]:
+    out: list[str] = []
+    while True:
+        page = await backend.records.search(request)
+        out += [r["id"] for r in page.items]
+        if page.next_token is None:
+            return out
+        request = replace(request, next_token=page.next_token)
+
+
+async def test_search_finds_every_word_ranked_and_follows_writes(searchable: Any) -> None:
+    backend, schema = searchable
+    Article = schema.models["Article"]
+    records = backend.records
+    await records.create(Article, article(1, "Café au lait", "A recipe with milk and coffee", rank=1), None)
+    await records.create(Article, article(2, "Coffee", "coffee coffee coffee beans", rank=2), None)
+    await records.create(Article, article(3, "Tea", None, rank=3), None)
+    await records.create(Article, article(4, None, "Green TEA and coffee\x00", kind="note"), None)
+    assert (await records.search(SearchRequest(Article, "coffee"))).items[0]["id"] == "a002"   # the most mentions
+    assert set(await search_ids(backend, SearchRequest(Article, "coffee"))) == {"a001", "a002", "a004"}
+    assert await search_ids(backend, SearchRequest(Article, "CAFE")) == ["a001"]     # accents and case folded
+    assert await search_ids(backend, SearchRequest(Article, "tea coffee")) == ["a004"]  # every word
+    # no query syntax: quotes and stars are not operators, OR is a word to find
+    assert await search_ids(backend, SearchRequest(Article, 'coffee" tea* (NEAR')) == []
+    assert await search_ids(backend, SearchRequest(Article, 'coffee" tea*')) == ["a004"]
+    assert await search_ids(backend, SearchRequest(Article, "coffee OR tea")) == []
+    assert await search_ids(backend, SearchRequest(Article, "coffee", filter={"rank": {"ge": 2}})) == ["a002"]
+    await records.update(Article, {"id": "a003"}, {"body": "now with coffee"}, None)
+    await records.update(Article, {"id": "a002"}, {"title": "Beans"}, None)
+    await records.delete(Article, {"id": "a004"}, None)
+    assert set(await search_ids(backend, SearchRequest(Article, "coffee"))) == {"a001", "a002", "a003"}
+    assert await search_ids(backend, SearchRequest(Article, "green")) == []
+    await records.transact([TransactItem("create", Article, values=article(5, "coffee again", None)),
+                            TransactItem("delete", Article, key={"id": "a001"})])
+    assert set(await search_ids(backend, SearchRequest(Article, "coffee"))) == {"a002", "a003", "a005"}
+
+
+async def test_search_pages_with_tokens_bound_to_the_query(searchable: Any) -> None:
+    backend, schema = searchable
+    Article = schema.models["Article"]
+    for i in range(25):
+        await backend.records.create(Article, article(i, "word " * (1 + i % 4), f"body {i}"), None)
+    whole = await search_ids(backend, SearchRequest(Article, "word", limit=100))
+    assert len(whole) == 25
+    assert await search_ids(backend, SearchRequest(Article, "word", limit=4)) == whole
+    first = await backend.records.search(SearchRequest(Article, "word", limit=4))
+    with pytest.raises(InvalidNextToken):
+        await backend.records.search(SearchRequest(Article, "body", limit=4, next_token=first.next_token))
+
+
+@pytest.mark.parametrize("query, message", [("", "no words"), ("  ?!  ", "no words"),
+                                            (" ".join(["w"] * 33), "at most 32 words")])
+async def test_bad_search_queries(searchable: Any, query: str, message: str) -> None:
+    backend, schema = searchable
+    with pytest.raises(InvalidFilter, match=message):
+        await backend.records.search(SearchRequest(schema.models["Article"], query))
+
+
+async def test_search_index_follows_the_schema(anyio_backend: str, backend_name: str, tmp_path: Any) -> None:
+    from .conftest import open_for_test
+
+    backend = open_for_test(backend_name, tmp_path / "migrating")
+    try:
+        plain = search_schema(searchable=())
+        await backend.migrator.apply_schema(plain)
+        Article = plain.models["Article"]
+        await backend.records.create(Article, article(1, "alpha", "beta"), None)
+        with pytest.raises(InvalidFilter, match="not searchable"):
+            await backend.records.search(SearchRequest(Article, "alpha"))
+        # made searchable: existing records are indexed
+        titled = search_schema(searchable=("title",))
+        await backend.migrator.apply_schema(titled)
+        Article = titled.models["Article"]
+        assert await search_ids(backend, SearchRequest(Article, "alpha")) == ["a001"]
+        assert await search_ids(backend, SearchRequest(Article, "beta")) == []
+        # another field added to the search, and a new column: rebuilt
+        both = search_schema(extra={"note": a_string()})
+        await backend.migrator.apply_schema(both)
+        Article = both.models["Article"]
+        assert await search_ids(backend, SearchRequest(Article, "beta")) == ["a001"]
+        await backend.records.create(Article, article(2, "gamma", "beta"), None)
+        assert sorted(await search_ids(backend, SearchRequest(Article, "beta"))) == ["a001", "a002"]
+        # a searchable column removed (allowed): the index is rebuilt without it
+        without_body = search_schema(searchable=("title",))
+        await backend.migrator.apply_schema(without_body, allow_destructive=True)
+        Article = without_body.models["Article"]
+        assert await search_ids(backend, SearchRequest(Article, "gamma")) == ["a002"]
+        await backend.records.delete(Article, {"id": "a002"}, None)
+        assert await search_ids(backend, SearchRequest(Article, "gamma")) == []
+    finally:
+        await backend.close()
+
+
+def a_string() -> Any:
+    from cove import a
+
+    return a.string()

@@ -37,6 +37,7 @@ def mistakes() -> None:
     client.models.Customer.aggregate("sum", "name")  # E: reportCallIssue call-overload
     client.models.Customer.create_item({"nmae": "Ann"})  # E: reportArgumentType typeddict-unknown-key
     client.transact([{"createCustomer": {"name": "Ann"}}])  # E: reportArgumentType list-item
+    client.models.Order.search("open")  # E: reportAttributeAccessIssue attr-defined
 
 
 async def async_mistakes() -> None:

@@ -29,6 +29,7 @@ async def beyond_amplify() -> None:
     reveal_type(await client.models.Customer.count())  # R: Result[int | None]
     reveal_type(await client.models.Order.aggregate("min", "total"))  # R: Result[Any]
     reveal_type((await client.models.Customer.list(sort_by="email")).data)  # R: list[AsyncCustomer]
+    reveal_type((await client.models.Customer.search("ann")).data)  # R: list[AsyncCustomer]
     reveal_type(await client.models.Customer.batch_get([{"id": "c1"}]))  # R: Result[list[AsyncCustomer | None]]
     reveal_type(await client.transact([client.models.Customer.create_item({"name": "Ann"})]))  # R: Result[list[Record]]
 

@@ -63,6 +63,8 @@ def beyond_amplify() -> None:
     reveal_type(client.models.Order.aggregate("max", "placedAt", filter={"status": {"eq": "open"}}))  # R: Result[Any]
     reveal_type(client.models.Customer.list(sort_by="name", sort_direction="DESC"))  # R: Result[list[Customer]]
     reveal_type(client.models.Customer.list_all(sort_by=["tier", "name"], limit=50))  # R: Iterator[Customer]
+    found = client.models.Customer.search("ann", filter={"tier": {"eq": "gold"}}, limit=10)
+    reveal_type(found)  # R: Result[list[Customer]]
     reveal_type(client.models.Customer.batch_get([{"id": "c1"}, {"id": "c2"}]))  # R: Result[list[Customer | None]]
     reveal_type(client.models.Customer.batch_create([{"name": "Ann"}]))  # R: list[Result[Customer | None]]
     reveal_type(client.models.Customer.batch_delete([{"id": "c1"}]))  # R: list[Result[Customer | None]]

@@ -32,11 +32,13 @@ from ._extensions import (
     ItemResults,
     MaybeRecords,
     RecordList,
+    RecordPage,
     TransactItem,
     aggregate_operation,
     batch_get_operation,
     batch_write_operation,
     count_operation,
+    search_operation,
     transact_item,
     transact_operation,
 )
@@ -262,6 +264,18 @@ class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
         return await self._client._run(aggregate_operation(self._ops, function, field, filter, group_by, max_groups,
                                                          options))
+
+    async def search(self, query: str, /, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
+               next_token: str | None = None, selection_set: Sequence[str] | None = None,
+               auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+               api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+               endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordPage[RecordT]]:
+        """Full-text search (a Cove server's ``search<Models>``, on a model declared ``.searchable([...])``):
+        the records holding every word of ``query``, best match first, that match ``filter``; a page
+        (``Result.next_token``)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(search_operation(self._ops, query, filter, limit, next_token, selection_set,
+                                                      options))
 
     async def batch_get(self, keys: Sequence[Mapping[str, Any]], /, *, selection_set: Sequence[str] | None = None,
                   auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,

@@ -34,6 +34,7 @@ from .errors import ResponseShapeError
 MaybeRecords = list[RecordT | None]
 ItemResults = list[Result[RecordT | None]]
 RecordList = list[Record]
+RecordPage = list[RecordT]
 
 AGGREGATE_FUNCTIONS = ("count", "sum", "avg", "min", "max")
 NUMERIC = frozenset({"Int", "Float", "AWSTimestamp"})
@@ -110,6 +111,30 @@ def _json(value: Any) -> Any:
 def _root(payload: Payload) -> Any:
     data = payload.get("data")
     return next(iter(data.values())) if isinstance(data, Mapping) and data else None
+
+
+def search_operation(ops: ModelOps[RecordT], query: str, filter: Mapping[str, Any] | None, limit: int | None,
+                     next_token: str | None, selection_set: Sequence[str] | None, options: RequestOptions
+                     ) -> Operation[Result[list[RecordT]]]:
+    """``search<Models>``: the records holding every word of ``query`` in the model's searchable fields,
+    best match first, as a list page (``Result.next_token``)."""
+    model = ops.model
+    if not model.searchable:
+        raise ValueError(f"{model.name} is not searchable: declare .searchable([...fields]) on the model in the "
+                         "schema")
+    if not isinstance(query, str):
+        raise TypeError(f"{model.name}.search() takes the query as a string")
+    m, plural = _cap(model.name), _cap(model.plural_name)
+    sel = _selection_string(ops.operations.documents.selection(model, selection_set))
+    doc = print_document(
+        f"query($query: String!, $filter: Model{m}FilterInput, $limit: Int, $nextToken: String) "
+        f"{{ search{plural}(query: $query, filter: $filter, limit: $limit, nextToken: $nextToken) "
+        f"{{ items {{ {sel} }} nextToken __typename }} }}")
+    variables: dict[str, Any] = {"query": query}
+    for key, value in (("filter", filter), ("limit", limit), ("nextToken", next_token)):
+        if value is not None:
+            variables[key] = value
+    return Operation(doc, variables, options, ops._list_shape(selection_set is None, options))
 
 
 # -- batches --------------------------------------------------------------------------------------

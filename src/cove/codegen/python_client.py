@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cove.client._documents import orderable_fields
-from cove.client._extensions import NUMERIC
 from cove.client._schema import FieldInfo, ModelInfo, OperationKind, SchemaInfo, mis_fingerprint
 from cove.schema.naming import pascal
 
+from . import _extensions as extensions
 from ._annotations import Annotations, Mode, literal_type, quoted, scalar_filter, sort_key_argument
 from ._names import (
+    CALL_OPTIONS,
     FIELD_FIRST,
     LIST_PARAMS,
     MODEL_METHODS,
@@ -56,7 +57,7 @@ from ._names import (
 __all__ = ["GenerationError", "generate_python_client", "write_python_client"]
 
 
-_OPTIONS = "**options: _t.Unpack[_ct.CallOptions]"
+_OPTIONS = CALL_OPTIONS
 
 
 def _docstring(text: str, indent: str = "    ") -> list[str]:
@@ -467,20 +468,19 @@ __all__ = [
                 # sort_by (a Cove server's) takes a direction on any model; without it, only a model with a
                 # sort key has one.
                 field_type = literal_type(orderable)
-                sort_by = [f"sort_by: {field_type} | _abc.Sequence[{field_type}]",
-                           "sort_direction: _ct.ModelSortDirection | None = None"]
-                self.overload(def_keyword, "list", ["*", filt, limit, token, *sort_by, selection, _OPTIONS], many)
-                self.overload(def_keyword, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS],
-                              many)
-                self.overload("def", "list_all", ["*", filt, limit, *sort_by, selection, _OPTIONS], f"{it}[{rec}]")
-                self.overload("def", "list_all", ["*", filt, limit, *sort, *key_params, selection, _OPTIONS],
-                              f"{it}[{rec}]")
+                by = [f"sort_by: {field_type} | _abc.Sequence[{field_type}]",
+                      "sort_direction: _ct.ModelSortDirection | None = None"]
+                plain = [*sort, *key_params, selection, _OPTIONS]
+                extensions.overload(self, def_keyword, "list", ["*", filt, limit, token, *by, selection, _OPTIONS], many)
+                extensions.overload(self, def_keyword, "list", ["*", filt, limit, token, *plain], many)
+                extensions.overload(self, "def", "list_all", ["*", filt, limit, *by, selection, _OPTIONS], f"{it}[{rec}]")
+                extensions.overload(self, "def", "list_all", ["*", filt, limit, *plain], f"{it}[{rec}]")
             else:
                 self.method(def_keyword, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS],
                             many, f"One page of {m} records; ``Result.next_token`` fetches the next.")
                 self.method("def", "list_all", ["*", filt, limit, *sort, *key_params, selection, _OPTIONS],
                             f"{it}[{rec}]", f"Every {m} record, following ``next_token`` page by page.")
-            self.emit_beyond_reads(model, def_keyword, rec, filt, orderable)
+            extensions.emit_reads(self, model, def_keyword, rec, lst, filt, selection, orderable)
             for idx in model.indexes:
                 if idx.query_field not in index_names:
                     continue
@@ -488,7 +488,7 @@ __all__ = [
                                                  "sort_direction: _ct.ModelSortDirection | None = None", limit, token,
                                                  selection, _OPTIONS], many,
                             f"Query the {idx.name} index (partition key {idx.pk}).")
-        self.emit_beyond_writes(model, def_keyword, rec, ident, selection, lst)
+        extensions.emit_writes(self, model, def_keyword, rec, ident, selection, lst)
         for event in ("create", "update", "delete"):
             if model.enabled("on" + pascal(event)):
                 self.method("def", f"on_{event}", ["*", f"filter: {m}SubscriptionFilter | None = None", selection,
@@ -503,64 +503,6 @@ __all__ = [
                 f"The {m} records matching ``filter``, then a new snapshot on every change (``items``, "
                 "``is_synced``).")
         self.emit("")
-
-    def emit_beyond_reads(self, model: ModelInfo, def_keyword: str, rec: str, filt: str, orderable: list[str]) -> None:
-        """count and aggregate (a Cove server's): sum/avg take only numeric fields, min/max orderable ones."""
-        self.method(def_keyword, "count", ["*", filt, _OPTIONS], "_cc.Result[int | None]",
-                    f"How many {model.name} records match ``filter`` (of those the caller may read).")
-        if not orderable:
-            return
-        any_field = literal_type(orderable)
-        numeric = [f.name for f in model.fields.values()
-                   if f.kind == "scalar" and f.type_name in NUMERIC and not f.is_array and f.name in orderable]
-        common = ["/", "*", filt]
-        groups = "max_groups: int | None = None"
-        variants: list[tuple[str, str, str, str]] = [
-            ("_t.Literal['count']", f"field: {any_field} | None = None", "int | None", "int")]
-        if numeric:
-            variants.append(("_t.Literal['sum', 'avg']", f"field: {literal_type(numeric)}", "float | None",
-                             "float | None"))
-        variants.append(("_t.Literal['min', 'max']", f"field: {any_field}", "_t.Any", "_t.Any"))
-        for function, field, single, grouped in variants:
-            self.overload(def_keyword, "aggregate", [f"function: {function}", field, *common, "group_by: None = None",
-                                                     groups, _OPTIONS], f"_cc.Result[{single}]")
-            self.overload(def_keyword, "aggregate", [f"function: {function}", field, *common,
-                                                     f"group_by: {any_field}", groups, _OPTIONS],
-                          f"_cc.Result[dict[_t.Any, {grouped}]]")
-
-    def emit_beyond_writes(self, model: ModelInfo, def_keyword: str, rec: str, ident: str, selection: str,
-                           lst: str) -> None:
-        """Batches (aliased fields: any AppSync API) and transaction items (a Cove server's)."""
-        m = model.name
-        seq = "_abc.Sequence"
-        if model.enabled("get"):
-            self.method(def_keyword, "batch_get", [f"keys: {seq}[{ident}]", "/", "*", selection, _OPTIONS],
-                        f"_cc.Result[{lst}[{rec} | None]]", f"Up to 100 {m} records by identifier, in one request.")
-        if model.enabled("create"):
-            self.method(def_keyword, "batch_create", [f"items: {seq}[{m}CreateInput]", "/", "*", selection, _OPTIONS],
-                        f"{lst}[_cc.Result[{rec} | None]]", "Up to 100 creates in one request; a Result per item.")
-            self.method("def", "create_item", [f"data: {m}CreateInput", "/", "*",
-                                               f"condition: {m}Filter | None = None"], f"_cc.TransactItem[{rec}]",
-                        "A create for ``client.transact([...])``.")
-        if model.enabled("update"):
-            self.method("def", "update_item", [f"data: {m}UpdateInput", "/", "*",
-                                               f"condition: {m}Filter | None = None"], f"_cc.TransactItem[{rec}]",
-                        "An update for ``client.transact([...])``.")
-        if model.enabled("delete"):
-            self.method(def_keyword, "batch_delete", [f"keys: {seq}[{ident}]", "/", "*", selection, _OPTIONS],
-                        f"{lst}[_cc.Result[{rec} | None]]", "Up to 100 deletes in one request; a Result per item.")
-            self.method("def", "delete_item", [f"identifier: {ident}", "/", "*",
-                                               f"condition: {m}Filter | None = None"], f"_cc.TransactItem[{rec}]",
-                        "A delete for ``client.transact([...])``.")
-
-    def overload(self, def_keyword: str, name: str, params: Sequence[str], returns: str) -> None:
-        """One ``@overload`` of a Protocol method (a Protocol needs no implementation)."""
-        self.emit("    @_t.overload")
-        line = f"    {def_keyword} {name}({', '.join(['self', *params])}) -> {returns}: ..."
-        if len(line) <= 110:
-            self.emit(line)
-        else:
-            self.emit(f"    {def_keyword} {name}(", *(f"        {p}," for p in ["self", *params]), f"    ) -> {returns}: ...")
 
     def list_key_params(self, model: ModelInfo) -> list[str]:
         if not model.is_custom_primary_key:

@@ -167,6 +167,8 @@ class Model:
     # The fields the server fills with the time of the write (None: timestamps disabled or renamed away).
     created_at: str | None = "createdAt"
     updated_at: str | None = "updatedAt"
+    # Text fields full-text search covers (``.searchable([...])``); empty: not searchable.
+    searchable: tuple[str, ...] = ()
 
     @property
     def timestamp_fields(self) -> tuple[str, ...]:

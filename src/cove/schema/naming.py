@@ -47,6 +47,10 @@ def count_field(model: Model) -> str:
     return f"count{model.plural_name}"
 
 
+def search_field(model: Model) -> str:
+    return f"search{model.plural_name}"
+
+
 def aggregate_field(model: Model) -> str:
     return f"aggregate{model.plural_name}"
 

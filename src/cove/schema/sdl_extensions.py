@@ -1,5 +1,6 @@
-"""The SDL of what Cove serves beyond AppSync's generated API: count and aggregate queries per model, a
-``sortBy`` argument on list fields, and one ``transactWrite`` mutation. All are new names or optional
+"""The SDL of what Cove serves beyond AppSync's generated API: count and aggregate queries per model,
+search queries per searchable model, a ``sortBy`` argument on list fields, and one ``transactWrite``
+mutation. All are new names or optional
 arguments, so a client that knows only AppSync's (aws-amplify) sees nothing change."""
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from .naming import (
     TRANSACT_RESULT,
     aggregate_field,
     condition_input,
+    connection_type,
     count_field,
     field_enum,
     filter_input,
     mutation_field,
+    search_field,
     sort_input,
     transact_input,
 )
@@ -65,6 +68,9 @@ def query_fields(model: Model, directives: str) -> list[str]:
     if not model.operation_enabled("list"):
         return []
     lines = [f"  {count_field(model)}(filter: {filter_input(model)}): Int {directives}"]
+    if model.searchable:
+        lines.append(f"  {search_field(model)}(query: String!, filter: {filter_input(model)}, limit: Int, "
+                     f"nextToken: String): {connection_type(model.name)} {directives}")
     if orderable_fields(model):
         enum = field_enum(model)
         lines.append(f"  {aggregate_field(model)}(function: ModelAggregateFunction!, field: {enum}, groupBy: {enum}, "

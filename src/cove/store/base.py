@@ -100,6 +100,18 @@ class ListRequest:
     sort: tuple[SortKey, ...] = ()
 
 
+@dataclass
+class SearchRequest:
+    """Full-text search of a searchable model: the records whose searchable fields hold every word of
+    ``query`` (case and accents ignored), best match first, that also match ``filter``."""
+
+    model: Model
+    query: str
+    filter: dict[str, Any] | None = None
+    limit: int = 100
+    next_token: str | None = None
+
+
 AGGREGATE_FUNCTIONS = ("count", "sum", "avg", "min", "max")
 
 
@@ -222,6 +234,9 @@ class RecordStore(Protocol):
     async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
         """One group per distinct ``group_by`` value, nulls first then ascending (one group, key None,
         when not grouped)."""
+        ...
+    async def search(self, request: SearchRequest) -> Page:
+        """A page of matches, best first (ties by primary key), paged by signed tokens."""
         ...
     async def transact(self, items: Sequence[TransactItem]) -> Records:
         """All the writes in one database transaction, or none: each item's record as written (the

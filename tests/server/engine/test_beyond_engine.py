@@ -302,3 +302,55 @@ def test_one_denied_item_aborts_the_transaction(world: World) -> None:
     results = world.ok(TRANSACT, {"items": [{"createOwnerItem": {"input": {"title": "mine"}}}]}, ALICE)
     assert results[0]["createOwnerItem"]["owner"] == "sub-alice::alice"
     assert world.count("OwnerItems", who=BOB) == (1, [])
+
+
+# -- full-text search -----------------------------------------------------------------------------
+
+def search(world: World, plural: str, query: str, who: Identity = KEY, **args: Any) -> tuple[Any, list[Any]]:
+    model = plural[:-1]
+    doc = (f"query ($q: String!, $f: Model{model}FilterInput, $limit: Int, $token: String) "
+           f"{{ search{plural}(query: $q, filter: $f, limit: $limit, nextToken: $token) {{ items {{ id }} nextToken }} }}")
+    return world.run(doc, {"q": query, "f": args.get("flt"), "limit": args.get("limit"), "token": args.get("token")},
+                     who)
+
+
+def test_search_under_an_api_key(world: World) -> None:
+    a = world.create("Item", title="Red apple pie", notes="with cinnamon", qty=1)
+    b = world.create("Item", title="Apple", notes="apple apple", qty=5)
+    world.create("Item", title="Pear", notes=None, qty=1)
+    page, errors = search(world, "Items", "apple")
+    assert not errors and [i["id"] for i in page["items"]] == [b["id"], a["id"]]
+    page, _ = search(world, "Items", "APPLE cinnamon")
+    assert [i["id"] for i in page["items"]] == [a["id"]]
+    page, _ = search(world, "Items", "apple", flt={"qty": {"eq": 1}})
+    assert [i["id"] for i in page["items"]] == [a["id"]]
+    first, _ = search(world, "Items", "apple", limit=1)
+    assert first["nextToken"]
+    rest, _ = search(world, "Items", "apple", limit=1, token=first["nextToken"])
+    assert [i["id"] for i in rest["items"]] == [a["id"]]
+    _, errors = search(world, "Items", "  ")
+    assert "no words" in errors[0]["message"]
+    _, errors = search(world, "Items", "apple", limit=0)
+    assert errors[0]["errorType"] == "InvalidArgumentsError"
+    _, errors = world.run("query { searchAdminItems(query: \"x\") { items { id } } }")
+    assert errors and "searchAdminItems" in errors[0]["message"]   # not searchable: no such field
+
+
+def test_search_finds_only_the_callers_rows(world: World) -> None:
+    mine = world.create("OwnerItem", ALICE, title="secret plan", qty=1)
+    world.create("OwnerItem", BOB, title="secret plan B", qty=2)
+    page, errors = search(world, "OwnerItems", "secret plan", ALICE)
+    assert not errors and [i["id"] for i in page["items"]] == [mine["id"]]
+    page, _ = search(world, "OwnerItems", "plan", BOB)
+    assert len(page["items"]) == 1 and page["items"][0]["id"] != mine["id"]
+    assert search(world, "OwnerItems", "plan", KEY)[1][0]["errorType"] == "Unauthorized"
+
+
+def test_search_covers_only_fields_the_caller_may_read(world: World) -> None:
+    alices = world.create("Pay", HR, name="alice", review="excellent work", owner="sub-alice::alice")
+    world.create("Pay", HR, name="bob", review="excellent too", owner="sub-bob::bob")
+    # `review` is readable by its owner and HR: the others' records are not searched at all
+    page, _ = search(world, "Pays", "excellent", ALICE)
+    assert [i["id"] for i in page["items"]] == [alices["id"]]
+    page, _ = search(world, "Pays", "excellent", HR)
+    assert len(page["items"]) == 2

@@ -271,7 +271,7 @@ class Engine:
         model = spec.model
         plan = rf.plan
         assert model is not None
-        op = {"index": "list", "count": "list", "aggregate": "list"}.get(spec.kind, spec.kind)
+        op = {"index": "list", "search": "list", "count": "list", "aggregate": "list"}.get(spec.kind, spec.kind)
         parent = "Query" if op in ("get", "list") else "Mutation"
         auth = self.authorizer.check_operation(model, op, ctx.identity)
         denied = f"Not Authorized to access {rf.name} on type {parent}"
@@ -301,13 +301,16 @@ class Engine:
                 if not heavy:
                     return ctx.record(plan, record)
                 return await self._render_off_loop(partial(ctx.record, plan, record))
-            if spec.kind in ("list", "index"):
-                request = self._list_request(model, spec.index, args, rf.name)
-                request.filter = self._readable_keys(model, request, ctx.identity)
-                if row_filter is not None:
-                    # Pushed into SQL: rows the caller may not read never leave the database.
-                    request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
-                page = await reads.list(request)
+            if spec.kind in ("list", "index", "search"):
+                if spec.kind == "search":
+                    page = await extensions.search(self, model, args, self._limit(args), row_filter, ctx, reads)
+                else:
+                    request = self._list_request(model, spec.index, args, rf.name)
+                    request.filter = self._readable_keys(model, request, ctx.identity)
+                    if row_filter is not None:
+                        # Pushed into SQL: rows the caller may not read never leave the database.
+                        request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
+                    page = await reads.list(request)
                 if plan.loads:
                     await prefetch_connection(ctx, reads, plan, page.items)
                 if not heavy:
@@ -345,14 +348,18 @@ class Engine:
         if self.publisher is not None:
             self.publisher(event)
 
-    def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any],
-                      field_name: str) -> ListRequest:
+    def _limit(self, args: dict[str, Any]) -> int:
         limit = args.get("limit")
         if limit is None:
-            limit = self.limits.default_list_limit
-        elif not 1 <= limit <= self.limits.max_list_limit:
+            return self.limits.default_list_limit
+        if not 1 <= limit <= self.limits.max_list_limit:
             raise FieldError(f"limit must be between 1 and {self.limits.max_list_limit}, got {limit}",
                              "InvalidArgumentsError")
+        return int(limit)
+
+    def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any],
+                      field_name: str) -> ListRequest:
+        limit = self._limit(args)
         direction = args.get("sortDirection")
         request = ListRequest(model, filter=args.get("filter"), limit=limit, next_token=args.get("nextToken"),
                               descending=direction == "DESC", index=index, sort=extensions.sort_keys(args))

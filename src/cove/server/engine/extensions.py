@@ -1,5 +1,5 @@
-"""What Cove serves beyond AppSync's generated fields: ``count<Models>``, ``aggregate<Models>``, the
-list's ``sortBy`` and the ``transactWrite`` mutation, each with every authorization rule applied as
+"""What Cove serves beyond AppSync's generated fields: ``count<Models>``, ``aggregate<Models>``,
+``search<Models>``, the list's ``sortBy`` and the ``transactWrite`` mutation, each with every authorization rule applied as
 the standard fields apply them (row rules pushed into SQL, field rules refusing what the caller may
 not read, every transaction item checked before anything is written)."""
 
@@ -11,7 +11,16 @@ import orjson
 
 from cove.schema.model import Model, Schema
 from cove.schema.naming import mutation_field
-from cove.store.base import AggregateRequest, RecordStore, SortKey, StoreError, TransactionCanceled, TransactItem
+from cove.store.base import (
+    AggregateRequest,
+    Page,
+    RecordStore,
+    SearchRequest,
+    SortKey,
+    StoreError,
+    TransactionCanceled,
+    TransactItem,
+)
 
 from ..authorization import Authorizer, HiddenField
 from ..errors import FieldError
@@ -85,6 +94,18 @@ async def count_or_aggregate(engine: Parts, rf: RootField, kind: str, model: Mod
         return groups[0].value
     assert rf.plan is not None
     return [ctx.record(rf.plan, {"key": _json(g.key), "value": _json(g.value)}) for g in groups]
+
+
+async def search(engine: Parts, model: Model, args: dict[str, Any], limit: int, row_filter: dict[str, Any] | None,
+                 ctx: Context, reads: RecordStore) -> Page:
+    """``search<Models>``: the caller's filter made blind, restricted to the records whose searchable
+    fields they may read (the words found would reveal them) and to the rows they may read."""
+    authorizer = engine.authorizer
+    flt = authorizer.blind_filter(model, args.get("filter"), ctx.identity)
+    flt = readable(authorizer, model, list(model.searchable), ctx.identity, flt)
+    if row_filter is not None:
+        flt = {"and": [flt, row_filter]} if flt else row_filter
+    return await reads.search(SearchRequest(model, args["query"], flt, limit, args.get("nextToken")))
 
 
 def _json(value: Any) -> str | None:

@@ -29,10 +29,12 @@ from ..base import (
     Records,
     RecordStore,
     RelatedRequest,
+    SearchRequest,
     TransactionCanceled,
     TransactItem,
 )
 from ..sql import aggregates, queries
+from ..sql import search as fulltext
 from ..sql.dialect import SQLITE, Dialect
 from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
@@ -154,6 +156,11 @@ class SQLiteRecords:
         lay = self._layouts[request.model.name]
         sql, params = aggregates.aggregate(lay, request)
         return aggregates.groups(lay, request, self._read(sql, params))
+
+    async def search(self, request: SearchRequest) -> Page:
+        lay = self._layouts[request.model.name]
+        sql, params = fulltext.search(lay, request, self._tokens)
+        return fulltext.page(lay, request, self._read(sql, params), self._tokens)
 
     # -- writes
 
@@ -295,6 +302,9 @@ class HeavyReads:
 
     async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
         return await self._run("aggregate", request)  # type: ignore[no-any-return]
+
+    async def search(self, request: SearchRequest) -> Page:
+        return await self._run("search", request)  # type: ignore[no-any-return]
 
     async def transact(self, items: Sequence[TransactItem]) -> Records:
         return await self._records.transact(items)

@@ -1,0 +1,163 @@
+"""Full-text search: the index a searchable model keeps beside its table, and the search statement.
+
+SQLite: an FTS5 table per model (``<Model>__search``, one column per searchable field, accents and
+case folded by the ``unicode61`` tokenizer) whose rowids come from ``<Model>__search_keys`` (the
+record's key -> a stable integer: the model's table has no rowid), kept in step by triggers on the
+model's table, so every write (a mutation, a transaction, an import, a reset) updates it in the same
+transaction. Ranked by ``bm25``. The index is rebuilt (and refilled from the table) when the model's
+searchable fields or columns change. A query's words are matched as quoted terms, all required: the
+FTS5 query syntax is never exposed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cove.schema.model import Model, Schema
+
+from ..base import InvalidFilter, InvalidNextToken, Page, Record, SearchRequest
+from .dialect import Dialect
+from .layout import Layout
+from .tokens import NextTokens
+
+Statement = tuple[str, list[Any]]
+SearchConfig = dict[str, list[str]]     # model -> its searchable fields, as stored in _cove_meta
+
+MAX_TERMS = 32
+_WORD = re.compile(r"\w+", re.UNICODE)
+SCORE = "_cove_score"
+
+
+def config(schema: Schema) -> SearchConfig:
+    return {m.name: list(m.searchable) for m in schema.models.values() if m.searchable}
+
+
+def terms(query: str) -> list[str]:
+    """The query's words (letters and digits); InvalidFilter when there are none or too many."""
+    if not isinstance(query, str):
+        raise InvalidFilter("a search query must be a string")
+    words = _WORD.findall(query)
+    if not words:
+        raise InvalidFilter("the search query has no words to look for")
+    if len(words) > MAX_TERMS:
+        raise InvalidFilter(f"a search query may hold at most {MAX_TERMS} words, got {len(words)}")
+    return words
+
+
+def _names(model: Model, d: Dialect) -> tuple[str, str, list[str]]:
+    return d.quote(f"{model.name}__search"), d.quote(f"{model.name}__search_keys"), [
+        d.quote(f"{model.name}__search_{event}") for event in ("ai", "ad", "au")]
+
+
+def drop(model_name: str, d: Dialect) -> list[str]:
+    """What removes a model's search index (its table may be gone already)."""
+    fts = d.quote(f"{model_name}__search")
+    keys = d.quote(f"{model_name}__search_keys")
+    triggers = [d.quote(f"{model_name}__search_{event}") for event in ("ai", "ad", "au")]
+    return [*(f"DROP TRIGGER IF EXISTS {t}" for t in triggers), f"DROP TABLE IF EXISTS {fts}",
+            f"DROP TABLE IF EXISTS {keys}"]
+
+
+def create(model: Model, d: Dialect) -> list[str]:
+    """The search index of ``model``, its triggers, and the statements that fill it from the table."""
+    if d.name != "sqlite":
+        raise NotImplementedError(f"full-text search is not built for {d.name} yet")
+    fts, keys, (ai, ad, au) = _names(model, d)
+    table = d.quote(model.name)
+    key_cols = [d.quote(k) for k in model.identifier]
+    text_cols = [d.quote(f) for f in model.searchable]
+    key_list, text_list = ", ".join(key_cols), ", ".join(text_cols)
+    key_match = " AND ".join(f"k.{c} = old.{c}" for c in key_cols)
+    rowid_of_old = f"(SELECT k.rowid FROM {keys} AS k WHERE {key_match})"
+    return [
+        f"CREATE TABLE {keys} (rowid INTEGER PRIMARY KEY, {key_list}, UNIQUE ({key_list}))",
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({text_list}, tokenize = 'unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER {ai} AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {keys} ({key_list}) VALUES ({', '.join('new.' + c for c in key_cols)}); "
+        f"INSERT INTO {fts} (rowid, {text_list}) VALUES (last_insert_rowid(), "
+        f"{', '.join('new.' + c for c in text_cols)}); END",
+        f"CREATE TRIGGER {ad} AFTER DELETE ON {table} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = {rowid_of_old}; "
+        f"DELETE FROM {keys} WHERE {' AND '.join(f'{c} = old.{c}' for c in key_cols)}; END",
+        f"CREATE TRIGGER {au} AFTER UPDATE OF {text_list} ON {table} BEGIN "
+        f"UPDATE {fts} SET {', '.join(f'{c} = new.{c}' for c in text_cols)} WHERE rowid = {rowid_of_old}; END",
+        f"INSERT INTO {keys} ({key_list}) SELECT {key_list} FROM {table}",
+        f"INSERT INTO {fts} (rowid, {text_list}) SELECT k.rowid, {', '.join('t.' + c for c in text_cols)} "
+        f"FROM {table} AS t JOIN {keys} AS k ON {' AND '.join(f'k.{c} = t.{c}' for c in key_cols)}",
+    ]
+
+
+def migration(schema: Schema, old_config: SearchConfig | None, changed_models: set[str], removed: list[str],
+              d: Dialect) -> tuple[list[str], list[str]]:
+    """(before, after) the model statements: a search index is dropped before its table changes (a
+    trigger would block a column's removal) and rebuilt after, when the model is new or changed or
+    its searchable fields differ from ``old_config`` (None: not known, rebuild every index)."""
+    new_config = config(schema)
+    before: list[str] = []
+    after: list[str] = []
+    for name in removed:
+        before += drop(name, d)
+    for model in schema.models.values():
+        was = None if old_config is None else old_config.get(model.name)
+        now = new_config.get(model.name)
+        if now is None and was is None and old_config is not None:
+            continue
+        if was == now and model.name not in changed_models and old_config is not None:
+            continue
+        before += drop(model.name, d)
+        if now is not None:
+            after += create(model, d)
+    return before, after
+
+
+def search(lay: Layout, request: SearchRequest, tokens: NextTokens) -> Statement:
+    """Matches joined back to the table, filtered, ranked (then by key), one row more than the limit;
+    each row ends with its score."""
+    model = request.model
+    if not model.searchable:
+        raise InvalidFilter(f"{model.name} is not searchable: declare .searchable([...]) on the model")
+    d = lay.dialect
+    fts, keys, _ = _names(model, d)
+    params: list[Any] = []
+    match = " ".join('"' + word.replace('"', '""') + '"' for word in terms(request.query))
+    aliases = [d.quote(f"_cove_k{i}") for i in range(len(model.identifier))]
+    inner = (f"SELECT {', '.join(f'k.{d.quote(c)} AS {a}' for c, a in zip(model.identifier, aliases))}, "
+             f"bm25({fts}) AS {SCORE} FROM {fts} JOIN {keys} AS k ON k.rowid = {fts}.rowid "
+             f"WHERE {fts} MATCH {d.param(params, match)}")
+    table = lay.table
+    join = " AND ".join(f"{table}.{d.quote(c)} = s.{a}" for c, a in zip(model.identifier, aliases))
+    where: list[str] = []
+    if request.filter:
+        where.append(lay.filters.compile(request.filter, params))
+    if request.next_token:
+        last = tokens.read(request.next_token, scope(model, match))
+        if len(last) != 1 + len(model.identifier):
+            raise InvalidNextToken("Invalid nextToken: it does not belong to this query")
+        score, key = last[0], last[1:]
+        columns = ", ".join(f"{table}.{d.quote(c)}" for c in model.identifier)
+        where.append(f"(s.{SCORE} > {d.param(params, score)} OR (s.{SCORE} = {d.param(params, score)} AND "
+                     f"({columns}) > ({d.params(params, key)})))")
+    sql = f"SELECT {', '.join(f'{table}.{d.quote(c)}' for c in lay.columns)}, s.{SCORE} FROM ({inner}) AS s JOIN {table} ON {join}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    order = ", ".join(f"{table}.{d.quote(c)}" for c in model.identifier)
+    sql += f" ORDER BY s.{SCORE}, {order} LIMIT {d.param(params, request.limit + 1)}"
+    return sql, params
+
+
+def scope(model: Model, match: str) -> bytes:
+    """A search's token pages that same search only (the model and the words)."""
+    return f"{model.name}|search|{match}".encode()
+
+
+def page(lay: Layout, request: SearchRequest, rows: list[Any], tokens: NextTokens) -> Page:
+    decode = lay.decode
+    items: list[Record] = [decode(row) for row in rows[:request.limit]]
+    token = None
+    if len(rows) > request.limit and items:
+        last_row = rows[request.limit - 1]
+        match = " ".join('"' + word.replace('"', '""') + '"' for word in terms(request.query))
+        token = tokens.make([last_row[-1], *(items[-1][k] for k in request.model.identifier)],
+                            scope(request.model, match))
+    return Page(items, token)

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+import types
 import typing
 import uuid
 import warnings
@@ -174,7 +175,9 @@ def _protocol_methods(cls: type) -> list[tuple[str, inspect.Signature]]:
     out = []
     for name, member in vars(cls).items():
         if callable(member) and not name.startswith("_"):
-            overloads = typing.get_overloads(member)
+            # A Protocol's overloads have no implementation: look them up by the method's name.
+            named = types.SimpleNamespace(__module__=cls.__module__, __qualname__=f"{cls.__qualname__}.{name}")
+            overloads = typing.get_overloads(named)  # type: ignore[arg-type]
             out += [(name, inspect.signature(o)) for o in overloads or [member]]
     return out
 

@@ -453,3 +453,19 @@ def test_outputs_shape(mode: str, default_type: str, api_key: str | None) -> Non
 def test_outputs_without_custom_section() -> None:
     outputs = build_outputs(reference_todo(), url="http://x/graphql", api_key="da2-x")
     assert "custom" not in outputs
+
+
+def test_a_custom_operation_keeps_a_name_cove_would_generate() -> None:
+    """countTodos, searchTodos, aggregateTodos and transactWrite are Cove's own fields; a custom query or
+    mutation of the same name wins (the schema builds, the field is the custom one)."""
+    schema = define_data(schema=a.schema({
+        "Todo": a.model({"content": a.string()}).searchable(["content"]),
+        "countTodos": a.query().returns(a.string()).handler(lambda event: "custom"),
+        "searchTodos": a.query().arguments({"q": a.string()}).returns(a.string()).handler(lambda event: "custom"),
+        "transactWrite": a.mutation().returns(a.integer()).handler(lambda event: 1),
+    }).authorization(lambda allow: [allow.public_api_key()])).schema
+    sdl = graphql.build_schema(to_sdl(schema))
+    assert result_of(sdl, "Query", "countTodos") == "String"
+    assert args_of(sdl, "Query", "searchTodos") == spec("q:String")
+    assert result_of(sdl, "Mutation", "transactWrite") == "Int"
+    assert result_of(sdl, "Query", "aggregateTodos") == "[ModelAggregateGroup!]"

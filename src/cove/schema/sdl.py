@@ -260,7 +260,7 @@ def query_fields(schema: Schema, model: Model) -> list[str]:
             args += ["sortDirection: ModelSortDirection", f"filter: {filter_input(model)}", "limit: Int",
                      "nextToken: String"]
             lines.append(f"  {ix.query_field}({', '.join(args)}): {connection_type(model.name)} {d}")
-    return lines + sdl_extensions.query_fields(model, d)
+    return lines + sdl_extensions.query_fields(schema, model, d)
 
 
 def _custom_op_line(schema: Schema, op: CustomOperation) -> str:

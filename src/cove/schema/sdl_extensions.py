@@ -64,14 +64,17 @@ def sort_argument(model: Model) -> list[str]:
     return [f"sortBy: [{sort_input(model)}!]"]
 
 
-def query_fields(model: Model, directives: str) -> list[str]:
+def query_fields(schema: Schema, model: Model, directives: str) -> list[str]:
+    """The model's count, search and aggregate fields; a custom query of the same name wins."""
     if not model.operation_enabled("list"):
         return []
-    lines = [f"  {count_field(model)}(filter: {filter_input(model)}): Int {directives}"]
-    if model.searchable:
+    lines = []
+    if count_field(model) not in schema.queries:
+        lines.append(f"  {count_field(model)}(filter: {filter_input(model)}): Int {directives}")
+    if model.searchable and search_field(model) not in schema.queries:
         lines.append(f"  {search_field(model)}(query: String!, filter: {filter_input(model)}, limit: Int, "
                      f"nextToken: String): {connection_type(model.name)} {directives}")
-    if orderable_fields(model):
+    if orderable_fields(model) and aggregate_field(model) not in schema.queries:
         enum = field_enum(model)
         lines.append(f"  {aggregate_field(model)}(function: ModelAggregateFunction!, field: {enum}, groupBy: {enum}, "
                      f"filter: {filter_input(model)}, maxGroups: Int): [ModelAggregateGroup!] {directives}")
@@ -94,7 +97,7 @@ def transact_sdl(schema: Schema) -> tuple[list[str], str | None]:
                          f"  condition: {condition_input(model)}\n}}\n")
             item_fields.append(f"  {mutation_field(op, model)}: {name}")
             result_fields.append(f"  {mutation_field(op, model)}: {model.name}")
-    if not item_fields:
+    if not item_fields or TRANSACT_FIELD in schema.mutations:
         return [], None
     types.append(f"input {TRANSACT_ITEM_INPUT} {{\n" + "\n".join(item_fields) + "\n}\n")
     types.append(f"type {TRANSACT_RESULT} {{\n" + "\n".join(result_fields) + "\n}\n")

@@ -303,7 +303,9 @@ class Engine:
                 return await self._render_off_loop(partial(ctx.record, plan, record))
             if spec.kind in ("list", "index", "search"):
                 if spec.kind == "search":
-                    page = await extensions.search(self, model, args, self._limit(args), row_filter, ctx, reads)
+                    # Ranking reads every match: off the loop unless the request runs inline.
+                    page = await extensions.search(self, model, args, self._limit(args), row_filter, ctx,
+                                                   reads if inline else self.heavy_records)
                 else:
                     request = self._list_request(model, spec.index, args, rf.name)
                     request.filter = self._readable_keys(model, request, ctx.identity)

@@ -112,38 +112,51 @@ def migration(schema: Schema, old_config: SearchConfig | None, changed_models: s
 
 
 def search(lay: Layout, request: SearchRequest, tokens: NextTokens) -> Statement:
-    """Matches joined back to the table, filtered, ranked (then by key), one row more than the limit;
-    each row ends with its score."""
+    """The ``limit + 1`` best matches that pass the filter, each row ending with its score.
+
+    Three levels, so that only narrow rows are ranked and sorted: the FTS5 match gives (key, score)
+    under aliases (its own column names, ``rank`` among them, never meet the model's); the middle
+    level filters (joining the model's table only when there is a filter), seeks past the token and
+    keeps the first ``limit + 1`` by (score, key); the outer level reads those records whole."""
     model = request.model
     if not model.searchable:
         raise InvalidFilter(f"{model.name} is not searchable: declare .searchable([...]) on the model")
     d = lay.dialect
     fts, keys, _ = _names(model, d)
     params: list[Any] = []
-    match = " ".join('"' + word.replace('"', '""') + '"' for word in terms(request.query))
+    match = _match(request.query)
     aliases = [d.quote(f"_cove_k{i}") for i in range(len(model.identifier))]
     inner = (f"SELECT {', '.join(f'k.{d.quote(c)} AS {a}' for c, a in zip(model.identifier, aliases))}, "
              f"bm25({fts}) AS {SCORE} FROM {fts} JOIN {keys} AS k ON k.rowid = {fts}.rowid "
              f"WHERE {fts} MATCH {d.param(params, match)}")
     table = lay.table
-    join = " AND ".join(f"{table}.{d.quote(c)} = s.{a}" for c, a in zip(model.identifier, aliases))
+    joins = " AND ".join(f"{table}.{d.quote(c)} = s.{a}" for c, a in zip(model.identifier, aliases))
+    middle = f"SELECT s.* FROM ({inner}) AS s"
     where: list[str] = []
     if request.filter:
+        middle += f" JOIN {table} ON {joins}"
         where.append(lay.filters.compile(request.filter, params))
     if request.next_token:
         last = tokens.read(request.next_token, scope(model, match))
         if len(last) != 1 + len(model.identifier):
             raise InvalidNextToken("Invalid nextToken: it does not belong to this query")
         score, key = last[0], last[1:]
-        columns = ", ".join(f"{table}.{d.quote(c)}" for c in model.identifier)
+        columns = ", ".join(f"s.{a}" for a in aliases)
         where.append(f"(s.{SCORE} > {d.param(params, score)} OR (s.{SCORE} = {d.param(params, score)} AND "
                      f"({columns}) > ({d.params(params, key)})))")
-    sql = f"SELECT {', '.join(f'{table}.{d.quote(c)}' for c in lay.columns)}, s.{SCORE} FROM ({inner}) AS s JOIN {table} ON {join}"
     if where:
-        sql += " WHERE " + " AND ".join(where)
-    order = ", ".join(f"{table}.{d.quote(c)}" for c in model.identifier)
-    sql += f" ORDER BY s.{SCORE}, {order} LIMIT {d.param(params, request.limit + 1)}"
+        middle += " WHERE " + " AND ".join(where)
+    order = ", ".join(f"s.{a}" for a in aliases)
+    middle += f" ORDER BY s.{SCORE}, {order} LIMIT {d.param(params, request.limit + 1)}"
+    selected = ", ".join(f"{table}.{d.quote(c)}" for c in lay.columns)
+    sql = (f"SELECT {selected}, s.{SCORE} FROM ({middle}) AS s JOIN {table} ON {joins} "
+           f"ORDER BY s.{SCORE}, {order}")
     return sql, params
+
+
+def _match(query: str) -> str:
+    """The FTS5 query: each word a quoted term, all required."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in terms(query))
 
 
 def scope(model: Model, match: str) -> bytes:
@@ -157,7 +170,6 @@ def page(lay: Layout, request: SearchRequest, rows: list[Any], tokens: NextToken
     token = None
     if len(rows) > request.limit and items:
         last_row = rows[request.limit - 1]
-        match = " ".join('"' + word.replace('"', '""') + '"' for word in terms(request.query))
         token = tokens.make([last_row[-1], *(items[-1][k] for k in request.model.identifier)],
-                            scope(request.model, match))
+                            scope(request.model, _match(request.query)))
     return Page(items, token)

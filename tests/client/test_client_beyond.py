@@ -210,3 +210,32 @@ async def test_owners_see_and_touch_only_their_rows(box: tuple[Sandbox, dict[str
     finally:
         for c in (alice, bob):
             await resolve(c.aclose() if isinstance(c, AsyncClient) else c.close())
+
+
+def test_subscribers_hear_a_transaction_after_its_commit_and_never_a_cancelled_one(
+        box: tuple[Sandbox, dict[str, str]]) -> None:
+    """Over the real-time WebSocket: a cancelled transaction (its 57th item's condition fails) sends
+    no event; a committed one sends one per item, each as its own mutation's would."""
+    sandbox, _ = box
+    t = tag()
+    with cove.generate_client(config=sandbox.outputs_path, auth_mode="api_key") as client:
+        Item = client.models.Item
+        target = Item.create({"title": f"{t} target", "qty": 1}).data
+        assert target is not None
+        with Item.on_create(filter={"title": {"beginsWith": t}}) as created, \
+                Item.on_update(filter={"title": {"beginsWith": t}}) as updated:
+            items = [Item.create_item({"title": f"{t} {i}"}) for i in range(56)]
+            items.append(Item.update_item({"id": target.id, "qty": 2}, condition={"qty": {"eq": 99}}))
+            items += [Item.create_item({"title": f"{t} late {i}"}) for i in range(3)]
+            assert client.transact(items).errors[0].error_type == "DynamoDB:TransactionCanceledException"
+            with pytest.raises(TimeoutError):
+                created.receive(timeout=1.0)
+            with pytest.raises(TimeoutError):
+                updated.receive(timeout=0.2)
+            done = client.transact([Item.create_item({"title": f"{t} one"}),
+                                    Item.update_item({"id": target.id, "qty": 3}, condition={"qty": {"eq": 1}})])
+            assert done.ok
+            assert created.receive(timeout=10).title == f"{t} one"
+            assert updated.receive(timeout=10).qty == 3
+            with pytest.raises(TimeoutError):
+                created.receive(timeout=0.4)

@@ -298,6 +298,11 @@ async def test_search_finds_every_word_ranked_and_follows_writes(searchable: Any
     await records.transact([TransactItem("create", Article, values=article(5, "coffee again", None)),
                             TransactItem("delete", Article, key={"id": "a001"})])
     assert set(await search_ids(backend, SearchRequest(Article, "coffee"))) == {"a002", "a003", "a005"}
+    # an import (bulk insert) and a reset go through the same index
+    await backend.transfer.insert_records([(Article, article(6, "imported coffee", None))])
+    assert "a006" in await search_ids(backend, SearchRequest(Article, "imported"))
+    await backend.transfer.delete_all_records()
+    assert await search_ids(backend, SearchRequest(Article, "coffee")) == []
 
 
 async def test_search_pages_with_tokens_bound_to_the_query(searchable: Any) -> None:

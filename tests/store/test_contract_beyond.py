@@ -318,6 +318,20 @@ async def test_search_pages_with_tokens_bound_to_the_query(searchable: Any) -> N
         await backend.records.search(SearchRequest(Article, "body", limit=4, next_token=first.next_token))
 
 
+async def test_filtered_search_finds_matches_beyond_the_best_few(searchable: Any) -> None:
+    """A filtered search looks at the best few matches first; one whose match ranks last is found too."""
+    backend, schema = searchable
+    Article = schema.models["Article"]
+    for i in range(60):
+        # more mentions rank higher: the one record the filter keeps ranks last
+        await backend.records.create(Article, article(i, "kiwi " * (1 + (i % 5)), None, rank=i), None)
+    await backend.records.create(Article, article(99, "kiwi", "nothing else", rank=1000), None)
+    got = await search_ids(backend, SearchRequest(Article, "kiwi", filter={"rank": {"ge": 1000}}, limit=1))
+    assert got == ["a099"]
+    got = await search_ids(backend, SearchRequest(Article, "kiwi", filter={"rank": {"ge": 30}}, limit=2))
+    assert sorted(got) == sorted([f"a{i:03d}" for i in range(30, 60)] + ["a099"])
+
+
 @pytest.mark.parametrize("query, message", [("", "no words"), ("  ?!  ", "no words"),
                                             (" ".join(["w"] * 33), "at most 32 words")])
 async def test_bad_search_queries(searchable: Any, query: str, message: str) -> None:

@@ -111,13 +111,15 @@ def migration(schema: Schema, old_config: SearchConfig | None, changed_models: s
     return before, after
 
 
-def search(lay: Layout, request: SearchRequest, tokens: NextTokens) -> Statement:
+def search(lay: Layout, request: SearchRequest, tokens: NextTokens, candidates: int | None = None) -> Statement:
     """The ``limit + 1`` best matches that pass the filter, each row ending with its score.
 
-    Three levels, so that only narrow rows are ranked and sorted: the FTS5 match gives (key, score)
-    under aliases (its own column names, ``rank`` among them, never meet the model's); the middle
-    level filters (joining the model's table only when there is a filter), seeks past the token and
-    keeps the first ``limit + 1`` by (score, key); the outer level reads those records whole."""
+    Levels, so that only narrow rows are ranked and sorted: the FTS5 match gives (key, score) under
+    aliases (its own column names, ``rank`` among them, never meet the model's); the next seeks past
+    the token and, given ``candidates``, keeps only that many best; the next filters (joining the
+    model's table only when there is a filter) and keeps the first ``limit + 1``; the outer one reads
+    those records whole. With a filter, ``candidates`` bounds the table lookups (each costs a B-tree
+    descent): the caller retries without it when the page comes out short (see :func:`needs_retry`)."""
     model = request.model
     if not model.searchable:
         raise InvalidFilter(f"{model.name} is not searchable: declare .searchable([...]) on the model")
@@ -126,32 +128,39 @@ def search(lay: Layout, request: SearchRequest, tokens: NextTokens) -> Statement
     params: list[Any] = []
     match = _match(request.query)
     aliases = [d.quote(f"_cove_k{i}") for i in range(len(model.identifier))]
-    inner = (f"SELECT {', '.join(f'k.{d.quote(c)} AS {a}' for c, a in zip(model.identifier, aliases))}, "
+    order = ", ".join(f"s.{a}" for a in aliases)
+    found = (f"SELECT {', '.join(f'k.{d.quote(c)} AS {a}' for c, a in zip(model.identifier, aliases))}, "
              f"bm25({fts}) AS {SCORE} FROM {fts} JOIN {keys} AS k ON k.rowid = {fts}.rowid "
              f"WHERE {fts} MATCH {d.param(params, match)}")
-    table = lay.table
-    joins = " AND ".join(f"{table}.{d.quote(c)} = s.{a}" for c, a in zip(model.identifier, aliases))
-    middle = f"SELECT s.* FROM ({inner}) AS s"
-    where: list[str] = []
-    if request.filter:
-        middle += f" JOIN {table} ON {joins}"
-        where.append(lay.filters.compile(request.filter, params))
+    after = f"SELECT s.* FROM ({found}) AS s"
     if request.next_token:
         last = tokens.read(request.next_token, scope(model, match))
         if len(last) != 1 + len(model.identifier):
             raise InvalidNextToken("Invalid nextToken: it does not belong to this query")
         score, key = last[0], last[1:]
-        columns = ", ".join(f"s.{a}" for a in aliases)
-        where.append(f"(s.{SCORE} > {d.param(params, score)} OR (s.{SCORE} = {d.param(params, score)} AND "
-                     f"({columns}) > ({d.params(params, key)})))")
-    if where:
-        middle += " WHERE " + " AND ".join(where)
-    order = ", ".join(f"s.{a}" for a in aliases)
-    middle += f" ORDER BY s.{SCORE}, {order} LIMIT {d.param(params, request.limit + 1)}"
+        after += (f" WHERE (s.{SCORE} > {d.param(params, score)} OR (s.{SCORE} = {d.param(params, score)} AND "
+                  f"({order}) > ({d.params(params, key)})))")
+    if candidates is not None:
+        after += f" ORDER BY s.{SCORE}, {order} LIMIT {d.param(params, candidates)}"
+    table = lay.table
+    joins = " AND ".join(f"{table}.{d.quote(c)} = s.{a}" for c, a in zip(model.identifier, aliases))
+    page = f"SELECT s.* FROM ({after}) AS s"
+    if request.filter:
+        page += f" JOIN {table} ON {joins} WHERE {lay.filters.compile(request.filter, params)}"
+    page += f" ORDER BY s.{SCORE}, {order} LIMIT {d.param(params, request.limit + 1)}"
     selected = ", ".join(f"{table}.{d.quote(c)}" for c in lay.columns)
-    sql = (f"SELECT {selected}, s.{SCORE} FROM ({middle}) AS s JOIN {table} ON {joins} "
-           f"ORDER BY s.{SCORE}, {order}")
+    sql = f"SELECT {selected}, s.{SCORE} FROM ({page}) AS s JOIN {table} ON {joins} ORDER BY s.{SCORE}, {order}"
     return sql, params
+
+
+def candidates_for(request: SearchRequest) -> int | None:
+    """How many best matches a filtered search first looks at (None: all of them)."""
+    return 8 * (request.limit + 1) if request.filter else None
+
+
+def needs_retry(request: SearchRequest, candidates: int | None, rows: list[Any]) -> bool:
+    """A page cut short by the candidate bound may have missed matches further down: look at all."""
+    return candidates is not None and len(rows) <= request.limit
 
 
 def _match(query: str) -> str:

@@ -159,8 +159,11 @@ class SQLiteRecords:
 
     async def search(self, request: SearchRequest) -> Page:
         lay = self._layouts[request.model.name]
-        sql, params = fulltext.search(lay, request, self._tokens)
-        return fulltext.page(lay, request, self._read(sql, params), self._tokens)
+        candidates = fulltext.candidates_for(request)
+        rows = self._read(*fulltext.search(lay, request, self._tokens, candidates))
+        if fulltext.needs_retry(request, candidates, rows):
+            rows = self._read(*fulltext.search(lay, request, self._tokens))
+        return fulltext.page(lay, request, rows, self._tokens)
 
     # -- writes
 

@@ -1,12 +1,11 @@
-"""Full-text search: the index a searchable model keeps beside its table, and the search statement.
+"""Full-text search: when a model's search index is (re)built, and the search statement.
 
-SQLite: an FTS5 table per model (``<Model>__search``, one column per searchable field, accents and
-case folded by the ``unicode61`` tokenizer) whose rowids come from ``<Model>__search_keys`` (the
-record's key -> a stable integer: the model's table has no rowid), kept in step by triggers on the
-model's table, so every write (a mutation, a transaction, an import, a reset) updates it in the same
-transaction. Ranked by ``bm25``. The index is rebuilt (and refilled from the table) when the model's
-searchable fields or columns change. A query's words are matched as quoted terms, all required: the
-FTS5 query syntax is never exposed.
+Each database keeps the index beside the model's table, filled by triggers on it so every write (a
+mutation, a transaction, an import, a reset) updates it in the same transaction (see search_ddl.py).
+The index is rebuilt (and refilled from the table) when the model's searchable fields or columns
+change. A query's words (letters and digits) must all appear; the database's query syntax is never
+exposed. Results are ranked by a score (lower is better), then by key, and paged by signed tokens
+bound to the model and the words.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Any
 from cove.schema.model import Model, Schema
 
 from ..base import InvalidFilter, InvalidNextToken, Page, Record, SearchRequest
+from . import search_ddl
 from .dialect import Dialect
 from .layout import Layout
 from .tokens import NextTokens
@@ -45,49 +45,6 @@ def terms(query: str) -> list[str]:
     return words
 
 
-def _names(model: Model, d: Dialect) -> tuple[str, str, list[str]]:
-    return d.quote(f"{model.name}__search"), d.quote(f"{model.name}__search_keys"), [
-        d.quote(f"{model.name}__search_{event}") for event in ("ai", "ad", "au")]
-
-
-def drop(model_name: str, d: Dialect) -> list[str]:
-    """What removes a model's search index (its table may be gone already)."""
-    fts = d.quote(f"{model_name}__search")
-    keys = d.quote(f"{model_name}__search_keys")
-    triggers = [d.quote(f"{model_name}__search_{event}") for event in ("ai", "ad", "au")]
-    return [*(f"DROP TRIGGER IF EXISTS {t}" for t in triggers), f"DROP TABLE IF EXISTS {fts}",
-            f"DROP TABLE IF EXISTS {keys}"]
-
-
-def create(model: Model, d: Dialect) -> list[str]:
-    """The search index of ``model``, its triggers, and the statements that fill it from the table."""
-    if d.name != "sqlite":
-        raise NotImplementedError(f"full-text search is not built for {d.name} yet")
-    fts, keys, (ai, ad, au) = _names(model, d)
-    table = d.quote(model.name)
-    key_cols = [d.quote(k) for k in model.identifier]
-    text_cols = [d.quote(f) for f in model.searchable]
-    key_list, text_list = ", ".join(key_cols), ", ".join(text_cols)
-    key_match = " AND ".join(f"k.{c} = old.{c}" for c in key_cols)
-    rowid_of_old = f"(SELECT k.rowid FROM {keys} AS k WHERE {key_match})"
-    return [
-        f"CREATE TABLE {keys} (rowid INTEGER PRIMARY KEY, {key_list}, UNIQUE ({key_list}))",
-        f"CREATE VIRTUAL TABLE {fts} USING fts5({text_list}, tokenize = 'unicode61 remove_diacritics 2')",
-        f"CREATE TRIGGER {ai} AFTER INSERT ON {table} BEGIN "
-        f"INSERT INTO {keys} ({key_list}) VALUES ({', '.join('new.' + c for c in key_cols)}); "
-        f"INSERT INTO {fts} (rowid, {text_list}) VALUES (last_insert_rowid(), "
-        f"{', '.join('new.' + c for c in text_cols)}); END",
-        f"CREATE TRIGGER {ad} AFTER DELETE ON {table} BEGIN "
-        f"DELETE FROM {fts} WHERE rowid = {rowid_of_old}; "
-        f"DELETE FROM {keys} WHERE {' AND '.join(f'{c} = old.{c}' for c in key_cols)}; END",
-        f"CREATE TRIGGER {au} AFTER UPDATE OF {text_list} ON {table} BEGIN "
-        f"UPDATE {fts} SET {', '.join(f'{c} = new.{c}' for c in text_cols)} WHERE rowid = {rowid_of_old}; END",
-        f"INSERT INTO {keys} ({key_list}) SELECT {key_list} FROM {table}",
-        f"INSERT INTO {fts} (rowid, {text_list}) SELECT k.rowid, {', '.join('t.' + c for c in text_cols)} "
-        f"FROM {table} AS t JOIN {keys} AS k ON {' AND '.join(f'k.{c} = t.{c}' for c in key_cols)}",
-    ]
-
-
 def migration(schema: Schema, old_config: SearchConfig | None, changed_models: set[str], removed: list[str],
               d: Dialect) -> tuple[list[str], list[str]]:
     """(before, after) the model statements: a search index is dropped before its table changes (a
@@ -97,7 +54,7 @@ def migration(schema: Schema, old_config: SearchConfig | None, changed_models: s
     before: list[str] = []
     after: list[str] = []
     for name in removed:
-        before += drop(name, d)
+        before += search_ddl.drop(name, d)
     for model in schema.models.values():
         was = None if old_config is None else old_config.get(model.name)
         now = new_config.get(model.name)
@@ -105,17 +62,17 @@ def migration(schema: Schema, old_config: SearchConfig | None, changed_models: s
             continue
         if was == now and model.name not in changed_models and old_config is not None:
             continue
-        before += drop(model.name, d)
+        before += search_ddl.drop(model.name, d)
         if now is not None:
-            after += create(model, d)
+            after += search_ddl.create(model, d)
     return before, after
 
 
 def search(lay: Layout, request: SearchRequest, tokens: NextTokens, candidates: int | None = None) -> Statement:
     """The ``limit + 1`` best matches that pass the filter, each row ending with its score.
 
-    Levels, so that only narrow rows are ranked and sorted: the FTS5 match gives (key, score) under
-    aliases (its own column names, ``rank`` among them, never meet the model's); the next seeks past
+    Levels, so that only narrow rows are ranked and sorted: the match gives (key, score) under
+    aliases (the index's own column names, FTS5's ``rank`` among them, never meet the model's); the next seeks past
     the token and, given ``candidates``, keeps only that many best; the next filters (joining the
     model's table only when there is a filter) and keeps the first ``limit + 1``; the outer one reads
     those records whole. With a filter, ``candidates`` bounds the table lookups (each costs a B-tree
@@ -124,14 +81,12 @@ def search(lay: Layout, request: SearchRequest, tokens: NextTokens, candidates: 
     if not model.searchable:
         raise InvalidFilter(f"{model.name} is not searchable: declare .searchable([...]) on the model")
     d = lay.dialect
-    fts, keys, _ = _names(model, d)
     params: list[Any] = []
+    words = terms(request.query)
     match = _match(request.query)
     aliases = [d.quote(f"_cove_k{i}") for i in range(len(model.identifier))]
     order = ", ".join(f"s.{a}" for a in aliases)
-    found = (f"SELECT {', '.join(f'k.{d.quote(c)} AS {a}' for c, a in zip(model.identifier, aliases))}, "
-             f"bm25({fts}) AS {SCORE} FROM {fts} JOIN {keys} AS k ON k.rowid = {fts}.rowid "
-             f"WHERE {fts} MATCH {d.param(params, match)}")
+    found = search_ddl.matches(model, d, words, aliases, SCORE, params)
     after = f"SELECT s.* FROM ({found}) AS s"
     if request.next_token:
         last = tokens.read(request.next_token, scope(model, match))

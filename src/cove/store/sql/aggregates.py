@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cove.schema.model import NUMERIC, Field
+from cove.wire.filters import matches
 
 from ..base import AGGREGATE_FUNCTIONS, AggregateGroup, AggregateRequest, InvalidFilter, TooManyGroups
 from ..base import TransactItem
@@ -61,6 +62,8 @@ def aggregate(lay: Layout, request: AggregateRequest) -> Statement:
     value = f"{request.function}({column})"
     if request.function == "avg":
         value = f"avg(CAST({column} AS {d.float_type}))"   # PostgreSQL's avg of integers is numeric
+    elif field is not None and request.function in ("min", "max") and field.type.name == "Boolean":
+        value = d.boolean_extreme(request.function == "max", column)
     params: list[Any] = []
     where = lay.filters.compile(request.filter, params) if request.filter else None
     select = f"SELECT {d.quote(group.name)}, {value}" if group is not None else f"SELECT {value}"
@@ -105,12 +108,20 @@ def _converter(lay: Layout, function: str, field: Field | None) -> Callable[[Any
 
 
 def transact_statement(lay: Layout, item: TransactItem) -> Statement | None:
-    """An update's or delete's statement (RETURNING the row, none when its condition fails); None for
-    a create, which the backend inserts (its condition was checked against the absent record)."""
+    """The item's statement, RETURNING the row written, none when its condition fails or (a create)
+    its key exists; None when it fails without running: a missing record, or a create's condition,
+    which DynamoDB evaluates against the absent record."""
+    if item.failed:
+        return None
     if item.kind == "update":
         return update(lay, item.key, item.values, item.condition)
     if item.kind == "delete":
         return delete(lay, item.key, item.condition)
     if item.kind != "create":
         raise InvalidFilter(f"unknown transaction item kind {item.kind!r}")
-    return None
+    if item.condition and not matches(item.condition, {}, lay.list_fields):
+        return None
+    cols, params = lay.encode_values(item.values)
+    sql = lay.insert_sql(cols)
+    head, _, returning = sql.partition(" RETURNING ")
+    return f"{head} ON CONFLICT DO NOTHING RETURNING {returning}", params

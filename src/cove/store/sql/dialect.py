@@ -105,6 +105,10 @@ class Dialect:
     def concat(self, parts: Sequence[str]) -> str:
         return " || ".join(parts)
 
+    def boolean_extreme(self, largest: bool, col: str) -> str:
+        """max (``largest``) or min of a BOOLEAN column: true is the larger."""
+        return f"bool_or({col})" if largest else f"bool_and({col})"
+
     def order_term(self, expr: str, descending: bool) -> str:
         """One ORDER BY term where a null is the smallest value (first ascending, last descending)."""
         return f"{expr} DESC NULLS LAST" if descending else f"{expr} ASC NULLS FIRST"
@@ -182,6 +186,9 @@ class SQLiteDialect(Dialect):
             # int (e.g. 1 for 1.0) -- so a create/update would answer `"score": 1`.
             return float
         return None
+
+    def boolean_extreme(self, largest: bool, col: str) -> str:
+        return f"max({col})" if largest else f"min({col})"    # stored as 0/1
 
     def order_term(self, expr: str, descending: bool) -> str:
         # SQLite's own null order is this one; spelled plainly so its planner matches it to indexes.

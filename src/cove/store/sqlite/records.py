@@ -179,7 +179,7 @@ class SQLiteRecords:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for item in items:
-                    row = None if item.failed else self._transact_item(item)
+                    row = self._transact_item(item)
                     reasons.append("None" if row is not None else "ConditionalCheckFailed")
                     if row is not None:
                         results.append(self._layouts[item.model.name].decode(row))
@@ -197,18 +197,9 @@ class SQLiteRecords:
         return results
 
     def _transact_item(self, item: TransactItem) -> Any:
-        """The item's written row, or None when its condition fails (or its key exists, for a create)."""
-        lay = self._layouts[item.model.name]
-        statement = aggregates.transact_statement(lay, item)
-        if statement is None:
-            if item.condition and not matches(item.condition, {}, lay.list_fields):
-                return None
-            cols, params = lay.encode_values(item.values)
-            try:
-                return self.conn.execute(lay.insert_sql(cols), params).fetchone()
-            except sqlite3.IntegrityError:
-                return None   # the key exists: the statement alone is undone, the transaction goes on
-        return self.conn.execute(*statement).fetchone()
+        """The item's written row, or None when it fails (see aggregates.transact_statement)."""
+        statement = aggregates.transact_statement(self._layouts[item.model.name], item)
+        return None if statement is None else self.conn.execute(*statement).fetchone()
 
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
         lay = self._layouts[model.name]

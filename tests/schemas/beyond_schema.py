@@ -15,7 +15,7 @@ schema = a.schema({
     "OwnerItem": a.model({"title": a.string(), "qty": a.integer()}).authorization(
         lambda allow: [allow.owner()]).searchable(["title"]),
     "TeamItem": a.model({"title": a.string(), "qty": a.integer(), "team": a.string()}).authorization(
-        lambda allow: [allow.group_defined_in("team")]),
+        lambda allow: [allow.group_defined_in("team")]).searchable(["title"]),
     "AdminItem": a.model({"title": a.string(), "qty": a.integer()}).authorization(
         lambda allow: [allow.group("Admins")]),
     "Pay": a.model({

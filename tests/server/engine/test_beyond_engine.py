@@ -354,3 +354,28 @@ def test_search_covers_only_fields_the_caller_may_read(world: World) -> None:
     assert [i["id"] for i in page["items"]] == [alices["id"]]
     page, _ = search(world, "Pays", "excellent", HR)
     assert len(page["items"]) == 2
+
+
+def test_group_rules_apply_to_sort_search_and_transactions(world: World) -> None:
+    b1 = world.create("TeamItem", BOB, title="blue box", qty=5, team="TeamB")
+    b2 = world.create("TeamItem", BOB, title="red box", qty=1, team="TeamB")
+    admins = world.create("TeamItem", ADMIN, title="green box", qty=3, team="Admins")
+    doc = "query ($s: [ModelTeamItemSortInput!]) { listTeamItems(sortBy: $s) { items { id } } }"
+    assert world.ok(doc, {"s": [{"field": "qty"}]}, BOB)["items"] == [{"id": b2["id"]}, {"id": b1["id"]}]
+    page, errors = search(world, "TeamItems", "box", BOB)
+    assert not errors and {i["id"] for i in page["items"]} == {b1["id"], b2["id"]}
+    page, _ = search(world, "TeamItems", "box", ADMIN)
+    assert [i["id"] for i in page["items"]] == [admins["id"]]
+    transact = ("mutation ($items: [TransactWriteItemInput!]!) { transactWrite(items: $items) "
+                "{ createTeamItem { id } updateTeamItem { id qty } } }")
+    done = world.ok(transact, {"items": [{"createTeamItem": {"input": {"title": "new", "team": "TeamB"}}},
+                                          {"updateTeamItem": {"input": {"id": b1["id"], "qty": 6}}}]}, BOB)
+    assert done[1]["updateTeamItem"] == {"id": b1["id"], "qty": 6}
+    # another group's record, or a record handed to another group: the whole transaction is refused
+    for items in ([{"updateTeamItem": {"input": {"id": admins["id"], "qty": 0}}}],
+                  [{"createTeamItem": {"input": {"title": "x", "team": "TeamB"}}},
+                   {"createTeamItem": {"input": {"title": "y", "team": "Admins"}}}]):
+        _, errors = world.run(transact, {"items": items}, BOB)
+        assert errors[0]["errorType"] == "Unauthorized"
+    assert world.count("TeamItems", who=BOB) == (3, [])
+    assert world.count("TeamItems", who=ADMIN) == (1, [])

@@ -109,8 +109,11 @@ class Dialect:
         """max (``largest``) or min of a BOOLEAN column: true is the larger."""
         return f"bool_or({col})" if largest else f"bool_and({col})"
 
-    def order_term(self, expr: str, descending: bool) -> str:
-        """One ORDER BY term where a null is the smallest value (first ascending, last descending)."""
+    def order_term(self, expr: str, descending: bool, nullable: bool = True) -> str:
+        """One ORDER BY term where a null is the smallest value (first ascending, last descending).
+        A column that holds no null is spelled plainly, so an index's default order serves it."""
+        if not nullable:
+            return f"{expr} DESC" if descending else f"{expr} ASC"
         return f"{expr} DESC NULLS LAST" if descending else f"{expr} ASC NULLS FIRST"
 
     def text_prefix(self, expr: str, length_ph: str, prefix_ph: str) -> str:
@@ -190,7 +193,7 @@ class SQLiteDialect(Dialect):
     def boolean_extreme(self, largest: bool, col: str) -> str:
         return f"max({col})" if largest else f"min({col})"    # stored as 0/1
 
-    def order_term(self, expr: str, descending: bool) -> str:
+    def order_term(self, expr: str, descending: bool, nullable: bool = True) -> str:
         # SQLite's own null order is this one; spelled plainly so its planner matches it to indexes.
         return f"{expr} DESC" if descending else f"{expr} ASC"
 

@@ -140,7 +140,8 @@ def _sorted_list(lay: Layout, request: ListRequest, tokens: NextTokens, where: l
     sql = lay.select
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY " + ", ".join(d.order_term(d.quote(c), desc) for c, desc in order)
+    never_null = {f.name for f in model.stored_fields() if f.required and not f.is_array} | set(model.identifier)
+    sql += " ORDER BY " + ", ".join(d.order_term(d.quote(c), desc, c not in never_null) for c, desc in order)
     sql += f" LIMIT {d.param(params, request.limit + 1)}"
     return ListStatement(sql, params, [c for c, _ in order], request.limit, model, request.index, False, spec)
 

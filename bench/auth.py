@@ -69,7 +69,7 @@ def in_process() -> dict[str, float]:
         loop = asyncio.new_event_loop()
         loop.run_until_complete(backend.migrator.apply_schema(schema))
         key = loop.run_until_complete(backend.keys.create_api_key(expires_at=time.time() + 86400)).key
-        ids = loop.run_until_complete(IdentityServices.open(backend.identity, tmp, schema,
+        ids = loop.run_until_complete(IdentityServices.open(backend.identity, schema,
                                                             region="us-east-1", base_url="http://127.0.0.1:1"))
         assert ids.user_pool is not None and ids.identity_pool is not None
         pool = ids.user_pool

@@ -109,7 +109,7 @@ def measure_in_process(rounds: int) -> dict[str, tuple[float, float]]:
         loop = asyncio.new_event_loop()
         store = SQLiteIdentityStore(f"{tmp}/data.sqlite")
         services = loop.run_until_complete(IdentityServices.open(
-            store, tmp, Schema(auth=AuthSettings()), region="us-east-1", base_url="http://localhost",
+            store, Schema(auth=AuthSettings()), region="us-east-1", base_url="http://localhost",
             limits=AuthLimits.parse([f"{n}=0" for n in OFF]), on_send_code=lambda *_: None))
         pool = services.user_pool
         assert pool is not None

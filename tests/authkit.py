@@ -113,6 +113,32 @@ def claims(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # type: ignore[no-any-return]
 
 
+def short_lived_token(box: Any, *, validity: int, sub: str, username: str, groups: list[str],
+                      origin_jti: str) -> str:
+    """A real access token signed with the sandbox's own current key (read from its database), valid
+    for ``validity`` seconds."""
+    import asyncio
+
+    from cove.identity.keys import KeyRing
+    from cove.identity.tokens import UserPoolTokens
+    from cove.store.sqlite.identity import SQLiteIdentityStore
+
+    outputs = box.outputs
+
+    async def issue() -> str:
+        store = SQLiteIdentityStore(box.data_dir / "data.sqlite")
+        try:
+            tokens = UserPoolTokens(await KeyRing.open(store), issuer=outputs["custom"]["cove"]["user_pool_issuer"],
+                                    client_id=outputs["auth"]["user_pool_client_id"], access_validity=validity)
+            access, _, _ = await tokens.issue(sub=sub, username=username, groups=groups, attributes={},
+                                              origin_jti=origin_jti, auth_time=int(time.time()))
+            return access
+        finally:
+            await store.close()
+
+    return asyncio.run(issue())
+
+
 class User:
     """A user added to a sandbox's user pool with `cove users add`, signed in with boto3."""
 

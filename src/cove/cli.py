@@ -382,7 +382,7 @@ async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path)
     from cove.identity.services import open_user_pool
 
     try:
-        pool = await open_user_pool(store, data_dir, args.region)
+        pool = await open_user_pool(store, args.region)
         if args.users_command == "add":
             problem = await _unknown_groups(store, args.group or [])
             if problem is not None:
@@ -451,32 +451,34 @@ async def _iam(args: argparse.Namespace, store: IdentityStore) -> int:
 
 
 def _cmd_console(args: argparse.Namespace) -> int:
+    password = args.password if args.console_command == "create-admin" else None
+    if args.console_command == "create-admin" and password is None:
+        import getpass
+
+        password = getpass.getpass(f"Password for {args.name}: ")
+    return asyncio.run(_with_identity(Path(args.data_dir), lambda store: _console(args, store, password)))
+
+
+async def _console(args: argparse.Namespace, store: IdentityStore, password: str | None) -> int:
     from cove.console import AdminStore
 
-    admins = AdminStore(Path(args.data_dir) / "data.sqlite")
-    try:
-        if args.console_command == "create-admin":
-            password = args.password
-            if password is None:
-                import getpass
-
-                password = getpass.getpass(f"Password for {args.name}: ")
-            try:
-                admins.set_admin(args.name, password)
-            except ValueError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            print(f"console admin {args.name} saved; sign in at /console of `cove serve --console`")
-        elif args.console_command == "list-admins":
-            for admin in admins.admins():
-                print(f"{admin.username}\tcreated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(admin.created_at))}")
-        elif args.console_command == "delete-admin":
-            if not admins.delete_admin(args.name):
-                print(f"error: no console admin {args.name}", file=sys.stderr)
-                return 1
-            print(f"deleted console admin {args.name}")
-    finally:
-        admins.close()
+    admins = AdminStore(store)
+    if args.console_command == "create-admin":
+        assert password is not None
+        try:
+            await admins.set_admin(args.name, password)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"console admin {args.name} saved; sign in at /console of `cove serve --console`")
+    elif args.console_command == "list-admins":
+        for admin in await admins.admins():
+            print(f"{admin.username}\tcreated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(admin.created_at))}")
+    elif args.console_command == "delete-admin":
+        if not await admins.delete_admin(args.name):
+            print(f"error: no console admin {args.name}", file=sys.stderr)
+            return 1
+        print(f"deleted console admin {args.name}")
     return 0
 
 

@@ -308,10 +308,7 @@ def test_expired_token_is_refreshed_by_reconnecting(box: Sandbox) -> None:
     import subprocess
     import sys
 
-    from authkit import PASSWORD, sign_in
-
-    from cove.identity.keys import KeyRing
-    from cove.identity.tokens import UserPoolTokens
+    from authkit import PASSWORD, short_lived_token, sign_in
 
     email = f"refresh-{uuid.uuid4().hex[:6]}@example.com"
     subprocess.run([sys.executable, "-m", "cove", "users", "--data-dir", str(box.data_dir), "add", email,
@@ -319,11 +316,8 @@ def test_expired_token_is_refreshed_by_reconnecting(box: Sandbox) -> None:
     good = sign_in(box, email)["AccessToken"]
     part = good.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    outputs = box.outputs
-    short, _, _ = UserPoolTokens(KeyRing(box.data_dir / "keys"), issuer=outputs["custom"]["cove"]["user_pool_issuer"],
-                                 client_id=outputs["auth"]["user_pool_client_id"], access_validity=2).issue(
-        sub=claims["sub"], username=claims["username"], groups=[], attributes={},
-        origin_jti=str(uuid.uuid4()), auth_time=int(time.time()))
+    short = short_lived_token(box, validity=2, sub=claims["sub"], username=claims["username"], groups=[],
+                              origin_jti=str(uuid.uuid4()))
     tokens = [short]
 
     def provider() -> str:

@@ -79,7 +79,7 @@ def test_outputs_auth_block(tmp_path: Path) -> None:
     from cove.schema.define import attach_auth, DataDefinition  # noqa: I001
 
     attach_auth(DataDefinition(schema, None), define_auth(groups=["Admins", "Staff"], allow_guest_access=True))  # type: ignore[arg-type]
-    ids = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema,
+    ids = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), schema,
                                             region="eu-west-1", base_url="https://api.example.com"))
     auth = ids.outputs_auth()
     assert auth is not None
@@ -95,7 +95,7 @@ def test_outputs_auth_block(tmp_path: Path) -> None:
         assert key in auth, key
     assert outputs["custom"]["cove"]["user_pool_issuer"] == f"https://api.example.com/cognito-idp/{auth['user_pool_id']}"
     # the same data directory keeps its ids
-    again = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), tmp_path, schema,
+    again = asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "d.sqlite"), schema,
                                               region="eu-west-1", base_url="https://api.example.com"))
     assert again.outputs_auth() == auth
 
@@ -108,7 +108,7 @@ def test_bad_oidc_and_lambda_configuration_fail_clearly(tmp_path: Path) -> None:
             lambda allow: [allow.custom(), allow.public_api_key()]),
             authorization_modes={"default_authorization_mode": "api_key", **modes}).schema
         with pytest.raises(SchemaError, match=message):
-            asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "e.sqlite"), tmp_path, schema,
+            asyncio.run(IdentityServices.open(SQLiteIdentityStore(tmp_path / "e.sqlite"), schema,
                                               region="us-east-1", base_url="http://x"))
 
 

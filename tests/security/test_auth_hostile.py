@@ -49,9 +49,13 @@ def tokens(box: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server_key(box: Any) -> tuple[str, Any]:
-    """The sandbox's own signing key (from its data dir), to forge otherwise-valid tokens."""
-    path = sorted((Path(box.data_dir) / "keys").glob("*.pem"))[-1]
-    return path.stem, serialization.load_pem_private_key(path.read_bytes(), password=None)
+    """The sandbox's own signing key (from its database), to forge otherwise-valid tokens."""
+    import sqlite3
+
+    with sqlite3.connect(Path(box.data_dir) / "data.sqlite") as db:
+        kid, pem = db.execute("SELECT kid, pem FROM _cove_signing_keys WHERE retired_at IS NULL "
+                              "ORDER BY created_at DESC LIMIT 1").fetchone()
+    return kid, serialization.load_pem_private_key(pem.encode(), password=None)
 
 
 def post_token(box: Any, token: str) -> httpx.Response:

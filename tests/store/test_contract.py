@@ -7,7 +7,10 @@ Filters are cross-checked against the Python evaluator in test_contract_filters.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +27,10 @@ from cove.store.base import (
     ListRequest,
     Page,
     RelatedRequest,
+    TextNotStorable,
 )
 
-from .conftest import POST_FIELDS, contract_schema, open_for_test
+from .conftest import POST_FIELDS, TEXT_HOLDS_NUL, contract_schema, location_for_test, open_for_test
 
 pytestmark = pytest.mark.anyio
 
@@ -50,9 +54,15 @@ async def all_pages(backend: Backend, request: ListRequest) -> list[dict[str, An
 
 # -- records --------------------------------------------------------------------------------------
 
-async def test_create_get_update_delete(backend: Backend, schema: Schema) -> None:
+async def test_create_get_update_delete(backend: Backend, backend_name: str, schema: Schema) -> None:
     Post = schema.models["Post"]
-    values = post(1, title="héllo\x00 😀", rank=3, score=2.0, draft=True, tags=["a", "b\x00"], meta='{"k":[1]}')
+    title = "héllo\x00 😀"
+    if not TEXT_HOLDS_NUL[backend_name]:
+        with pytest.raises(TextNotStorable, match=r"cannot store the NUL character \(U\+0000\) in text"):
+            await backend.records.create(Post, post(1, title=title), None)
+        assert await backend.records.count(Post) == 0
+        title = "héllo 😀"
+    values = post(1, title=title, rank=3, score=2.0, draft=True, tags=["a", "b\x00"], meta='{"k":[1]}')
     created = await backend.records.create(Post, values, None)
     assert created == {**{f.name: None for f in Post.stored_fields()}, **values}
     assert type(created["score"]) is float and created["draft"] is True
@@ -61,6 +71,11 @@ async def test_create_get_update_delete(backend: Backend, schema: Schema) -> Non
     updated = await backend.records.update(Post, {"id": "p01"}, {"rank": 4, "tags": None, "draft": False}, None)
     assert updated == {**created, "rank": 4, "tags": None, "draft": False}
     assert await backend.records.get(Post, {"id": "p01"}) == updated
+    if not TEXT_HOLDS_NUL[backend_name]:
+        with pytest.raises(TextNotStorable):
+            await backend.records.update(Post, {"id": "p01"}, {"title": "a\x00", "rank": 5}, None)
+        assert await backend.records.get(Post, {"id": "p01"}) == updated   # nothing written
+        assert await backend.records.get(Post, {"id": "p01\x00"}) is None
     assert await backend.records.count(Post) == 1
     assert await backend.records.delete(Post, {"id": "p01"}, None) == updated
     assert await backend.records.get(Post, {"id": "p01"}) is None
@@ -100,9 +115,13 @@ async def test_conditions(backend: Backend, schema: Schema) -> None:
     assert (await records.delete(Post, {"id": "p01"}, either))["id"] == "p01"
 
 
-async def test_lists_order_by_key_both_ways(backend: Backend, schema: Schema) -> None:
+async def test_lists_order_by_key_both_ways(backend: Backend, backend_name: str, schema: Schema) -> None:
     Post = schema.models["Post"]
-    ids = ["b", "a", "B", "é", "a\x00", "", "10", "9"]
+    ids = ["b", "a", "B", "é", "a\x00", "", "10", "9", "\U0001f600", "\uffff", "a\x01"]
+    if not TEXT_HOLDS_NUL[backend_name]:
+        with pytest.raises(TextNotStorable):
+            await backend.records.create(Post, {"id": "a\x00", "createdAt": T, "updatedAt": T}, None)
+        ids.remove("a\x00")
     for i in ids:
         await backend.records.create(Post, {"id": i, "createdAt": T, "updatedAt": T}, None)
     by_bytes = sorted(ids, key=lambda s: s.encode())   # DynamoDB's order
@@ -478,3 +497,100 @@ async def test_allowed_destructive_changes(backend: Backend, schema: Schema) -> 
     report = await backend.migrator.apply_schema(contract_schema(), allow_destructive=True)
     assert "Blog" in report.created_models
     assert await backend.records.count(schema.models["Blog"]) == 0
+
+
+async def test_migration_history_and_dry_run(backend: Backend, schema: Schema) -> None:
+    migrator = backend.migrator
+    first = await migrator.history()
+    assert len(first) == 1 and first[0].summary.startswith("created Blog; created Post; created Order")
+    assert any('CREATE TABLE IF NOT EXISTS "Post"' in sql for sql in first[0].statements)
+    assert await migrator.pending_statements(schema) == []   # nothing to do
+    bigger = contract_schema({**BASE_POST, "stars": a.integer().default(5)})
+    pending = await migrator.pending_statements(bigger)
+    assert len(pending) == 1 and pending[0].startswith('ALTER TABLE "Post" ADD COLUMN "stars" ')
+    assert pending[0].endswith(" DEFAULT 5")
+    assert await migrator.pending_statements(bigger) == pending   # the dry run changed nothing
+    assert (await migrator.apply_schema(bigger)).added_fields == ["Post.stars"]
+    assert not (await migrator.apply_schema(bigger)).changed
+    history = await migrator.history()
+    assert [h.summary for h in history[1:]] == ["added Post.stars"] and history[1].statements == pending
+    assert history[0].id < history[1].id and history[0].applied_at <= history[1].applied_at <= time.time()
+    smaller = contract_schema({**{k: v for k, v in BASE_POST.items() if k != "rank"}, "stars": a.integer().default(5)})
+    await backend.records.create(schema.models["Post"], post(1, rank=1), None)
+    with pytest.raises(DestructiveChange, match="field Post.rank was removed"):
+        await migrator.pending_statements(smaller)
+    assert await migrator.pending_statements(smaller, allow_destructive=True) == [
+        'ALTER TABLE "Post" DROP COLUMN "rank"']
+    assert len(await migrator.history()) == 2
+
+
+RACER = """
+import asyncio, sys, time
+from cove import a, define_data
+from cove.store import open_backend
+
+schema = define_data(schema=a.schema({"Tag": a.model({"label": a.string(), "weight": a.integer()})
+                                      .secondary_indexes(lambda index: [index("label")])})
+                     .authorization(lambda allow: [allow.public_api_key()])).schema
+
+async def main():
+    backend = open_backend(sys.argv[1])
+    try:
+        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))   # every racer starts at once
+        report = await backend.migrator.apply_schema(schema)
+        print(",".join(report.created_models))
+    finally:
+        await backend.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_processes_starting_at_once_apply_a_change_once(backend_name: str, tmp_path: Path) -> None:
+    location = location_for_test(backend_name, tmp_path / "racing")
+    start = time.time() + 3
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, location, str(start)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 8, [err for _, err in results]
+    assert sorted(out.strip() for out, _ in results) == [""] * 7 + ["Tag"]
+    again = open_for_test(backend_name, tmp_path / "racing")
+    try:
+        history = await again.migrator.history()
+        assert [h.summary for h in history] == ["created Tag"]
+        assert any("CREATE INDEX" in sql for sql in history[0].statements)
+    finally:
+        await again.close()
+
+
+async def test_an_indexed_field_changing_type_keeps_its_index(backend: Backend) -> None:
+    def schema_with(weight: Any) -> Schema:
+        return define_data(schema=a.schema({"Tag": a.model({"label": a.string(), "weight": weight})
+                                            .secondary_indexes(lambda index: [index("weight")])})
+                           .authorization(lambda allow: [allow.public_api_key()])).schema
+
+    first, second = schema_with(a.integer()), schema_with(a.string())
+    await backend.migrator.apply_schema(first, allow_destructive=True)
+    await backend.migrator.apply_schema(second, allow_destructive=True)
+    assert await backend.migrator.pending_statements(second) == []   # the index was made again
+    Tag = second.models["Tag"]
+    await backend.records.create(Tag, {"id": "t", "weight": "heavy", "createdAt": T, "updatedAt": T}, None)
+    page = await backend.records.list(ListRequest(Tag, index=Tag.indexes[0], key_condition=KeyCondition(
+        "weight", "heavy")))
+    assert [r["id"] for r in page.items] == ["t"]
+
+
+async def test_drop_all_leaves_nothing_of_coves(backend: Backend, backend_name: str, schema: Schema,
+                                                tmp_path: Path) -> None:
+    await backend.keys.create_api_key(expires_at=time.time() + 60)
+    await backend.records.create(schema.models["Post"], post(1), None)
+    old_secret = backend.secret()
+    await backend.transfer.drop_all()
+    again = open_for_test(backend_name, tmp_path / "data")   # what `sandbox --reset all` opens next
+    try:
+        assert (await again.migrator.apply_schema(schema)).created_models == list(schema.models)
+        assert await again.records.count(schema.models["Post"]) == 0 and await again.keys.api_keys() == []
+        assert [h.summary.split(";")[0] for h in await again.migrator.history()] == ["created Blog"]
+        assert again.secret() != old_secret
+    finally:
+        await again.close()

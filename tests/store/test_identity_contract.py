@@ -1,5 +1,6 @@
 """The identity state's contract (``cove.store.identity_state.IdentityStore``): what every backend
-must do for the user pool, the identity pool and IAM keys. Runs per backend (SQLite now)."""
+must do for the user pool, the identity pool, IAM keys, signing keys and console admins. Runs on
+SQLite and on PostgreSQL (the test server, a fresh schema per test)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,27 @@ from typing import Any
 
 import pytest
 
-from cove.store.identity_state import DuplicateUser, Group, IdentityStore, RefreshToken, User
+from identity_stores import BACKENDS, open_identity_store, second_store
+
+from cove.store.identity_state import (
+    ConsoleAdmin,
+    DuplicateUser,
+    Group,
+    IdentityStore,
+    RefreshToken,
+    StoredSigningKey,
+    User,
+)
+from cove.store.postgres.identity import PostgresIdentityStore
 from cove.store.sqlite.identity import SQLiteIdentityStore
 
 pytestmark = pytest.mark.anyio
 
 
-def _open(name: str, folder: Path) -> IdentityStore:
-    if name == "sqlite":
-        return SQLiteIdentityStore(folder / "data.sqlite")
-    raise AssertionError(f"no backend {name}")
-
-
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[IdentityStore]:
-    store = _open(request.param, tmp_path)
-    yield store
-    await store.close()
+    async with open_identity_store(request.param, tmp_path) as store:
+        yield store
 
 
 def user(name: str, *, email: str | None = None, phone: str | None = None, created: float = 1.0,
@@ -247,13 +252,11 @@ async def test_meta_is_created_once_and_set_overwrites(backend: IdentityStore) -
 
 
 async def test_concurrent_first_reads_of_meta_agree(backend: IdentityStore, tmp_path: Path) -> None:
-    other = _open("sqlite", tmp_path) if isinstance(backend, SQLiteIdentityStore) else backend
-    counter = iter(range(100))
-    values = await asyncio.gather(*(store.meta("secret", lambda: f"v{next(counter)}")
-                                    for store in (backend, other, backend, other)))
+    async with second_store(backend, tmp_path) as other:
+        counter = iter(range(100))
+        values = await asyncio.gather(*(store.meta("secret", lambda: f"v{next(counter)}")
+                                        for store in (backend, other, backend, other)))
     assert len(set(values)) == 1
-    if other is not backend:
-        await other.close()
 
 
 # -- SQLite: the data directory of older versions, and writes off the event loop ------------------
@@ -296,3 +299,168 @@ async def test_sqlite_a_write_waiting_for_a_lock_does_not_hold_the_event_loop(tm
     finally:
         blocker.close()
         await store.close()
+
+
+# -- races between processes: the database decides --------------------------------------------------
+
+async def test_concurrent_sign_ups_of_one_username_on_two_connections_one_wins(backend: IdentityStore,
+                                                                             tmp_path: Path) -> None:
+    async with second_store(backend, tmp_path) as other:
+        for round_ in range(5):
+            name = f"racer{round_}"
+            twin = user(name, email=f"{name}-2@example.com")
+            twin.sub = f"other-sub-{round_}"
+            results = await asyncio.gather(backend.create_user(user(name, email=f"{name}@example.com")),
+                                           other.create_user(twin), return_exceptions=True)
+            assert sorted(type(r).__name__ for r in results) == ["DuplicateUser", "NoneType"], results
+            # ...and the same email under two names
+            results = await asyncio.gather(backend.create_user(user(f"{name}a", email=f"same{round_}@example.com")),
+                                           other.create_user(user(f"{name}b", email=f"same{round_}@example.com")),
+                                           return_exceptions=True)
+            assert sorted(type(r).__name__ for r in results) == ["DuplicateUser", "NoneType"], results
+        assert len(await other.list_users()) == 10
+
+
+async def test_concurrent_wrong_codes_are_all_counted(backend: IdentityStore, tmp_path: Path) -> None:
+    await backend.create_user(user("ada", code="123456", code_purpose="signup"))
+    async with second_store(backend, tmp_path) as other:
+        dropped = await asyncio.gather(*(store.code_failed("ada", "123456", 6) for store in [backend, other] * 3))
+    assert dropped.count(True) == 1   # exactly the sixth try, whichever it was, dropped the code
+    ada = await backend.find_user("ada")
+    assert ada is not None and (ada.code, ada.code_attempts) == (None, 6)
+
+
+# -- hostile values ------------------------------------------------------------------------------
+
+async def test_nul_characters_find_nothing_and_lookalike_keys_stay_apart(backend: IdentityStore) -> None:
+    await backend.create_user(user("ada", email="ada@example.com"))
+    for login in ("ada\x00", "\x00", "ada@example.com\x00x"):
+        assert await backend.find_user(login) is None
+        assert await backend.user_by_sub(login) is None
+        assert await backend.find_refresh_token(login) is None
+        assert await backend.find_iam_key(login) is None
+        assert await backend.identity_login(login) is None
+        assert await backend.console_admin(login) is None
+        assert await backend.delete_user(login) is False
+    # SQL-looking and case-differing keys are plain values
+    for name in ("ada' OR '1'='1", "ADA", "ada%", "ada_"):
+        assert await backend.find_user(name) is None
+    await backend.create_user(user("ADA"))
+    ada = await backend.find_user("ada")
+    assert ada is not None and ada.username == "ada"
+    # an attribute value may hold anything, NUL included
+    await backend.update_user("ada", attributes={"name": "A\x00da \u2603", "custom:x": "'; DROP TABLE x; --"})
+    ada = await backend.find_user("ada")
+    assert ada is not None and ada.attributes == {"name": "A\x00da \u2603", "custom:x": "'; DROP TABLE x; --"}
+
+
+async def test_a_username_with_a_nul_is_refused_or_kept_exactly(backend: IdentityStore) -> None:
+    # PostgreSQL text cannot hold NUL: refused with a clear error; SQLite keeps it as given.
+    try:
+        await backend.create_user(user("bad\x00name"))
+    except ValueError as exc:
+        assert "NUL" in str(exc)
+        assert await backend.list_users() == []
+    else:
+        found = await backend.list_users()
+        assert [u.username for u in found] == ["bad\x00name"]
+
+
+# -- signing keys ----------------------------------------------------------------------------------
+
+def signing(kid: str, created: float, retired: float | None = None) -> StoredSigningKey:
+    return StoredSigningKey(kid, f"-----BEGIN PRIVATE KEY-----\n{kid}\n-----END PRIVATE KEY-----\n", created, retired)
+
+
+async def test_signing_keys_are_added_once_and_listed_oldest_first(backend: IdentityStore) -> None:
+    assert await backend.signing_keys() == []
+    assert await backend.add_signing_key(signing("b", 2.0)) is True
+    assert await backend.add_signing_key(signing("a", 1.0, retired=1.5)) is True
+    assert await backend.add_signing_key(signing("c", 2.0)) is True
+    assert await backend.add_signing_key(signing("b", 9.0, retired=9.0)) is False  # the kid is taken: unchanged
+    assert await backend.signing_keys() == [signing("a", 1.0, 1.5), signing("b", 2.0), signing("c", 2.0)]
+
+
+async def test_a_rotation_retires_every_other_signing_key_at_once(backend: IdentityStore) -> None:
+    await backend.add_signing_key(signing("old", 1.0, retired=1.5))
+    await backend.add_signing_key(signing("a", 2.0))
+    await backend.add_signing_key(signing("b", 3.0))
+    assert await backend.add_signing_key(signing("new", 10.0), retire_others=True) is True
+    assert await backend.signing_keys() == [signing("old", 1.0, 1.5), signing("a", 2.0, 10.0),
+                                            signing("b", 3.0, 10.0), signing("new", 10.0)]
+
+
+async def test_processes_starting_at_once_store_one_first_signing_key(backend: IdentityStore, tmp_path: Path) -> None:
+    async with second_store(backend, tmp_path) as other:
+        added = await asyncio.gather(*(store.add_first_signing_key(signing(f"k{i}", float(i)))
+                                       for i, store in enumerate([backend, other] * 4)))
+        assert added.count(True) == 1
+        assert len(await other.signing_keys()) == 1
+    # once every key is retired, a new first key may come
+    await backend.add_signing_key(signing("z", 50.0), retire_others=True)
+    assert await backend.add_first_signing_key(signing("y", 60.0)) is False
+    assert [k.kid for k in await backend.signing_keys() if k.retired_at is None] == ["z"]
+
+
+# -- console administrators ----------------------------------------------------------------------------
+
+async def test_console_admins_are_set_listed_and_deleted(backend: IdentityStore) -> None:
+    assert await backend.console_admins() == [] and await backend.console_admin("root") is None
+    await backend.set_console_admin("root", "hash-1", 5.0)
+    await backend.set_console_admin("alice", "hash-2", 6.0)
+    await backend.set_console_admin("root", "hash-3", 99.0)   # a new password; created_at kept
+    assert await backend.console_admins() == [ConsoleAdmin("alice", "hash-2", 6.0), ConsoleAdmin("root", "hash-3", 5.0)]
+    assert await backend.console_admin("root") == ConsoleAdmin("root", "hash-3", 5.0)
+    assert await backend.console_admin("ROOT") is None
+    assert await backend.delete_console_admin("root") is True
+    assert await backend.delete_console_admin("root") is False
+    assert [a.username for a in await backend.console_admins()] == ["alice"]
+
+
+# -- PostgreSQL: a database that cannot be reached ------------------------------------------------------
+
+async def test_postgres_unreachable_is_database_unavailable_naming_the_host_not_the_password() -> None:
+    import asyncpg
+
+    from cove.store.base import DatabaseUnavailable
+    from cove.store.postgres.identity import PostgresIdentityStore
+
+    async def dead_pool() -> asyncpg.Pool:   # nothing listens on port 1
+        return await asyncpg.create_pool("postgresql://cove:s3cret-pw@127.0.0.1:1/test", min_size=1, max_size=1,
+                                         timeout=2)
+
+    store = PostgresIdentityStore(dead_pool, where="127.0.0.1:1")
+    for call in (store.find_user("ada"), store.meta("k", lambda: "v"), store.signing_keys(),
+                 store.create_user(user("ada"))):
+        with pytest.raises(DatabaseUnavailable) as caught:
+            await call
+        assert "127.0.0.1:1" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+async def test_postgres_a_killed_connection_never_surfaces_as_a_driver_error(tmp_path: Path) -> None:
+    import asyncpg
+    from pg_support import SERVER_URL
+
+    from cove.store.base import DatabaseUnavailable
+
+    async with open_identity_store("postgres", tmp_path) as store:
+        assert isinstance(store, PostgresIdentityStore)
+        await store.create_user(user("ada"))
+        killer = await asyncpg.connect(SERVER_URL)
+        try:
+            for _ in range(5):   # the server ends the pooled connection; the next calls find out
+                async with store._connection() as conn:
+                    pid = conn.get_server_pid()
+                await killer.execute("SELECT pg_terminate_backend($1)", pid)
+                outcomes: list[object] = []
+                for _ in range(3):
+                    try:
+                        found = await store.find_user("ada")
+                        outcomes.append(found is not None and found.username == "ada")
+                    except DatabaseUnavailable as exc:
+                        assert "127.0.0.1:5432" in str(exc)
+                        outcomes.append("unavailable")
+                # at most the first call fails (that connection is dropped, never reused), then it recovers
+                assert outcomes[1:] == [True, True] and outcomes[0] in (True, "unavailable"), outcomes
+        finally:
+            await killer.close()

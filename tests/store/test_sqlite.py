@@ -67,8 +67,8 @@ async def test_locations(tmp_path: Path) -> None:
     url_backend = open_backend(f"sqlite://{database}", create=False)
     assert isinstance(url_backend, SQLiteBackend) and url_backend.path == database
     await url_backend.close()
-    with pytest.raises(BackendError, match=r"postgresql:// databases are not supported yet; give a data directory"):
-        open_backend("postgresql://localhost/cove")
+    with pytest.raises(BackendError, match=r"mysql:// databases are not supported; give a data directory"):
+        open_backend("mysql://localhost/cove")
     with pytest.raises(BackendError, match="names a file"):
         open_backend("sqlite://host/x.sqlite")
     with pytest.raises(BackendError, match="no Cove database"):

@@ -5,7 +5,6 @@ are built into ``static/`` (see scripts/build_console.sh)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from .access import AdminStore
@@ -14,10 +13,11 @@ from .app import Console
 __all__ = ["AdminStore", "Console", "attach_console"]
 
 
-def attach_console(app: Any, policy: str | None, data_dir: str | Path) -> None:
-    """Serve the console from ``app`` under a policy ("local", "admin"), or not at all (None)."""
+def attach_console(app: Any, policy: str | None) -> None:
+    """Serve the console from ``app`` under a policy ("local", "admin"), or not at all (None); the
+    admins are in the app's database (``app.backend.identity``)."""
     if policy is None:
         app.console = None
         return
-    admins = AdminStore(Path(data_dir) / "data.sqlite") if policy == "admin" else None
+    admins = AdminStore(app.backend.identity) if policy == "admin" else None
     app.console = Console(app, policy, admins)  # type: ignore[arg-type]

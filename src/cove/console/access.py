@@ -5,8 +5,8 @@ Two policies:
 - ``local`` (``cove sandbox``): open to a browser on this machine. The peer address must be a loopback
   address and the ``Host`` header must name a loopback host, so a web page on another site cannot reach
   the API through DNS rebinding.
-- ``admin`` (``cove serve --console``): only a signed-in administrator (``cove console create-admin``).
-  The session is a cookie holding the admin's name, an expiry and an HMAC over both; it is HttpOnly,
+- ``admin`` (``cove serve --console``): only a signed-in administrator (``cove console create-admin``),
+  kept in the database (any process of it, on any host, accepts the same admins and cookies). The session is a cookie holding the admin's name, an expiry and an HMAC over both; it is HttpOnly,
   SameSite=Strict and scoped to ``/console``.
 
 Either way, a call that changes something must carry the ``X-Cove-Console`` header, which a cross-site
@@ -16,20 +16,18 @@ grants), and an ``Origin``, when the browser sends one, must be this server's ow
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from cove.identity.passwords import check_password, hash_password
-from cove.private_files import private_database
+from cove.identity.passwords import check_password_or_decoy, hash_password
 from cove.server.errors import RequestError
+from cove.store.identity_state import CONSOLE_SECRET, IdentityStore
 
 Policy = Literal["local", "admin"]
 SESSION_COOKIE = "cove_console"
@@ -45,60 +43,38 @@ class Admin:
 
 
 class AdminStore:
-    """Console administrators, in their own table of the server's SQLite file."""
+    """Console administrators, behind the identity seam (the database's admins table, the session
+    secret in its meta), so every server process of the database, on any host, knows them."""
 
-    def __init__(self, path: str | Path) -> None:
-        # The server's own file (password hashes, keys): created owner-only when this comes first.
-        self._conn = sqlite3.connect(str(private_database(path)), check_same_thread=False, isolation_level=None,
-                                     timeout=30)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS console_admins (username TEXT PRIMARY KEY, "
-                               "password_hash TEXT NOT NULL, created_at REAL NOT NULL)")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS console_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self._conn.execute("INSERT OR IGNORE INTO console_meta VALUES ('session_secret', ?)",
-                               (secrets.token_hex(32),))
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
 
-    def session_secret(self) -> bytes:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM console_meta WHERE key = 'session_secret'").fetchone()
-        return bytes.fromhex(row[0])
+    async def session_secret(self) -> bytes:
+        return bytes.fromhex(await self.store.meta(CONSOLE_SECRET, lambda: secrets.token_hex(32)))
 
-    def set_admin(self, username: str, password: str) -> None:
+    async def set_admin(self, username: str, password: str) -> None:
         """Create an administrator, or set an existing one's password (which ends their sessions)."""
-        if not username or len(username) > 128 or any(c in username for c in ".;, \t\r\n"):
+        if not username or len(username) > 128 or any(c in username for c in ".;, \t\r\n\x00"):
             raise ValueError("an admin name must be 1-128 characters without spaces, dots, commas or semicolons")
         if len(password) < 12:
             raise ValueError("an admin password must have at least 12 characters")
-        with self._lock:
-            self._conn.execute("INSERT INTO console_admins VALUES (?, ?, ?) ON CONFLICT (username) DO UPDATE "
-                               "SET password_hash = excluded.password_hash",
-                               (username, hash_password(password), time.time()))
+        # argon2 takes tens of milliseconds: off the event loop.
+        await self.store.set_console_admin(username, await asyncio.to_thread(hash_password, password), time.time())
 
-    def delete_admin(self, username: str) -> bool:
-        with self._lock:
-            return self._conn.execute("DELETE FROM console_admins WHERE username = ?", (username,)).rowcount > 0
+    async def delete_admin(self, username: str) -> bool:
+        return await self.store.delete_console_admin(username)
 
-    def admins(self) -> list[Admin]:
-        with self._lock:
-            rows = self._conn.execute("SELECT username, created_at FROM console_admins ORDER BY username").fetchall()
-        return [Admin(*row) for row in rows]
+    async def admins(self) -> list[Admin]:
+        return [Admin(a.username, a.created_at) for a in await self.store.console_admins()]
 
-    def password_hash(self, username: str) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT password_hash FROM console_admins WHERE username = ?",
-                                     (username,)).fetchone()
-        return row[0] if row else None
+    async def password_hash(self, username: str) -> str | None:
+        admin = await self.store.console_admin(username)
+        return admin.password_hash if admin else None
 
-    def check(self, username: str, password: str) -> bool:
-        stored = self.password_hash(username)
-        if stored is None:
-            check_password(None, password)  # spend the same time as for a real admin
-            return False
-        return check_password(stored, password)
-
-    def close(self) -> None:
-        self._conn.close()
+    async def check(self, username: str, password: str) -> bool:
+        stored = await self.password_hash(username)
+        # argon2 off the event loop; an unknown admin costs a full check too (a decoy hash).
+        return await asyncio.to_thread(check_password_or_decoy, stored, password)
 
 
 class Sessions:
@@ -107,33 +83,35 @@ class Sessions:
 
     def __init__(self, admins: AdminStore) -> None:
         self.admins = admins
-        self._key = admins.session_secret()
+        self._key: bytes | None = None   # the database's, read on first use
 
-    def _mac(self, username: str, expires: int, password_hash: str) -> str:
+    async def _mac(self, username: str, expires: int, password_hash: str) -> str:
+        if self._key is None:
+            self._key = await self.admins.session_secret()
         message = f"{username}.{expires}.{password_hash}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def issue(self, username: str) -> str:
-        password_hash = self.admins.password_hash(username)
+    async def issue(self, username: str) -> str:
+        password_hash = await self.admins.password_hash(username)
         assert password_hash is not None
         expires = int(time.time()) + SESSION_SECONDS
-        return f"{username}.{expires}.{self._mac(username, expires, password_hash)}"
+        return f"{username}.{expires}.{await self._mac(username, expires, password_hash)}"
 
-    def verify(self, cookie: str | None) -> str | None:
+    async def verify(self, cookie: str | None) -> str | None:
         """The admin's name for a valid, unexpired cookie of a still-existing admin; None otherwise."""
         if not cookie:
             return None
         parts = cookie.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
             return None
         username, expires_text, mac = parts
         expires = int(expires_text)
         if expires < time.time():
             return None
-        password_hash = self.admins.password_hash(username)
+        password_hash = await self.admins.password_hash(username)
         if password_hash is None:
             return None
-        if not hmac.compare_digest(mac, self._mac(username, expires, password_hash)):
+        if not hmac.compare_digest(mac, await self._mac(username, expires, password_hash)):
             return None
         return username
 

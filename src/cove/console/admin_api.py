@@ -128,7 +128,7 @@ class AdminApi:
             raise RequestError(400, "UserNotFoundException", "User does not exist.")
         if not user.enabled:
             raise RequestError(400, "NotAuthorizedException", "User is disabled.")
-        access, ident, expires_in = pool.tokens.issue(
+        access, ident, expires_in = await pool.tokens.issue(
             sub=user.sub, username=user.username, groups=user.groups, attributes=user.attributes,
             origin_jti=f"console-{int(time.time())}", auth_time=int(time.time()))
         return {"access_token": access, "id_token": ident, "expires_in": expires_in,

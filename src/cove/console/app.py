@@ -106,7 +106,7 @@ class Console:
             if route == "session":
                 result, extra = await self._session(scope, headers, method, body)
             else:
-                actor = self._authorize(scope, headers)
+                actor = await self._authorize(scope, headers)
                 handler = self.routes.get((method, route))
                 if handler is None:
                     raise RequestError(404, "NotFoundException", f"No console route {method} /console/api/{route}")
@@ -126,7 +126,7 @@ class Console:
     def _recent_logs(self, _body: Any) -> dict[str, Any]:
         return {"entries": self.logs.entries()}
 
-    def _authorize(self, scope: Scope, headers: dict[str, str]) -> str:
+    async def _authorize(self, scope: Scope, headers: dict[str, str]) -> str:
         """The name the caller acts as; raises RequestError (401/403) for anyone else."""
         if self.policy == "local":
             if not is_local_request(scope.get("client"), headers.get("host", "")):
@@ -134,7 +134,7 @@ class Console:
                                    "The sandbox's console only answers browsers on this machine (localhost)")
             return "local"
         assert self.sessions is not None
-        admin = self.sessions.verify(cookie_value(headers))
+        admin = await self.sessions.verify(cookie_value(headers))
         if admin is None:
             raise RequestError(401, "UnauthorizedException", "Sign in to the console as an administrator")
         return admin
@@ -143,7 +143,7 @@ class Console:
                        body: Any) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
         if method == "GET":
             try:
-                admin: str | None = self._authorize(scope, headers)
+                admin: str | None = await self._authorize(scope, headers)
             except RequestError:
                 admin = None
             return {"policy": self.policy, "signed_in": admin is not None,
@@ -159,15 +159,15 @@ class Console:
         self.throttle.check(client)
         username = body.get("username") if isinstance(body, dict) else None
         password = body.get("password") if isinstance(body, dict) else None
-        # argon2 takes tens of milliseconds: check off the event loop, which keeps serving meanwhile.
+        # argon2 takes tens of milliseconds: AdminStore.check runs it off the event loop.
         if not isinstance(username, str) or not isinstance(password, str) or \
-                not await asyncio.to_thread(self.admins.check, username, password):
+                not await self.admins.check(username, password):
             self.throttle.failed(client)
             AUDIT.warning("failed console sign-in as %r from %s", str(username)[:64], client)
             raise RequestError(401, "NotAuthorizedException", "Incorrect admin name or password")
         self.throttle.succeeded(client)
         audit(username, f"signed in from {client}")
-        cookie = (f"{SESSION_COOKIE}={self.sessions.issue(username)}; Path=/console; Max-Age={SESSION_SECONDS}; "
+        cookie = (f"{SESSION_COOKIE}={await self.sessions.issue(username)}; Path=/console; Max-Age={SESSION_SECONDS}; "
                   "HttpOnly; SameSite=Strict").encode() + secure
         return {"signed_in": True, "admin": username}, [(b"set-cookie", cookie)]
 

@@ -307,8 +307,8 @@ class Accounts:
                                     origin_jti: str | None = None, auth_time: int | None = None) -> dict[str, Any]:
         origin = origin_jti or str(uuid.uuid4())
         when = auth_time or int(time.time())
-        access, ident, expires_in = await asyncio.to_thread(  # two RS256 signatures
-            self.tokens.issue, sub=user.sub, username=user.username, groups=user.groups, attributes=user.attributes,
+        access, ident, expires_in = await self.tokens.issue(
+            sub=user.sub, username=user.username, groups=user.groups, attributes=user.attributes,
             origin_jti=origin, auth_time=when, client_id=client_id)
         result: dict[str, Any] = {"AccessToken": access, "ExpiresIn": expires_in, "TokenType": "Bearer",
                                   "IdToken": ident}
@@ -328,7 +328,7 @@ class Accounts:
     async def access_claims(self, token: str) -> tuple[dict[str, Any], User]:
         """Verify an access token for the pool's own APIs (revoked sessions are refused here)."""
         try:
-            claims = self.tokens.verify(token, token_use="access")
+            claims = await self.tokens.verify(token, token_use="access")
         except TokenError as exc:
             message = "Access Token has expired" if "expired" in str(exc) else "Invalid Access Token"
             raise CognitoError("NotAuthorizedException", message) from None

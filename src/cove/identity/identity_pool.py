@@ -41,7 +41,7 @@ class IdentityPool:
         result: dict[str, Any] = await getattr(self, "op_" + operation)(body)
         return result
 
-    def _login(self, body: Mapping[str, Any]) -> tuple[str, str] | None:
+    async def _login(self, body: Mapping[str, Any]) -> tuple[str, str] | None:
         """``(login_key, sub)`` of a valid ``Logins`` map, or None for a guest."""
         logins = body.get("Logins")
         if not logins:
@@ -55,7 +55,7 @@ class IdentityPool:
         if not isinstance(token, str):
             raise CognitoError("NotAuthorizedException", "Invalid login token.")
         try:
-            claims = self.tokens.verify(token, token_use="id")
+            claims = await self.tokens.verify(token, token_use="id")
         except TokenError as exc:
             msg = "Invalid login token. Token expired." if "expired" in str(exc) else f"Invalid login token. {exc}"
             raise CognitoError("NotAuthorizedException", msg) from None
@@ -73,7 +73,7 @@ class IdentityPool:
 
     async def op_GetId(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._pool(body)
-        login = self._login(body)
+        login = await self._login(body)
         new_id = f"{self.region}:{uuid.uuid4()}"
         if login is None:
             self._guest_allowed()
@@ -85,7 +85,7 @@ class IdentityPool:
         if not isinstance(identity_id, str) or not await self.store.identity_exists(identity_id):
             raise CognitoError("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
         linked = await self.store.identity_login(identity_id)
-        login = self._login(body)
+        login = await self._login(body)
         if login is None:
             if linked is not None:
                 raise CognitoError("NotAuthorizedException", "Logins don't match. Please include at least one "

@@ -1,7 +1,7 @@
-"""Everything identity-related one server process needs, built from the data directory and schema.
+"""Everything identity-related one server process needs, built from the identity store and the schema.
 
-Pool ids and the master secret live in the database (stable across restarts and shared by every
-worker); signing keys live in ``<data_dir>/keys``. The issuer of the user pool's tokens is this
+Pool ids, the master secret and the signing keys live in the database (stable across restarts and
+shared by every worker and host; see keys.py for rotation). The issuer of the user pool's tokens is this
 server's own URL, ``<base>/cognito-idp/<user_pool_id>``, with the JWKS and OpenID discovery
 documents under it, so any standard JWT library can verify Cove's tokens from the ``iss`` claim.
 """
@@ -13,7 +13,6 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -61,11 +60,10 @@ async def pool_ids(store: IdentityStore, region: str) -> PoolIds:
 class IdentityServices:
     """Build with ``await IdentityServices.open(...)``, which reads (or creates) the pool ids first."""
 
-    def __init__(self, store: IdentityStore, ids: PoolIds, data_dir: str | Path, schema: Schema, *, region: str,
+    def __init__(self, store: IdentityStore, ids: PoolIds, keys: KeyRing, schema: Schema, *, region: str,
                  base_url: str, auto_confirm: bool = True, on_send_code: CodeHook | None = None,
                  smtp: SmtpSender | None = None, limits: AuthLimits | None = None) -> None:
         self.store = store
-        self.data_dir = Path(data_dir)
         self.region = region
         self.base_url = base_url.rstrip("/")
         self.auto_confirm = auto_confirm
@@ -77,16 +75,17 @@ class IdentityServices:
         self.user_pool_id = ids.user_pool_id
         self.client_id = ids.client_id
         self.identity_pool_id = ids.identity_pool_id
-        self.keys = KeyRing(self.data_dir / "keys")
+        self.keys = keys
         self.credentials = CredentialIssuer(self.master, self.identity_pool_id)
         self.configure(schema)
 
     @classmethod
-    async def open(cls, store: IdentityStore, data_dir: str | Path, schema: Schema, *, region: str,
-                   base_url: str, **options: Any) -> IdentityServices:
-        """The services of a data directory's identity state; raises SchemaError for unusable auth settings."""
-        services = cls(store, await pool_ids(store, region), data_dir, schema, region=region, base_url=base_url,
-                       **options)
+    async def open(cls, store: IdentityStore, schema: Schema, *, region: str, base_url: str,
+                   **options: Any) -> IdentityServices:
+        """The services of a database's identity state; raises SchemaError for unusable auth settings."""
+        ids = await pool_ids(store, region)
+        keys = await KeyRing.open(store)
+        services = cls(store, ids, keys, schema, region=region, base_url=base_url, **options)
         if services.user_pool is not None:
             await services.user_pool.save_settings()
         return services
@@ -103,6 +102,7 @@ class IdentityServices:
         self.user_pool: UserPool | None = None
         self.identity_pool: IdentityPool | None = None
         if settings is not None:
+            self.keys.token_lifetime = max(settings.access_token_validity, settings.id_token_validity)
             self.tokens = UserPoolTokens(self.keys, issuer=self.issuer, client_id=self.client_id,
                                          access_validity=settings.access_token_validity,
                                          id_validity=settings.id_token_validity)
@@ -133,8 +133,8 @@ class IdentityServices:
         return settings is not None and settings.on_send_code is None and self.on_send_code is None
 
     # -- documents served over HTTP ------------------------------------------------------------
-    def jwks(self) -> dict[str, Any]:
-        return self.keys.jwks()
+    async def jwks(self) -> dict[str, Any]:
+        return await self.keys.current_jwks()
 
     def openid_configuration(self) -> dict[str, Any]:
         return {
@@ -218,12 +218,11 @@ async def stored_auth_settings(store: IdentityStore) -> AuthSettings | None:
     return AuthSettings(password_policy=policy, **data)
 
 
-async def open_user_pool(store: IdentityStore, data_dir: str | Path, region: str | None = None) -> UserPool:
-    """The user pool of a data directory, for the command line (no server needed). The region (part of
+async def open_user_pool(store: IdentityStore, region: str | None = None) -> UserPool:
+    """The user pool of a database, for the command line (no server needed). The region (part of
     the pool id, which SRP verifiers depend on) defaults to the one the server last ran with."""
     region = region or await store.meta(REGION_META, lambda: DEFAULT_REGION)
     settings = await stored_auth_settings(store) or AuthSettings()
-    services = await IdentityServices.open(store, data_dir, Schema(auth=settings), region=region,
-                                           base_url="http://localhost")
+    services = await IdentityServices.open(store, Schema(auth=settings), region=region, base_url="http://localhost")
     assert services.user_pool is not None
     return services.user_pool

@@ -7,6 +7,7 @@ HMAC, never ``none``), a key found by ``kid``, the signature, then ``iss``, ``ex
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from jwt.exceptions import (
 )
 
 from .attributes import issued
-from .keys import KeyRing
+from .keys import KeyRing, SigningKey
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 #: Seconds of clock difference tolerated on ``exp``/``nbf``/``iat``.
@@ -95,9 +96,20 @@ class UserPoolTokens:
         self.access_validity = access_validity
         self.id_validity = id_validity
 
-    def issue(self, *, sub: str, username: str, groups: list[str], attributes: dict[str, str], origin_jti: str,
-              auth_time: int, client_id: str | None = None, now: float | None = None) -> tuple[str, str, int]:
-        """``(access_token, id_token, expires_in)`` with Cognito's claims."""
+    async def issue(self, *, sub: str, username: str, groups: list[str], attributes: dict[str, str],
+                    origin_jti: str, auth_time: int, client_id: str | None = None,
+                    now: float | None = None) -> tuple[str, str, int]:
+        """``(access_token, id_token, expires_in)`` with Cognito's claims, signed by the pool's current
+        key (two RS256 signatures: on a thread, off the event loop)."""
+        key = await self.keys.signing_key()
+        return await asyncio.to_thread(self.sign, key, sub=sub, username=username, groups=groups,
+                                       attributes=attributes, origin_jti=origin_jti, auth_time=auth_time,
+                                       client_id=client_id, now=now)
+
+    def sign(self, key: SigningKey, *, sub: str, username: str, groups: list[str], attributes: dict[str, str],
+             origin_jti: str, auth_time: int, client_id: str | None = None,
+             now: float | None = None) -> tuple[str, str, int]:
+        """``issue`` with a given key, without I/O."""
         now_i = int(now if now is not None else time.time())
         client = client_id or self.client_id
         event_id = str(uuid.uuid4())
@@ -124,17 +136,19 @@ class UserPoolTokens:
             "event_id": event_id, "token_use": "id", "auth_time": auth_time, "exp": now_i + self.id_validity,
             "iat": now_i, "jti": str(uuid.uuid4()),
         })
-        key = self.keys.current
         headers = {"kid": key.kid}
         return (jwt.encode(access, key.private, algorithm="RS256", headers=headers),
                 jwt.encode(ident, key.private, algorithm="RS256", headers=headers), self.access_validity)
 
-    def _key_for(self, kid: str | None, alg: str) -> Any:
-        return self.keys.public_key(kid) if kid else None
-
-    def verify(self, token: str, *, token_use: str | None = None) -> dict[str, Any]:
-        """Claims of a valid access or id token of this pool (``token_use`` narrows it)."""
-        claims = verify_jwt(token, key_for=self._key_for, algorithms=("RS256",), issuer=self.issuer)
+    async def verify(self, token: str, *, token_use: str | None = None) -> dict[str, Any]:
+        """Claims of a valid access or id token of this pool (``token_use`` narrows it). A kid this
+        process has not seen makes it re-read the pool's keys first (another process may have rotated)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except PyJWTError:
+            kid = None   # verify_jwt says what is wrong with the token
+        key = await self.keys.public_key(kid) if isinstance(kid, str) and kid else None
+        claims = verify_jwt(token, key_for=lambda _kid, _alg: key, algorithms=("RS256",), issuer=self.issuer)
         use = claims.get("token_use")
         if use not in ("access", "id") or (token_use is not None and use != token_use):
             raise TokenError(f"token_use {use!r} is not accepted here")

@@ -258,7 +258,7 @@ class Authenticator:
         iss = peek.get("iss")
         if self.user_pool is not None and iss == self.user_pool.issuer:
             try:
-                claims = self.user_pool.verify(token)
+                claims = await self.user_pool.verify(token)
             except TokenError as exc:
                 raise Unauthorized(f"{_NOT_PROVIDED} ({exc})") from None
             identity = Identity("userPool", claims=claims)

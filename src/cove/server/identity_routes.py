@@ -75,7 +75,7 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
         prefix = f"{USER_POOL_PATH}/{services.user_pool_id}/.well-known/"
         doc: Any = None
         if path == prefix + "jwks.json":
-            doc = services.jwks()
+            doc = await services.jwks()
         elif path == prefix + "openid-configuration":
             doc = services.openid_configuration()
         if doc is None:

@@ -142,7 +142,7 @@ class Sandbox:
         self.identity = open_identity(options, self.schema, self.url, self.backend.identity)
         self.app = CoveApp(self.schema, self.backend, options.request_limits(), realtime=options.realtime(),
                            identity=self.identity)
-        attach_console(self.app, options.console, options.data_dir)
+        attach_console(self.app, options.console)
         self.write_outputs()
 
     async def _prepare(self, options: ServerOptions) -> tuple[MigrationReport, str]:
@@ -258,7 +258,7 @@ def open_identity(options: ServerOptions, schema: Schema, url: str, store: Ident
         await store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
         # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
         return await IdentityServices.open(
-            store, options.data_dir, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
+            store, schema, region=options.region, base_url=f"{parts.scheme}://{parts.netloc}",
             auto_confirm=not (options.print_codes or options.production),
             on_send_code=print_code if options.print_codes or not options.production else None,
             smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
@@ -669,7 +669,7 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     backend.start_background_work()
     identity = open_identity(options, schema, graphql_url(options), backend.identity)
     app = CoveApp(schema, backend, options.request_limits(), realtime=options.realtime(), identity=identity)
-    attach_console(app, options.console, options.data_dir)
+    attach_console(app, options.console)
     instrument(app, options, index)
     server = _uvicorn_server(app, options, options.tls_files())
 

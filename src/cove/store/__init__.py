@@ -12,15 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .base import Backend
+from .base import Backend, BackendError
 
 SUPPORTED = "a data directory, sqlite:///path/to/data.sqlite or postgresql://user@host:5432/database"
 DATABASE_FILE = "data.sqlite"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-
-
-class BackendError(Exception):
-    """The location names no database Cove can open; the message says what it accepts."""
 
 
 def is_postgres_url(location: str | Path) -> bool:

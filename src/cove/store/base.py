@@ -62,6 +62,21 @@ class DatabaseUnavailable(StoreError):
     error_type = "DatabaseUnavailable"
 
 
+class TextNotStorable(StoreError):
+    """A text value the database cannot hold: PostgreSQL's ``text`` refuses the NUL character
+    (U+0000). Lists and custom types keep it (JSON escapes it as ``\\u0000``)."""
+
+    error_type = "DynamoDB:ValidationException"
+
+    def __init__(self, message: str = "One or more parameter values were invalid: PostgreSQL cannot store the "
+                                      "NUL character (U+0000) in text") -> None:
+        super().__init__(message)
+
+
+class BackendError(Exception):
+    """The location names no database Cove can open; the message says what it accepts."""
+
+
 class DestructiveChange(StoreError):
     """Raised by ``apply_schema`` when a change would lose data and was not explicitly allowed."""
 
@@ -285,6 +300,10 @@ class DataTransfer(Protocol):
     async def insert_records(self, items: Iterable[tuple[Model, Record]]) -> int: ...
     async def delete_all_records(self) -> int: ...
     async def backup(self, target: Path) -> None: ...
+    async def drop_all(self) -> None:
+        """Drop every table Cove made (records, meta, API keys, migrations, identity), for
+        ``sandbox --reset all``; tables of other applications in the same schema stay."""
+        ...
 
 
 class Backend(Protocol):

@@ -1,7 +1,9 @@
-"""The identity state's seam: users, groups, refresh tokens, identity-pool identities and IAM keys.
+"""The identity state's seam: users, groups, refresh tokens, identity-pool identities, IAM keys, the
+user pool's JWT signing keys and the console's administrators.
 
-What the Cognito-compatible services (``cove.identity``) keep, as an async protocol any backend
-implements (``cove.store.sqlite.identity`` today), with its value types. A backend stores and finds;
+What the Cognito-compatible services (``cove.identity``) and the console keep, as an async protocol
+any backend implements (``cove.store.sqlite.identity``, ``cove.store.postgres.identity``), with its
+value types. A backend stores and finds;
 every decision (passwords, codes, tokens, who may do what) stays in ``cove.identity``.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+CONSOLE_SECRET = "console_session_secret"   # the meta key of the console's session-cookie secret
 
 
 @dataclass
@@ -59,6 +62,24 @@ class IamKey:
     description: str | None
     created_at: float
     revoked: bool
+
+
+@dataclass(frozen=True)
+class StoredSigningKey:
+    """A user-pool signing key as stored: a PKCS#8 PEM private key. ``retired_at`` is when a newer key
+    replaced it (None: it may still sign); a retired key verifies the tokens it signed until they expire."""
+
+    kid: str
+    pem: str
+    created_at: float
+    retired_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleAdmin:
+    username: str
+    password_hash: str
+    created_at: float
 
 
 class DuplicateUser(ValueError):
@@ -137,5 +158,27 @@ class IdentityStore(Protocol):
         """Every key, revoked ones too, oldest first."""
         ...
     async def revoke_iam_key(self, access_key_id: str) -> bool: ...
+
+    async def signing_keys(self) -> list[StoredSigningKey]:
+        """Every stored signing key, retired ones too, oldest first (``created_at``, then ``kid``)."""
+        ...
+    async def add_signing_key(self, key: StoredSigningKey, *, retire_others: bool = False) -> bool:
+        """Store ``key``; False (and nothing changed) if its kid is stored already. ``retire_others``
+        (a rotation): in the same transaction, every other key not retired yet gets
+        ``retired_at = key.created_at``."""
+        ...
+    async def add_first_signing_key(self, key: StoredSigningKey) -> bool:
+        """Store ``key`` only if no stored key is unretired; race-free across processes, so processes
+        starting at once end with one signing key. False if another key was there (or came first)."""
+        ...
+
+    async def console_admin(self, username: str) -> ConsoleAdmin | None: ...
+    async def console_admins(self) -> list[ConsoleAdmin]:
+        """By username."""
+        ...
+    async def set_console_admin(self, username: str, password_hash: str, created_at: float) -> None:
+        """Create the admin, or set an existing one's password hash (``created_at`` is kept)."""
+        ...
+    async def delete_console_admin(self, username: str) -> bool: ...
 
     async def close(self) -> None: ...

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from authkit import User, claims
+from authkit import User, claims, short_lived_token
 from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, api_key_auth, on_create, token_auth
 from paths import TESTS
@@ -177,15 +177,9 @@ def test_a_user_pool_connection_with_a_bad_token_gets_connection_error(box: Sand
 
 def test_a_subscription_whose_token_expires_is_ended(box: Sandbox, alice: User) -> None:
     # A real access token from the sandbox's own signing keys, valid for 3 seconds.
-    from cove.identity.keys import KeyRing
-    from cove.identity.tokens import UserPoolTokens
-
-    outputs = box.outputs
-    tokens = UserPoolTokens(KeyRing(box.data_dir / "keys"), issuer=outputs["custom"]["cove"]["user_pool_issuer"],
-                            client_id=outputs["auth"]["user_pool_client_id"], access_validity=3)
     c = claims(alice.token)
-    short, _, _ = tokens.issue(sub=c["sub"], username=c["username"], groups=["Red"], attributes={},
-                               origin_jti=c.get("origin_jti", str(uuid.uuid4())), auth_time=int(time.time()))
+    short = short_lived_token(box, validity=3, sub=c["sub"], username=c["username"], groups=["Red"],
+                              origin_jti=c.get("origin_jti", str(uuid.uuid4())))
     conn = Raw(box, api_key_auth(box))
     conn.init()
     conn.subscribe("short", on_create("id body", "Note"), auth=token_auth(box, short))

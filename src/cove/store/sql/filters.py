@@ -14,6 +14,7 @@ from ..base import InvalidFilter
 from .codecs import attribute_category, dumps
 from .dialect import Dialect
 
+NUL = "\x00"
 _COMPARE = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _FIELD_OPS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "between", "beginsWith", "contains", "notContains",
                         "attributeExists", "attributeType", "size"})
@@ -78,6 +79,8 @@ class FilterCompiler:
             return f"({col} IS NOT NULL)" if operand == attribute_category(field) else self._never
         if op == "size":
             return self._size(field, col, operand, params)
+        if not d.text_holds_nul and not field.is_array and _holds_nul(operand):
+            return self._nul_operand(field, col, op, operand, params)
         if op in ("contains", "notContains"):
             return self._contains(field, col, op, operand, params)
         if field.is_array and op in ("lt", "le", "gt", "ge", "between"):
@@ -88,20 +91,51 @@ class FilterCompiler:
         if field.is_array and not isinstance(operand, list) and operand is not None:
             # Comparing a whole list with a scalar never matches (and `ne` always does).
             return self._always if op == "ne" else self._never
+        compared = d.compared(field, col)
         if op == "eq":
             if operand is None:
                 return f"({col} IS NULL)"
-            return f"({col} IS NOT NULL AND {col} = {d.param(params, self._value(operand))})"
+            return f"({col} IS NOT NULL AND {compared} = {d.operand(params, self._value(operand))})"
         if op == "ne":
             if operand is None:
                 return f"({col} IS NOT NULL)"
-            return f"({col} IS NULL OR {col} <> {d.param(params, self._value(operand))})"
+            return f"({col} IS NULL OR {compared} <> {d.operand(params, self._value(operand))})"
         if op == "beginsWith":
             if not isinstance(operand, str) or attribute_category(field) != "string":
                 return self._never
-            prefix = d.begins_with(col, d.param(params, operand), d.param(params, operand))
+            prefix = d.begins_with(col, d.operand(params, operand), d.operand(params, operand))
             return f"({col} IS NOT NULL AND {prefix})"
-        return f"({col} IS NOT NULL AND {self._compare(col, op, operand, params)})"
+        return f"({col} IS NOT NULL AND {self._compare(compared, op, operand, params)})"
+
+    def _nul_operand(self, field: Field, col: str, op: str, operand: Any, params: list[Any]) -> str:
+        """A text operand holding U+0000 on a database whose text cannot hold it (so no stored value
+        does). No value equals, starts with or contains it; ordering against ``p + NUL + rest`` is
+        ordering against ``p`` (a stored value starting with ``p`` and longer is greater, since its
+        next character is above NUL), which keeps the Python evaluator's exact semantics."""
+        d = self.dialect
+        if op in ("eq", "beginsWith", "contains"):
+            return self._never
+        if op in ("ne", "notContains"):
+            return self._always
+        if attribute_category(field) != "string":
+            return self._never   # a string is never ordered against a number or a bool
+
+        def bound(value: Any, above: bool) -> str:
+            if isinstance(value, str) and NUL in value:
+                cmp = ">" if above else "<="
+                return f"{col} {cmp} {d.operand(params, value.partition(NUL)[0])}"
+            return f"{col} {'>=' if above else '<='} {d.operand(params, value)}"
+
+        if op == "between":
+            lo, hi = _between_bounds(operand)
+            if lo is None or hi is None:
+                return self._never
+            return f"({col} IS NOT NULL AND {bound(lo, True)} AND {bound(hi, False)})"
+        if op in ("gt", "ge"):
+            return f"({col} IS NOT NULL AND {bound(operand, True)})"
+        if op in ("lt", "le"):
+            return f"({col} IS NOT NULL AND {bound(operand, False)})"
+        raise InvalidFilter(f"Unable to process the filter expression: unknown operator {op!r}")
 
     def _size(self, field: Field, col: str, operand: Any, params: list[Any]) -> str:
         d = self.dialect
@@ -119,9 +153,9 @@ class FilterCompiler:
     def _contains(self, field: Field, col: str, op: str, operand: Any, params: list[Any]) -> str:
         d = self.dialect
         if field.is_array and isinstance(operand, str):
-            expr = d.list_contains_token(col, d.param(params, dumps(operand)))
+            expr = d.list_contains_token(col, d.operand(params, dumps(operand)))
         else:
-            ph = d.param(params, operand)
+            ph = d.operand(params, operand)
             if field.is_array:
                 expr = d.list_contains(col, ph)
             elif field.type.kind == "scalar" and isinstance(operand, str) and attribute_category(field) == "string":
@@ -138,11 +172,18 @@ class FilterCompiler:
             lo, hi = _between_bounds(operand)
             if lo is None or hi is None:
                 return d.false  # a null bound orders nothing; `expr BETWEEN NULL AND x` would be SQL NULL
-            return f"{expr} BETWEEN {d.param(params, lo)} AND {d.param(params, hi)}"
+            return f"{expr} BETWEEN {d.operand(params, lo)} AND {d.operand(params, hi)}"
         sql_op = _COMPARE.get(op)
         if sql_op is None:
             raise InvalidFilter(f"Unable to process the filter expression: unknown operator {op!r}")
-        return f"{expr} {sql_op} {d.param(params, operand)}"
+        return f"{expr} {sql_op} {d.operand(params, operand)}"
+
+
+def _holds_nul(operand: Any) -> bool:
+    """A text operand (or a between's bound) holding U+0000."""
+    if isinstance(operand, str):
+        return "\x00" in operand
+    return isinstance(operand, list) and any(isinstance(v, str) and "\x00" in v for v in operand)
 
 
 def _between_bounds(operand: Any) -> tuple[Any, Any]:

@@ -24,6 +24,7 @@ class Layout:
         self.dialect = dialect
         self.table = q(model.name)
         self.columns = [f.name for f in stored]
+        self.fields = {f.name: f for f in stored}
         self.column_list = ", ".join(q(c) for c in self.columns)
         self.select = f"SELECT {self.column_list} FROM {self.table}"
         self.returning = " RETURNING " + self.column_list

@@ -1,10 +1,12 @@
-"""Statements on Cove's own tables: ``_cove_meta`` (the stored schema description, the secret) and
-``_cove_api_keys``, built through a Dialect like every record statement."""
+"""Statements on Cove's own tables: ``_cove_meta`` (the stored schema description, the secret),
+``_cove_api_keys`` and ``_cove_migrations`` (one row per applied schema change), built through a
+Dialect like every record statement."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .codecs import dumps
 from .dialect import Dialect
 
 Statement = tuple[str, list[Any]]
@@ -23,7 +25,23 @@ def create_tables(d: Dialect) -> list[str]:
         f"    expires_at {d.float_type} NOT NULL,\n"
         f"    revoked INTEGER NOT NULL DEFAULT 0\n"
         ")",
+        "CREATE TABLE IF NOT EXISTS _cove_migrations (\n"
+        f"    id {d.identity_column},\n"
+        f"    applied_at {d.float_type} NOT NULL,\n"
+        "    summary TEXT NOT NULL,\n"
+        f"    statements {d.json_type} NOT NULL\n"
+        ")",
     ]
+
+
+def record_migration(d: Dialect, applied_at: float, summary: str, statements: list[str]) -> Statement:
+    params: list[Any] = []
+    values = d.params(params, [applied_at, summary, dumps(statements)])
+    return f"INSERT INTO _cove_migrations (applied_at, summary, statements) VALUES ({values})", params
+
+
+def migrations() -> Statement:
+    return "SELECT id, applied_at, summary, statements FROM _cove_migrations ORDER BY id", []
 
 
 def read_meta(d: Dialect, key: str) -> Statement:

@@ -7,7 +7,7 @@ the row counts the plan asks for, ``check`` refuses a destructive change unless 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,59 @@ def statements(plan: MigrationPlan, d: Dialect) -> list[tuple[str, list[Any]]]:
     return out
 
 
+INDEX_PREFIX = "CREATE INDEX IF NOT EXISTS "
+DROP_INDEX_PREFIX = "DROP INDEX IF EXISTS "
+
+
+def needed(plan: MigrationPlan, statements: list[tuple[str, list[Any]]],
+           existing_indexes: set[str]) -> list[tuple[str, list[Any]]]:
+    """Of ``statements(plan, d)``, those that change something: indexes that exist already and an
+    unchanged description are left out (an empty list: nothing to apply)."""
+    # Indexes dropped for a column whose type changes are made again (see _model_statements).
+    dropped = {sql[len(DROP_INDEX_PREFIX):] for sql, _ in statements if sql.startswith(DROP_INDEX_PREFIX)}
+    keep = [(sql, params) for sql, params in statements[:-1]
+            if not _exists(index_name(sql), existing_indexes) or _quoted_index(sql) in dropped]
+    if keep or plan.old != plan.new or plan.report.changed:
+        keep.append(statements[-1])   # the new description
+    return keep
+
+
+def ddl(applied: list[tuple[str, list[Any]]]) -> list[str]:
+    """The DDL of ``needed(...)``'s statements (without the description's bookkeeping upsert)."""
+    return [sql for sql, _ in applied if not sql.startswith("INSERT INTO ")]
+
+
+def index_name(sql: str) -> str | None:
+    """The index a ``CREATE INDEX IF NOT EXISTS "name" ON ...`` statement creates (None for others)."""
+    if not sql.startswith(INDEX_PREFIX):
+        return None
+    quoted = sql[len(INDEX_PREFIX):].split(" ON ", 1)[0]
+    return quoted[1:-1].replace('""', '"')
+
+
+def _quoted_index(sql: str) -> str:
+    return sql[len(INDEX_PREFIX):].split(" ON ", 1)[0] if sql.startswith(INDEX_PREFIX) else ""
+
+
+def _exists(name: str | None, existing: set[str]) -> bool:
+    # PostgreSQL cuts names to 63 bytes (on a character boundary) and lists them cut.
+    return name is not None and (name in existing or name.encode()[:63].decode(errors="ignore") in existing)
+
+
+def summary(plan: MigrationPlan, applied: list[tuple[str, list[Any]]]) -> str:
+    """One line for the history: ``created Todo; added Todo.done; dropped Post.rank; ...``."""
+    report = plan.report
+    parts = [f"created {name}" for name in report.created_models]
+    parts += [f"added {name}" for name in report.added_fields]
+    parts += [f"dropped {name}" for name in report.dropped]
+    parts += [f"relaxed {model}.{name}" for model, fields in plan.new.items() for name, signature in fields.items()
+              if is_relaxation(plan.old.get(model, {}).get(name, signature), signature)]
+    created = {f"{m}__" for m in report.created_models}
+    parts += [f"indexed {name}" for sql, _ in applied if (name := index_name(sql)) is not None
+              and not any(name.startswith(prefix) for prefix in created)]
+    return "; ".join(parts) or "updated the stored description"
+
+
 def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tuple[str, list[Any]]]:
     table = d.quote(model.name)
     stored = model.stored_fields()
@@ -134,7 +187,9 @@ def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tup
                 out.append(f"ALTER TABLE {table} ADD COLUMN {column}{default}")
                 plan.report.added_fields.append(f"{model.name}.{f.name}")
             elif old[f.name] != storage_signature(f) and not is_relaxation(old[f.name], storage_signature(f)):
-                # Only reached when destructive changes were allowed: the old values are dropped.
+                # Only reached when destructive changes were allowed: the old values are dropped. The
+                # column's indexes go first (SQLite refuses to drop an indexed column) and are made again below.
+                out += [f"DROP INDEX IF EXISTS {d.quote(name)}" for name in _indexes_on(plan.schema, model, f.name)]
                 out.append(f"ALTER TABLE {table} DROP COLUMN {d.quote(f.name)}")
                 out.append(f"ALTER TABLE {table} ADD COLUMN {column}")
                 plan.report.added_fields.append(f"{model.name}.{f.name}")
@@ -142,9 +197,29 @@ def _model_statements(plan: MigrationPlan, model: Model, d: Dialect) -> list[tup
         out += [f"ALTER TABLE {table} DROP COLUMN {d.quote(name)}" for name in old if name not in kept]
     # Indexes: secondary indexes and the foreign keys has_many/has_one look children up by.
     for ix in model.indexes:
-        cols = ", ".join(d.quote(c) for c in (ix.partition_key, *ix.sort_keys))
+        cols = ", ".join(d.quote(c) for c in _index_columns(d, model, (ix.partition_key, *ix.sort_keys)))
         out.append(f"CREATE INDEX IF NOT EXISTS {d.quote(f'{model.name}__{ix.name}')} ON {table} ({cols})")
     return [(sql, []) for sql in out]
+
+
+def _index_columns(d: Dialect, model: Model, columns: Sequence[str]) -> list[str]:
+    """An index's columns; with ``d.index_holds_key``, the primary key's follow (as in a SQLite
+    WITHOUT ROWID table's indexes), so a page in key order is an index walk that stops at its limit."""
+    if not d.index_holds_key:
+        return list(columns)
+    return [*columns, *(k for k in model.identifier if k not in columns)]
+
+
+def _indexes_on(schema: Schema, model: Model, column: str) -> list[str]:
+    """The names of the indexes this schema declares on ``model`` that hold ``column``."""
+    names = [f"{model.name}__{ix.name}" for ix in model.indexes if column in (ix.partition_key, *ix.sort_keys)]
+    for parent in schema.models.values():
+        for f in parent.fields.values():
+            rel = f.relation
+            if rel is not None and not rel.parent_holds_key and rel.related_model == model.name \
+                    and column in rel.references:
+                names.append(f"{model.name}__ref__{'_'.join(rel.references)}")
+    return names
 
 
 def _reference_indexes(schema: Schema, d: Dialect) -> list[tuple[str, list[Any]]]:
@@ -155,7 +230,7 @@ def _reference_indexes(schema: Schema, d: Dialect) -> list[tuple[str, list[Any]]
             if rel is None or rel.parent_holds_key:
                 continue
             child = schema.models[rel.related_model]
-            cols = ", ".join(d.quote(c) for c in rel.references)
+            cols = ", ".join(d.quote(c) for c in _index_columns(d, child, rel.references))
             name = d.quote(f"{child.name}__ref__{'_'.join(rel.references)}")
             out.append((f"CREATE INDEX IF NOT EXISTS {name} ON {d.quote(child.name)} ({cols})", []))
     return out

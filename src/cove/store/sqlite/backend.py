@@ -4,25 +4,30 @@ transfers on one connection, and the background WAL checkpoints."""
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
+
 import orjson
 
 from cove.schema.model import Schema
 
-from ..base import Backend, MigrationReport
+from ..base import AppliedMigration, Backend, MigrationReport
 from ..sql import meta, migrate
 from ..sql.dialect import SQLITE
 from ..sql.layout import Layout
+from ..sql.queries import Statement
 from ..sql.tokens import NextTokens
 from .connection import Checkpointer, WriterLock, connect, transaction
-from .keys import SQLiteKeys
 from .identity import SQLiteIdentityStore
+from .keys import SQLiteKeys
 from .records import SQLiteRecords
 from .transfer import SQLiteTransfer
 
 
 class SQLiteMigrator:
-    """Migrator: the stored description in ``_cove_meta`` against the schema (``store/sql/migrate.py``)."""
+    """Migrator: the stored description in ``_cove_meta`` against the schema (``store/sql/migrate.py``).
+    A change is planned and applied under the writer lock, in one transaction, reading the stored
+    description inside it: processes that start at once apply it once, the others find it done."""
 
     def __init__(self, backend: SQLiteBackend) -> None:
         self._backend = backend
@@ -32,19 +37,41 @@ class SQLiteMigrator:
         data (a removed model or field, a changed type, a new required field on a table with rows and
         no default) are refused unless ``allow_destructive``."""
         conn, d = self._backend.conn, self._backend.dialect
+        with self._backend.writer_lock, transaction(conn):
+            plan, todo = self._plan(schema, allow_destructive)
+            for sql, params in todo:
+                conn.execute(sql, params)
+            if todo:
+                ddl = migrate.ddl(todo)
+                conn.execute(*meta.record_migration(d, time.time(), migrate.summary(plan, todo), ddl))
+        layouts = self._backend.layouts
+        layouts.clear()
+        layouts.update({m.name: Layout(m, d) for m in schema.models.values()})
+        return plan.report
+
+    async def pending_statements(self, schema: Schema, *, allow_destructive: bool = False) -> list[str]:
+        conn = self._backend.conn
+        conn.execute("BEGIN")   # one state of the database for the whole plan
+        try:
+            _, todo = self._plan(schema, allow_destructive)
+        finally:
+            conn.execute("COMMIT")
+        return migrate.ddl(todo)
+
+    async def history(self) -> list[AppliedMigration]:
+        rows = self._backend.conn.execute(*meta.migrations()).fetchall()
+        return [AppliedMigration(row[0], row[1], row[2], orjson.loads(row[3])) for row in rows]
+
+    def _plan(self, schema: Schema, allow_destructive: bool) -> tuple[migrate.MigrationPlan, list[Statement]]:
+        conn, d = self._backend.conn, self._backend.dialect
         tables = {row[0] for row in conn.execute(d.table_names())}
         plan = migrate.plan_migration(schema, self._backend.stored_description(), tables,
                                       self._backend.stored_search())
         counts = {name: int(conn.execute(f"SELECT count(*) FROM {d.quote(name)}").fetchone()[0])
                   for name in plan.tables_to_count}
         plan.check(counts, allow_destructive=allow_destructive)
-        with transaction(conn):
-            for sql, params in migrate.statements(plan, d):
-                conn.execute(sql, params)
-        layouts = self._backend.layouts
-        layouts.clear()
-        layouts.update({m.name: Layout(m, d) for m in schema.models.values()})
-        return plan.report
+        indexes = {row[0] for row in conn.execute(d.index_names())}
+        return plan, migrate.needed(plan, migrate.statements(plan, d), indexes)
 
 
 class SQLiteBackend:
@@ -59,12 +86,12 @@ class SQLiteBackend:
             self.conn.execute(sql)
         self.layouts: dict[str, Layout] = {}
         self._secret: bytes | None = None
-        self._lock = WriterLock(self.path)
+        self.writer_lock = WriterLock(self.path)
         self._checkpointer: Checkpointer | None = None
-        self.records = SQLiteRecords(self.conn, self._lock, self.layouts, NextTokens(self.secret), self.path)
+        self.records = SQLiteRecords(self.conn, self.writer_lock, self.layouts, NextTokens(self.secret), self.path)
         self.migrator = SQLiteMigrator(self)
-        self.keys = SQLiteKeys(self.conn, self._lock)
-        self.transfer = SQLiteTransfer(self.conn, self._lock, self.path, self.layouts,
+        self.keys = SQLiteKeys(self.conn, self.writer_lock)
+        self.transfer = SQLiteTransfer(self.conn, self.writer_lock, self.path, self.layouts,
                                        lambda: list(self.stored_description()))
         self._identity: SQLiteIdentityStore | None = None
 
@@ -114,7 +141,7 @@ class SQLiteBackend:
             self._checkpointer.stop()
         self.records.close()
         self.conn.close()
-        self._lock.close()
+        self.writer_lock.close()
 
 
 def _check_protocol(backend: SQLiteBackend) -> Backend:

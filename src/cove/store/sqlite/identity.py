@@ -12,6 +12,7 @@ milliseconds, run on threads by ``cove.identity``), so a thread hop per write co
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -23,7 +24,17 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 
 from cove.private_files import private_database
-from cove.store.identity_state import DuplicateUser, Group, IamKey, RefreshToken, User, new_iam_key
+from cove.store.identity_state import (
+    CONSOLE_SECRET,
+    ConsoleAdmin,
+    DuplicateUser,
+    Group,
+    IamKey,
+    RefreshToken,
+    StoredSigningKey,
+    User,
+    new_iam_key,
+)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -77,6 +88,17 @@ CREATE TABLE IF NOT EXISTS _cove_identities (
     login_key TEXT UNIQUE,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _cove_signing_keys (
+    kid TEXT PRIMARY KEY,
+    pem TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    retired_at REAL
+);
+CREATE TABLE IF NOT EXISTS _cove_console_admins (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS _cove_iam_keys (
     access_key_id TEXT PRIMARY KEY,
     secret_access_key TEXT NOT NULL,
@@ -91,6 +113,10 @@ _USER_COLUMNS = ("username, sub, email, phone_number, attributes, password_hash,
 # The User fields update_user may set (names are put into SQL: only these, never a caller's string).
 _UPDATABLE = frozenset(_USER_COLUMNS.replace(" ", "").split(",")) - {"username", "created_at"}
 _IAM_COLUMNS = "access_key_id, secret_access_key, description, created_at, revoked"
+_KEY_COLUMNS = "kid, pem, created_at, retired_at"
+# Set once the PEM files older versions kept in <data_dir>/keys were copied into the database.
+KEY_FILES_IMPORTED = "signing_key_files_imported"
+_log = logging.getLogger("cove.identity")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -138,6 +164,49 @@ class SQLiteIdentityStore:
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(_cove_users)")}
         if "code_attempts" not in columns:  # a data directory from before codes counted wrong tries
             self._conn.execute("ALTER TABLE _cove_users ADD COLUMN code_attempts INTEGER NOT NULL DEFAULT 0")
+        self._import_key_files(self.path.parent / "keys")
+        self._import_console_tables()
+
+    def _import_key_files(self, folder: Path) -> None:
+        """Data directories of older versions kept the signing keys as ``keys/<kid>.pem``: copy them
+        in once, so tokens issued before the upgrade still verify. The newest file keeps signing
+        unless the database has a signing key already; the others verify until their tokens expire."""
+        if self._meta_row(KEY_FILES_IMPORTED) is not None:
+            return
+        files = sorted(folder.glob("*.pem"), key=lambda p: (p.stat().st_mtime_ns, p.name)) if folder.is_dir() else []
+        keys = []
+        for path in files:
+            try:
+                keys.append((path.stem, path.read_text("ascii"), path.stat().st_mtime))
+            except (OSError, UnicodeDecodeError) as exc:
+                _log.warning("signing key file %s not imported: %s", path, exc)
+        now = time.time()
+        with _Transaction(self._conn) as conn:
+            if conn.execute("SELECT 1 FROM _cove_identity_meta WHERE key = ?", (KEY_FILES_IMPORTED,)).fetchone():
+                return  # another process did it meanwhile
+            signing = conn.execute("SELECT 1 FROM _cove_signing_keys WHERE retired_at IS NULL").fetchone()
+            for i, (kid, pem, mtime) in enumerate(keys):
+                retired = None if i == len(keys) - 1 and signing is None else now
+                conn.execute(f"INSERT OR IGNORE INTO _cove_signing_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?)",
+                             (kid, pem, mtime, retired))
+            conn.execute("INSERT INTO _cove_identity_meta (key, value) VALUES (?, ?)", (KEY_FILES_IMPORTED, str(now)))
+
+    def _import_console_tables(self) -> None:
+        """Older versions kept console admins in ``console_admins`` and their session secret in
+        ``console_meta``; move both into the identity tables (once: the old tables are dropped)."""
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'console_admins'"
+                              ).fetchone() is None:
+            return
+        with _Transaction(self._conn) as conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'console_admins'").fetchone() is None:
+                return
+            conn.execute("INSERT OR IGNORE INTO _cove_console_admins (username, password_hash, created_at) "
+                         "SELECT username, password_hash, created_at FROM console_admins")
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'console_meta'").fetchone() is not None:
+                conn.execute("INSERT OR IGNORE INTO _cove_identity_meta (key, value) SELECT ?, value "
+                             "FROM console_meta WHERE key = 'session_secret'", (CONSOLE_SECRET,))
+                conn.execute("DROP TABLE console_meta")
+            conn.execute("DROP TABLE console_admins")
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -380,3 +449,52 @@ class SQLiteIdentityStore:
         revoked = await self._write(self._execute, "UPDATE _cove_iam_keys SET revoked = 1 WHERE access_key_id = ?",
                                     (access_key_id,))
         return revoked > 0
+
+    # -- the user pool's signing keys ------------------------------------------------------------
+    async def signing_keys(self) -> list[StoredSigningKey]:
+        rows = self._conn.execute(f"SELECT {_KEY_COLUMNS} FROM _cove_signing_keys ORDER BY created_at, kid").fetchall()
+        return [StoredSigningKey(*row) for row in rows]
+
+    async def add_signing_key(self, key: StoredSigningKey, *, retire_others: bool = False) -> bool:
+        return await self._write(self._add_signing_key, key, retire_others)
+
+    def _add_signing_key(self, key: StoredSigningKey, retire_others: bool) -> bool:
+        with _Transaction(self._conn) as conn:
+            added = conn.execute(f"INSERT OR IGNORE INTO _cove_signing_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?)",
+                                 (key.kid, key.pem, key.created_at, key.retired_at)).rowcount > 0
+            if added and retire_others:
+                conn.execute("UPDATE _cove_signing_keys SET retired_at = ? WHERE kid <> ? AND retired_at IS NULL",
+                             (key.created_at, key.kid))
+        return added
+
+    async def add_first_signing_key(self, key: StoredSigningKey) -> bool:
+        return await self._write(self._add_first_signing_key, key)
+
+    def _add_first_signing_key(self, key: StoredSigningKey) -> bool:
+        # BEGIN IMMEDIATE: processes queue on SQLite's write lock, so the check and the insert are one step.
+        with _Transaction(self._conn) as conn:
+            added = conn.execute(
+                f"INSERT INTO _cove_signing_keys ({_KEY_COLUMNS}) SELECT ?, ?, ?, NULL WHERE NOT EXISTS "
+                "(SELECT 1 FROM _cove_signing_keys WHERE retired_at IS NULL) ON CONFLICT (kid) DO NOTHING",
+                (key.kid, key.pem, key.created_at)).rowcount
+        return added > 0
+
+    # -- console administrators -------------------------------------------------------------------
+    async def console_admin(self, username: str) -> ConsoleAdmin | None:
+        row = self._conn.execute("SELECT username, password_hash, created_at FROM _cove_console_admins "
+                                 "WHERE username = ?", (username,)).fetchone()
+        return ConsoleAdmin(*row) if row else None
+
+    async def console_admins(self) -> list[ConsoleAdmin]:
+        rows = self._conn.execute("SELECT username, password_hash, created_at FROM _cove_console_admins "
+                                  "ORDER BY username").fetchall()
+        return [ConsoleAdmin(*row) for row in rows]
+
+    async def set_console_admin(self, username: str, password_hash: str, created_at: float) -> None:
+        await self._write(self._execute, "INSERT INTO _cove_console_admins (username, password_hash, created_at) "
+                          "VALUES (?, ?, ?) ON CONFLICT (username) DO UPDATE SET password_hash = "
+                          "excluded.password_hash", (username, password_hash, created_at))
+
+    async def delete_console_admin(self, username: str) -> bool:
+        return await self._write(self._execute, "DELETE FROM _cove_console_admins WHERE username = ?",
+                                 (username,)) > 0

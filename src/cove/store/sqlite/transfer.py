@@ -62,6 +62,18 @@ class SQLiteTransfer:
                     deleted += self._conn.execute(f"DELETE FROM {self._dialect.quote(name)}").rowcount
         return deleted
 
+    async def drop_all(self) -> None:
+        """Drop every table Cove made: the models' (as stored), ``_cove_*`` (meta, keys, migrations,
+        identity); other tables in the file stay. The next ``apply_schema`` starts from nothing."""
+        d = self._dialect
+        tables = [row[0] for row in self._conn.execute(d.table_names())]
+        models = set(self._stored_models())
+        with self._lock, transaction(self._conn):
+            for name in tables:
+                if name in models or name.startswith("_cove_"):
+                    self._conn.execute(f"DROP TABLE IF EXISTS {d.quote(name)}")
+        self._layouts.clear()
+
     async def backup(self, target: Path) -> None:
         """A consistent copy of the whole database (data, users, keys) at ``target``, taken with
         SQLite's online backup API (on a thread) while other connections keep reading and writing."""

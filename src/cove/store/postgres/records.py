@@ -1,0 +1,178 @@
+"""Records in PostgreSQL: runs the statements ``store/sql/queries.py`` builds, one per call.
+
+Every read and write is one statement on a pooled connection (asyncpg prepares it once per
+connection and keeps it): a create is ``INSERT ... RETURNING``, an update or delete with a condition
+``... WHERE key AND (condition) RETURNING``, so the condition is checked atomically with the write
+and no row back means "missing or condition failed" (both ConditionalCheckFailed, as on DynamoDB).
+Key sets (get_many, list_related) are bound as arrays, so their statement text is the same whatever
+the number of keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any, NoReturn
+
+import asyncpg  # type: ignore[import-untyped]
+
+from cove.schema.model import Model
+from cove.wire.filters import matches
+
+from ..base import ConditionalCheckFailed, ListRequest, Page, Record, RecordStore, RelatedRequest
+from ..sql import queries
+from ..sql.layout import Layout
+from ..sql.tokens import NextTokens
+from .dialect import PostgresDialect
+
+PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
+
+
+def holds_nul(values: Sequence[Any]) -> bool:
+    """A key value PostgreSQL text cannot hold, so no stored key equals it."""
+    return any(v.__class__ is str and "\x00" in v for v in values)
+
+
+class PostgresRecords:
+    """RecordStore over the backend's pool. ``layouts`` is shared with the migrator, which fills it."""
+
+    def __init__(self, pool: PoolGetter, layouts: dict[str, Layout], tokens: NextTokens,
+                 dialect: PostgresDialect) -> None:
+        self._pool = pool
+        self._layouts = layouts
+        self._tokens = tokens
+        self._dialect = dialect
+
+    def _fail(self, exc: BaseException) -> NoReturn:
+        mapped = self._dialect.map_error(exc)
+        if mapped is None:
+            raise exc   # not the request's fault: an internal failure, logged
+        raise mapped from None
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        pool = await self._pool()
+        try:
+            return await pool.fetch(sql, *params)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            self._fail(exc)
+
+    async def _fetchrow(self, sql: str, params: Sequence[Any]) -> Any:
+        pool = await self._pool()
+        try:
+            return await pool.fetchrow(sql, *params)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            self._fail(exc)
+
+    # -- reads
+
+    async def get(self, model: Model, key: dict[str, Any]) -> Record | None:
+        lay = self._layouts[model.name]
+        values = lay.key_values(key)
+        pool = await self._pool()
+        try:
+            row = await pool.fetchrow(lay.get_sql, *values)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            if holds_nul(values):   # looked at only when the statement failed: the hot path skips it
+                return None
+            self._fail(exc)
+        return lay.decode(row) if row is not None else None
+
+    async def get_many(self, model: Model, keys: Sequence[dict[str, Any]]) -> list[Record]:
+        """In the keys' order, each record once."""
+        lay = self._layouts[model.name]
+        if len(keys) == 1:   # one key (a get's belongsTo, an event's): the single-key statement
+            record = await self.get(model, keys[0])
+            return [record] if record is not None else []
+        identifier = lay.identifier
+        wanted = list(dict.fromkeys(tuple(key[k] for k in identifier) for key in keys))
+        asked = [k for k in wanted if not holds_nul(k) and None not in k]
+        if not asked:
+            return []
+        sql, params = queries.get_many(lay, asked)
+        decode = lay.decode
+        if len(identifier) == 1:
+            name = identifier[0]
+            found = {(record[name],): record for record in map(decode, await self._fetch(sql, params))}
+        else:
+            found = {tuple(record[k] for k in identifier): record
+                     for record in map(decode, await self._fetch(sql, params))}
+        return [found[k] for k in wanted if k in found]
+
+    async def list(self, request: ListRequest) -> Page:
+        lay = self._layouts[request.model.name]
+        statement = queries.list_records(lay, request, self._tokens)
+        pool = await self._pool()
+        try:
+            rows = await pool.fetch(statement.sql, *statement.params)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            equals = list(request.extra_equals.values())
+            if request.key_condition is not None:
+                equals.append(request.key_condition.partition_value)
+            if holds_nul(equals):
+                return Page([], None)   # no stored key holds NUL
+            self._fail(exc)
+        decode = lay.decode
+        return queries.page(statement, [decode(row) for row in rows], self._tokens)
+
+    async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
+        if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list
+            parent = request.parents[0]
+            alone = ListRequest(request.model, filter=request.filter, limit=request.limit,
+                                descending=request.descending, extra_equals=dict(zip(request.references, parent, strict=True)))
+            return {parent: await self.list(alone)}
+        lay = self._layouts[request.model.name]
+        pages = {parent: Page([], None) for parent in request.parents}
+        # A parent key holding a null (or a NUL) never equals a stored value: its page is empty.
+        parents = [parent for parent in pages if None not in parent and not holds_nul(parent)]
+        if parents:
+            part = RelatedRequest(request.model, request.references, parents, request.filter, request.limit,
+                                  request.descending)
+            statement = queries.list_related(lay, part)
+            rows = await self._fetch(statement.sql, statement.params)
+            pages.update(queries.related_pages(statement, part, rows, lay, self._tokens))
+        return pages
+
+    async def count(self, model: Model) -> int:
+        return int((await self._fetch(self._layouts[model.name].count_sql, ()))[0][0])
+
+    # -- writes
+
+    async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
+        lay = self._layouts[model.name]
+        if condition and not matches(condition, {}, lay.list_fields):
+            # DynamoDB evaluates a put's condition against the (absent) existing item.
+            raise ConditionalCheckFailed()
+        cols, params = lay.encode_values(values)
+        return lay.decode(await self._fetchrow(lay.insert_sql(cols), params))
+
+    async def update(self, model: Model, key: dict[str, Any], changes: Record,
+                     condition: dict[str, Any] | None) -> Record:
+        lay = self._layouts[model.name]
+        row = await self._write(lay, key, *queries.update(lay, key, changes, condition))
+        return lay.decode(row)
+
+    async def delete(self, model: Model, key: dict[str, Any], condition: dict[str, Any] | None) -> Record:
+        lay = self._layouts[model.name]
+        row = await self._write(lay, key, *queries.delete(lay, key, condition))
+        return lay.decode(row)
+
+    async def _write(self, lay: Layout, key: dict[str, Any], sql: str, params: list[Any]) -> Any:
+        """The row an update or delete returned; ConditionalCheckFailed when none (missing or failed)."""
+        pool = await self._pool()
+        try:
+            row = await pool.fetchrow(sql, *params)
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            if holds_nul(lay.key_values(key)):
+                raise ConditionalCheckFailed() from None   # no record has such a key
+            self._fail(exc)
+        if row is None:
+            raise ConditionalCheckFailed()
+        return row
+
+    def for_heavy_reads(self, executor: Executor | None = None) -> PostgresRecords:
+        """Itself: a read waits on the network, not the event loop."""
+        return self
+
+
+def _check_protocol(records: PostgresRecords) -> RecordStore:
+    return records   # mypy checks the store against the protocol

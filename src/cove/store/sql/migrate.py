@@ -109,11 +109,17 @@ def statements(plan: MigrationPlan, d: Dialect) -> list[tuple[str, list[Any]]]:
         out += _model_statements(plan, model, d)
     out += _reference_indexes(plan.schema, d)
     out += [(sql, []) for sql in after]
-    for key, value in (("schema", plan.new), ("search", search.config(plan.schema))):
-        params: list[Any] = []
-        values = d.params(params, [key, dumps(value)])
-        out.append((d.upsert(d.quote("_cove_meta"), ["key", "value"], ["key"], values), params))
+    # One bookkeeping statement, last: the description and the searchable fields the indexes hold.
+    params: list[Any] = []
+    rows = ", ".join(f"({d.params(params, [key, dumps(value)])})"
+                     for key, value in (("schema", plan.new), ("search", search.config(plan.schema))))
+    out.append((f"{META_UPSERT_PREFIX} (key, value) VALUES {rows} ON CONFLICT (key) DO UPDATE SET value = "
+                "excluded.value", params))
     return out
+
+
+META_UPSERT_PREFIX = 'INSERT INTO "_cove_meta"'
+
 
 
 INDEX_PREFIX = "CREATE INDEX IF NOT EXISTS "
@@ -135,7 +141,7 @@ def needed(plan: MigrationPlan, statements: list[tuple[str, list[Any]]],
 
 def ddl(applied: list[tuple[str, list[Any]]]) -> list[str]:
     """The DDL of ``needed(...)``'s statements (without the description's bookkeeping upsert)."""
-    return [sql for sql, _ in applied if not sql.startswith("INSERT INTO ")]
+    return [sql for sql, _ in applied if not sql.startswith(META_UPSERT_PREFIX)]
 
 
 def index_name(sql: str) -> str | None:

@@ -27,6 +27,8 @@ def _latin_folding() -> tuple[str, str]:
     source, target = [], []
     for code in range(0xC0, 0x250):
         char = chr(code).lower()
+        if len(char) != 1:
+            continue   # İ lower-cases to two code points
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
         if len(base) == 1 and base.isascii() and base.isalpha() and base != char and char not in source:
             source.append(char)
@@ -35,11 +37,12 @@ def _latin_folding() -> tuple[str, str]:
 
 
 FOLD_FROM, FOLD_TO = _latin_folding()
+_FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
 
 
 def fold(word: str) -> str:
     """A query word as the PostgreSQL index holds its words: lower case, Latin accents removed."""
-    return word.lower().translate(str.maketrans(FOLD_FROM, FOLD_TO))
+    return word.lower().translate(_FOLD)
 
 
 def _sqlite_names(model_name: str, d: Dialect) -> tuple[str, str, list[str]]:

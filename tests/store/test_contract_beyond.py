@@ -358,6 +358,9 @@ async def test_search_index_follows_the_schema(anyio_backend: str, backend_name:
             await backend.records.search(SearchRequest(Article, "alpha"))
         # made searchable: existing records are indexed
         titled = search_schema(searchable=("title",))
+        pending = await backend.migrator.pending_statements(titled)
+        assert any("Article__search" in sql for sql in pending)        # cove migrate --dry-run shows it
+        assert any(sql.startswith("INSERT INTO") for sql in pending)   # the refill too
         await backend.migrator.apply_schema(titled)
         Article = titled.models["Article"]
         assert await search_ids(backend, SearchRequest(Article, "alpha")) == ["a001"]
@@ -369,6 +372,12 @@ async def test_search_index_follows_the_schema(anyio_backend: str, backend_name:
         assert await search_ids(backend, SearchRequest(Article, "beta")) == ["a001"]
         await backend.records.create(Article, article(2, "gamma", "beta"), None)
         assert sorted(await search_ids(backend, SearchRequest(Article, "beta"))) == ["a001", "a002"]
+        # once applied, nothing is pending and a second start changes nothing
+        assert await backend.migrator.pending_statements(both) == []
+        before = len(await backend.migrator.history())
+        await backend.migrator.apply_schema(both)
+        history = await backend.migrator.history()
+        assert len(history) == before and "search index of Article rebuilt" in history[-1].summary
         # a searchable column removed (allowed): the index is rebuilt without it
         without_body = search_schema(searchable=("title",))
         await backend.migrator.apply_schema(without_body, allow_destructive=True)

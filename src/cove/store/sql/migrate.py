@@ -172,6 +172,7 @@ def summary(plan: MigrationPlan, applied: list[tuple[str, list[Any]]]) -> str:
     created = {f"{m}__" for m in report.created_models}
     parts += [f"indexed {name}" for sql, _ in applied if (name := index_name(sql)) is not None
               and not any(name.startswith(prefix) for prefix in created)]
+    parts += [f"search index of {name} rebuilt" for name in search.rebuilt(plan.schema, applied)]
     return "; ".join(parts) or "updated the stored description"
 
 

@@ -68,6 +68,13 @@ def migration(schema: Schema, old_config: SearchConfig | None, changed_models: s
     return before, after
 
 
+def rebuilt(schema: Schema, applied: list[tuple[str, list[Any]]]) -> list[str]:
+    """The models whose search index the applied statements (re)built, for the history."""
+    made = [sql for sql, _ in applied if sql.startswith('CREATE TABLE "')]
+    return [m.name for m in schema.models.values()
+            if m.searchable and any(sql.startswith(f'CREATE TABLE "{m.name}__search') for sql in made)]
+
+
 def search(lay: Layout, request: SearchRequest, tokens: NextTokens, candidates: int | None = None) -> Statement:
     """The ``limit + 1`` best matches that pass the filter, each row ending with its score.
 

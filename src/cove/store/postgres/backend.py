@@ -9,7 +9,6 @@ lock, so any number of processes may start at once: one applies a change, once, 
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import time
 from contextvars import ContextVar
@@ -142,10 +141,10 @@ class PostgresBackend:
     def identity(self) -> IdentityStore:
         """Users, groups, tokens and keys in the same schema (made on first use)."""
         if self._identity is None:
-            # Loaded when first used (a data command that only moves records never needs it); by
-            # name, so this module type-checks before store/postgres/identity.py exists.
-            identity = importlib.import_module("cove.store.postgres.identity")
-            self._identity = identity.PostgresIdentityStore(self.pool)
+            # Imported when first used: a data command that only moves records never needs it.
+            from .identity import PostgresIdentityStore
+
+            self._identity = PostgresIdentityStore(self.pool, where=self.location.where)
         return self._identity
 
     async def pool(self) -> asyncpg.Pool:

@@ -1,4 +1,4 @@
-"""Issue 14's GraphQL fields in process, on the real engine and SQLite store: ``count<Models>``,
+"""Issue 14's GraphQL fields in process, on the real engine and each store (SQLite, PostgreSQL): ``count<Models>``,
 ``aggregate<Models>``, ``list<Models>(sortBy:)`` and ``transactWrite``, under an API key and under
 owner, group and field-level rules (a second user's rows are never counted, summed, found or touched)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from cove.server.events import MutationEvent
 from cove.server.identity import Identity
 from cove.store import open_backend
 from paths import TESTS
+from pg_support import fresh_postgres_url
 
 SCHEMA = TESTS / "schemas" / "beyond_schema.py"
 
@@ -28,12 +30,16 @@ KEY = Identity("apiKey")
 
 
 class World:
-    def __init__(self, engine: Engine, events: list[MutationEvent]) -> None:
+    def __init__(self, engine: Engine, events: list[MutationEvent], loop: asyncio.AbstractEventLoop | None) -> None:
         self.engine = engine
         self.events = events
+        self.loop = loop    # PostgreSQL's: its pool belongs to one loop
 
     def run(self, doc: str, variables: dict[str, Any] | None = None, who: Identity = KEY) -> tuple[Any, list[Any]]:
-        body = self.engine.execute(doc, variables or {}, None, who)
+        if self.loop is None:
+            body = self.engine.execute(doc, variables or {}, None, who)
+        else:
+            body = self.loop.run_until_complete(self.engine.execute_async(doc, variables or {}, None, who))
         data = body["data"]
         return (next(iter(data.values())) if data else None), body.get("errors", [])
 
@@ -65,16 +71,25 @@ class World:
                  None if g["value"] is None else json.loads(g["value"])) for g in groups], errors
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> World:
+@pytest.fixture(params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     spec = importlib.util.spec_from_file_location("beyond_schema", SCHEMA)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    backend = open_backend(tmp_path)
-    asyncio.run(backend.migrator.apply_schema(module.data.schema))
+    loop = asyncio.new_event_loop() if request.param == "postgres" else None
+    backend = open_backend(fresh_postgres_url("beyond") if loop is not None else tmp_path)
+    if loop is not None:
+        loop.run_until_complete(backend.open())
+        loop.run_until_complete(backend.migrator.apply_schema(module.data.schema))
+    else:
+        asyncio.run(backend.migrator.apply_schema(module.data.schema))
     events: list[MutationEvent] = []
-    return World(Engine(module.data.schema, backend.records, publisher=events.append), events)
+    engine = Engine(module.data.schema, backend.records, publisher=events.append)
+    yield World(engine, events, loop)
+    if loop is not None:
+        loop.run_until_complete(backend.close())
+        loop.close()
 
 
 def seed_items(world: World) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ def idp(box: Any, credentials: tuple[str, str] | None = None) -> Any:
 
 def iam_admin(box: Any) -> Any:
     """A cognito-idp client signed with fresh static IAM credentials (`cove iam create`): admin calls."""
-    out = subprocess.run([sys.executable, "-m", "cove", "iam", "--data-dir", str(box.data_dir), "create"],
+    out = subprocess.run([sys.executable, "-m", "cove", "iam", *box.data_args(), "create"],
                          capture_output=True, text=True, check=True).stdout
     values = dict(line.split("=", 1) for line in out.split())
     return idp(box, (values["AWS_ACCESS_KEY_ID"], values["AWS_SECRET_ACCESS_KEY"]))
@@ -121,20 +121,22 @@ def short_lived_token(box: Any, *, validity: int, sub: str, username: str, group
 
     from cove.identity.keys import KeyRing
     from cove.identity.tokens import UserPoolTokens
-    from cove.store.sqlite.identity import SQLiteIdentityStore
+    from cove.store import open_backend
 
     outputs = box.outputs
 
     async def issue() -> str:
-        store = SQLiteIdentityStore(box.data_dir / "data.sqlite")
+        backend = open_backend(box.database_url or box.data_dir, create=False)  # SQLite or PostgreSQL
         try:
-            tokens = UserPoolTokens(await KeyRing.open(store), issuer=outputs["custom"]["cove"]["user_pool_issuer"],
+            await backend.open()
+            tokens = UserPoolTokens(await KeyRing.open(backend.identity),
+                                    issuer=outputs["custom"]["cove"]["user_pool_issuer"],
                                     client_id=outputs["auth"]["user_pool_client_id"], access_validity=validity)
             access, _, _ = await tokens.issue(sub=sub, username=username, groups=groups, attributes={},
                                               origin_jti=origin_jti, auth_time=int(time.time()))
             return access
         finally:
-            await store.close()
+            await backend.close()
 
     return asyncio.run(issue())
 
@@ -145,7 +147,7 @@ class User:
     def __init__(self, box: Any, name: str, groups: tuple[str, ...] = ()) -> None:
         self.box = box
         self.email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
-        cmd = [sys.executable, "-m", "cove", "users", "--data-dir", str(box.data_dir), "add", self.email,
+        cmd = [sys.executable, "-m", "cove", "users", *box.data_args(), "add", self.email,
                "--password", PASSWORD]
         for g in groups:
             cmd += ["--group", g]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 SERVER_URL = os.environ.get("COVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA_PREFIX = "cove_test_"
 _RUN = uuid.uuid4().hex[:8]
+COVE_PARAMETERS = ("schema", "pool_size")  # Cove's own query parameters; libpq knows the others
 _made: list[str] = []
 
 
@@ -28,3 +30,24 @@ def drop_test_schemas() -> None:
         return
     sql = "".join(f'DROP SCHEMA IF EXISTS "{name}" CASCADE;' for name in _made)
     subprocess.run(["psql", SERVER_URL, "-q", "-c", sql], capture_output=True, timeout=120, check=False)
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """A Cove database URL as (the libpq URL psql takes, the schema Cove keeps its tables in)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((value for name, value in query if name == "schema"), "public")
+    libpq = urlunsplit(parts._replace(query=urlencode([(n, v) for n, v in query if n not in COVE_PARAMETERS])))
+    return libpq, schema
+
+
+def run_sql(url: str, sql: str) -> str:
+    """Run ``sql`` with psql in the schema of a Cove database URL (as a test's hand behind the server's
+    back); the output, unaligned and without headers. A failure raises with psql's message."""
+    libpq, schema = split_url(url)
+    env = dict(os.environ, PGOPTIONS=f"-c search_path={schema}")
+    done = subprocess.run(["psql", libpq, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"psql failed on {sql!r}: {done.stderr.strip()}")
+    return done.stdout

@@ -192,3 +192,19 @@ def test_users_add_without_a_password_says_how_to_give_one(auth_data_dir: Path) 
     result = cove("users", "--data-dir", str(auth_data_dir), "add", "ada@example.com", stdin="")
     assert result.returncode == 2
     assert "--password-stdin" in result.stderr
+
+
+def test_every_command_that_touches_data_takes_a_database_url() -> None:
+    """`--database-url` (and COVE_DATABASE_URL) wherever data is read or written, on the command and on
+    each subcommand, so `cove users --database-url U list` and `cove users list --database-url U` both work."""
+    found = {" ".join(path): parser for path, parser, _ in parsers(build_parser())}
+    data_commands = ["sandbox", "serve", "keys", "users", "iam", "console", "export", "import", "migrate", "backup",
+                     "restore", "seed"]
+    subcommands = [name for name in found if name.split()[0] in ("keys", "users", "iam", "console") and " " in name]
+    assert len(subcommands) >= 10
+    for name in data_commands + subcommands:
+        options = {o for action in found[name]._actions for o in action.option_strings}
+        assert "--database-url" in options, name
+    for name in ("keys", "users", "iam", "console", "export", "import", "migrate", "sandbox", "serve"):
+        helps = [a.help or "" for a in found[name]._actions if "--database-url" in a.option_strings]
+        assert "[env COVE_DATABASE_URL]" in helps[0], name

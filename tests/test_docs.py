@@ -40,7 +40,7 @@ def documented(option: str) -> bool:
 
 COMMANDS = [("sandbox",), ("serve",), ("keys",), ("keys", "create"), ("users",), ("users", "add"), ("iam",),
             ("iam", "create"), ("keys", "rotate"), ("backup",), ("restore",), ("export",), ("import",), ("seed",),
-            ("console",), ("console", "create-admin")]
+            ("console",), ("console", "create-admin"), ("migrate",)]
 
 
 def test_commands_have_options() -> None:

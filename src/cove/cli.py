@@ -1,25 +1,12 @@
-"""The `cove` command: sandbox, serve, keys, generate.
-
-It is longer than 700 lines: one argparse tree and one short handler per command, which read best
-side by side.
-"""
+"""The `cove` command: its argument tree, and the commands that serve (sandbox, serve), generate and
+seed. The commands that work on a database without serving it are in ``cove.commands``."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from cove.schema.model import Schema
-    from cove.store.base import Backend, KeyStore
-    from cove.store.identity_state import IdentityStore
 
 
 def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
@@ -30,7 +17,12 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
     p.add_argument("--port", type=int, default=20002, help="port to listen on (default 20002)")
     p.add_argument("--outputs", type=Path, default=Path("amplify_outputs.json"),
                    help="where to write amplify_outputs.json (default ./amplify_outputs.json)")
-    p.add_argument("--data-dir", type=Path, default=Path(".cove"), help="where data lives (default .cove/)")
+    p.add_argument("--data-dir", type=Path, default=Path(".cove"),
+                   help="where data lives (default .cove/); with --database-url only the sandbox's TLS CA")
+    p.add_argument("--database-url", default=None, metavar="URL",
+                   help="keep everything in this database instead: postgresql://user@host:5432/db"
+                        "[?schema=name&pool_size=N] (events then go through its LISTEN/NOTIFY unless "
+                        "--broker-url says otherwise) or sqlite:///path/data.sqlite; default SQLite in the data dir")
     p.add_argument("--allow-destructive-changes", action="store_true",
                    help="apply schema changes that drop data (removed models or fields, changed types)")
     p.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",
@@ -41,7 +33,8 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                         "client only opens wss:// for subscriptions)")
     p.add_argument("--broker-url", default=None,
                    help="fan subscription events out across server processes: redis://host:6379/0 or "
-                        "postgresql://user@host/db (LISTEN/NOTIFY); default in-process")
+                        "postgresql://user@host/db (LISTEN/NOTIFY); default: the --database-url's PostgreSQL, "
+                        "else in-process")
     p.add_argument("--realtime-limit", action="append", default=[], metavar="NAME=VALUE",
                    help="a real-time limit: connection_timeout_ms, keepalive_interval, max_subscriptions, "
                         "max_message_bytes, max_queue, max_queue_bytes, ping_interval, max_connections, "
@@ -78,7 +71,8 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
         p.add_argument("--reset", action="store_true",
                        help="delete every record before starting; users, groups and keys are kept")
         p.add_argument("--reset-all", action="store_true",
-                       help="start from an empty data dir: records, users, API and IAM keys and signing keys go")
+                       help="start from an empty database: records, users, API and IAM keys and signing keys go "
+                            "(with --database-url: Cove's tables in its schema are dropped)")
         p.add_argument("--typed-client", type=Path, default=None, metavar="PATH",
                        help="write a typed Python client module (like `cove generate client`) to PATH on "
                             "start and on every schema change, next to the outputs file (default: off)")
@@ -108,6 +102,7 @@ def _options(args: argparse.Namespace, *, sandbox: bool) -> object:
         raise SystemExit(2) from None
     return ServerOptions(
         schema=args.schema, host=args.host, port=args.port, outputs=args.outputs, data_dir=args.data_dir,
+        database_url=args.database_url,
         allow_destructive=args.allow_destructive_changes, watch=sandbox and not args.no_watch,
         workers=getattr(args, "workers", 1), public_url=getattr(args, "public_url", None),
         synchronous=args.synchronous, region=args.region, tls=args.tls, broker_url=args.broker_url,
@@ -134,351 +129,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return run_serve(_options(args, sandbox=False))  # type: ignore[arg-type]
 
 
-def _parse_duration(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text) * 86400
-    except (ValueError, IndexError):
-        raise argparse.ArgumentTypeError(f"{text!r}: use a number of days, or e.g. 30s, 15m, 12h, 7d") from None
-
-
-def _existing_data_dir(args: argparse.Namespace) -> Path | None:
-    """The data dir a data command works on; None (after saying so) when it holds no data yet, so a
-    command run in the wrong folder does not quietly start an empty one."""
-    data_dir = Path(args.data_dir)
-    if (data_dir / "data.sqlite").is_file() or args.create:
-        return data_dir
-    print(f"error: no Cove data in {data_dir}/ (no data.sqlite there). Run this in the folder you run "
-          "`cove sandbox` in, point --data-dir at its data, or pass --create to start a new data dir.",
-          file=sys.stderr)
-    return None
-
-
-def _cmd_keys(args: argparse.Namespace) -> int:
-    data_dir = _existing_data_dir(args)
-    if data_dir is None:
-        return 2
-    return int(_on_backend(data_dir, lambda backend: _keys(backend.keys, args)))
-
-
-def _on_backend(data_dir: Path, work: Callable[[Backend], Awaitable[Any]], *, create: bool = True) -> Any:
-    """``work(backend)`` on the data dir's backend, closed afterwards, in a loop of its own."""
-    async def run() -> Any:
-        from cove.store import open_backend
-
-        backend = open_backend(data_dir, create=create)
-        try:
-            return await work(backend)
-        finally:
-            await backend.close()
-
-    return asyncio.run(run())
-
-
-async def _keys(keys: KeyStore, args: argparse.Namespace) -> int:
-    if args.keys_command == "create":
-        key = await keys.create_api_key(expires_at=time.time() + args.expires_in, description=args.description)
-        print(key.key)
-    elif args.keys_command == "list":
-        now = time.time()
-        for k in await keys.api_keys():
-            state = "revoked" if k.revoked else ("expired" if k.expires_at <= now else "active")
-            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k.expires_at))
-            print(f"{k.key}\t{state}\texpires {expires}\t{k.description or ''}")
-    elif args.keys_command == "revoke":
-        if not await keys.revoke_api_key(args.key):
-            print(f"error: no API key {args.key}", file=sys.stderr)
-            return 1
-        print(f"revoked {args.key}")
-    elif args.keys_command == "rotate":
-        return await _rotate_keys(keys, args)
-    return 0
-
-
-async def _rotate_keys(keys: KeyStore, args: argparse.Namespace) -> int:
-    from cove.outputs import write_outputs
-    from cove.server.api_key_lifetime import rotate_api_keys
-
-    outputs = None
-    if args.outputs is not None:  # read it first: a bad file changes nothing
-        import orjson
-
-        try:
-            outputs = orjson.loads(Path(args.outputs).read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            print(f"error: {args.outputs}: {exc}", file=sys.stderr)
-            return 1
-        if not isinstance(outputs, dict) or not isinstance(outputs.get("data"), dict):
-            print(f"error: {args.outputs} has no data section: it is not an outputs file with a data API",
-                  file=sys.stderr)
-            return 1
-    rotation = await rotate_api_keys(keys, lifetime=args.expires_in, grace=args.grace, description=args.description)
-    print(rotation.new.key)
-    for key in rotation.shortened:
-        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key.expires_at))
-        print(f"previous key {key.id} stays valid until {until}", file=sys.stderr)
-    if outputs is not None:
-        outputs["data"]["api_key"] = rotation.new.key
-        write_outputs(args.outputs, outputs)
-        print(f"wrote the new key to {args.outputs}", file=sys.stderr)
-    return 0
-
-
-async def _schema_and_backend(args: argparse.Namespace) -> tuple[Schema, Backend]:
-    """The schema and the data dir's backend, migrated to it (new tables; destructive changes refused)."""
-    from cove.schema.loader import SchemaSource
-    from cove.store import open_backend
-
-    schema = SchemaSource(args.schema).load().schema
-    backend = open_backend(args.data_dir)
-    try:
-        await backend.migrator.apply_schema(schema)
-    except BaseException:
-        await backend.close()
-        raise
-    return schema, backend
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from cove.store.transfer import refuse_database_files, summary
-
-    if not (Path(args.data_dir) / "data.sqlite").is_file():
-        print(f"error: no database in {args.data_dir}", file=sys.stderr)
-        return 1
-    if args.out is not None:
-        refuse_database_files(args.out, args.data_dir)
-    counts = asyncio.run(_export(args))
-    print(summary("exported", counts), file=sys.stderr)
-    return 0
-
-
-async def _export(args: argparse.Namespace) -> Counter[str]:
-    from cove.store.transfer import export_records
-
-    schema, backend = await _schema_and_backend(args)
-    try:
-        if args.out is None:
-            return await export_records(backend, schema, sys.stdout.buffer, args.model)
-        with open(args.out, "wb") as out:
-            return await export_records(backend, schema, out, args.model)
-    finally:
-        await backend.close()
-
-
-def _cmd_import(args: argparse.Namespace) -> int:
-    from cove.store.transfer import summary
-
-    if str(args.file) != "-" and not Path(args.file).is_file():
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 1
-    counts = asyncio.run(_import(args))
-    print(summary("imported", counts), file=sys.stderr)
-    return 0
-
-
-async def _import(args: argparse.Namespace) -> Counter[str]:
-    import shutil
-    import tempfile
-
-    from cove.store.transfer import import_records
-
-    schema, backend = await _schema_and_backend(args)
-    try:
-        if str(args.file) == "-":  # the file is read twice (check, then insert): spool stdin first
-            with tempfile.NamedTemporaryFile(prefix="cove-import-", suffix=".jsonl") as spool:
-                shutil.copyfileobj(sys.stdin.buffer, spool)
-                spool.flush()
-                return await import_records(backend, schema, Path(spool.name), label="stdin")
-        return await import_records(backend, schema, Path(args.file))
-    finally:
-        await backend.close()
-
-
-def _cmd_backup(args: argparse.Namespace) -> int:
-    if not (Path(args.data_dir) / "data.sqlite").is_file():
-        print(f"error: no database in {args.data_dir}", file=sys.stderr)
-        return 1
-    from cove.store.transfer import backup
-
-    _on_backend(args.data_dir, lambda backend: backup(backend, args.data_dir, args.path), create=False)
-    print(f"backed up {args.data_dir} to {args.path}", file=sys.stderr)
-    return 0
-
-
-def _cmd_restore(args: argparse.Namespace) -> int:
-    from cove.store.transfer import restore
-
-    info = restore(args.path, args.data_dir, force=args.force)
-    print(f"restored {args.data_dir} from {args.path} (taken {info.get('taken_at', '?')})", file=sys.stderr)
-    return 0
-
-
 def _cmd_seed(args: argparse.Namespace) -> int:
     from cove.seed import SeedError, run_seed
 
     try:
-        run_seed(args.file, args.outputs, args.data_dir)
+        run_seed(args.file, args.outputs, args.data_dir, args.database_url)
     except SeedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
-
-
-def _new_password(args: argparse.Namespace) -> str | None:
-    """`--password`, a line of stdin (`--password-stdin`), or a prompt; None (after saying why) if none."""
-    if args.password is not None:
-        return str(args.password)
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        import getpass
-
-        password = getpass.getpass(f"Password for {args.login}: ")
-        if getpass.getpass("Repeat it: ") != password:
-            print("error: the passwords differ", file=sys.stderr)
-            return None
-    else:
-        print("error: give the password with --password, --password-stdin, or run in a terminal to be asked",
-              file=sys.stderr)
-        return None
-    if not password:
-        print("error: the password is empty", file=sys.stderr)
-        return None
-    return password
-
-
-async def _unknown_groups(store: IdentityStore, wanted: list[str]) -> str | None:
-    """A message naming the groups of `wanted` the pool lacks and the ones it has, or None."""
-    known = [g.name for g in await store.list_groups()]
-    unknown = [g for g in wanted if g not in known]
-    if not unknown:
-        return None
-    have = ", ".join(known) if known else "none (declare them with define_auth(groups=[...]))"
-    return f"no group {', '.join(unknown)} in the user pool; its groups are: {have}"
-
-
-def _cmd_users(args: argparse.Namespace) -> int:
-    data_dir = _existing_data_dir(args)
-    if data_dir is None:
-        return 2
-    return asyncio.run(_with_identity(data_dir, lambda store: _users(args, store, data_dir)))
-
-
-async def _with_identity(data_dir: Path, command: Callable[[IdentityStore], Awaitable[int]]) -> int:
-    """Run ``command`` on the data dir's identity state (the backend's), then close the backend."""
-    from cove.store import open_backend
-
-    backend = open_backend(data_dir)
-    try:
-        return await command(backend.identity)
-    finally:
-        await backend.close()
-
-
-async def _users(args: argparse.Namespace, store: IdentityStore, data_dir: Path) -> int:
-    from cove.identity.cognito_json import CognitoError
-    from cove.identity.services import open_user_pool
-
-    try:
-        pool = await open_user_pool(store, args.region)
-        if args.users_command == "add":
-            problem = await _unknown_groups(store, args.group or [])
-            if problem is not None:
-                print(f"error: {problem}; no user was added", file=sys.stderr)
-                return 1
-            password = _new_password(args)
-            if password is None:
-                return 2
-            attributes = dict(item.partition("=")[::2] for item in args.attribute or [])
-            user = await pool.create_user(args.login, password, attributes, groups=args.group or [])
-            print(f"{user.username}\t{user.email or user.phone_number}\tCONFIRMED"
-                  + (f"\tgroups: {', '.join(args.group)}" if args.group else ""))
-        elif args.users_command == "list":
-            for u in await store.list_users():
-                print(f"{u.username}\t{u.email or u.phone_number or ''}\t{u.status}"
-                      + ("" if u.enabled else "\tdisabled") + (f"\tgroups: {', '.join(u.groups)}" if u.groups else ""))
-        elif args.users_command == "delete":
-            found = await store.find_user(args.login)
-            if found is None or not await store.delete_user(found.username):
-                print(f"error: no user {args.login}", file=sys.stderr)
-                return 1
-            print(f"deleted {args.login}")
-        elif args.users_command == "add-to-group":
-            found = await store.find_user(args.login)
-            if found is None:
-                print(f"error: no user {args.login}", file=sys.stderr)
-                return 1
-            problem = await _unknown_groups(store, [args.group])
-            if problem is not None:
-                print(f"error: {problem}", file=sys.stderr)
-                return 1
-            await pool.add_to_group(found.username, args.group)
-            print(f"added {args.login} to {args.group}")
-    except CognitoError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-    return 0
-
-
-def _cmd_iam(args: argparse.Namespace) -> int:
-    data_dir = _existing_data_dir(args)
-    if data_dir is None:
-        return 2
-    return asyncio.run(_with_identity(data_dir, lambda store: _iam(args, store)))
-
-
-async def _iam(args: argparse.Namespace, store: IdentityStore) -> int:
-    try:
-        if args.iam_command == "create":
-            key = await store.create_iam_key(args.description)
-            print(f"AWS_ACCESS_KEY_ID={key.access_key_id}")
-            print(f"AWS_SECRET_ACCESS_KEY={key.secret_access_key}")
-        elif args.iam_command == "list":
-            for k in await store.iam_keys():
-                print(f"{k.access_key_id}\t{'revoked' if k.revoked else 'active'}\t{k.description or ''}")
-        elif args.iam_command == "revoke":
-            if not await store.revoke_iam_key(args.access_key_id):
-                print(f"error: no IAM key {args.access_key_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.access_key_id}")
-    finally:
-        await store.close()
-    return 0
-
-
-def _cmd_console(args: argparse.Namespace) -> int:
-    password = args.password if args.console_command == "create-admin" else None
-    if args.console_command == "create-admin" and password is None:
-        import getpass
-
-        password = getpass.getpass(f"Password for {args.name}: ")
-    return asyncio.run(_with_identity(Path(args.data_dir), lambda store: _console(args, store, password)))
-
-
-async def _console(args: argparse.Namespace, store: IdentityStore, password: str | None) -> int:
-    from cove.console import AdminStore
-
-    admins = AdminStore(store)
-    if args.console_command == "create-admin":
-        assert password is not None
-        try:
-            await admins.set_admin(args.name, password)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"console admin {args.name} saved; sign in at /console of `cove serve --console`")
-    elif args.console_command == "list-admins":
-        for admin in await admins.admins():
-            print(f"{admin.username}\tcreated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(admin.created_at))}")
-    elif args.console_command == "delete-admin":
-        if not await admins.delete_admin(args.name):
-            print(f"error: no console admin {args.name}", file=sys.stderr)
-            return 1
-        print(f"deleted console admin {args.name}")
     return 0
 
 
@@ -539,15 +197,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2
 
 
-def _data_dir_args(p: argparse.ArgumentParser, *, repeated: bool = False) -> None:
-    """--data-dir and --create of a data command; `repeated` on its subcommands, so both
-    `cove users --data-dir D list` and `cove users list --data-dir D` work."""
-    p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS if repeated else Path(".cove"),
-                   help="the data dir of the sandbox or server (default .cove/)")
-    p.add_argument("--create", action="store_true", default=argparse.SUPPRESS if repeated else False,
-                   help="start a new data dir if there is none (default: refuse)")
-
-
 _SCHEMA_HELP = "a schema (.py file or module:attribute; default: the bundled example)"
 
 
@@ -566,107 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(serve, default_watch=False)
     serve.set_defaults(func=_cmd_serve, no_watch=True)
 
-    keys = sub.add_parser("keys", help="manage API keys")
-    _data_dir_args(keys)
-    ksub = keys.add_subparsers(dest="keys_command", required=True)
-    create = ksub.add_parser("create", help="create a key and print it")
-    create.add_argument("--expires-in", type=_parse_duration, default=7 * 86400.0,
-                        help="lifetime: days, or 30s/15m/12h/7d (default 7 days)")
-    create.add_argument("--description", default=None, help="a note kept with the key, shown by `list`")
-    ksub.add_parser("list", help="list keys with their state")
-    revoke = ksub.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("key", help="the key (da2-...) or its id")
-    rotate = ksub.add_parser("rotate", help="create a new key and print it; older keys stay valid for a grace period")
-    rotate.add_argument("--expires-in", type=_parse_duration, default=7 * 86400.0,
-                        help="the new key's lifetime: days, or 30s/15m/12h/7d (default 7 days)")
-    rotate.add_argument("--grace", type=_parse_duration, default=86400.0,
-                        help="how long the older keys stay valid: days, or 30s/15m/12h/7d (default 1 day)")
-    rotate.add_argument("--description", default=None, help="a note stored with the new key")
-    rotate.add_argument("--outputs", type=Path, default=None, metavar="PATH",
-                        help="also write the new key into this amplify_outputs.json")
-    for command in ksub.choices.values():
-        _data_dir_args(command, repeated=True)
-    keys.set_defaults(func=_cmd_keys)
+    from cove.commands import accounts, data, migrate
 
-    users = sub.add_parser("users", help="manage the user pool's users")
-    _data_dir_args(users)
-    users.add_argument("--region", default=None,
-                       help="the region of the user pool (default: the one the sandbox last ran with)")
-    usub = users.add_subparsers(dest="users_command", required=True)
-    uadd = usub.add_parser("add", help="add a confirmed user (for scripts and tests)")
-    uadd.add_argument("login", help="email (or phone number) to sign in with")
-    password = uadd.add_mutually_exclusive_group()
-    password.add_argument("--password", default=None,
-                          help="the password (visible in the process list; default: ask, or see --password-stdin)")
-    password.add_argument("--password-stdin", action="store_true",
-                          help="read the password from the first line of stdin")
-    uadd.add_argument("--group", action="append", help="a group of define_auth(groups=...) (repeatable)")
-    uadd.add_argument("--attribute", action="append", metavar="NAME=VALUE",
-                      help="a standard or declared custom: attribute, set as an administrator (repeatable)")
-    usub.add_parser("list", help="list users")
-    udel = usub.add_parser("delete", help="delete a user")
-    udel.add_argument("login", help="email, phone number or username")
-    ugroup = usub.add_parser("add-to-group", help="add a user to a group")
-    ugroup.add_argument("login", help="email, phone number or username")
-    ugroup.add_argument("group", help="a group of define_auth(groups=...)")
-    for command in usub.choices.values():
-        _data_dir_args(command, repeated=True)
-    users.set_defaults(func=_cmd_users)
-
-    iam = sub.add_parser("iam", help="static IAM credentials for trusted back-end code (SigV4, full access)")
-    _data_dir_args(iam)
-    isub = iam.add_subparsers(dest="iam_command", required=True)
-    icreate = isub.add_parser("create", help="create an access key pair and print it")
-    icreate.add_argument("--description", default=None, help="a note kept with the key, shown by `list`")
-    isub.add_parser("list", help="list access keys")
-    irevoke = isub.add_parser("revoke", help="revoke an access key")
-    irevoke.add_argument("access_key_id", help="the AWS_ACCESS_KEY_ID to revoke")
-    for command in isub.choices.values():
-        _data_dir_args(command, repeated=True)
-    iam.set_defaults(func=_cmd_iam)
-
-    data_help = "where data lives (default .cove/)"
-    backup = sub.add_parser("backup", help="copy the data dir's database (data, users, keys) to one file, online")
-    backup.add_argument("path", type=Path, help="the backup file to write (replaced atomically)")
-    backup.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
-    backup.set_defaults(func=_cmd_backup)
-    restore = sub.add_parser("restore", help="make a data dir what a backup holds (stop the server first)")
-    restore.add_argument("path", type=Path, help="a file written by `cove backup`")
-    restore.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
-    restore.add_argument("--force", action="store_true", help="replace the data dir's existing database")
-    restore.set_defaults(func=_cmd_restore)
-    export = sub.add_parser("export", help="write records as JSON lines (stdout, or --out)")
-    export.add_argument("schema", nargs="?", default=None,
-                        help="the schema (.py file or module:attribute; default: the bundled example)")
-    export.add_argument("--model", action="append", default=None, metavar="M",
-                        help="export only this model (repeatable; default: every model)")
-    export.add_argument("--out", type=Path, default=None, metavar="PATH", help="write to PATH instead of stdout")
-    export.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
-    export.set_defaults(func=_cmd_export)
-    import_ = sub.add_parser("import", help="insert records from a JSON lines file: all of them or none")
-    import_.add_argument("file", type=Path, help="a file written by `cove export` (- reads stdin)")
-    import_.add_argument("schema", nargs="?", default=None,
-                         help="the schema (.py file or module:attribute; default: the bundled example)")
-    import_.add_argument("--data-dir", type=Path, default=Path(".cove"), help=data_help)
-    import_.set_defaults(func=_cmd_import)
+    keys = data.add_key_parsers(sub)
+    users, iam = accounts.add_parsers(sub)
+    transfer = data.add_transfer_parsers(sub)
     seed = sub.add_parser("seed", help="run a Python seed file against a running sandbox")
     seed.add_argument("file", type=Path, help="a .py file that uses cove.generate_client() / cove.auth")
     seed.add_argument("--outputs", type=Path, default=Path("amplify_outputs.json"),
                       help="the running sandbox's outputs file (default ./amplify_outputs.json)")
     seed.add_argument("--data-dir", type=Path, default=Path(".cove"),
                       help="the sandbox's data dir, for the seed's temporary IAM credentials (default .cove/)")
+    seed.add_argument("--database-url", default=None, metavar="URL",
+                      help="the sandbox's --database-url, for the same credentials (instead of --data-dir)")
     seed.set_defaults(func=_cmd_seed)
-    console = sub.add_parser("console", help="administrators of the web console that `cove serve --console` serves")
-    console.add_argument("--data-dir", type=Path, default=Path(".cove"),
-                         help="the data dir of the server that serves the console (default .cove/)")
-    csub = console.add_subparsers(dest="console_command", required=True)
-    cadd = csub.add_parser("create-admin", help="create an administrator, or set an existing one's password")
-    cadd.add_argument("name", help="the name to sign in with")
-    cadd.add_argument("--password", default=None, help="at least 12 characters (default: prompt for it)")
-    csub.add_parser("list-admins", help="list administrators")
-    cdel = csub.add_parser("delete-admin", help="delete an administrator (their sessions end at once)")
-    cdel.add_argument("name", help="the administrator's name")
-    console.set_defaults(func=_cmd_console)
+    console = accounts.add_console_parser(sub)
+    migration = migrate.add_parser(sub)
 
     generate = sub.add_parser("generate", help="generate artefacts from a schema")
     gsub = generate.add_subparsers(dest="generate_command", required=True)
@@ -689,13 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     apply_environment(sandbox, os.environ)
     apply_environment(serve, os.environ)
-    for management in (keys, users, iam):
-        apply_environment(management, os.environ, only=["--data-dir", "--region"])
+    for management in (keys, users, iam, migration):
+        apply_environment(management, os.environ, only=["--data-dir", "--region", "--database-url"])
+    for command in (*transfer, console, seed):  # their --data-dir never had a variable; the database's has
+        apply_environment(command, os.environ, only=["--database-url"])
     return parser
 
 
 # Commands that run or open the server's data need the `server` extra (the client alone does not).
-_SERVER_COMMANDS = {"sandbox", "serve", "keys", "users", "iam"}
+_SERVER_COMMANDS = {"sandbox", "serve", "keys", "users", "iam", "migrate"}
 _SERVER_MODULES = ("uvicorn", "jwt", "cryptography", "argon2")
 
 
@@ -721,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     for message in invalid_values(args):
         parser.error(message)
     from cove.schema.model import SchemaError
-    from cove.store.base import DestructiveChange
+    from cove.server.database import DatabaseError, scrub
+    from cove.store.base import DatabaseUnavailable, DestructiveChange
     from cove.store.transfer import TransferError
 
     try:
@@ -731,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (TransferError, DestructiveChange) as exc:
+    except (TransferError, DestructiveChange, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseUnavailable as exc:  # the database went away while the command worked
+        print(f"error: {scrub(str(exc), getattr(args, 'database_url', None))}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # `cove generate sdl | head`: the reader left; end quietly, as other Unix tools do.

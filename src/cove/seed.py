@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 if TYPE_CHECKING:
+    from cove.store.base import Backend
     from cove.store.identity_state import IamKey
 
 _IAM_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -32,23 +33,28 @@ class SeedError(Exception):
 
 
 @contextmanager
-def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
-    if data_dir is None or not (data_dir / "data.sqlite").is_file():
+def _temporary_iam_credentials(data_dir: Path | None, database_url: str | None = None) -> Iterator[None]:
+    if not database_url and (data_dir is None or not (data_dir / "data.sqlite").is_file()):
         print(f"warning: no sandbox data in {data_dir}; the seed runs without IAM credentials "
-              f"(pass the sandbox's --data-dir)", file=sys.stderr)
+              f"(pass the sandbox's --data-dir or --database-url)", file=sys.stderr)
         yield
         return
-    from cove.store import open_backend
+    from cove.server.database import connect, open_database
+
+    async def opened() -> Backend:
+        backend = open_database(data_dir or Path(".cove"), database_url)
+        await connect(backend, database_url)
+        return backend
 
     async def create() -> IamKey:
-        backend = open_backend(data_dir)
+        backend = await opened()
         try:
             return await backend.identity.create_iam_key("cove seed (revoked when it ends)")
         finally:
             await backend.close()
 
     async def revoke(access_key_id: str) -> None:
-        backend = open_backend(data_dir)
+        backend = await opened()
         try:
             await backend.identity.revoke_iam_key(access_key_id)
         finally:
@@ -71,8 +77,10 @@ def _temporary_iam_credentials(data_dir: Path | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_seed(seed_file: Path, outputs_file: Path, data_dir: Path | None = None) -> None:
+def run_seed(seed_file: Path, outputs_file: Path, data_dir: Path | None = None,
+             database_url: str | None = None) -> None:
     from cove.client import configure
+    from cove.server.database import DatabaseError
 
     seed_file, outputs_file = Path(seed_file), Path(outputs_file)
     if not seed_file.is_file():
@@ -84,8 +92,10 @@ def run_seed(seed_file: Path, outputs_file: Path, data_dir: Path | None = None) 
     configure(outputs)
     sys.path.insert(0, str(seed_file.resolve().parent))
     try:
-        with _temporary_iam_credentials(Path(data_dir) if data_dir is not None else None):
+        with _temporary_iam_credentials(Path(data_dir) if data_dir is not None else None, database_url):
             runpy.run_path(str(seed_file), run_name="__main__")
+    except DatabaseError as exc:   # the sandbox's database, for the credentials: one line, no traceback
+        raise SeedError(str(exc)) from None
     except SystemExit as exc:
         if exc.code not in (None, 0):
             raise SeedError(f"{seed_file} exited with status {exc.code}") from None

@@ -18,7 +18,7 @@ from conftest import Sandbox, free_port
 import cove
 from cove.client import AsyncClient, Client, GraphQLResponseError, Record, Result
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]
 
 AnyClient = Client | AsyncClient
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from test_amplify_js import COMPAT_DIR, require_node_env
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.both_backends]
 
 EXAMPLES = COMPAT_DIR.parent / "schemas"
 PASSWORD = "Passw0rd!"
@@ -90,10 +90,11 @@ def node() -> str:
 
 
 @pytest.fixture(scope="module")
-def auth_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def auth_box(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Any]:
     from conftest import start_sandbox
 
-    box = start_sandbox(tmp_path_factory.mktemp("amplify-auth"), EXAMPLES / "auth_schema.py", "--no-watch")
+    box = start_sandbox(tmp_path_factory.mktemp("amplify-auth"), EXAMPLES / "auth_schema.py", "--no-watch",
+                        backend=backend)
     yield box
     box.stop()
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.both_backends]
 
 COMPAT_DIR = Path(__file__).resolve().parent
 DRIVER = COMPAT_DIR / "amplify_driver.mjs"

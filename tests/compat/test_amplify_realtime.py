@@ -19,12 +19,12 @@ from test_amplify_js import AmplifyDriver, data_of, require_node_env, show
 
 import cove
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.both_backends]
 
 
 @pytest.fixture(scope="module")
-def tls_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    box = start_sandbox(tmp_path_factory.mktemp("amplify-rt"), None, "--no-watch", "--tls")
+def tls_box(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Sandbox]:
+    box = start_sandbox(tmp_path_factory.mktemp("amplify-rt"), None, "--no-watch", "--tls", backend=backend)
     yield box
     box.stop()
 

@@ -17,12 +17,14 @@ from authkit import User
 from conftest import EXAMPLES, Sandbox, start_sandbox
 from realtime_support import Raw, api_key_auth
 
+pytestmark = pytest.mark.both_backends
+
 SCHEMA = EXAMPLES / "leaks_schema.py"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, dict[str, User]]]:
-    box = start_sandbox(tmp_path_factory.mktemp("leaks"), SCHEMA, "--no-watch")
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[tuple[Sandbox, dict[str, User]]]:
+    box = start_sandbox(tmp_path_factory.mktemp("leaks"), SCHEMA, "--no-watch", backend=backend)
     users = {"alice": User(box, "alice"), "bob": User(box, "bob"), "admin": User(box, "admin", ("Admins",))}
     yield box, users
     box.stop()

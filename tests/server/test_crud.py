@@ -8,6 +8,8 @@ import uuid
 import pytest
 from conftest import Sandbox
 
+pytestmark = pytest.mark.both_backends
+
 SEL = "id content done priority due tags listId createdAt updatedAt"
 CREATE = f"mutation ($input: CreateTodoInput!, $condition: ModelTodoConditionInput) {{ createTodo(input: $input, condition: $condition) {{ {SEL} }} }}"
 GET = f"query ($id: ID!) {{ getTodo(id: $id) {{ {SEL} }} }}"

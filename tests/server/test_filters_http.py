@@ -15,7 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import start_sandbox
 from paths import TESTS
+
+pytestmark = pytest.mark.both_backends
 
 SCHEMA = TESTS / "schemas" / "filters_schema.py"
 
@@ -221,14 +224,18 @@ def post(box: Any, client: httpx.Client, query: str, variables: dict[str, Any]) 
     return body
 
 
-@pytest.fixture
-def seeded(sandbox_factory: Any) -> Any:
-    box = sandbox_factory(SCHEMA)
-    with httpx.Client(timeout=10) as client:
-        for item in ITEMS:
-            body = post(box, client, CREATE, {"input": item})
-            assert body.get("errors") is None and body["data"]["createItem"]["id"] == item["id"], body
-        yield box, client
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
+    """One seeded server per backend for the whole module: every test here only reads."""
+    box = start_sandbox(tmp_path_factory.mktemp("filters"), SCHEMA, "--no-watch", backend=backend)
+    try:
+        with httpx.Client(timeout=10) as client:
+            for item in ITEMS:
+                body = post(box, client, CREATE, {"input": item})
+                assert body.get("errors") is None and body["data"]["createItem"]["id"] == item["id"], body
+            yield box, client
+    finally:
+        box.stop()
 
 
 def list_ids(box: Any, client: httpx.Client, flt: dict[str, Any] | None, limit: int | None = None) -> set[str]:

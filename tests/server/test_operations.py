@@ -18,9 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Sandbox, free_port
+from conftest import Sandbox, database_url_for, free_port
 from prometheus_client.parser import text_string_to_metric_families
 from realtime_support import Raw, on_create
+
+pytestmark = pytest.mark.both_backends
 
 NOTE_SCHEMA = """
 from cove import a, define_data
@@ -92,7 +94,8 @@ def write_schema(folder: Path, text: str, **modules: str) -> Path:
 
 
 def serve(tmp: Path, schema: Path | None, *args: str, env: dict[str, str] | None = None, port: int | None = None,
-          command: str = "serve", wait: bool = True) -> Server:
+          command: str = "serve", wait: bool = True, database_url: str | None = None) -> Server:
+    """`cove serve` in ``tmp``; with ``database_url`` (unless the arguments or ``env`` give one) on PostgreSQL."""
     port = port or free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "cove", command]
@@ -104,11 +107,13 @@ def serve(tmp: Path, schema: Path | None, *args: str, env: dict[str, str] | None
         cmd += ["--data-dir", str(tmp / "data")]
     if "--outputs" not in args and not (env and "COVE_OUTPUTS" in env):
         cmd += ["--outputs", str(tmp / "amplify_outputs.json")]
+    if database_url is not None and "--database-url" not in args and not (env and "COVE_DATABASE_URL" in env):
+        cmd += ["--database-url", database_url]
     cmd += list(args)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("COVE_")}
     full_env.update(PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env, cwd=tmp)
-    box = Server(proc, port, tmp / "data", tmp / "amplify_outputs.json")
+    box = Server(proc, port, tmp / "data", tmp / "amplify_outputs.json", database_url=database_url)
     box.drain()
     if wait:
         try:
@@ -119,11 +124,12 @@ def serve(tmp: Path, schema: Path | None, *args: str, env: dict[str, str] | None
     return box
 
 
-@pytest.fixture
-def servers() -> Any:
+def _servers(backend: str) -> Any:
     started: list[Server] = []
 
     def start(*args: Any, **kw: Any) -> Server:
+        if "database_url" not in kw:
+            kw["database_url"] = database_url_for(backend)  # a fresh schema per server on PostgreSQL
         box = serve(*args, **kw)
         started.append(box)
         return box
@@ -131,6 +137,18 @@ def servers() -> Any:
     yield start
     for box in started:
         box.stop()
+
+
+@pytest.fixture
+def servers(backend: str) -> Any:
+    """Starts `cove serve` processes on the test's backend (both, in this module) and stops them."""
+    yield from _servers(backend)
+
+
+@pytest.fixture
+def sqlite_servers() -> Any:
+    """The same, for tests about the SQLite file itself."""
+    yield from _servers("sqlite")
 
 
 def wait_until(predicate: Any, timeout: float = 5.0) -> None:
@@ -229,12 +247,15 @@ def test_health_and_ready(tmp_path: Path, servers: Any) -> None:
     assert httpx.get(base + "/health").json() == {"status": "ok"}
     ready = httpx.get(base + "/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "api_key": "ok"}}
+    checks = {"database": "ok", "migrations": "ok", "api_key": "ok"}
+    if box.database_url is not None:
+        checks["broker"] = "ok"  # with a database URL, events cross processes through its LISTEN/NOTIFY
+    assert ready.json() == {"status": "ready", "checks": checks}
 
 
-def test_ready_fails_when_the_database_file_is_removed_or_replaced(tmp_path: Path, servers: Any) -> None:
+def test_ready_fails_when_the_database_file_is_removed_or_replaced(tmp_path: Path, sqlite_servers: Any) -> None:
     schema = write_schema(tmp_path / "app", NOTE_SCHEMA)
-    box = servers(tmp_path, schema)
+    box = sqlite_servers(tmp_path, schema)
     base = f"http://127.0.0.1:{box.port}"
     database = box.data_dir / "data.sqlite"
     moved = database.with_suffix(".moved")
@@ -259,25 +280,38 @@ def test_ready_fails_while_a_migration_is_pending(tmp_path: Path, servers: Any) 
     # Another process puts an older layout in place (a rollback that dropped Note.body).
     older = write_schema(tmp_path / "older", NOTE_SCHEMA.replace(', "body": a.string()', ""))
 
-    async def roll_back() -> None:
-        backend = open_backend(box.data_dir, create=False)
-        await backend.migrator.apply_schema(SchemaSource(str(older)).load().schema, allow_destructive=True)
+    async def apply(layout: Path) -> None:
+        backend = open_backend(box.database_url or box.data_dir, create=False)
+        await backend.migrator.apply_schema(SchemaSource(str(layout)).load().schema, allow_destructive=True)
         await backend.close()
 
-    asyncio.run(roll_back())
+    asyncio.run(apply(older))
     ready = httpx.get(f"http://127.0.0.1:{box.port}/ready")
     assert ready.status_code == 503
-    assert ready.json()["checks"] == {
-        "database": "ok",
-        "migrations": "the database layout does not match the served schema: "
-                      "field Note.body has no column (pending migration)",
-        "api_key": "ok"}
+    checks = ready.json()["checks"]
+    if box.database_url is None:
+        assert checks == {"database": "ok", "api_key": "ok", "migrations": "the database layout does not match the "
+                          "served schema: field Note.body has no column (pending migration)"}
+    else:  # PostgreSQL counts what `cove migrate` would run (the broker is its LISTEN/NOTIFY)
+        assert checks.pop("migrations") in ("1 statement pending for the served schema (run `cove migrate`)",
+                                            "1 statements pending for the served schema (run `cove migrate`)")
+        assert checks == {"database": "ok", "api_key": "ok", "broker": "ok"}
     # A table dropped behind the server's back (the recorded layout still lists it).
-    with sqlite3.connect(box.data_dir / "data.sqlite") as conn:
-        conn.execute("DROP TABLE Note")
+    if box.database_url is None:
+        with sqlite3.connect(box.data_dir / "data.sqlite") as conn:
+            conn.execute("DROP TABLE Note")
+    else:  # from the served layout again, so that the count of pending statements comes from the drop
+        from pg_support import run_sql
+
+        asyncio.run(apply(schema))
+        assert httpx.get(f"http://127.0.0.1:{box.port}/ready").status_code == 200
+        run_sql(box.database_url, 'DROP TABLE "Note"')
     dropped = httpx.get(f"http://127.0.0.1:{box.port}/ready")
     assert dropped.status_code == 503
-    assert dropped.json()["checks"]["migrations"].endswith("model Note has no table (pending migration)")
+    if box.database_url is None:
+        assert dropped.json()["checks"]["migrations"].endswith("model Note has no table (pending migration)")
+    else:
+        assert dropped.json()["checks"]["migrations"].endswith("pending for the served schema (run `cove migrate`)")
 
 
 def test_ready_fails_when_the_broker_is_gone(tmp_path: Path, servers: Any) -> None:
@@ -355,20 +389,25 @@ def test_metrics_after_a_known_number_of_requests(tmp_path: Path, servers: Any) 
 
 # -- configuration --------------------------------------------------------------------------------
 
-def test_environment_variables_configure_serve_and_flags_win(tmp_path: Path, servers: Any) -> None:
+def test_environment_variables_configure_serve_and_flags_win(tmp_path: Path, servers: Any, backend: str) -> None:
     schema = write_schema(tmp_path / "app", NOTE_SCHEMA)
     env_port, flag_port = free_port(), free_port()
+    database_url = database_url_for(backend)
     env = {"COVE_SCHEMA": str(schema), "COVE_PORT": str(env_port), "COVE_DATA_DIR": str(tmp_path / "envdata"),
            "COVE_OUTPUTS": str(tmp_path / "env_outputs.json"), "COVE_LOG_FORMAT": "json",
            "COVE_PUBLIC_URL": "https://notes.example.com/graphql"}
-    box = servers(tmp_path, None, env=env, port=env_port)
+    if database_url is not None:
+        env["COVE_DATABASE_URL"] = database_url
+    box = servers(tmp_path, None, env=env, port=env_port, database_url=database_url)
     box.outputs_path = tmp_path / "env_outputs.json"
     assert box.outputs["data"]["url"] == "https://notes.example.com/graphql"
-    assert (tmp_path / "envdata" / "data.sqlite").exists()
+    # SQLite lives in the data dir; with COVE_DATABASE_URL nothing does.
+    assert (tmp_path / "envdata" / "data.sqlite").exists() == (box.database_url is None)
     assert httpx.get(f"http://127.0.0.1:{env_port}/health").status_code == 200
     assert all(isinstance(entry, dict) for entry in box.json_lines())
     box.stop()
-    flagged = servers(tmp_path, None, "--port", str(flag_port), "--log-format", "text", env=env, port=flag_port)
+    flagged = servers(tmp_path, None, "--port", str(flag_port), "--log-format", "text", env=env, port=flag_port,
+                      database_url=database_url)
     assert httpx.get(f"http://127.0.0.1:{flag_port}/health").status_code == 200
     assert any(line.startswith("Cove serving") for line in flagged.lines)
 

@@ -19,6 +19,7 @@ from .base import BrokerError, Deliver, redact
 log = logging.getLogger("cove.broker")
 
 _MAX_PENDING = 100_000
+_MAX_BATCH = 200            # events per NOTIFY statement
 _MAX_NOTIFY = 7_800          # bytes per NOTIFY payload, under PostgreSQL's 8,000
 _CHUNK_CHARS_NON_ASCII = 1_900   # a character is at most 4 UTF-8 bytes
 
@@ -160,16 +161,36 @@ class PostgresBroker:
         message_id = os.urandom(8).hex()
         return [f"~{message_id}:{i}:{len(pieces)}:{p}" for i, p in enumerate(pieces)]
 
+    @staticmethod
+    def batches(payloads: list[str]) -> list[list[str]]:
+        """Consecutive runs without a repeated payload: PostgreSQL delivers identical notifications of
+        one transaction once, and each run is sent by one statement."""
+        runs: list[list[str]] = [[]]
+        seen: set[str] = set()
+        for payload in payloads:
+            if payload in seen:
+                runs.append([])
+                seen = set()
+            runs[-1].append(payload)
+            seen.add(payload)
+        return runs
+
     async def _publish_loop(self) -> None:
         delay = 0.1
         while True:
-            message = await self._pending.get()
+            # Everything queued meanwhile goes in one statement (one round trip, one commit): under
+            # load the events of many mutations share it. Order is kept: unnest yields in array order.
+            messages = [await self._pending.get()]
+            while not self._pending.empty() and len(messages) < _MAX_BATCH:
+                messages.append(self._pending.get_nowait())
+            payloads = [chunk for message in messages for chunk in self.chunks(message)]
             for attempt in range(2):
                 try:
                     if self._notify_conn is None or self._notify_conn.is_closed():
                         self._notify_conn = await self._connect()
-                    for chunk in self.chunks(message):
-                        await self._notify_conn.execute("SELECT pg_notify($1, $2)", self.channel, chunk)
+                    for batch in self.batches(payloads):
+                        await self._notify_conn.execute(
+                            "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload", self.channel, batch)
                     delay = 0.1
                     break
                 except asyncio.CancelledError:

@@ -93,7 +93,7 @@ class AdminApi:
                 "api_keys": {"active": sum(1 for k in keys if not k.revoked and k.expires_at > now),
                              "total": len(keys)},
                 "warnings": self.app.warnings(),
-                "ready": self.app.readiness()[1] if self.app.readiness is not None else None,
+                "ready": (await self.app.readiness())[1] if self.app.readiness is not None else None,
                 "metrics": _metrics_text(self.app.metrics)}
 
     # -- users and groups (the user pool's own admin operations) --------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cove.schema.model import Schema
-from cove.store.base import ApiKey, KeyStore
+from cove.store.base import ApiKey, DatabaseUnavailable, KeyStore
 
 DAY = 86400.0
 WARNING_DAYS = 3.0
@@ -104,6 +104,10 @@ class ApiKeyWatch:
 
     async def run(self) -> None:
         while True:
-            await self.refresh()
-            self.check()
+            try:
+                await self.refresh()
+            except DatabaseUnavailable:
+                pass  # the database is away for now: the next round reads the keys again
+            else:
+                self.check()
             await asyncio.sleep(self.interval)

@@ -8,7 +8,6 @@ runner attaches them, see every request (see ``observability.py``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from time import perf_counter
@@ -18,7 +17,7 @@ import orjson
 from graphql.language import FieldNode
 
 from cove.schema.model import Schema
-from cove.store.base import Backend
+from cove.store.base import Backend, DatabaseUnavailable
 
 from .api_key_lifetime import ApiKeyWatch
 from .authn import ApiKeyAuthenticator, Authenticator, IamVerifier
@@ -92,7 +91,7 @@ class CoveApp:
         self.engine = self._engine(schema)
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None
-        self.readiness: Callable[[], tuple[bool, dict[str, str]]] | None = None
+        self.readiness: Callable[[], Awaitable[tuple[bool, dict[str, str]]]] | None = None
         self._operation_labels: dict[tuple[str, str | None], tuple[str, str | None]] = {}
         self.console: Any = None  # cove.console.Console when the console is served (see attach_console)
         self.api_key_watch = ApiKeyWatch(backend.keys, self._uses_api_keys)
@@ -211,14 +210,19 @@ class CoveApp:
         elif self.console is not None and (path == "/console" or path.startswith("/console/")):
             await self.console(scope, receive, send)
         elif path == "/" and method in ("GET", "HEAD"):
-            await self.api_key_watch.refresh()
+            try:
+                await self.api_key_watch.refresh()
+            except DatabaseUnavailable:
+                pass  # the service document still answers, with the warnings read last
             await _send_json(send, 200, {"service": "cove", "graphql": self.graphql_path, "warnings": self.warnings()})
         elif path == "/health" and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"status": "ok"})
         elif path == "/ready" and method in ("GET", "HEAD"):
-            # In a thread: the database check may wait (briefly) for a lock; the loop must not.
-            await self.api_key_watch.refresh()
-            ready, checks = await asyncio.to_thread(self.readiness) if self.readiness is not None else (True, {})
+            try:
+                await self.api_key_watch.refresh()
+            except DatabaseUnavailable:
+                pass  # the readiness check below says so
+            ready, checks = await self.readiness() if self.readiness is not None else (True, {})
             await _send_json(send, 200 if ready else 503, {"status": "ready" if ready else "not ready",
                                                            "checks": checks})
         else:
@@ -252,6 +256,11 @@ class CoveApp:
         except RequestError as exc:
             await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
             return
+        except DatabaseUnavailable as exc:
+            # Before any field ran (checking the caller's key needed the database): the whole
+            # operation failed, as AppSync reports a data source it cannot reach, and the client may
+            # retry. Fields that need the database while it is away fail one by one in the engine.
+            result = {"data": None, "errors": [{"errorType": exc.error_type, "message": str(exc)}]}
         exchange.errors = "errors" in result
         await _send_json(send, 200, result)
 

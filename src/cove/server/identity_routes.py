@@ -24,6 +24,7 @@ import orjson
 from cove.wire import sigv4
 from cove.identity.services import IDENTITY_POOL_PATH, USER_POOL_PATH, IdentityServices
 from cove.identity.cognito_json import CognitoError
+from cove.store.base import DatabaseUnavailable
 
 from .errors import header_value
 
@@ -112,6 +113,11 @@ async def handle(services: IdentityServices | None, scope: dict[str, Any], heade
             raise CognitoError("UnknownOperationException", f"Unknown X-Amz-Target {target!r}")
     except CognitoError as exc:
         await _error(send, exc)
+        return
+    except DatabaseUnavailable as exc:
+        # Cognito's answer when its own store fails: a 500 the SDKs retry. No traceback: the cause is known.
+        log.warning("identity operation %s failed: %s", target, exc)
+        await _error(send, CognitoError("InternalErrorException", f"Internal error: {exc}", 500))
         return
     except Exception:
         log.exception("identity operation %s failed", target)

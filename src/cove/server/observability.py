@@ -119,16 +119,34 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     numeric = getattr(logging, level.upper())
-    for name in ("cove", "uvicorn", "uvicorn.error", "uvicorn.asgi"):
+    for name in ("cove", "uvicorn", "uvicorn.error", "uvicorn.asgi", "asyncpg"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         # uvicorn's INFO lines repeat what Cove's banner says; its warnings and errors matter.
         logger.setLevel(numeric if name == "cove" or numeric <= logging.DEBUG else max(numeric, logging.WARNING))
         logger.propagate = False
+    # A logger's filters only see its own records, not its children's (asyncpg.pool): filter a handler.
+    driver = logging.StreamHandler(stream or sys.stderr)
+    driver.setFormatter(handler.formatter)
+    driver.addFilter(_one_line_driver_errors)
+    logging.getLogger("asyncpg").handlers[:] = [driver]
     logging.getLogger("uvicorn.access").disabled = True  # the access log is ours
     _settings.update(format=log_format, level=numeric)
     if log_format == "json":
         sys.excepthook = _log_crash  # even a crash (say, in the schema module) is a JSON line
+
+
+def _one_line_driver_errors(record: logging.LogRecord) -> bool:
+    """The database driver retrying a lost connection (asyncpg's pool, every few seconds while the
+    database is away): its cause on the line, not a traceback per retry. The outage itself is
+    reported where it matters: /ready and the errors requests get."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def _log_crash(kind: type[BaseException], error: BaseException, tb: Any) -> None:

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,17 +24,20 @@ from cove.outputs import build_outputs, write_outputs
 from cove.schema.model import SchemaError
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
-from cove.store import open_backend
-from cove.store.base import Backend, DestructiveChange, MigrationReport
-from cove.store.identity_state import IdentityStore
+from cove.store.base import Backend, DatabaseUnavailable, DestructiveChange, MigrationReport
 
 from .api_key_lifetime import ensure_api_key
 from .app import CoveApp
+from .database import DatabaseError, connect, libpq_url, open_database, uses_postgres
 from .http_protocol import deadline_protocol
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, configure_logging, say
 from .realtime.settings import RealtimeLimits, RealtimeSettings
+from .startup_notes import served_notes
+from .watcher import SchemaWatcher
+
+_Watcher = SchemaWatcher   # its old name, which tests/test_watcher.py uses
 
 
 @dataclass
@@ -45,6 +47,7 @@ class ServerOptions:
     port: int = 20002
     outputs: Path = Path("amplify_outputs.json")
     data_dir: Path = Path(".cove")
+    database_url: str | None = None            # postgresql://... or sqlite:///...; None: SQLite in data_dir
     allow_destructive: bool = False
     watch: bool = True
     workers: int = 1
@@ -77,8 +80,28 @@ class ServerOptions:
         """`cove serve`: sign-ups need a code unless define_auth says not, and the API key is not printed."""
         return self.command == "serve"
 
+    def events_url(self) -> str | None:
+        """The event broker: --broker-url, else the --database-url's PostgreSQL (LISTEN/NOTIFY on a
+        plain connection: Cove's own query parameters are not libpq's), else None (in-process)."""
+        if self.broker_url:
+            return self.broker_url
+        if self.database_url and uses_postgres(self.database_url):
+            return libpq_url(self.database_url)
+        return None
+
+    def open_backend(self) -> Backend:
+        """This process's backend (no I/O yet: ``connect`` it in the loop that uses it)."""
+        return open_database(self.data_dir, self.database_url, synchronous=self.synchronous)
+
+    def data_option(self) -> str:
+        """How a data command (`cove users ...`) names this server's data, for start-up hints."""
+        return "--database-url URL" if self.database_url else f"--data-dir {self.data_dir}"
+
+    async def connect(self, backend: Backend) -> None:
+        await connect(backend, self.database_url)
+
     def realtime(self) -> RealtimeSettings:
-        return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.broker_url)
+        return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.events_url())
 
     def tls_files(self) -> Any:
         if not self.tls:
@@ -126,9 +149,9 @@ class Sandbox:
         if self.source.outputs_file is not None and self.source.outputs_file == Path(options.outputs).resolve():
             raise SchemaError(f"{options.schema} is both the schema source and the outputs file; "
                               f"write the outputs elsewhere with --outputs")
-        if options.reset == "all":
+        if options.reset == "all" and not options.database_url:
             _remove_database(options.data_dir)
-        self.backend: Backend = open_backend(options.data_dir, synchronous=options.synchronous)
+        self.backend: Backend = options.open_backend()
         definition = self.source.load()
         self.schema = definition.schema
         self.warned: set[str] = set()
@@ -139,13 +162,18 @@ class Sandbox:
         self.backend.start_background_work()
         self.tls = options.tls_files()
         self.url = graphql_url(options)
-        self.identity = open_identity(options, self.schema, self.url, self.backend.identity)
+        self.identity = open_identity(options, self.schema, self.url, self.backend)
         self.app = CoveApp(self.schema, self.backend, options.request_limits(), realtime=options.realtime(),
                            identity=self.identity)
         attach_console(self.app, options.console)
         self.write_outputs()
 
     async def _prepare(self, options: ServerOptions) -> tuple[MigrationReport, str]:
+        await options.connect(self.backend)
+        if options.reset == "all" and options.database_url:
+            await self.backend.transfer.drop_all()
+            await options.connect(self.backend)   # Cove's own tables and a new secret, made again
+            _say(f"Reset: dropped every table of {self.backend.description} (records, users, keys)")
         report = await self.backend.migrator.apply_schema(self.schema, allow_destructive=options.allow_destructive)
         if options.reset == "data":
             deleted = await self.backend.transfer.delete_all_records()
@@ -237,9 +265,9 @@ def _remove_database(data_dir: Path) -> None:
     _say(f"Reset: removed {database} and the signing keys")
 
 
-def open_identity(options: ServerOptions, schema: Schema, url: str, store: IdentityStore) -> Any:
+def open_identity(options: ServerOptions, schema: Schema, url: str, backend: Backend) -> Any:
     """The identity services (user pool, identity pool, IAM keys, OIDC, Lambda authorizer), on the
-    backend's identity ``store``."""
+    backend's identity store."""
     from urllib.parse import urlsplit
 
     from cove.identity.delivery import CodeEvent, SmtpSender
@@ -254,7 +282,10 @@ def open_identity(options: ServerOptions, schema: Schema, url: str, store: Ident
             event.trigger, "Confirmation code")
         _say(f"{label} for {event.destination}: {event.code}")
 
+    store = backend.identity
+
     async def open_services() -> IdentityServices:
+        await options.connect(backend)   # this loop's connections
         await store.set_meta(REGION_META, options.region)  # so `cove users` finds this pool without --region
         # Codes are secrets: the sandbox prints them, `cove serve` only with --print-codes (else: a hook or SMTP).
         return await IdentityServices.open(
@@ -264,36 +295,6 @@ def open_identity(options: ServerOptions, schema: Schema, url: str, store: Ident
             smtp=smtp, limits=AuthLimits.parse(options.auth_limits))
 
     return asyncio.run(open_services())  # before the server's loop starts
-
-
-def _served_notes(schema: Schema, options: ServerOptions) -> list[str]:
-    """Start-up lines on what a served backend needs from its developer: users to sign in with,
-    handlers for its custom operations, settings the local pool does not serve."""
-    from cove.schema.handlers import unhandled
-
-    lines = []
-    auth = schema.auth
-    if auth is not None:
-        login = "PHONE" if auth.login_with == ("phone_number",) else "EMAIL"
-        group = f" [--group {auth.groups[0]}]" if auth.groups else ""
-        lines.append(f"  Add users         cove users add {login} --password PASSWORD{group} "
-                     f"--data-dir {options.data_dir} --region {options.region}")
-        if auth.mfa_requested not in ("NONE", "OFF"):
-            lines.append(f"  MFA               {auth.mfa_requested} in the outputs; not served locally (sign-in "
-                         f"without a second factor)")
-    if schema.authorization_modes.unserved:
-        lines.append(f"  Not served        {', '.join(schema.authorization_modes.unserved)}: needs its issuer or "
-                     f"authorizer; serve a Python schema with define_data(authorization_modes=...) for it")
-    how = "--handlers MODULE gives it one" if schema.source_mis is not None else "it gets a .handler(function)"
-    for op in unhandled(schema):
-        lines.append(f"  No handler        {op.name} ({op.kind}): its calls answer an error until {how}")
-    for sub in schema.subscriptions.values():
-        if sub.subscribes_to:
-            lines.append(f"  Subscription      {sub.name} follows {', '.join(sub.subscribes_to)}")
-        else:
-            lines.append(f"  Subscription      {sub.name} follows no mutation (set one with --handlers: "
-                         f"subscriptions = {{...}})")
-    return lines
 
 
 def graphql_url(options: ServerOptions) -> str:
@@ -354,56 +355,6 @@ def _fail(message: str) -> None:
     say(message, error=True)
 
 
-class _Watcher(threading.Thread):
-    """Polls the schema's files; polling is dependency-free and cheap for a handful of files.
-
-    A change is a change of content: saving a file unchanged, or touching it, reloads nothing."""
-
-    def __init__(self, files: Any, on_change: Any, interval: float = 0.3) -> None:
-        super().__init__(daemon=True, name="cove-schema-watcher")
-        self.files = files
-        self.on_change = on_change
-        self.interval = interval
-        self.stopped = threading.Event()
-        # The baseline is taken here, before the sandbox says Ready, not when the thread first runs:
-        # an edit made right after Ready must count as a change.
-        self.stamps = self._stamps()
-        self.contents = self._contents(self.stamps)
-
-    def _stamps(self) -> dict[Path, tuple[int, int]]:
-        out = {}
-        for p in self.files():
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            out[p] = (st.st_mtime_ns, st.st_size)
-        return out
-
-    def _contents(self, paths: Any) -> dict[Path, bytes]:
-        out = {}
-        for p in paths:
-            try:
-                out[p] = p.read_bytes()
-            except OSError:
-                continue
-        return out
-
-    def run(self) -> None:
-        stamps, contents = self.stamps, self.contents
-        while not self.stopped.wait(self.interval):
-            now = self._stamps()
-            if now == stamps:
-                continue
-            stamps = now
-            current = self._contents(now)
-            # A file that joined the list (a module the last reload imported) is not itself a change.
-            changed = any(content != contents[p] for p, content in current.items() if p in contents)
-            contents = current
-            if changed:
-                self.on_change()
-
-
 def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     import uvicorn
 
@@ -439,6 +390,26 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
                             log_config=None,
                             log_level=None, access_log=False, server_header=False, date_header=True, **ssl)
     return uvicorn.Server(config)
+
+
+async def _connect_serving(backend: Backend, options: ServerOptions) -> bool:
+    """Connect the backend in the serving loop (its pool belongs to that loop); False (with a
+    message) if the database cannot be reached."""
+    try:
+        await options.connect(backend)
+    except DatabaseError as exc:
+        _fail(str(exc))
+        return False
+    return True
+
+
+def _events_description(url: str | None) -> str:
+    from cove.broker import redact
+
+    if not url:
+        return "in-process (one server process)"
+    kind = "PostgreSQL LISTEN/NOTIFY" if url.split(":", 1)[0].lower() in ("postgres", "postgresql") else "Redis pub/sub"
+    return f"{kind} {redact(url)}"
 
 
 async def _start_realtime(app: CoveApp) -> bool:
@@ -516,7 +487,7 @@ def run_sandbox(options: ServerOptions) -> int:
     except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
         _fail(str(exc))
         return 2
-    except OSError as exc:  # e.g. the metrics port is taken
+    except (OSError, DatabaseError, DatabaseUnavailable) as exc:  # the metrics port is taken, the database is down
         _fail(str(exc))
         return 1
     server = _uvicorn_server(sandbox.app, options, sandbox.tls)
@@ -525,7 +496,7 @@ def run_sandbox(options: ServerOptions) -> int:
     async def main() -> None:
         nonlocal failed
         loop = asyncio.get_running_loop()
-        if not await _start_realtime(sandbox.app):
+        if not await _connect_serving(sandbox.backend, options) or not await _start_realtime(sandbox.app):
             failed = True
             return
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -548,12 +519,12 @@ def run_sandbox(options: ServerOptions) -> int:
         if options.console is not None:
             _say(f"  Console           {sandbox.url.removesuffix('/graphql')}/console"
                  + (" (administrators only)" if options.console == "admin" else ""))
-        for line in _served_notes(sandbox.schema, options):
+        for line in served_notes(sandbox.schema, options.data_option(), options.region):
             _say(line)
         _say(f"  Outputs           {options.outputs}")
         if options.typed_client is not None:
             _say(f"  Typed client      {options.typed_client}")
-        _say(f"  Data              {Path(options.data_dir) / 'data.sqlite'}")
+        _say(f"  Data              {sandbox.backend.description}")
         if options.metrics_port is not None:
             _say(f"  Metrics           http://{options.metrics_host}:{options.metrics_port}/metrics")
         if sandbox.app.realtime.broker is not None and not sandbox.app.realtime.broker.local:
@@ -566,7 +537,7 @@ def run_sandbox(options: ServerOptions) -> int:
         key_watch = asyncio.create_task(sandbox.app.api_key_watch.run())
         watcher = None
         if options.watch:
-            watcher = _Watcher(sandbox.source.watched_files, lambda: loop.call_soon_threadsafe(sandbox.reload_soon))
+            watcher = SchemaWatcher(sandbox.source.watched_files, lambda: loop.call_soon_threadsafe(sandbox.reload_soon))
             watcher.start()
         _say(f"Ready in {time.perf_counter() - started:.2f}s"
              + (" - watching the schema for changes" if watcher else "") + "; Ctrl-C to stop")
@@ -604,8 +575,6 @@ def run_serve(options: ServerOptions) -> int:
         return run_sandbox(options)
     started = time.perf_counter()
     configure_logging(options.log_format, options.log_level)
-    if options.broker_url and not _broker_reachable(options.broker_url):
-        return 1  # said once here, rather than once by every worker
     sockets = [_bind(options.host, options.port, reuse_port=True) for _ in range(options.workers)]
     if options.port == 0:
         options.port = sockets[0].getsockname()[1]
@@ -614,7 +583,13 @@ def run_serve(options: ServerOptions) -> int:
     except (SchemaError, DestructiveChange, DeliveryConfigError) as exc:
         _fail(str(exc))
         return 2
+    except (DatabaseError, DatabaseUnavailable) as exc:
+        _fail(str(exc))
+        return 1
     asyncio.run(sandbox.backend.close())
+    events = options.events_url()
+    if events and not _broker_reachable(events):
+        return 1  # said once here, rather than once by every worker
     children: list[int] = []
     for i in range(options.workers):
         pid = os.fork()
@@ -628,7 +603,9 @@ def run_serve(options: ServerOptions) -> int:
         sock.close()
     _say(f"Cove serving {sandbox.source.spec} with {options.workers} workers")
     _say(f"  GraphQL endpoint  {sandbox.url}")
-    if not options.broker_url:
+    _say(f"  Data              {sandbox.backend.description}")
+    _say(f"  Events            {_events_description(events)}")
+    if not events:
         _say("  Warning: without --broker-url, a subscription only sees mutations made through the same "
              "worker process; use --broker-url redis://... or postgresql://... with --workers")
     if options.console is not None:
@@ -663,11 +640,20 @@ def run_serve(options: ServerOptions) -> int:
 
 def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
-    backend = open_backend(options.data_dir, synchronous=options.synchronous)
+    backend = options.open_backend()
     schema = SchemaSource(options.schema, options.handlers).load().schema
-    asyncio.run(backend.migrator.apply_schema(schema, allow_destructive=False))
+
+    async def migrate() -> None:
+        await options.connect(backend)
+        await backend.migrator.apply_schema(schema, allow_destructive=False)
+
+    try:
+        asyncio.run(migrate())
+        identity = open_identity(options, schema, graphql_url(options), backend)
+    except (DatabaseError, DatabaseUnavailable) as exc:
+        _fail(f"worker {index}: {exc}")
+        return 1
     backend.start_background_work()
-    identity = open_identity(options, schema, graphql_url(options), backend.identity)
     app = CoveApp(schema, backend, options.request_limits(), realtime=options.realtime(), identity=identity)
     attach_console(app, options.console)
     instrument(app, options, index)
@@ -677,7 +663,7 @@ def _worker(options: ServerOptions, sock: socket.socket, index: int) -> int:
 
     async def main() -> None:
         nonlocal status
-        if not await _start_realtime(app):
+        if not await _connect_serving(backend, options) or not await _start_realtime(app):
             status = 1
             return
         key_watch = asyncio.create_task(app.api_key_watch.run())

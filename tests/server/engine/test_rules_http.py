@@ -16,16 +16,18 @@ from authkit import PASSWORD, botocore_signed_post, guest_credentials, sign_in
 from conftest import Sandbox, start_sandbox
 from paths import TESTS
 
+pytestmark = pytest.mark.both_backends
+
 SCHEMA = TESTS / "schemas" / "rules_http_schema.py"
 USERS = {"alice@example.com": [], "bob@example.com": ["TeamB"], "admin@example.com": ["Admins", "HR"]}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    box = start_sandbox(tmp_path_factory.mktemp("rules_http"), SCHEMA)
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
+    box = start_sandbox(tmp_path_factory.mktemp("rules_http"), SCHEMA, backend=backend)
     tokens: dict[str, dict[str, Any]] = {}
     for email, groups in USERS.items():
-        cmd = [sys.executable, "-m", "cove", "users", "--data-dir", str(box.data_dir), "add", email,
+        cmd = [sys.executable, "-m", "cove", "users", *box.data_args(), "add", email,
                "--password", PASSWORD]
         for g in groups:
             cmd += ["--group", g]

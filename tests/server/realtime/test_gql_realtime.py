@@ -21,7 +21,7 @@ from gql.transport.exceptions import TransportQueryError
 from realtime_support import ws_url
 from paths import TESTS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]
 
 SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 ON_CREATE = """
@@ -32,9 +32,9 @@ subscription ($filter: ModelSubscriptionTodoFilterInput) {
 
 
 @pytest.fixture(scope="module", params=["ws", "wss"])
-def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def box(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Sandbox]:
     extra = ("--tls",) if request.param == "wss" else ()
-    sandbox = start_sandbox(tmp_path_factory.mktemp("gql"), SCHEMA, "--no-watch", *extra)
+    sandbox = start_sandbox(tmp_path_factory.mktemp("gql"), SCHEMA, "--no-watch", *extra, backend=backend)
     yield sandbox
     sandbox.stop()
 

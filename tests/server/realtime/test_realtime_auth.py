@@ -22,12 +22,14 @@ from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, api_key_auth, on_create, token_auth
 from paths import TESTS
 
+pytestmark = pytest.mark.both_backends
+
 SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 
 
 @pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sandbox = start_sandbox(tmp_path_factory.mktemp("rt-auth"), SCHEMA, "--no-watch")
+def box(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Sandbox]:
+    sandbox = start_sandbox(tmp_path_factory.mktemp("rt-auth"), SCHEMA, "--no-watch", backend=backend)
     yield sandbox
     sandbox.stop()
 
@@ -200,7 +202,7 @@ def test_iam_signed_connection_and_starts(box: Sandbox) -> None:
     import cove
     from cove.client import AwsCredentials, IamAuth
 
-    out = subprocess.run([sys.executable, "-m", "cove", "iam", "--data-dir", str(box.data_dir), "create"],
+    out = subprocess.run([sys.executable, "-m", "cove", "iam", *box.data_args(), "create"],
                          capture_output=True, text=True, check=True).stdout
     env = dict(line.split("=", 1) for line in out.split())
     creds = AwsCredentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])

@@ -1,5 +1,5 @@
-"""Fan-out across server processes: two servers sharing one database (the SQLite file) and one
-broker; a mutation on one reaches subscribers on the other. With Redis pub/sub, and again with
+"""Fan-out across server processes: two servers sharing one database (the SQLite file, or a
+PostgreSQL schema) and one broker; a mutation on one reaches subscribers on the other. With Redis pub/sub, and again with
 PostgreSQL LISTEN/NOTIFY (the PostgreSQL and Redis of the test machine, at 127.0.0.1)."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Sandbox, free_port, start_sandbox
+from conftest import Sandbox, database_url_for, free_port, start_sandbox
 from realtime_support import Raw, create_todo, on_create
 
 import cove
 from paths import TESTS
+
+pytestmark = pytest.mark.both_backends
 
 SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 REDIS_URL = os.environ.get("COVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -33,16 +35,21 @@ def tag() -> str:
 
 
 @pytest.fixture(params=list(BROKERS), scope="module")
-def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Sandbox]]:
-    """Two sandboxes on one data directory and one broker."""
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         backend: str) -> Iterator[tuple[Sandbox, Sandbox]]:
+    """Two sandboxes on one database (SQLite: one data directory; PostgreSQL: one schema, and a data
+    directory each) and one broker."""
     url = BROKERS[request.param]
     root = tmp_path_factory.mktemp(f"fanout-{request.param}")
-    data = root / "data"
+    database_url = database_url_for(backend)
+    shared_data = root / "data"
     (root / "a").mkdir()
     (root / "b").mkdir()
-    a = start_sandbox(root / "a", SCHEMA, "--no-watch", "--broker-url", url, data_dir=data)
+    a = start_sandbox(root / "a", SCHEMA, "--no-watch", "--broker-url", url, database_url=database_url,
+                      data_dir=shared_data if database_url is None else root / "a" / "data")
     try:
-        b = start_sandbox(root / "b", SCHEMA, "--no-watch", "--broker-url", url, data_dir=data)
+        b = start_sandbox(root / "b", SCHEMA, "--no-watch", "--broker-url", url, database_url=database_url,
+                          data_dir=shared_data if database_url is None else root / "b" / "data")
     except BaseException:
         a.stop()
         raise

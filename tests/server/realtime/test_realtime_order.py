@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from realtime_support import Raw, create_todo, on_create
 from paths import TESTS
+
+pytestmark = pytest.mark.both_backends
 
 SCHEMA = TESTS / "schemas" / "realtime_schema.py"
 

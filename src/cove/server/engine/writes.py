@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from cove.schema.model import Model
-from cove.store.base import Record, RecordStore, TransactItem
+from cove.store.base import ConditionalCheckFailed, Record, RecordStore, TransactItem
 from cove.wire.filters import matches
 from cove.wire.scalars import now_iso
 
@@ -58,10 +58,7 @@ class Writes:
         if stored is None:
             if missing_fails:
                 return None
-            # AppSync's message and type (clients match on them), then the reason in plain words.
-            shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
-            raise FieldError(f"The conditional request failed: no {model.name} record with key {shown}",
-                             "DynamoDB:ConditionalCheckFailedException")
+            raise self._missing(model, key)
         if auth.row_filter is not None and not matches(auth.row_filter, stored, list_fields(model)):
             raise FieldError(denied, "Unauthorized")
         return stored
@@ -76,9 +73,33 @@ class Writes:
             return condition
         return {"and": [condition, auth.row_filter]} if condition else auth.row_filter
 
+    def _needs_stored(self, model: Model, auth: Decision) -> bool:
+        """Whether a rule decides on the record as stored (an owner or group field, a field rule);
+        otherwise an update or delete is one statement, its condition checked by the database."""
+        return auth.row_filter is not None or self.authorizer.has_field_rules(model)
+
+    async def _missing_or(self, model: Model, key: dict[str, Any], failed: ConditionalCheckFailed) -> FieldError:
+        """After a one-statement write found no row: say whether the record is missing (read only now,
+        on the failure path) or its condition failed."""
+        if await self.store.get(model, key) is None:
+            return self._missing(model, key)
+        return FieldError(str(failed), failed.error_type)
+
+    @staticmethod
+    def _missing(model: Model, key: dict[str, Any]) -> FieldError:
+        # AppSync's message and type (clients match on them), then the reason in plain words.
+        shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
+        return FieldError(f"The conditional request failed: no {model.name} record with key {shown}",
+                          "DynamoDB:ConditionalCheckFailedException")
+
     async def update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
         item = await self.prepare_update(model, args, auth, identity, denied)
+        if not self._needs_stored(model, auth):
+            try:
+                return await self.store.update(model, item.key, item.values, item.condition)
+            except ConditionalCheckFailed as failed:
+                raise await self._missing_or(model, item.key, failed) from None
         return await self.store.update(model, item.key, item.values, item.condition)
 
     async def prepare_update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
@@ -87,6 +108,10 @@ class Writes:
         concurrent change of owner cannot slip by). A missing record raises AppSync's conditional
         failure, or with ``missing_fails`` gives an item marked failed (a transaction's reason)."""
         key, changes = self._update_values(model, args["input"])
+        if not self._needs_stored(model, auth):
+            # No rule decides on the stored record: one statement, the database checks the condition
+            # (and a missing record fails it).
+            return TransactItem("update", model, key=key, values=changes, condition=self._condition(model, args, identity))
         stored = await self._stored_for_write(model, key, auth, denied, missing_fails)
         if stored is None:
             return TransactItem("update", model, key=key, values=changes, failed=True)
@@ -100,12 +125,19 @@ class Writes:
     async def delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
         item = await self.prepare_delete(model, args, auth, identity, denied)
+        if not self._needs_stored(model, auth):
+            try:
+                return await self.store.delete(model, item.key, item.condition)
+            except ConditionalCheckFailed as failed:
+                raise await self._missing_or(model, item.key, failed) from None
         return await self.store.delete(model, item.key, item.condition)
 
     async def prepare_delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                              denied: str, *, missing_fails: bool = False) -> TransactItem:
         """The delete the caller may make, not yet written (see :meth:`prepare_update`)."""
         key = {k: args["input"][k] for k in model.identifier}
+        if not self._needs_stored(model, auth):
+            return TransactItem("delete", model, key=key, condition=self._condition(model, args, identity))
         stored = await self._stored_for_write(model, key, auth, denied, missing_fails)
         if stored is None:
             return TransactItem("delete", model, key=key, failed=True)

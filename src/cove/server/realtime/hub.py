@@ -244,6 +244,12 @@ class Realtime:
             log.exception("publishing the event of %s failed", event.field)
 
     def _deliver(self, message: bytes) -> None:
+        # Every process receives every event: read only the field name (the message's first key, a
+        # GraphQL name without quotes) when no subscriber of this process listens to it.
+        if message.startswith(b'{"f":"'):
+            end = message.find(b'"', 6)
+            if end > 0 and message[6:end].decode("ascii", "replace") not in self.by_field:
+                return
         try:
             raw = orjson.loads(message)
             event = Event(raw["f"], raw.get("m"), raw.get("r"), raw.get("s"))

@@ -86,6 +86,13 @@ def _without_password(url: str) -> str:
     return f"{head}{sep}{credentials.split(':', 1)[0]}:***@{rest}" if ":" in credentials else url
 
 
+async def _keep_session(connection: Any) -> None:
+    """A connection goes back to the pool as it is. asyncpg's default reset (RESET ALL, UNLISTEN *,
+    advisory unlock, CLOSE ALL) is one more round trip after every statement; Cove leaves no session
+    state behind (its locks are transaction-scoped, LISTEN is on the broker's own connection), and an
+    open transaction is still rolled back by asyncpg before this is called."""
+
+
 class Pools:
     """The pool of the running event loop (see the module's doc)."""
 
@@ -121,7 +128,7 @@ class Pools:
         try:
             pool = await asyncpg.create_pool(
                 location.dsn, min_size=1, max_size=location.pool_size, timeout=CONNECT_TIMEOUT,
-                statement_cache_size=STATEMENT_CACHE_SIZE,
+                statement_cache_size=STATEMENT_CACHE_SIZE, reset=_keep_session,
                 server_settings={"search_path": self._dialect.quote(location.schema)})
         except Exception as exc:  # noqa: BLE001 - sorted below
             if is_connection_error(exc):

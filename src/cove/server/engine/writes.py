@@ -111,7 +111,8 @@ class Writes:
         if not self._needs_stored(model, auth):
             # No rule decides on the stored record: one statement, the database checks the condition
             # (and a missing record fails it).
-            return TransactItem("update", model, key=key, values=changes, condition=self._condition(model, args, identity))
+            return TransactItem("update", model, key=key, values=changes,
+                                condition=self._condition(model, args, identity))
         stored = await self._stored_for_write(model, key, auth, denied, missing_fails)
         if stored is None:
             return TransactItem("update", model, key=key, values=changes, failed=True)

@@ -325,6 +325,19 @@ class TodoModelClient(_t.Protocol):
         """Delete a Todo by its identifier; ``data`` is the deleted record."""
         ...
 
+    @_t.overload
+    def list(
+        self,
+        *,
+        filter: TodoFilter | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+        sort_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[Todo]]: ...
+    @_t.overload
     def list(
         self,
         *,
@@ -333,10 +346,19 @@ class TodoModelClient(_t.Protocol):
         next_token: str | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _cc.Result[_b.list[Todo]]:
-        """One page of Todo records; ``Result.next_token`` fetches the next."""
-        ...
-
+    ) -> _cc.Result[_b.list[Todo]]: ...
+    @_t.overload
+    def list_all(
+        self,
+        *,
+        filter: TodoFilter | None = None,
+        limit: int | None = None,
+        sort_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _abc.Iterator[Todo]: ...
+    @_t.overload
     def list_all(
         self,
         *,
@@ -344,8 +366,125 @@ class TodoModelClient(_t.Protocol):
         limit: int | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _abc.Iterator[Todo]:
-        """Every Todo record, following ``next_token`` page by page."""
+    ) -> _abc.Iterator[Todo]: ...
+    def count(
+        self,
+        *,
+        filter: TodoFilter | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]:
+        """How many Todo records match ``filter`` (of those the caller may read)."""
+        ...
+
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]: ...
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, int]]: ...
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_t.Any]: ...
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, _t.Any]]: ...
+    def batch_get(
+        self,
+        keys: _abc.Sequence[TodoIdentifier | TodoFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[Todo | None]]:
+        """Up to 100 Todo records by identifier, in one request."""
+        ...
+
+    def batch_create(
+        self,
+        items: _abc.Sequence[TodoCreateInput],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[Todo | None]]:
+        """Up to 100 creates in one request; a Result per item."""
+        ...
+
+    def create_item(
+        self,
+        data: TodoCreateInput,
+        /,
+        *,
+        condition: TodoFilter | None = None,
+    ) -> _cc.TransactItem[Todo]:
+        """A create for ``client.transact([...])``."""
+        ...
+
+    def update_item(
+        self,
+        data: TodoUpdateInput,
+        /,
+        *,
+        condition: TodoFilter | None = None,
+    ) -> _cc.TransactItem[Todo]:
+        """An update for ``client.transact([...])``."""
+        ...
+
+    def batch_delete(
+        self,
+        keys: _abc.Sequence[TodoIdentifier | TodoFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[Todo | None]]:
+        """Up to 100 deletes in one request; a Result per item."""
+        ...
+
+    def delete_item(
+        self,
+        identifier: TodoIdentifier | TodoFields,
+        /,
+        *,
+        condition: TodoFilter | None = None,
+    ) -> _cc.TransactItem[Todo]:
+        """A delete for ``client.transact([...])``."""
         ...
 
     def on_create(
@@ -444,6 +583,19 @@ class AsyncTodoModelClient(_t.Protocol):
         """Delete a Todo by its identifier; ``data`` is the deleted record."""
         ...
 
+    @_t.overload
+    async def list(
+        self,
+        *,
+        filter: TodoFilter | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+        sort_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[AsyncTodo]]: ...
+    @_t.overload
     async def list(
         self,
         *,
@@ -452,10 +604,19 @@ class AsyncTodoModelClient(_t.Protocol):
         next_token: str | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _cc.Result[_b.list[AsyncTodo]]:
-        """One page of Todo records; ``Result.next_token`` fetches the next."""
-        ...
-
+    ) -> _cc.Result[_b.list[AsyncTodo]]: ...
+    @_t.overload
+    def list_all(
+        self,
+        *,
+        filter: TodoFilter | None = None,
+        limit: int | None = None,
+        sort_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _abc.AsyncIterator[AsyncTodo]: ...
+    @_t.overload
     def list_all(
         self,
         *,
@@ -463,8 +624,125 @@ class AsyncTodoModelClient(_t.Protocol):
         limit: int | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _abc.AsyncIterator[AsyncTodo]:
-        """Every Todo record, following ``next_token`` page by page."""
+    ) -> _abc.AsyncIterator[AsyncTodo]: ...
+    async def count(
+        self,
+        *,
+        filter: TodoFilter | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]:
+        """How many Todo records match ``filter`` (of those the caller may read)."""
+        ...
+
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]: ...
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, int]]: ...
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_t.Any]: ...
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoFilter | None = None,
+        group_by: _t.Literal["id", "content", "done", "priority", "due", "listId", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, _t.Any]]: ...
+    async def batch_get(
+        self,
+        keys: _abc.Sequence[TodoIdentifier | TodoFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[AsyncTodo | None]]:
+        """Up to 100 Todo records by identifier, in one request."""
+        ...
+
+    async def batch_create(
+        self,
+        items: _abc.Sequence[TodoCreateInput],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[AsyncTodo | None]]:
+        """Up to 100 creates in one request; a Result per item."""
+        ...
+
+    def create_item(
+        self,
+        data: TodoCreateInput,
+        /,
+        *,
+        condition: TodoFilter | None = None,
+    ) -> _cc.TransactItem[AsyncTodo]:
+        """A create for ``client.transact([...])``."""
+        ...
+
+    def update_item(
+        self,
+        data: TodoUpdateInput,
+        /,
+        *,
+        condition: TodoFilter | None = None,
+    ) -> _cc.TransactItem[AsyncTodo]:
+        """An update for ``client.transact([...])``."""
+        ...
+
+    async def batch_delete(
+        self,
+        keys: _abc.Sequence[TodoIdentifier | TodoFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[AsyncTodo | None]]:
+        """Up to 100 deletes in one request; a Result per item."""
+        ...
+
+    def delete_item(
+        self,
+        identifier: TodoIdentifier | TodoFields,
+        /,
+        *,
+        condition: TodoFilter | None = None,
+    ) -> _cc.TransactItem[AsyncTodo]:
+        """A delete for ``client.transact([...])``."""
         ...
 
     def on_create(
@@ -563,6 +841,19 @@ class TodoListModelClient(_t.Protocol):
         """Delete a TodoList by its identifier; ``data`` is the deleted record."""
         ...
 
+    @_t.overload
+    def list(
+        self,
+        *,
+        filter: TodoListFilter | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+        sort_by: _t.Literal["id", "name", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "name", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[TodoList]]: ...
+    @_t.overload
     def list(
         self,
         *,
@@ -571,10 +862,19 @@ class TodoListModelClient(_t.Protocol):
         next_token: str | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _cc.Result[_b.list[TodoList]]:
-        """One page of TodoList records; ``Result.next_token`` fetches the next."""
-        ...
-
+    ) -> _cc.Result[_b.list[TodoList]]: ...
+    @_t.overload
+    def list_all(
+        self,
+        *,
+        filter: TodoListFilter | None = None,
+        limit: int | None = None,
+        sort_by: _t.Literal["id", "name", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "name", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _abc.Iterator[TodoList]: ...
+    @_t.overload
     def list_all(
         self,
         *,
@@ -582,8 +882,125 @@ class TodoListModelClient(_t.Protocol):
         limit: int | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _abc.Iterator[TodoList]:
-        """Every TodoList record, following ``next_token`` page by page."""
+    ) -> _abc.Iterator[TodoList]: ...
+    def count(
+        self,
+        *,
+        filter: TodoListFilter | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]:
+        """How many TodoList records match ``filter`` (of those the caller may read)."""
+        ...
+
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]: ...
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, int]]: ...
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_t.Any]: ...
+    @_t.overload
+    def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, _t.Any]]: ...
+    def batch_get(
+        self,
+        keys: _abc.Sequence[TodoListIdentifier | TodoListFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[TodoList | None]]:
+        """Up to 100 TodoList records by identifier, in one request."""
+        ...
+
+    def batch_create(
+        self,
+        items: _abc.Sequence[TodoListCreateInput],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[TodoList | None]]:
+        """Up to 100 creates in one request; a Result per item."""
+        ...
+
+    def create_item(
+        self,
+        data: TodoListCreateInput,
+        /,
+        *,
+        condition: TodoListFilter | None = None,
+    ) -> _cc.TransactItem[TodoList]:
+        """A create for ``client.transact([...])``."""
+        ...
+
+    def update_item(
+        self,
+        data: TodoListUpdateInput,
+        /,
+        *,
+        condition: TodoListFilter | None = None,
+    ) -> _cc.TransactItem[TodoList]:
+        """An update for ``client.transact([...])``."""
+        ...
+
+    def batch_delete(
+        self,
+        keys: _abc.Sequence[TodoListIdentifier | TodoListFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[TodoList | None]]:
+        """Up to 100 deletes in one request; a Result per item."""
+        ...
+
+    def delete_item(
+        self,
+        identifier: TodoListIdentifier | TodoListFields,
+        /,
+        *,
+        condition: TodoListFilter | None = None,
+    ) -> _cc.TransactItem[TodoList]:
+        """A delete for ``client.transact([...])``."""
         ...
 
     def on_create(
@@ -682,6 +1099,19 @@ class AsyncTodoListModelClient(_t.Protocol):
         """Delete a TodoList by its identifier; ``data`` is the deleted record."""
         ...
 
+    @_t.overload
+    async def list(
+        self,
+        *,
+        filter: TodoListFilter | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+        sort_by: _t.Literal["id", "name", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "name", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[AsyncTodoList]]: ...
+    @_t.overload
     async def list(
         self,
         *,
@@ -690,10 +1120,19 @@ class AsyncTodoListModelClient(_t.Protocol):
         next_token: str | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _cc.Result[_b.list[AsyncTodoList]]:
-        """One page of TodoList records; ``Result.next_token`` fetches the next."""
-        ...
-
+    ) -> _cc.Result[_b.list[AsyncTodoList]]: ...
+    @_t.overload
+    def list_all(
+        self,
+        *,
+        filter: TodoListFilter | None = None,
+        limit: int | None = None,
+        sort_by: _t.Literal["id", "name", "createdAt", "updatedAt"] | _abc.Sequence[_t.Literal["id", "name", "createdAt", "updatedAt"]],
+        sort_direction: _ct.ModelSortDirection | None = None,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _abc.AsyncIterator[AsyncTodoList]: ...
+    @_t.overload
     def list_all(
         self,
         *,
@@ -701,8 +1140,125 @@ class AsyncTodoListModelClient(_t.Protocol):
         limit: int | None = None,
         selection_set: _b.list[str] | tuple[str, ...] | None = None,
         **options: _t.Unpack[_ct.CallOptions],
-    ) -> _abc.AsyncIterator[AsyncTodoList]:
-        """Every TodoList record, following ``next_token`` page by page."""
+    ) -> _abc.AsyncIterator[AsyncTodoList]: ...
+    async def count(
+        self,
+        *,
+        filter: TodoListFilter | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]:
+        """How many TodoList records match ``filter`` (of those the caller may read)."""
+        ...
+
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[int | None]: ...
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['count'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"] | None = None,
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, int]]: ...
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: None = None,
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_t.Any]: ...
+    @_t.overload
+    async def aggregate(
+        self,
+        function: _t.Literal['min', 'max'],
+        field: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        /,
+        *,
+        filter: TodoListFilter | None = None,
+        group_by: _t.Literal["id", "name", "createdAt", "updatedAt"],
+        max_groups: int | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[dict[_t.Any, _t.Any]]: ...
+    async def batch_get(
+        self,
+        keys: _abc.Sequence[TodoListIdentifier | TodoListFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _cc.Result[_b.list[AsyncTodoList | None]]:
+        """Up to 100 TodoList records by identifier, in one request."""
+        ...
+
+    async def batch_create(
+        self,
+        items: _abc.Sequence[TodoListCreateInput],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[AsyncTodoList | None]]:
+        """Up to 100 creates in one request; a Result per item."""
+        ...
+
+    def create_item(
+        self,
+        data: TodoListCreateInput,
+        /,
+        *,
+        condition: TodoListFilter | None = None,
+    ) -> _cc.TransactItem[AsyncTodoList]:
+        """A create for ``client.transact([...])``."""
+        ...
+
+    def update_item(
+        self,
+        data: TodoListUpdateInput,
+        /,
+        *,
+        condition: TodoListFilter | None = None,
+    ) -> _cc.TransactItem[AsyncTodoList]:
+        """An update for ``client.transact([...])``."""
+        ...
+
+    async def batch_delete(
+        self,
+        keys: _abc.Sequence[TodoListIdentifier | TodoListFields],
+        /,
+        *,
+        selection_set: _b.list[str] | tuple[str, ...] | None = None,
+        **options: _t.Unpack[_ct.CallOptions],
+    ) -> _b.list[_cc.Result[AsyncTodoList | None]]:
+        """Up to 100 deletes in one request; a Result per item."""
+        ...
+
+    def delete_item(
+        self,
+        identifier: TodoListIdentifier | TodoListFields,
+        /,
+        *,
+        condition: TodoListFilter | None = None,
+    ) -> _cc.TransactItem[AsyncTodoList]:
+        """A delete for ``client.transact([...])``."""
         ...
 
     def on_create(

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 import time
+import types
+import typing
 import uuid
 import warnings
 from pathlib import Path
@@ -168,9 +170,16 @@ def awkward_mis() -> dict[str, Any]:
 # -- the generated Protocols describe the runtime ---------------------------------------------------
 
 
-def _protocol_methods(cls: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(member) for name, member in vars(cls).items()
-            if callable(member) and not name.startswith("_")}
+def _protocol_methods(cls: type) -> list[tuple[str, inspect.Signature]]:
+    """Each method's signature; an overloaded one's, once per overload."""
+    out = []
+    for name, member in vars(cls).items():
+        if callable(member) and not name.startswith("_"):
+            # A Protocol's overloads have no implementation: look them up by the method's name.
+            named = types.SimpleNamespace(__module__=cls.__module__, __qualname__=f"{cls.__qualname__}.{name}")
+            overloads = typing.get_overloads(named)  # type: ignore[arg-type]
+            out += [(name, inspect.signature(o)) for o in overloads or [member]]
+    return out
 
 
 @pytest.mark.parametrize("source", ["shop", "blog"])
@@ -190,7 +199,7 @@ def test_generated_signatures_match_the_runtime_methods(tmp_path: Path, source: 
         targets += [(getattr(module, f"{prefix}Queries"), client.queries),
                     (getattr(module, f"{prefix}Mutations"), client.mutations)]
         for protocol, runtime in targets:
-            for name, sig in _protocol_methods(protocol).items():
+            for name, sig in _protocol_methods(protocol):
                 impl = getattr(runtime, name)
                 params = inspect.signature(impl).parameters
                 has_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

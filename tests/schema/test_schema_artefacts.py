@@ -175,9 +175,18 @@ def test_subscription_filter_input(todo_sdl: graphql.GraphQLSchema) -> None:
 def test_root_fields(todo_sdl: graphql.GraphQLSchema) -> None:
     assert args_of(todo_sdl, "Query", "getTodo") == spec("id:ID!")
     assert result_of(todo_sdl, "Query", "getTodo") == "Todo"
+    # AppSync's arguments first; Cove's sortBy after them (optional, so AppSync's documents still fit)
     assert args_of(todo_sdl, "Query", "listTodos") == spec(
-        "filter:ModelTodoFilterInput limit:Int nextToken:String")
+        "filter:ModelTodoFilterInput limit:Int nextToken:String sortBy:[ModelTodoSortInput!]")
     assert result_of(todo_sdl, "Query", "listTodos") == "ModelTodoConnection"
+    assert args_of(todo_sdl, "Query", "countTodos") == spec("filter:ModelTodoFilterInput")
+    assert result_of(todo_sdl, "Query", "countTodos") == "Int"
+    assert args_of(todo_sdl, "Query", "aggregateTodos") == spec(
+        "function:ModelAggregateFunction! field:ModelTodoOrderableField groupBy:ModelTodoOrderableField "
+        "filter:ModelTodoFilterInput maxGroups:Int")
+    assert fields_of(todo_sdl, "ModelTodoSortInput") == spec("field:ModelTodoOrderableField! direction:ModelSortDirection")
+    assert args_of(todo_sdl, "Mutation", "transactWrite") == spec("items:[TransactWriteItemInput!]!")
+    assert fields_of(todo_sdl, "TransactCreateTodoInput") == spec("input:CreateTodoInput! condition:ModelTodoConditionInput")
     for op in ("create", "update", "delete"):
         field = f"{op}Todo"
         assert args_of(todo_sdl, "Mutation", field) == [
@@ -444,3 +453,19 @@ def test_outputs_shape(mode: str, default_type: str, api_key: str | None) -> Non
 def test_outputs_without_custom_section() -> None:
     outputs = build_outputs(reference_todo(), url="http://x/graphql", api_key="da2-x")
     assert "custom" not in outputs
+
+
+def test_a_custom_operation_keeps_a_name_cove_would_generate() -> None:
+    """countTodos, searchTodos, aggregateTodos and transactWrite are Cove's own fields; a custom query or
+    mutation of the same name wins (the schema builds, the field is the custom one)."""
+    schema = define_data(schema=a.schema({
+        "Todo": a.model({"content": a.string()}).searchable(["content"]),
+        "countTodos": a.query().returns(a.string()).handler(lambda event: "custom"),
+        "searchTodos": a.query().arguments({"q": a.string()}).returns(a.string()).handler(lambda event: "custom"),
+        "transactWrite": a.mutation().returns(a.integer()).handler(lambda event: 1),
+    }).authorization(lambda allow: [allow.public_api_key()])).schema
+    sdl = graphql.build_schema(to_sdl(schema))
+    assert result_of(sdl, "Query", "countTodos") == "String"
+    assert args_of(sdl, "Query", "searchTodos") == spec("q:String")
+    assert result_of(sdl, "Mutation", "transactWrite") == "Int"
+    assert result_of(sdl, "Query", "aggregateTodos") == "[ModelAggregateGroup!]"

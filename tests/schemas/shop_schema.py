@@ -38,7 +38,7 @@ schema = a.schema({
         "tier": a.enum(["basic", "gold"]),
         "address": a.ref("Address"),
         "orders": a.has_many("Order", "customerId"),
-    }),
+    }).searchable(["name", "email"]),
     "Order": a.model({
         "customerId": a.id().required(),
         "placedAt": a.datetime().required(),

@@ -167,7 +167,8 @@ def test_sort_direction_needs_a_sort_key(sandbox: Sandbox) -> None:
     q = "query { listTodos(sortDirection: DESC) { items { id } } }"
     sandbox_schema_has_arg = sandbox.gql("{ __type(name: \"Query\") { fields { name args { name } } } }")
     fields = {f["name"]: [a["name"] for a in f["args"]] for f in sandbox_schema_has_arg["data"]["__type"]["fields"]}
-    assert fields["listTodos"] == ["filter", "limit", "nextToken"]  # as AppSync: no sortDirection without a sort key
+    # as AppSync: no sortDirection without a sort key (Cove's sortBy, after AppSync's, takes a direction per field)
+    assert fields["listTodos"] == ["filter", "limit", "nextToken", "sortBy"]
     body = sandbox.gql(q)
     assert body["data"] is None and "sortDirection" in body["errors"][0]["message"]
 

@@ -24,6 +24,16 @@ async def crud() -> None:
     reveal_type(page.data)  # R: list[AsyncOrder]
 
 
+async def beyond_amplify() -> None:
+    client = generate_async_client()
+    reveal_type(await client.models.Customer.count())  # R: Result[int | None]
+    reveal_type(await client.models.Order.aggregate("min", "total"))  # R: Result[Any]
+    reveal_type((await client.models.Customer.list(sort_by="email")).data)  # R: list[AsyncCustomer]
+    reveal_type((await client.models.Customer.search("ann")).data)  # R: list[AsyncCustomer]
+    reveal_type(await client.models.Customer.batch_get([{"id": "c1"}]))  # R: Result[list[AsyncCustomer | None]]
+    reveal_type(await client.transact([client.models.Customer.create_item({"name": "Ann"})]))  # R: Result[list[Record]]
+
+
 async def realtime() -> None:
     client = generate_async_client()
     subscription = await client.models.Customer.on_create()

@@ -54,6 +54,26 @@ def lists() -> None:
     reveal_type(client.enums.Currency.values())  # R: list[Literal['EUR', 'USD', 'GBP']]
 
 
+def beyond_amplify() -> None:
+    client = generate_client()
+    reveal_type(client.models.Customer.count(filter={"tier": {"eq": "gold"}}))  # R: Result[int | None]
+    reveal_type(client.models.Order.aggregate("sum", "total"))  # R: Result[float | None]
+    reveal_type(client.models.Order.aggregate("avg", "total", group_by="status"))  # R: Result[dict[Any, float | None]]
+    reveal_type(client.models.Order.aggregate("count", group_by="currency"))  # R: Result[dict[Any, int]]
+    reveal_type(client.models.Order.aggregate("max", "placedAt", filter={"status": {"eq": "open"}}))  # R: Result[Any]
+    reveal_type(client.models.Customer.list(sort_by="name", sort_direction="DESC"))  # R: Result[list[Customer]]
+    reveal_type(client.models.Customer.list_all(sort_by=["tier", "name"], limit=50))  # R: Iterator[Customer]
+    found = client.models.Customer.search("ann", filter={"tier": {"eq": "gold"}}, limit=10)
+    reveal_type(found)  # R: Result[list[Customer]]
+    reveal_type(client.models.Customer.batch_get([{"id": "c1"}, {"id": "c2"}]))  # R: Result[list[Customer | None]]
+    reveal_type(client.models.Customer.batch_create([{"name": "Ann"}]))  # R: list[Result[Customer | None]]
+    reveal_type(client.models.Customer.batch_delete([{"id": "c1"}]))  # R: list[Result[Customer | None]]
+    item = client.models.Customer.create_item({"name": "Ann"}, condition={"name": {"attributeExists": False}})
+    reveal_type(item)  # R: TransactItem[Customer]
+    gone = client.models.Customer.delete_item({"id": "c1"})
+    reveal_type(client.transact([item, gone, client.models.Customer.update_item({"id": "c2", "name": "B"})]))  # R: Result[list[Record]]
+
+
 def custom_operations() -> None:
     client = generate_client()
     reveal_type(client.queries.orderCount({"customerId": "c1"}))  # R: Result[int | None]

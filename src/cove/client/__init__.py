@@ -48,6 +48,7 @@ from ._http import DEFAULT_TIMEOUT
 from ._namespaces import EnumInfo, OperationsNamespace
 from ._observe import AsyncObserveQuery, ObserveQuery, Snapshot
 from ._options import USE_CLIENT_DEFAULT, HeadersOption, RequestInfo, UseClientDefault
+from ._extensions import TransactItem
 from ._paging import apaginate, paginate
 from ._realtime import ConnectionState, EventError, RealtimeOptions, SubscriptionClosed, SubscriptionError
 from ._realtime_async import AsyncRealtime, AsyncSubscription
@@ -170,6 +171,7 @@ __all__ = [
     "ResponseShapeError",
     "Result",
     "SchemaMismatchWarning",
+    "TransactItem",
     "TransportError",
     "TransportTimeoutError",
     "UseClientDefault",

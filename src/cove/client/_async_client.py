@@ -28,6 +28,20 @@ from ._realtime import (
     ssl_context,
 )
 from ._realtime_async import AsyncRealtime, AsyncSubscription
+from ._extensions import (
+    ItemResults,
+    MaybeRecords,
+    RecordList,
+    RecordPage,
+    TransactItem,
+    aggregate_operation,
+    batch_get_operation,
+    batch_write_operation,
+    count_operation,
+    search_operation,
+    transact_item,
+    transact_operation,
+)
 from ._records import DynamicRecord, Result
 from .errors import TransportError, TransportTimeoutError
 
@@ -94,6 +108,17 @@ class AsyncClient(BaseClient):
         if subscription is not None:
             return await self.realtime.subscription(subscription)  # type: ignore[return-value]
         return await self._run(raw_operation(query, variables, options))
+
+    async def transact(self, items: Sequence[TransactItem[Any]], /, *,
+                 auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                 api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                 endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordList]:
+        """Up to 100 writes (``client.models.<Model>.create_item(...)``, ``update_item``, ``delete_item``)
+        all or none (a Cove server's ``transactWrite``). ``data``: the written records in order; when
+        one fails, nothing is written and ``errors[0]`` is a ``DynamoDB:TransactionCanceledException``
+        whose ``error_info["cancellationReasons"]`` holds a reason per item."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._run(transact_operation(self._operations, items, options))
 
     @property
     def realtime(self) -> AsyncRealtime:
@@ -199,7 +224,7 @@ class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
 
     async def list(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
                    next_token: str | None = None, sort_direction: str | None = None,
-                   selection_set: Sequence[str] | None = None,
+                   sort_by: str | Sequence[str] | None = None, selection_set: Sequence[str] | None = None,
                    auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
                    api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
                    endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_conditions: Any) -> Result[list[RecordT]]:
@@ -207,17 +232,90 @@ class AsyncModelClient(ModelClientBase[RecordT], Generic[RecordT]):
         options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
         return await self._client._run(self._ops.list_page(
             filter=filter, limit=limit, next_token=next_token, sort_direction=sort_direction,
-            selection_set=selection_set, key_args=key_conditions, options=options))
+            selection_set=selection_set, key_args=key_conditions, options=options, sort_by=sort_by))
 
     def list_all(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
-                 sort_direction: str | None = None, selection_set: Sequence[str] | None = None,
+                 sort_direction: str | None = None, sort_by: str | Sequence[str] | None = None,
+                 selection_set: Sequence[str] | None = None,
                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
                  endpoint: _StrOpt = USE_CLIENT_DEFAULT, **key_conditions: Any) -> AsyncIterator[RecordT]:
         """``async for todo in aclient.models.Todo.list_all(...)``: every record, page by page."""
-        return apaginate(self.list, filter=filter, limit=limit, sort_direction=sort_direction,
+        return apaginate(self.list, filter=filter, limit=limit, sort_direction=sort_direction, sort_by=sort_by,
                          selection_set=selection_set, auth_mode=auth_mode, auth_token=auth_token,
                          api_key=api_key, headers=headers, endpoint=endpoint, **key_conditions)
+
+    # -- beyond Amplify (Cove servers; batches work against AppSync too) -------------------------
+    async def count(self, *, filter: Mapping[str, Any] | None = None,
+              auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+              api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+              endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[int | None]:
+        """How many records match ``filter`` (of those the caller may read): ``count<Models>``."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(count_operation(self._ops, filter, options))
+
+    async def aggregate(self, function: str, field: str | None = None, /, *, filter: Mapping[str, Any] | None = None,
+                  group_by: str | None = None, max_groups: int | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[Any]:
+        """``count``/``sum``/``avg``/``min``/``max`` of ``field`` over the records matching ``filter``:
+        the value, or with ``group_by`` a dict of group value -> value (at most ``max_groups``, 100)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(aggregate_operation(self._ops, function, field, filter, group_by, max_groups,
+                                                         options))
+
+    async def search(self, query: str, /, *, filter: Mapping[str, Any] | None = None, limit: int | None = None,
+               next_token: str | None = None, selection_set: Sequence[str] | None = None,
+               auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+               api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+               endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[RecordPage[RecordT]]:
+        """Full-text search (a Cove server's ``search<Models>``, on a model declared ``.searchable([...])``):
+        the records holding every word of ``query``, best match first, that match ``filter``; a page
+        (``Result.next_token``)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(search_operation(self._ops, query, filter, limit, next_token, selection_set,
+                                                      options))
+
+    async def batch_get(self, keys: Sequence[Mapping[str, Any]], /, *, selection_set: Sequence[str] | None = None,
+                  auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                  api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                  endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> Result[MaybeRecords[RecordT]]:
+        """Up to 100 records by identifier in one request; ``data[i]`` is ``keys[i]``'s (None if absent)."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(batch_get_operation(self._ops, keys, selection_set, options))
+
+    async def batch_create(self, items: Sequence[Mapping[str, Any]], /, *, selection_set: Sequence[str] | None = None,
+                     auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                     api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                     endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> ItemResults[RecordT]:
+        """Up to 100 creates in one request, each on its own (not all-or-nothing: see ``transact``):
+        a Result per item."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(batch_write_operation(self._ops, "create", items, selection_set, options))
+
+    async def batch_delete(self, keys: Sequence[Mapping[str, Any]], /, *, selection_set: Sequence[str] | None = None,
+                     auth_mode: _AuthModeOpt = USE_CLIENT_DEFAULT, auth_token: _StrOpt = USE_CLIENT_DEFAULT,
+                     api_key: _StrOpt = USE_CLIENT_DEFAULT, headers: _HeadersOpt = USE_CLIENT_DEFAULT,
+                     endpoint: _StrOpt = USE_CLIENT_DEFAULT) -> ItemResults[RecordT]:
+        """Up to 100 deletes by identifier in one request, each on its own: a Result per item."""
+        options = RequestOptions(auth_mode, auth_token, api_key, headers, endpoint)
+        return await self._client._run(batch_write_operation(self._ops, "delete", keys, selection_set, options))
+
+    def create_item(self, data: Mapping[str, Any], /, *, condition: Mapping[str, Any] | None = None
+                    ) -> TransactItem[RecordT]:
+        """A create for ``client.transact([...])`` (``condition`` is tested against no record)."""
+        return transact_item(self._ops, "create", data, condition)
+
+    def update_item(self, data: Mapping[str, Any], /, *, condition: Mapping[str, Any] | None = None
+                    ) -> TransactItem[RecordT]:
+        """An update for ``client.transact([...])``; a missing record fails the transaction."""
+        return transact_item(self._ops, "update", data, condition)
+
+    def delete_item(self, identifier: Mapping[str, Any], /, *, condition: Mapping[str, Any] | None = None
+                    ) -> TransactItem[RecordT]:
+        """A delete for ``client.transact([...])``; a missing record fails the transaction."""
+        return transact_item(self._ops, "delete", identifier, condition)
 
     # -- real-time ------------------------------------------------------------------------------
     def on_create(self, *, filter: Mapping[str, Any] | None = None, selection_set: Sequence[str] | None = None,

@@ -19,7 +19,7 @@ from graphql.language import OperationDefinitionNode
 
 from ._schema import FieldInfo, IndexInfo, ModelInfo, OperationInfo, SchemaInfo
 
-ModelOperation = Literal["create", "get", "update", "delete", "list", "index"]
+ModelOperation = Literal["create", "get", "update", "delete", "list", "sorted_list", "index"]
 
 # A selection set in the making: field name -> None (a leaf) or a nested selection.
 # Related-model arrays (hasMany) are stored as {"items": {...}}.
@@ -201,7 +201,7 @@ class DocumentBuilder:
                 for sk in model.sort_keys:
                     args[sk] = f"{field_type(sk)}!"
             body = sel
-        elif operation == "list":
+        elif operation in ("list", "sorted_list"):
             op_type, root = "query", f"list{plural}"
             args = {}
             if model.is_custom_primary_key:
@@ -211,6 +211,9 @@ class DocumentBuilder:
                     args[sort_key_arg_name(model.sort_keys)] = self._sk_type(
                         model, model.sort_keys, f"Model{_cap(model.name)}PrimaryCompositeKeyConditionInput")
             args.update(filter=f"Model{name}FilterInput", limit="Int", nextToken="String")
+            if operation == "sorted_list":
+                args.pop("sortDirection", None)    # the direction goes with each sortBy field
+                args["sortBy"] = f"[Model{name}SortInput!]"
             body = list_sel
         elif operation == "index":
             assert query_field is not None
@@ -386,8 +389,49 @@ def identifier_variables(model: ModelInfo, identifier: Mapping[str, Any], operat
     return {k: identifier[k] for k in keys}
 
 
+# -- sorting (Cove servers: any field, via sortBy)
+
+SORT_DIRECTIONS = ("ASC", "DESC")
+
+
+def _orderable(f: FieldInfo) -> bool:
+    return f.kind in ("scalar", "enum") and not f.is_array and f.type_name != "AWSJSON"
+
+
+def orderable_fields(model: ModelInfo) -> list[str]:
+    return [f.name for f in model.fields.values() if _orderable(f)] + [
+        o for o in model.owner_fields if o not in model.fields]
+
+
+def check_sort_direction(model: ModelInfo, sort_direction: Any, *, sorted_by: bool, method: str) -> None:
+    """An unknown direction, or one that cannot apply (no sort key and no ``sort_by``), is an error."""
+    if sort_direction is None:
+        return
+    if sort_direction not in SORT_DIRECTIONS:
+        raise ValueError(f"{model.name}.{method}(): sort_direction must be 'ASC' or 'DESC', got {sort_direction!r}")
+    if not sorted_by and not model.sort_keys and method == "list":
+        raise ValueError(f"{model.name}.list(): sort_direction applies to a model with a sort key, or with "
+                         f"sort_by; {model.name} has neither (pass sort_by='field')")
+
+
+def sort_by_variable(model: ModelInfo, sort_by: str | Sequence[str], sort_direction: str | None
+                     ) -> list[dict[str, str]]:
+    """``sortBy``'s value: each field with the one direction given (ASC by default)."""
+    names = [sort_by] if isinstance(sort_by, str) else list(sort_by)
+    if not names:
+        raise ValueError(f"{model.name}.list(): sort_by names no field")
+    allowed = orderable_fields(model)
+    for name in names:
+        if name not in allowed:
+            raise ValueError(f"{model.name}.list(): cannot sort by {name!r}; sort by one of {', '.join(allowed)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{model.name}.list(): sort_by names a field twice")
+    return [{"field": name, "direction": sort_direction or "ASC"} for name in names]
+
+
+
 def list_variables(model: ModelInfo, *, filter: Any, limit: Any, next_token: Any, sort_direction: Any,
-                   key_args: Mapping[str, Any]) -> dict[str, Any]:
+                   key_args: Mapping[str, Any], sort_by: str | Sequence[str] | None = None) -> dict[str, Any]:
     allowed = set()
     if model.is_custom_primary_key:
         allowed.add(model.primary_key)
@@ -399,10 +443,13 @@ def list_variables(model: ModelInfo, *, filter: Any, limit: Any, next_token: Any
                 else "")
         raise TypeError(f"{model.name}.list() got unexpected keyword argument(s) "
                         f"{', '.join(unknown)}{hint}")
+    check_sort_direction(model, sort_direction, sorted_by=sort_by is not None, method="list")
     out: dict[str, Any] = {}
     if filter is not None:
         out["filter"] = filter
-    if js_truthy(sort_direction):
+    if sort_by is not None:
+        out["sortBy"] = sort_by_variable(model, sort_by, sort_direction)
+    elif js_truthy(sort_direction):
         out["sortDirection"] = sort_direction
     if model.is_custom_primary_key:
         if js_truthy(key_args.get(model.primary_key)):
@@ -428,6 +475,7 @@ def index_variables(model: ModelInfo, index: IndexInfo, keys: Mapping[str, Any],
                         f"{', '.join(unknown)}; it takes {', '.join(sorted(allowed))}")
     if keys.get(index.pk) is None:
         raise ValueError(f"{model.name}.{index.query_field}() needs the partition key {index.pk!r}")
+    check_sort_direction(model, sort_direction, sorted_by=False, method=index.query_field)
     out: dict[str, Any] = {index.pk: keys[index.pk]}
     if sk and js_truthy(keys.get(sk)):
         out[sk] = keys[sk]

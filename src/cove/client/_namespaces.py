@@ -107,7 +107,9 @@ MC = TypeVar("MC")
 #: Public methods that exist only while the MIS enables their operation.
 _GATED: dict[str, str] = {"create": "create", "get": "get", "update": "update", "delete": "delete",
                           "list": "list", "list_all": "list", "on_create": "onCreate", "on_update": "onUpdate",
-                          "on_delete": "onDelete", "observe_query": "list"}
+                          "on_delete": "onDelete", "observe_query": "list", "count": "list", "aggregate": "list", "search": "list",
+                          "batch_get": "get", "batch_create": "create", "batch_delete": "delete",
+                          "create_item": "create", "update_item": "update", "delete_item": "delete"}
 
 
 def _disabled_message(model: ModelInfo, name: str, op: str) -> str:

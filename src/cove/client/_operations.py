@@ -145,11 +145,13 @@ class ModelOps(Generic[RecordT]):
 
     def list_page(self, *, filter: Mapping[str, Any] | None, limit: int | None, next_token: str | None,
              sort_direction: str | None, selection_set: Sequence[str] | None,
-             key_args: Mapping[str, Any], options: RequestOptions) -> Operation[Result[list[RecordT]]]:
+             key_args: Mapping[str, Any], options: RequestOptions,
+             sort_by: str | Sequence[str] | None = None) -> Operation[Result[list[RecordT]]]:
+        """A page; ``sort_by`` (a field or several, Cove servers only) orders it by any fields."""
         variables = list_variables(self.model, filter=filter, limit=limit, next_token=next_token,
-                                   sort_direction=sort_direction, key_args=key_args)
-        return Operation(self._document("list", selection_set), variables, options,
-                         self._list_shape(selection_set is None, options))
+                                   sort_direction=sort_direction, key_args=key_args, sort_by=sort_by)
+        document = self._document("sorted_list" if sort_by is not None else "list", selection_set)
+        return Operation(document, variables, options, self._list_shape(selection_set is None, options))
 
     def index_query(self, query_field: str, keys: Mapping[str, Any], *, filter: Mapping[str, Any] | None,
                     limit: int | None, next_token: str | None, sort_direction: str | None,

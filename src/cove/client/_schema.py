@@ -72,6 +72,8 @@ class ModelInfo:
     disabled_operations: frozenset[str]
     #: Fields the server fills on writes when left out (createdAt/updatedAt, unless disabled or renamed).
     timestamp_fields: tuple[str, ...] = ("createdAt", "updatedAt")
+    #: Text fields a Cove server searches (its ``searchable`` attribute); empty: no ``search<Models>``.
+    searchable: tuple[str, ...] = ()
 
     @property
     def identifier(self) -> tuple[str, ...]:
@@ -213,9 +215,12 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
     owner_fields: list[str] = []
     disabled: set[str] = set()
     timestamps: tuple[str, ...] = ("createdAt", "updatedAt")
+    searchable: tuple[str, ...] = ()
     for attr in attributes:
         props = attr.get("properties") or {}
         kind = attr.get("type")
+        if kind == "searchable" and isinstance(props.get("fields"), list):
+            searchable = tuple(str(f) for f in props["fields"])
         if kind == "model" and "timestamps" in props:
             stamps = props["timestamps"]
             timestamps = () if not isinstance(stamps, Mapping) else tuple(
@@ -262,4 +267,5 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
         owner_fields=tuple(owner_fields),
         disabled_operations=frozenset(disabled),
         timestamp_fields=timestamps,
+        searchable=searchable,
     )

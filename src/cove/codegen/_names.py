@@ -30,8 +30,13 @@ RECORD_RESERVED = (frozenset(n for n in dir(Record) if not n.startswith("__"))
 #: Keywords the model client methods take besides the request options.
 LIST_PARAMS = frozenset({"filter", "limit", "next_token", "sort_direction", "selection_set", "auth_mode",
                          "auth_token", "api_key", "headers", "endpoint", "self"})
+#: The request options every generated method takes.
+CALL_OPTIONS = "**options: _t.Unpack[_ct.CallOptions]"
+
 MODEL_METHODS = frozenset({"name", "index_queries", "create", "get", "update", "delete", "list", "list_all",
-                           "on_create", "on_update", "on_delete", "observe_query"})
+                           "on_create", "on_update", "on_delete", "observe_query", "count", "aggregate",
+                           "batch_get", "batch_create", "batch_delete", "create_item", "update_item",
+                           "delete_item", "search"})
 
 
 class GenerationError(ValueError):

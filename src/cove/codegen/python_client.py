@@ -35,11 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cove.client._documents import orderable_fields
 from cove.client._schema import FieldInfo, ModelInfo, OperationKind, SchemaInfo, mis_fingerprint
 from cove.schema.naming import pascal
 
+from . import _extensions as extensions
 from ._annotations import Annotations, Mode, literal_type, quoted, scalar_filter, sort_key_argument
 from ._names import (
+    CALL_OPTIONS,
     FIELD_FIRST,
     LIST_PARAMS,
     MODEL_METHODS,
@@ -54,7 +57,7 @@ from ._names import (
 __all__ = ["GenerationError", "generate_python_client", "write_python_client"]
 
 
-_OPTIONS = "**options: _t.Unpack[_ct.CallOptions]"
+_OPTIONS = CALL_OPTIONS
 
 
 def _docstring(text: str, indent: str = "    ") -> list[str]:
@@ -456,14 +459,28 @@ __all__ = [
         if model.enabled("delete"):
             self.method(def_keyword, "delete", [f"identifier: {ident}", "/", "*", selection, _OPTIONS], single,
                         f"Delete {_with_article(m)} by its identifier; ``data`` is the deleted record.")
+        orderable = orderable_fields(model)
         if model.enabled("list"):
             filt = f"filter: {m}Filter | None = None"
             limit = "limit: int | None = None"
             token = "next_token: str | None = None"
-            self.method(def_keyword, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS], many,
-                        f"One page of {m} records; ``Result.next_token`` fetches the next.")
-            self.method("def", "list_all", ["*", filt, limit, *sort, *key_params, selection, _OPTIONS],
-                        f"{it}[{rec}]", f"Every {m} record, following ``next_token`` page by page.")
+            if orderable:
+                # sort_by (a Cove server's) takes a direction on any model; without it, only a model with a
+                # sort key has one.
+                field_type = literal_type(orderable)
+                by = [f"sort_by: {field_type} | _abc.Sequence[{field_type}]",
+                      "sort_direction: _ct.ModelSortDirection | None = None"]
+                plain = [*sort, *key_params, selection, _OPTIONS]
+                extensions.overload(self, def_keyword, "list", ["*", filt, limit, token, *by, selection, _OPTIONS], many)
+                extensions.overload(self, def_keyword, "list", ["*", filt, limit, token, *plain], many)
+                extensions.overload(self, "def", "list_all", ["*", filt, limit, *by, selection, _OPTIONS], f"{it}[{rec}]")
+                extensions.overload(self, "def", "list_all", ["*", filt, limit, *plain], f"{it}[{rec}]")
+            else:
+                self.method(def_keyword, "list", ["*", filt, limit, token, *sort, *key_params, selection, _OPTIONS],
+                            many, f"One page of {m} records; ``Result.next_token`` fetches the next.")
+                self.method("def", "list_all", ["*", filt, limit, *sort, *key_params, selection, _OPTIONS],
+                            f"{it}[{rec}]", f"Every {m} record, following ``next_token`` page by page.")
+            extensions.emit_reads(self, model, def_keyword, rec, lst, filt, selection, orderable)
             for idx in model.indexes:
                 if idx.query_field not in index_names:
                     continue
@@ -471,6 +488,7 @@ __all__ = [
                                                  "sort_direction: _ct.ModelSortDirection | None = None", limit, token,
                                                  selection, _OPTIONS], many,
                             f"Query the {idx.name} index (partition key {idx.pk}).")
+        extensions.emit_writes(self, model, def_keyword, rec, ident, selection, lst)
         for event in ("create", "update", "delete"):
             if model.enabled("on" + pascal(event)):
                 self.method("def", f"on_{event}", ["*", f"filter: {m}SubscriptionFilter | None = None", selection,

@@ -24,6 +24,7 @@ from .dsl import (
 from .model import (
     DISABLEABLE,
     FIELD_OPERATIONS,
+    STRING_LIKE,
     AuthorizationModes,
     AuthRule,
     CustomOperation,
@@ -203,7 +204,21 @@ def _model(schema: Schema, name: str, mb: ModelBuilder, schema_rules: list[AuthR
     implicit_auth_fields(model)
     if mb.indexes is not None:
         model.indexes = _indexes(model, mb)
+    if mb.searchable_:
+        model.searchable = _searchable(model, mb.searchable_)
     return model
+
+
+def _searchable(model: Model, names: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(names)) != len(names):
+        raise SchemaError(f"{model.name}: .searchable() names a field twice")
+    for name in names:
+        f = model.fields.get(name)
+        if f is None or f.relation is not None or f.is_array or not (
+                f.type.kind == "enum" or (f.type.kind == "scalar" and f.type.name in STRING_LIKE)):
+            raise SchemaError(f"{model.name}.{name}: searchable fields must be text (string-like or enum) fields "
+                              "holding one value")
+    return names
 
 
 def implicit_auth_fields(model: Model) -> None:

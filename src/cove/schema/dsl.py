@@ -259,6 +259,7 @@ class ModelBuilder:
         self.indexes: Callable[[Callable[[str], IndexBuilder]], Iterable[IndexBuilder]] | None = None
         self.disabled: tuple[str, ...] = ()
         self.rules: RulesCallback | None = None
+        self.searchable_: tuple[str, ...] = ()
 
     def identifier(self, fields: Iterable[str]) -> ModelBuilder:
         self.identifier_ = tuple(fields)
@@ -275,6 +276,13 @@ class ModelBuilder:
 
     def authorization(self, rules: RulesCallback) -> ModelBuilder:
         self.rules = rules
+        return self
+
+    def searchable(self, fields: Iterable[str]) -> ModelBuilder:
+        """Full-text search over these text fields (a Cove server's ``search<Models>``)."""
+        if isinstance(fields, str):
+            raise SchemaError(".searchable() takes a list of field names, e.g. .searchable(['title', 'body'])")
+        self.searchable_ = tuple(fields)
         return self
 
     secondaryIndexes = secondary_indexes

@@ -109,6 +109,7 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
     indexes: list[SecondaryIndex] = []
     rules: list[AuthRule] = []
     timestamps: tuple[str | None, str | None] = ("createdAt", "updatedAt")
+    searchable: tuple[str, ...] = ()
     for attr in raw.get("attributes") or ():
         kind = attr.get("type")
         props = attr.get("properties") or {}
@@ -128,6 +129,11 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
             identifier = tuple(props.get("fields") or identifier)
         elif kind == "auth":
             rules = [_rule(r, where) for r in props.get("rules") or ()]
+        elif kind == "searchable":   # Cove's own attribute (outputs a Cove server wrote)
+            searchable = tuple(str(f) for f in props.get("fields") or ())
+            unknown = [f for f in searchable if f not in fields]
+            if unknown:
+                raise SchemaError(f"{where}: searchable field {unknown[0]!r} is not a field of the model")
     for ts in (t for t in timestamps if t is not None):
         f = fields.get(ts)
         if f is None:
@@ -141,7 +147,7 @@ def _model(name: str, raw: dict[str, Any], default_rule: AuthRule) -> Model:
         # No auth attribute: AppSync gives the model to the API's default authorization mode.
         rules = [AuthRule(**vars(default_rule))]
     model = Model(name, raw.get("pluralName") or name + "s", fields, identifier, indexes, frozenset(disabled), rules,
-                  created_at=timestamps[0], updated_at=timestamps[1])
+                  created_at=timestamps[0], updated_at=timestamps[1], searchable=searchable)
     for rule in rules:
         # Declared owner/group fields that are lists (ownersDefinedIn / groupsDefinedIn) match by membership.
         if rule.owner_field and rule.owner_field in fields:

@@ -93,6 +93,9 @@ def model_mis(model: Model) -> dict[str, Any]:
             props["queryField"] = ix.query_field
         attributes.append({"type": "key", "properties": props})
     attributes.append({"type": "auth", "properties": {"rules": [rule_mis(r) for r in model.rules]}})
+    if model.searchable:
+        # Cove's own attribute (clients that do not know it skip it): the typed client's search().
+        attributes.append({"type": "searchable", "properties": {"fields": list(model.searchable)}})
     return {
         "name": model.name,
         "fields": fields,

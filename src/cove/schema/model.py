@@ -126,6 +126,13 @@ class Field:
     relation: Relation | None = None
 
     @property
+    def orderable(self) -> bool:
+        """Holds one scalar or enum value, so records can be sorted and grouped by it (JSON, lists and
+        custom types have no order)."""
+        return (self.relation is None and not self.is_array and self.type.kind in ("scalar", "enum")
+                and self.type.name != "AWSJSON")
+
+    @property
     def is_relation(self) -> bool:
         return self.relation is not None
 
@@ -160,6 +167,8 @@ class Model:
     # The fields the server fills with the time of the write (None: timestamps disabled or renamed away).
     created_at: str | None = "createdAt"
     updated_at: str | None = "updatedAt"
+    # Text fields full-text search covers (``.searchable([...])``); empty: not searchable.
+    searchable: tuple[str, ...] = ()
 
     @property
     def timestamp_fields(self) -> tuple[str, ...]:

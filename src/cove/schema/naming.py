@@ -43,6 +43,36 @@ def list_field(model: Model) -> str:
     return f"list{model.plural_name}"
 
 
+def count_field(model: Model) -> str:
+    return f"count{model.plural_name}"
+
+
+def search_field(model: Model) -> str:
+    return f"search{model.plural_name}"
+
+
+def aggregate_field(model: Model) -> str:
+    return f"aggregate{model.plural_name}"
+
+
+def sort_input(model: Model) -> str:
+    return f"Model{model.name}SortInput"
+
+
+def field_enum(model: Model) -> str:
+    """The enum naming a model's orderable fields (for sorting, grouping and aggregating)."""
+    return f"Model{model.name}OrderableField"
+
+
+TRANSACT_FIELD = "transactWrite"
+TRANSACT_ITEM_INPUT = "TransactWriteItemInput"
+TRANSACT_RESULT = "TransactWriteItemResult"
+
+
+def transact_input(op: str, model: Model) -> str:
+    return f"Transact{op[:1].upper() + op[1:]}{model.name}Input"
+
+
 def mutation_field(op: str, model: Model) -> str:
     return f"{op}{model.name}"
 

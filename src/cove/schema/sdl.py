@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import sdl_extensions
 from .model import AWS_SCALARS, AuthRule, CustomOperation, Field, Model, Schema
 from .naming import (
     composite_key_input,
@@ -245,6 +246,7 @@ def query_fields(schema: Schema, model: Model) -> list[str]:
         args += [f"filter: {filter_input(model)}", "limit: Int", "nextToken: String"]
         if model.sort_keys:
             args.append("sortDirection: ModelSortDirection")
+        args += sdl_extensions.sort_argument(model)
         lines.append(f"  {list_field(model)}({', '.join(args)}): {connection_type(model.name)} {d}")
     if model.operation_enabled("list"):
         for ix in model.indexes:
@@ -258,7 +260,7 @@ def query_fields(schema: Schema, model: Model) -> list[str]:
             args += ["sortDirection: ModelSortDirection", f"filter: {filter_input(model)}", "limit: Int",
                      "nextToken: String"]
             lines.append(f"  {ix.query_field}({', '.join(args)}): {connection_type(model.name)} {d}")
-    return lines
+    return lines + sdl_extensions.query_fields(schema, model, d)
 
 
 def _custom_op_line(schema: Schema, op: CustomOperation) -> str:
@@ -292,8 +294,11 @@ def to_sdl(schema: Schema) -> str:
     queries: list[str] = []
     mutations: list[str] = []
     subscriptions: list[str] = []
+    if schema.models:
+        parts.append(sdl_extensions.SHARED)
     for model in schema.models.values():
         parts += _model_sdl(schema, model)
+        parts += sdl_extensions.model_types(model)
         queries += query_fields(schema, model)
         d = auth_directives(model.rules)
         for op in ("create", "update", "delete"):
@@ -307,6 +312,10 @@ def to_sdl(schema: Schema) -> str:
                     f"  {subscription_field(op, model)}(filter: {subscription_filter_input(model)}{owner_args}): "
                     f"{model.name} @aws_subscribe(mutations: [\"{mutation_field(op, model)}\"]) {d}")
     queries += [_custom_op_line(schema, op) for op in schema.queries.values()]
+    transact_types, transact_line = sdl_extensions.transact_sdl(schema)
+    parts += transact_types
+    if transact_line is not None:
+        mutations.append(transact_line)
     mutations += [_custom_op_line(schema, op) for op in schema.mutations.values()]
     subscriptions += [_custom_op_line(schema, op) for op in schema.subscriptions.values()]
     if not queries:

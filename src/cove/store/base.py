@@ -19,6 +19,7 @@ from cove.schema.model import Model, Schema, SecondaryIndex
 from .identity_state import IdentityStore
 
 Record = dict[str, Any]
+Records = list[Record]
 
 
 class StoreError(Exception):
@@ -40,6 +41,18 @@ class InvalidNextToken(StoreError):
 
 class InvalidFilter(StoreError):
     error_type = "Unrecognized Filter"
+
+
+class TransactionCanceled(StoreError):
+    """A transaction wrote nothing because an item failed: DynamoDB's TransactionCanceledException,
+    with one reason per item in order (``"None"`` for the items that would have succeeded)."""
+
+    error_type = "DynamoDB:TransactionCanceledException"
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("Transaction cancelled, please refer cancellation reasons for specific reasons "
+                         f"[{', '.join(reasons)}]")
+        self.reasons = reasons
 
 
 class DatabaseUnavailable(StoreError):
@@ -79,6 +92,14 @@ class KeyCondition:
     sort_condition: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class SortKey:
+    """One field of a list's order. Nulls are the smallest values: first ascending, last descending."""
+
+    field: str
+    descending: bool = False
+
+
 @dataclass
 class ListRequest:
     model: Model
@@ -89,6 +110,66 @@ class ListRequest:
     index: SecondaryIndex | None = None          # None: the primary key
     key_condition: KeyCondition | None = None
     extra_equals: dict[str, Any] = field(default_factory=dict)   # has_many parent references
+    # Order by these fields, then by the primary key (in the last field's direction); overrides
+    # `descending` and the index's order.
+    sort: tuple[SortKey, ...] = ()
+
+
+@dataclass
+class SearchRequest:
+    """Full-text search of a searchable model: the records whose searchable fields hold every word of
+    ``query`` (case and accents ignored), best match first, that also match ``filter``."""
+
+    model: Model
+    query: str
+    filter: dict[str, Any] | None = None
+    limit: int = 100
+    next_token: str | None = None
+
+
+AGGREGATE_FUNCTIONS = ("count", "sum", "avg", "min", "max")
+
+
+@dataclass
+class AggregateRequest:
+    """``function`` over ``field`` (``count`` without a field counts records, with one its non-null
+    values) on the records matching ``filter``; grouped by ``group_by``'s values (null is a group)
+    when given, at most ``max_groups`` groups (more raise TooManyGroups)."""
+
+    model: Model
+    function: str
+    field: str | None = None
+    filter: dict[str, Any] | None = None
+    group_by: str | None = None
+    max_groups: int = 100
+
+
+@dataclass
+class AggregateGroup:
+    key: Any        # the group's value of ``group_by`` (None when not grouped)
+    value: Any      # None for sum/avg/min/max over no values, as SQL
+
+
+# Aliases for the protocol's methods: inside a class with a method named ``list``, ``list[...]`` is not the builtin.
+AggregateGroups = list[AggregateGroup]
+
+
+class TooManyGroups(StoreError):
+    error_type = "InvalidArgumentsError"
+
+
+@dataclass
+class TransactItem:
+    """One write of a transaction: ``create`` (``values``), ``update`` (``key``, ``values`` the
+    changes) or ``delete`` (``key``), each with an optional condition. ``failed`` marks an item the
+    caller already knows fails (its record is missing): it is reported, nothing runs."""
+
+    kind: str
+    model: Model
+    key: dict[str, Any] = field(default_factory=dict)
+    values: Record = field(default_factory=dict)
+    condition: dict[str, Any] | None = None
+    failed: bool = False
 
 
 @dataclass
@@ -165,6 +246,18 @@ class RecordStore(Protocol):
         """One page per parent key (every parent present, an empty page when it has none)."""
         ...
     async def count(self, model: Model) -> int: ...
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
+        """One group per distinct ``group_by`` value, nulls first then ascending (one group, key None,
+        when not grouped)."""
+        ...
+    async def search(self, request: SearchRequest) -> Page:
+        """A page of matches, best first (ties by primary key), paged by signed tokens."""
+        ...
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
+        """All the writes in one database transaction, or none: each item's record as written (the
+        deleted record for a delete), or TransactionCanceled with a reason per item. Every item is
+        tried, so each failing one is named."""
+        ...
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record: ...
     async def update(self, model: Model, key: dict[str, Any], changes: Record,
                      condition: dict[str, Any] | None) -> Record: ...

@@ -32,6 +32,7 @@ from ..identity import Identity
 from ..limits import Limits, cost_message
 from ..workers import HandlerCall, Workers, call_inline
 from .coercion import compile_variables
+from . import extensions
 from .documents import Documents, PreparedDocument
 from .graphql_schema import build_graphql_schema
 from .payload import selection_mask
@@ -232,8 +233,10 @@ class Engine:
                     value: Any = "Query" if plan.kind == OperationType.QUERY else "Mutation"
                 elif spec is not None and spec.kind == "custom":
                     value = await self._run_custom(rf, spec, field_arguments(rf, variables), ctx, inline)
+                elif spec is not None and spec.kind == "transact":
+                    value = await self._run_transact(rf, ctx)
                 else:
-                    value = await self._run_root(rf, ctx, heavy)
+                    value = await self._run_root(rf, ctx, heavy, inline)
             except FieldError as exc:
                 ctx.errors.append(field_error(exc.message, exc.error_type, [rf.key], rf.nodes[0], exc.error_info))
                 value = None
@@ -251,7 +254,15 @@ class Engine:
             body["errors"] = ctx.errors
         return body
 
-    async def _run_root(self, rf: RootField, ctx: Context, heavy: bool) -> Any:
+    async def _run_transact(self, rf: RootField, ctx: Context) -> Any:
+        try:
+            return await extensions.transact(self, rf, field_arguments(rf, ctx.variables), ctx)
+        except StoreError as exc:
+            raise FieldError(str(exc), exc.error_type) from None
+        except HiddenField as exc:
+            raise FieldError(str(exc), "Unauthorized") from None
+
+    async def _run_root(self, rf: RootField, ctx: Context, heavy: bool, inline: bool = True) -> Any:
         """The value of a model root field; a heavy one reads on the store's reader and renders off the loop."""
         spec = rf.spec
         if spec is None:
@@ -259,15 +270,25 @@ class Engine:
         args = field_arguments(rf, ctx.variables)
         model = spec.model
         plan = rf.plan
-        assert model is not None and plan is not None
-        op = {"index": "list"}.get(spec.kind, spec.kind)
-        parent = "Query" if spec.kind in ("get", "list", "index") else "Mutation"
+        assert model is not None
+        op = {"index": "list", "search": "list", "count": "list", "aggregate": "list"}.get(spec.kind, spec.kind)
+        parent = "Query" if op in ("get", "list") else "Mutation"
         auth = self.authorizer.check_operation(model, op, ctx.identity)
         denied = f"Not Authorized to access {rf.name} on type {parent}"
         if not auth.allowed or self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(denied, "Unauthorized")
         reads = self.heavy_records if heavy else self.records
         row_filter = auth.row_filter
+        if spec.kind in ("count", "aggregate"):
+            try:
+                # A count or aggregate may read many rows: off the loop unless the request runs inline.
+                return await extensions.count_or_aggregate(self, rf, spec.kind, model, args, row_filter, ctx,
+                                                           reads if inline else self.heavy_records)
+            except StoreError as exc:
+                raise FieldError(str(exc), exc.error_type) from None
+            except HiddenField as exc:
+                raise FieldError(str(exc), "Unauthorized") from None
+        assert plan is not None
         try:
             if spec.kind == "get":
                 record = await reads.get(model, {k: args[k] for k in model.identifier})
@@ -280,13 +301,18 @@ class Engine:
                 if not heavy:
                     return ctx.record(plan, record)
                 return await self._render_off_loop(partial(ctx.record, plan, record))
-            if spec.kind in ("list", "index"):
-                request = self._list_request(model, spec.index, args, rf.name)
-                request.filter = self._readable_keys(model, request, ctx.identity)
-                if row_filter is not None:
-                    # Pushed into SQL: rows the caller may not read never leave the database.
-                    request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
-                page = await reads.list(request)
+            if spec.kind in ("list", "index", "search"):
+                if spec.kind == "search":
+                    # Ranking reads every match: off the loop unless the request runs inline.
+                    page = await extensions.search(self, model, args, self._limit(args), row_filter, ctx,
+                                                   reads if inline else self.heavy_records)
+                else:
+                    request = self._list_request(model, spec.index, args, rf.name)
+                    request.filter = self._readable_keys(model, request, ctx.identity)
+                    if row_filter is not None:
+                        # Pushed into SQL: rows the caller may not read never leave the database.
+                        request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
+                    page = await reads.list(request)
                 if plan.loads:
                     await prefetch_connection(ctx, reads, plan, page.items)
                 if not heavy:
@@ -320,24 +346,32 @@ class Engine:
         if self.publisher is not None:
             self.publisher(MutationEvent(rf.name, model, record, rf.selection))
 
-    def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any],
-                      field_name: str) -> ListRequest:
+    def _publish_event(self, event: MutationEvent) -> None:
+        if self.publisher is not None:
+            self.publisher(event)
+
+    def _limit(self, args: dict[str, Any]) -> int:
         limit = args.get("limit")
         if limit is None:
-            limit = self.limits.default_list_limit
-        elif not 1 <= limit <= self.limits.max_list_limit:
+            return self.limits.default_list_limit
+        if not 1 <= limit <= self.limits.max_list_limit:
             raise FieldError(f"limit must be between 1 and {self.limits.max_list_limit}, got {limit}",
                              "InvalidArgumentsError")
+        return int(limit)
+
+    def _list_request(self, model: Model, index: SecondaryIndex | None, args: dict[str, Any],
+                      field_name: str) -> ListRequest:
+        limit = self._limit(args)
         direction = args.get("sortDirection")
         request = ListRequest(model, filter=args.get("filter"), limit=limit, next_token=args.get("nextToken"),
-                              descending=direction == "DESC", index=index)
+                              descending=direction == "DESC", index=index, sort=extensions.sort_keys(args))
         if index is not None:
             sks = index.sort_keys
             sk_arg = sort_key_argument(model, sks, index)[0] if sks else None
             request.key_condition = KeyCondition(index.partition_key, args[index.partition_key], sks,
                                                  args.get(sk_arg) if sk_arg else None)
         else:
-            if direction is not None and not model.sort_keys:
+            if direction is not None and not model.sort_keys and not request.sort:
                 raise FieldError("sortDirection is not supported for List operations without a Sort key defined.",
                                  "InvalidArgumentsError")
             if model.sort_keys:
@@ -355,19 +389,14 @@ class Engine:
     def _readable_keys(self, model: Model, request: ListRequest, identity: Identity) -> dict[str, Any] | None:
         """The request's filter made blind (see Authorizer.blind_filter), and its key condition checked
         the same way: a key field the caller may never read is refused; one they may read on some
-        records only restricts the query to those records."""
+        records only restricts the query to those records. So are the fields a list is sorted by: their
+        order would reveal their values."""
         flt = self.authorizer.blind_filter(model, request.filter, identity)
+        tested = [k.field for k in request.sort]
         key = request.key_condition
-        if key is None:
-            return flt
-        tested = [key.partition_key, *(key.sort_keys if key.sort_condition is not None else ())]
-        for name in tested:
-            decision = self.authorizer.field_read(model, name, identity)
-            if not decision.allowed:
-                raise HiddenField(model.name, name)
-            if decision.row_filter is not None:
-                flt = {"and": [flt, decision.row_filter]} if flt else decision.row_filter
-        return flt
+        if key is not None:
+            tested += [key.partition_key, *(key.sort_keys if key.sort_condition is not None else ())]
+        return extensions.readable(self.authorizer, model, tested, identity, flt) if tested else flt
 
     async def _run_custom(self, rf: RootField, spec: RootSpec, args: dict[str, Any], ctx: Context,
                           inline: bool) -> Any:

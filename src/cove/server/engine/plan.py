@@ -31,7 +31,15 @@ from graphql.execution.values import get_argument_values
 from graphql.language import BooleanValueNode, VariableNode
 
 from cove.schema.model import Field, Model, Schema, SecondaryIndex
-from cove.schema.naming import get_field, list_field, mutation_field
+from cove.schema.naming import (
+    TRANSACT_FIELD,
+    aggregate_field,
+    count_field,
+    get_field,
+    list_field,
+    mutation_field,
+    search_field,
+)
 from cove.wire.filters import FilterTooLarge, check_filter_size
 
 from ..errors import FieldError
@@ -197,7 +205,7 @@ def _merged_selection(nodes: list[FieldNode]) -> list[SelectionSetNode]:
 
 @dataclass
 class RootSpec:
-    kind: str                          # get list index create update delete custom
+    kind: str                          # get list index search count aggregate create update delete transact custom
     model: Model | None = None
     index: SecondaryIndex | None = None
     operation: Any = None
@@ -260,6 +268,11 @@ class Planner:
                     self.roots[ix.query_field] = RootSpec("index", model, ix)
             for kind in ("create", "update", "delete"):
                 self.roots[mutation_field(kind, model)] = RootSpec(kind, model)
+            self.roots[count_field(model)] = RootSpec("count", model)
+            self.roots[aggregate_field(model)] = RootSpec("aggregate", model)
+            if model.searchable:
+                self.roots[search_field(model)] = RootSpec("search", model)
+        self.roots[TRANSACT_FIELD] = RootSpec("transact")
         for ops in (schema.queries, schema.mutations):
             for name, operation in ops.items():
                 self.roots[name] = RootSpec("custom", operation=operation)

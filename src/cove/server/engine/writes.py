@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from cove.schema.model import Model
-from cove.store.base import ConditionalCheckFailed, Record, RecordStore
+from cove.store.base import ConditionalCheckFailed, Record, RecordStore, TransactItem
 from cove.wire.filters import matches
 from cove.wire.scalars import now_iso
 
@@ -34,6 +34,12 @@ class Writes:
 
     async def create(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
+        item = await self.prepare_create(model, args, auth, identity, denied)
+        return await self.store.create(model, item.values, item.condition)
+
+    async def prepare_create(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
+                             denied: str) -> TransactItem:
+        """The create the caller may make (FieldError when they may not), not yet written."""
         given = args["input"]
         self._field_guard(model, "create", [k for k, v in given.items() if v is not None], None, identity)
         values = self._create_values(model, given)
@@ -44,11 +50,14 @@ class Writes:
             # An owner may only create records they own (or that name one of their groups).
             if not matches(auth.row_filter, values, list_fields(model)):
                 raise FieldError(denied, "Unauthorized")
-        return await self.store.create(model, values, self._condition(model, args, identity))
+        return TransactItem("create", model, values=values, condition=self._condition(model, args, identity))
 
-    async def _stored_for_write(self, model: Model, key: dict[str, Any], auth: Decision, denied: str) -> Record:
+    async def _stored_for_write(self, model: Model, key: dict[str, Any], auth: Decision, denied: str,
+                                missing_fails: bool = False) -> Record | None:
         stored = await self.store.get(model, key)
         if stored is None:
+            if missing_fails:
+                return None
             raise self._missing(model, key)
         if auth.row_filter is not None and not matches(auth.row_filter, stored, list_fields(model)):
             raise FieldError(denied, "Unauthorized")
@@ -85,30 +94,57 @@ class Writes:
 
     async def update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
-        key, changes = self._update_values(model, args["input"])
+        item = await self.prepare_update(model, args, auth, identity, denied)
         if not self._needs_stored(model, auth):
             try:
-                return await self.store.update(model, key, changes, self._condition(model, args, identity))
+                return await self.store.update(model, item.key, item.values, item.condition)
             except ConditionalCheckFailed as failed:
-                raise await self._missing_or(model, key, failed) from None
-        stored = await self._stored_for_write(model, key, auth, denied)
+                raise await self._missing_or(model, item.key, failed) from None
+        return await self.store.update(model, item.key, item.values, item.condition)
+
+    async def prepare_update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
+                             denied: str, *, missing_fails: bool = False) -> TransactItem:
+        """The update the caller may make, not yet written (its condition holds the row filter, so a
+        concurrent change of owner cannot slip by). A missing record raises AppSync's conditional
+        failure, or with ``missing_fails`` gives an item marked failed (a transaction's reason)."""
+        key, changes = self._update_values(model, args["input"])
+        if not self._needs_stored(model, auth):
+            # No rule decides on the stored record: one statement, the database checks the condition
+            # (and a missing record fails it).
+            return TransactItem("update", model, key=key, values=changes,
+                                condition=self._condition(model, args, identity))
+        stored = await self._stored_for_write(model, key, auth, denied, missing_fails)
+        if stored is None:
+            return TransactItem("update", model, key=key, values=changes, failed=True)
         self._field_guard(model, "update", [k for k in args["input"] if k not in model.identifier], stored, identity)
         if auth.row_filter is not None and not matches(auth.row_filter, {**stored, **changes}, list_fields(model)):
             # An owner cannot hand the record to someone else (or out of their groups).
             raise FieldError(denied, "Unauthorized")
-        return await self.store.update(model, key, changes, self._guarded(self._condition(model, args, identity), auth))
+        return TransactItem("update", model, key=key, values=changes,
+                            condition=self._guarded(self._condition(model, args, identity), auth))
 
     async def delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
-        key = {k: args["input"][k] for k in model.identifier}
+        item = await self.prepare_delete(model, args, auth, identity, denied)
         if not self._needs_stored(model, auth):
             try:
-                return await self.store.delete(model, key, self._condition(model, args, identity))
+                return await self.store.delete(model, item.key, item.condition)
             except ConditionalCheckFailed as failed:
-                raise await self._missing_or(model, key, failed) from None
-        stored = await self._stored_for_write(model, key, auth, denied)
+                raise await self._missing_or(model, item.key, failed) from None
+        return await self.store.delete(model, item.key, item.condition)
+
+    async def prepare_delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
+                             denied: str, *, missing_fails: bool = False) -> TransactItem:
+        """The delete the caller may make, not yet written (see :meth:`prepare_update`)."""
+        key = {k: args["input"][k] for k in model.identifier}
+        if not self._needs_stored(model, auth):
+            return TransactItem("delete", model, key=key, condition=self._condition(model, args, identity))
+        stored = await self._stored_for_write(model, key, auth, denied, missing_fails)
+        if stored is None:
+            return TransactItem("delete", model, key=key, failed=True)
         self._field_guard(model, "delete", [f for f in stored if stored[f] is not None], stored, identity)
-        return await self.store.delete(model, key, self._guarded(self._condition(model, args, identity), auth))
+        return TransactItem("delete", model, key=key,
+                            condition=self._guarded(self._condition(model, args, identity), auth))
 
     def _create_values(self, model: Model, given: dict[str, Any]) -> Record:
         values: Record = {}

@@ -86,12 +86,20 @@ class PostgresMigrator:
                     allow_destructive: bool) -> tuple[migrate.MigrationPlan, list[tuple[str, list[Any]]]]:
         d = self._backend.dialect
         tables = {row[0] for row in await conn.fetch(d.table_names())}
-        plan = migrate.plan_migration(schema, await stored_description(conn, d), tables)
+        plan = migrate.plan_migration(schema, await stored_description(conn, d), tables,
+                                      await stored_search(conn, d))
         counts = {name: int(await conn.fetchval(f"SELECT count(*) FROM {d.quote(name)}"))
                   for name in plan.tables_to_count}
         plan.check(counts, allow_destructive=allow_destructive)
         indexes = {row[0] for row in await conn.fetch(d.index_names())}
         return plan, migrate.needed(plan, migrate.statements(plan, d), indexes)
+
+
+async def stored_search(conn: Any, d: PostgresDialect) -> dict[str, list[str]]:
+    """The searchable fields the search indexes were built for ({} before any was)."""
+    sql, params = meta.read_meta(d, "search")
+    value = await conn.fetchval(sql, *params)
+    return orjson.loads(value) if value else {}
 
 
 async def stored_description(conn: Any, d: PostgresDialect) -> migrate.Description:

@@ -11,6 +11,7 @@ the number of keys.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from concurrent.futures import Executor
 from typing import Any, NoReturn
 
@@ -19,8 +20,22 @@ import asyncpg  # type: ignore[import-untyped]
 from cove.schema.model import Model
 from cove.wire.filters import matches
 
-from ..base import ConditionalCheckFailed, ListRequest, Page, Record, RecordStore, RelatedRequest
-from ..sql import queries
+from ..base import (
+    AggregateGroups,
+    AggregateRequest,
+    ConditionalCheckFailed,
+    ListRequest,
+    Page,
+    Record,
+    Records,
+    RecordStore,
+    RelatedRequest,
+    SearchRequest,
+    TransactionCanceled,
+    TransactItem,
+)
+from ..sql import aggregates, queries
+from ..sql import search as fulltext
 from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
 from .dialect import PostgresDialect
@@ -135,7 +150,46 @@ class PostgresRecords:
     async def count(self, model: Model) -> int:
         return int((await self._fetch(self._layouts[model.name].count_sql, ()))[0][0])
 
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
+        lay = self._layouts[request.model.name]
+        sql, params = aggregates.aggregate(lay, request)
+        return aggregates.groups(lay, request, await self._fetch(sql, params))
+
+    async def search(self, request: SearchRequest) -> Page:
+        lay = self._layouts[request.model.name]
+        candidates = fulltext.candidates_for(request)
+        rows = await self._fetch(*fulltext.search(lay, request, self._tokens, candidates))
+        if fulltext.needs_retry(request, candidates, rows):
+            rows = await self._fetch(*fulltext.search(lay, request, self._tokens))
+        return fulltext.page(lay, request, rows, self._tokens)
+
     # -- writes
+
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
+        """One transaction on one pooled connection; every item runs (so each failing one is named),
+        then a failure rolls all of them back."""
+        source = await self._pool()
+        reasons: list[str] = []
+        results: Records = []
+        # A pooled connection (or, inside a read snapshot, the snapshot's own).
+        connection = source.acquire() if isinstance(source, asyncpg.Pool) else nullcontext(source)
+        try:
+            async with connection as conn, conn.transaction():
+                for item in items:
+                    lay = self._layouts[item.model.name]
+                    statement = aggregates.transact_statement(lay, item)
+                    row = None if statement is None else await conn.fetchrow(statement[0], *statement[1])
+                    reasons.append("None" if row is not None else "ConditionalCheckFailed")
+                    if row is not None:
+                        results.append(lay.decode(row))
+                if len(results) < len(items):
+                    raise TransactionCanceled(reasons)   # leaving the block rolls the transaction back
+        except TransactionCanceled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
+            self._fail(exc)
+        return results
+
 
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
         lay = self._layouts[model.name]

@@ -123,6 +123,17 @@ class Dialect:
     def concat(self, parts: Sequence[str]) -> str:
         return " || ".join(parts)
 
+    def boolean_extreme(self, largest: bool, col: str) -> str:
+        """max (``largest``) or min of a BOOLEAN column: true is the larger."""
+        return f"bool_or({col})" if largest else f"bool_and({col})"
+
+    def order_term(self, expr: str, descending: bool, nullable: bool = True) -> str:
+        """One ORDER BY term where a null is the smallest value (first ascending, last descending).
+        A column that holds no null is spelled plainly, so an index's default order serves it."""
+        if not nullable:
+            return f"{expr} DESC" if descending else f"{expr} ASC"
+        return f"{expr} DESC NULLS LAST" if descending else f"{expr} ASC NULLS FIRST"
+
     def text_prefix(self, expr: str, length_ph: str, prefix_ph: str) -> str:
         """``expr`` starts with the parameter (passed twice: for its length, and to compare)."""
         return f"substr({expr}, 1, length({length_ph})) = {prefix_ph}"
@@ -202,6 +213,13 @@ class SQLiteDialect(Dialect):
             # int (e.g. 1 for 1.0) -- so a create/update would answer `"score": 1`.
             return float
         return None
+
+    def boolean_extreme(self, largest: bool, col: str) -> str:
+        return f"max({col})" if largest else f"min({col})"    # stored as 0/1
+
+    def order_term(self, expr: str, descending: bool, nullable: bool = True) -> str:
+        # SQLite's own null order is this one; spelled plainly so its planner matches it to indexes.
+        return f"{expr} DESC" if descending else f"{expr} ASC"
 
     def list_contains(self, col: str, ph: str) -> str:
         return f"EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {ph})"

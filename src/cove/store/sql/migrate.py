@@ -14,6 +14,7 @@ from typing import Any
 from cove.schema.model import Model, Schema
 
 from ..base import DestructiveChange, MigrationReport
+from . import search
 from .codecs import dumps, storage_signature
 from .dialect import Dialect
 
@@ -41,6 +42,8 @@ class MigrationPlan:
     problems: list[tuple[str, str]] = field(default_factory=list)
     # model -> new required fields without a default: refused when the table has rows
     new_required: dict[str, list[str]] = field(default_factory=dict)
+    # the searchable fields the stored search indexes were built for (None: unknown, rebuild them)
+    old_search: search.SearchConfig | None = None
 
     @property
     def tables_to_count(self) -> list[str]:
@@ -63,8 +66,9 @@ class MigrationPlan:
                 + "\nRe-run with --allow-destructive-changes to apply it anyway (data will be lost).")
 
 
-def plan_migration(schema: Schema, old: Description, existing_tables: set[str]) -> MigrationPlan:
-    plan = MigrationPlan(schema, old, describe(schema), existing_tables)
+def plan_migration(schema: Schema, old: Description, existing_tables: set[str],
+                   old_search: search.SearchConfig | None = None) -> MigrationPlan:
+    plan = MigrationPlan(schema, old, describe(schema), existing_tables, old_search=old_search)
     new = plan.new
     for model_name, old_fields in old.items():
         if model_name not in new:
@@ -95,16 +99,27 @@ def statements(plan: MigrationPlan, d: Dialect) -> list[tuple[str, list[Any]]]:
     """The DDL (and the new description's upsert) that applies the plan, in order, for one transaction.
     Fills in the plan's report as it goes."""
     out: list[tuple[str, list[Any]]] = []
+    changed = {name for name, fields in plan.new.items() if plan.old.get(name) != fields}
+    before, after = search.migration(plan.schema, plan.old_search, changed, plan.removed_models, d)
+    out += [(sql, []) for sql in before]
     for name in plan.report.dropped:
         if "." not in name:
             out.append((f"DROP TABLE IF EXISTS {d.quote(name)}", []))
     for model in plan.schema.models.values():
         out += _model_statements(plan, model, d)
     out += _reference_indexes(plan.schema, d)
+    out += [(sql, []) for sql in after]
+    # One bookkeeping statement, last: the description and the searchable fields the indexes hold.
     params: list[Any] = []
-    values = d.params(params, ["schema", dumps(plan.new)])
-    out.append((d.upsert(d.quote("_cove_meta"), ["key", "value"], ["key"], values), params))
+    rows = ", ".join(f"({d.params(params, [key, dumps(value)])})"
+                     for key, value in (("schema", plan.new), ("search", search.config(plan.schema))))
+    out.append((f"{META_UPSERT_PREFIX} (key, value) VALUES {rows} ON CONFLICT (key) DO UPDATE SET value = "
+                "excluded.value", params))
     return out
+
+
+META_UPSERT_PREFIX = 'INSERT INTO "_cove_meta"'
+
 
 
 INDEX_PREFIX = "CREATE INDEX IF NOT EXISTS "
@@ -126,7 +141,7 @@ def needed(plan: MigrationPlan, statements: list[tuple[str, list[Any]]],
 
 def ddl(applied: list[tuple[str, list[Any]]]) -> list[str]:
     """The DDL of ``needed(...)``'s statements (without the description's bookkeeping upsert)."""
-    return [sql for sql, _ in applied if not sql.startswith("INSERT INTO ")]
+    return [sql for sql, _ in applied if not sql.startswith(META_UPSERT_PREFIX)]
 
 
 def index_name(sql: str) -> str | None:
@@ -157,6 +172,7 @@ def summary(plan: MigrationPlan, applied: list[tuple[str, list[Any]]]) -> str:
     created = {f"{m}__" for m in report.created_models}
     parts += [f"indexed {name}" for sql, _ in applied if (name := index_name(sql)) is not None
               and not any(name.startswith(prefix) for prefix in created)]
+    parts += [f"search index of {name} rebuilt" for name in search.rebuilt(plan.schema, applied)]
     return "; ".join(parts) or "updated the stored description"
 
 

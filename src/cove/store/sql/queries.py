@@ -33,10 +33,11 @@ class ListStatement:
     model: Model
     index: SecondaryIndex | None
     descending: bool
+    sort: tuple[tuple[str, bool], ...] = ()
 
     def scope(self) -> bytes:
         """What the page's next token is bound to."""
-        return token_scope(self.model, self.index, self.descending)
+        return token_scope(self.model, self.index, self.descending, self.sort)
 
 
 def get_many(lay: Layout, keys: Sequence[tuple[Any, ...]]) -> Statement:
@@ -117,6 +118,8 @@ def list_records(lay: Layout, request: ListRequest, tokens: NextTokens) -> ListS
             where.append(sort_condition(d, kc, params))
         if request.index is None:
             order_cols = list(model.sort_keys) + [model.primary_key]
+    if request.sort:
+        return _sorted_list(lay, request, tokens, where, params)
     if request.next_token:
         last = tokens.read(request.next_token, token_scope(model, request.index, request.descending))
         where.append(_seek(d, order_cols, last, request.descending, params))
@@ -126,6 +129,64 @@ def list_records(lay: Layout, request: ListRequest, tokens: NextTokens) -> ListS
     sql += " ORDER BY " + _order(d, order_cols, request.descending)
     sql += f" LIMIT {d.param(params, request.limit + 1)}"
     return ListStatement(sql, params, order_cols, request.limit, model, request.index, request.descending)
+
+
+def _sorted_list(lay: Layout, request: ListRequest, tokens: NextTokens, where: list[str],
+                 params: list[Any]) -> ListStatement:
+    """A list ordered by ``request.sort`` then the primary key (in the last sort field's direction,
+    so one index holding the sort field, whose entries end with the key, serves the whole order)."""
+    d = lay.dialect
+    model = request.model
+    fields = {f.name: f for f in model.stored_fields()}
+    for key in request.sort:
+        f = fields.get(key.field)
+        if f is None or not f.orderable:
+            raise InvalidFilter(f"{model.name} cannot be sorted by {key.field!r}: sort by a stored field holding "
+                                "one scalar or enum value")
+    order = [(k.field, k.descending) for k in request.sort]
+    tie = request.sort[-1].descending
+    order += [(k, tie) for k in model.identifier if k not in {name for name, _ in order}]
+    spec = tuple(order)
+    if request.next_token:
+        last = tokens.read(request.next_token, token_scope(model, request.index, False, spec))
+        if len(last) != len(order):
+            raise InvalidNextToken("Invalid nextToken: it does not belong to this query")
+        where.append(_seek_sorted(lay, order, last, params))
+    sql = lay.select
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    never_null = {f.name for f in model.stored_fields() if f.required and not f.is_array} | set(model.identifier)
+    sql += " ORDER BY " + ", ".join(d.order_term(d.quote(c), desc, c not in never_null) for c, desc in order)
+    sql += f" LIMIT {d.param(params, request.limit + 1)}"
+    return ListStatement(sql, params, [c for c, _ in order], request.limit, model, request.index, False, spec)
+
+
+def _seek_sorted(lay: Layout, order: list[tuple[str, bool]], last: list[Any], params: list[Any]) -> str:
+    """The rows after ``last`` in ``order``, where a null is smaller than any value. Ascending with no
+    null in ``last`` is one row-value comparison (a row whose column is null compares as unknown and is
+    left out, rightly: it sorts earlier); otherwise the expanded form: for some i, equal on the
+    first i columns and after on the i-th."""
+    d = lay.dialect
+    values = [lay.encode(c, v) for (c, _), v in zip(order, last)]
+    if not any(desc for _, desc in order) and None not in values:
+        return f"({', '.join(d.quote(c) for c, _ in order)}) > ({d.params(params, values)})"
+    alternatives = []
+    for i, (col, desc) in enumerate(order):
+        value = values[i]
+        if value is None and desc:
+            continue              # null is the smallest value: nothing sorts after it, descending
+        # Placeholders in text order (positional dialects): the equalities first, then the step.
+        parts = [f"{d.quote(c)} IS NULL" if v is None else f"{d.quote(c)} = {d.param(params, v)}"
+                 for (c, _), v in zip(order[:i], values[:i])]
+        q = d.quote(col)
+        if value is None:
+            parts.append(f"{q} IS NOT NULL")
+        elif desc:
+            parts.append(f"({q} < {d.param(params, value)} OR {q} IS NULL)")
+        else:
+            parts.append(f"{q} > {d.param(params, value)}")
+        alternatives.append("(" + " AND ".join(parts) + ")")
+    return "(" + " OR ".join(alternatives or [d.false]) + ")"
 
 
 def list_related(lay: Layout, request: RelatedRequest) -> ListStatement:

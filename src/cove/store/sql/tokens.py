@@ -19,9 +19,14 @@ from cove.schema.model import Model, SecondaryIndex
 from ..base import InvalidNextToken
 
 
-def token_scope(model: Model, index: SecondaryIndex | None, descending: bool) -> bytes:
+def token_scope(model: Model, index: SecondaryIndex | None, descending: bool,
+                sort: tuple[tuple[str, bool], ...] = ()) -> bytes:
+    """What a token is bound to: the model, the index, the direction and the sort fields."""
     ix = index.name if index is not None else ""
-    return f"{model.name}|{ix}|{int(descending)}".encode()
+    scope = f"{model.name}|{ix}|{int(descending)}"
+    if sort:
+        scope += "|" + ",".join(f"{name}:{int(desc)}" for name, desc in sort)
+    return scope.encode()
 
 
 def _b64(data: bytes) -> str:

@@ -65,7 +65,8 @@ class SQLiteMigrator:
     def _plan(self, schema: Schema, allow_destructive: bool) -> tuple[migrate.MigrationPlan, list[Statement]]:
         conn, d = self._backend.conn, self._backend.dialect
         tables = {row[0] for row in conn.execute(d.table_names())}
-        plan = migrate.plan_migration(schema, self._backend.stored_description(), tables)
+        plan = migrate.plan_migration(schema, self._backend.stored_description(), tables,
+                                      self._backend.stored_search())
         counts = {name: int(conn.execute(f"SELECT count(*) FROM {d.quote(name)}").fetchone()[0])
                   for name in plan.tables_to_count}
         plan.check(counts, allow_destructive=allow_destructive)
@@ -111,6 +112,11 @@ class SQLiteBackend:
 
     def stored_description(self) -> migrate.Description:
         row = self.conn.execute(*meta.read_meta(self.dialect, "schema")).fetchone()
+        return orjson.loads(row[0]) if row else {}
+
+    def stored_search(self) -> dict[str, list[str]]:
+        """The searchable fields the search indexes were built for ({} before any was)."""
+        row = self.conn.execute(*meta.read_meta(self.dialect, "search")).fetchone()
         return orjson.loads(row[0]) if row else {}
 
     def secret(self) -> bytes:

@@ -19,8 +19,22 @@ from typing import Any, NoReturn, TypeVar
 from cove.schema.model import Model
 from cove.wire.filters import matches
 
-from ..base import ConditionalCheckFailed, ListRequest, Page, Record, RecordStore, RelatedRequest
-from ..sql import queries
+from ..base import (
+    AggregateGroups,
+    AggregateRequest,
+    ConditionalCheckFailed,
+    ListRequest,
+    Page,
+    Record,
+    Records,
+    RecordStore,
+    RelatedRequest,
+    SearchRequest,
+    TransactionCanceled,
+    TransactItem,
+)
+from ..sql import aggregates, queries
+from ..sql import search as fulltext
 from ..sql.dialect import SQLITE, Dialect
 from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
@@ -138,7 +152,54 @@ class SQLiteRecords:
     async def count(self, model: Model) -> int:
         return int(self._read(self._layouts[model.name].count_sql, ())[0][0])
 
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
+        lay = self._layouts[request.model.name]
+        sql, params = aggregates.aggregate(lay, request)
+        return aggregates.groups(lay, request, self._read(sql, params))
+
+    async def search(self, request: SearchRequest) -> Page:
+        lay = self._layouts[request.model.name]
+        candidates = fulltext.candidates_for(request)
+        rows = self._read(*fulltext.search(lay, request, self._tokens, candidates))
+        if fulltext.needs_retry(request, candidates, rows):
+            rows = self._read(*fulltext.search(lay, request, self._tokens))
+        return fulltext.page(lay, request, rows, self._tokens)
+
     # -- writes
+
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
+        """One BEGIN IMMEDIATE ... COMMIT under the writer lock; every item runs (so each failing one
+        is named), then a failure rolls all of them back."""
+        conn = self.conn
+        results: list[Record] = []
+        reasons: list[str] = []
+        fd = self._lock.fd
+        flock(fd, LOCK_EX)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for item in items:
+                    row = self._transact_item(item)
+                    reasons.append("None" if row is not None else "ConditionalCheckFailed")
+                    if row is not None:
+                        results.append(self._layouts[item.model.name].decode(row))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            if len(results) < len(items):
+                conn.execute("ROLLBACK")
+                raise TransactionCanceled(reasons)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._fail(exc)
+        finally:
+            flock(fd, LOCK_UN)
+        return results
+
+    def _transact_item(self, item: TransactItem) -> Any:
+        """The item's written row, or None when it fails (see aggregates.transact_statement)."""
+        statement = aggregates.transact_statement(self._layouts[item.model.name], item)
+        return None if statement is None else self.conn.execute(*statement).fetchone()
 
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
         lay = self._layouts[model.name]
@@ -232,6 +293,15 @@ class HeavyReads:
 
     async def count(self, model: Model) -> int:
         return await self._run("count", model)  # type: ignore[no-any-return]
+
+    async def aggregate(self, request: AggregateRequest) -> AggregateGroups:
+        return await self._run("aggregate", request)  # type: ignore[no-any-return]
+
+    async def search(self, request: SearchRequest) -> Page:
+        return await self._run("search", request)  # type: ignore[no-any-return]
+
+    async def transact(self, items: Sequence[TransactItem]) -> Records:
+        return await self._records.transact(items)
 
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
         return await self._records.create(model, values, condition)

@@ -20,6 +20,13 @@ from conftest import EXAMPLES
 
 AUTH = EXAMPLES / "auth_schema.py"
 SHOP = EXAMPLES / "shop_schema.py"
+
+
+@pytest.fixture
+def backend() -> str:
+    """These servers are SQLite's (backup and restore copy its files): the name tests/conftest.py's
+    sandbox fixtures read, which tests/store/conftest.py's ``backend`` (a store object) would shadow."""
+    return "sqlite"
 CREATE_POSTER = "mutation ($t: String) { createPoster(input: {title: $t}) { id } }"
 CREATE_TODO = "mutation ($c: String!, $p: TodoPriority) { createTodo(input: {content: $c, priority: $p}) { id } }"
 

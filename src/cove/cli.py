@@ -40,9 +40,10 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                         "max_message_bytes, max_queue, max_queue_bytes, ping_interval, max_connections, "
                         "max_connections_per_address, init_timeout (repeatable)")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
-                   help="a request limit: max_cost, inline_cost, max_depth, max_aliases, max_root_fields, "
-                        "max_fields, max_field_repeats, max_body_bytes, request_timeout, max_header_bytes, "
-                        "max_list_limit, default_list_limit, handler_timeout, handler_threads (repeatable)")
+                   help="a request limit: max_cost, inline_cost, loop_read_seconds, max_depth, max_aliases, "
+                        "max_root_fields, max_fields, max_field_repeats, max_body_bytes, request_timeout, "
+                        "max_header_bytes, max_list_limit, default_list_limit, handler_timeout, handler_threads "
+                        "(repeatable)")
     p.add_argument("--handlers", default=None, metavar="MODULE",
                    help="a module or .py file with Python handlers for the custom queries and mutations (by "
                         "operation name), for a backend served from its amplify_outputs.json")

@@ -222,9 +222,9 @@ class RootField:
     nonnull: bool
     is_list: bool
     arg_vars: dict[str, str] | None = None
-
-
     selection: Mask | None = None       # a mutation's: what its subscribers' events may hold
+    #: A read of this field once ran past Limits.loop_read_seconds: read it on the reader from now on.
+    reads_long: bool = False
 
 
 @dataclass

@@ -227,6 +227,10 @@ class PostgresRecords:
         """Itself: a read waits on the network, not the event loop."""
         return self
 
+    def bounded_reads(self, seconds: float) -> PostgresRecords:
+        """Itself: a long read waits on the database, the loop goes on serving others."""
+        return self
+
 
 def _check_protocol(records: PostgresRecords) -> RecordStore:
     return records   # mypy checks the store against the protocol

@@ -21,8 +21,9 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                    help="where data lives (default .cove/); with --database-url only the sandbox's TLS CA")
     p.add_argument("--database-url", default=None, metavar="URL",
                    help="keep everything in this database instead: postgresql://user@host:5432/db"
-                        "[?schema=name&pool_size=N] (events then go through its LISTEN/NOTIFY unless "
-                        "--broker-url says otherwise) or sqlite:///path/data.sqlite; default SQLite in the data dir")
+                        "[?schema=name&pool_size=N&statement_timeout=MS] (events then go through its "
+                        "LISTEN/NOTIFY unless --broker-url says otherwise) or sqlite:///path/data.sqlite; default "
+                        "SQLite in the data dir")
     p.add_argument("--allow-destructive-changes", action="store_true",
                    help="apply schema changes that drop data (removed models or fields, changed types)")
     p.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",

@@ -22,6 +22,7 @@ import pytest
 from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, post_big_todos, read_until_closed, stalled_socket
 from paths import TESTS
+from pg_support import fresh_postgres_url, run_sql
 
 SCHEMA = TESTS / "schemas" / "load_schema.py"
 CREATE_POST = "createPost(input: {title: %s, blogId: %s}) { id }"
@@ -382,7 +383,8 @@ SCANS = {
                          {"listTodos": {"items": []}}),
     "unindexed sort": ("{ listTodos(sortBy: [{field: content, direction: ASC}], limit: 1) { items { content } } }",
                        {"listTodos": {"items": [{"content": "small"}]}}),
-    "filtered relation": ('query ($b: ID!) { getBlog(id: $b) { posts(filter: {title: {contains: "no such post"}}) { items { id } } } }',
+    "filtered relation": ('query ($b: ID!) { getBlog(id: $b) { posts(filter: {title: {contains: "no such post"}}) '
+                          "{ items { id } } } }",
                           {"getBlog": {"posts": {"items": []}}}),
     "count": ('{ countTodos(filter: {content: {contains: "9"}, done: {eq: true}}) }',
               {"countTodos": sum("9" in f"{i:06d}" for i in range(0, SCAN_ROWS, 2))}),
@@ -399,7 +401,8 @@ def scan_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox
                                                      "updatedAt": stamp}})]
     for i in range(SCAN_ROWS):
         lines.append(json.dumps({"model": "Todo", "record": {
-            "id": f"t{i:06d}", "content": f"to-do {i:06d}", "done": i % 2 == 0, "createdAt": stamp, "updatedAt": stamp}}))
+            "id": f"t{i:06d}", "content": f"to-do {i:06d}", "done": i % 2 == 0, "createdAt": stamp,
+            "updatedAt": stamp}}))
         lines.append(json.dumps({"model": "Post", "record": {
             "id": f"p{i:06d}", "title": f"post {i}", "blogId": "big", "createdAt": stamp, "updatedAt": stamp}}))
     rows = tmp / "rows.jsonl"
@@ -434,3 +437,27 @@ def test_small_requests_keep_flowing_while_long_scans_run(scan_box: tuple[Sandbo
     assert bodies == [{"data": expected}] * SCANS_AT_ONCE
     assert scans_in_window >= SCANS_AT_ONCE // 2, answers
     assert smalls_in_window >= 4 * scans_in_window, (smalls_in_window, scans_in_window)
+
+
+def test_on_postgresql_a_statement_past_its_time_limit_fails_its_field_alone(tmp_path: Path) -> None:
+    """A read that would run on and on holds a database connection: PostgreSQL cancels it at the
+    URL's statement_timeout (30 s by default) and the field fails with ExecutionTimeout; the rest of the
+    request, and the next requests, are answered."""
+    url = fresh_postgres_url("slow") + "&statement_timeout=20"
+    box = start_sandbox(tmp_path, SCHEMA, "--no-watch", backend="postgres", database_url=url)
+    try:
+        todo = box.gql('mutation { createTodo(input: {content: "small"}) { id } }')["data"]["createTodo"]["id"]
+        run_sql(url, 'INSERT INTO "Todo" (id, content, done, "createdAt", "updatedAt") '
+                     "SELECT 'bulk' || i, repeat('to-do ', 20) || i, i % 2 = 0, '2026-01-01T00:00:00.000Z', "
+                     "'2026-01-01T00:00:00.000Z' FROM generate_series(1, 400000) AS i")
+        body = box.gql('query ($id: ID!) { getTodo(id: $id) { content } '
+                       'countTodos(filter: {content: {contains: "no such to-do"}}) '
+                       'listTodos(filter: {content: {contains: "no such to-do"}}) { items { id } } }', {"id": todo})
+        assert body["data"] == {"getTodo": {"content": "small"}, "countTodos": None, "listTodos": None}
+        assert sorted((e["errorType"], e["path"]) for e in body["errors"]) == [
+            ("ExecutionTimeout", ["countTodos"]), ("ExecutionTimeout", ["listTodos"])]
+        assert all("time limit" in e["message"] for e in body["errors"])
+        assert box.gql('query ($id: ID!) { getTodo(id: $id) { content } }', {"id": todo}) == \
+            {"data": {"getTodo": {"content": "small"}}}
+    finally:
+        box.stop()

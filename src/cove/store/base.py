@@ -73,6 +73,18 @@ class TextNotStorable(StoreError):
         super().__init__(message)
 
 
+class StatementTimedOut(StoreError):
+    """The database cancelled a statement that ran past its time limit (PostgreSQL's
+    ``statement_timeout``); nothing it would have written is kept."""
+
+    error_type = "ExecutionTimeout"
+
+    def __init__(self, seconds: float | None = None) -> None:
+        limit = f" of {seconds:g} s" if seconds else ""
+        super().__init__(f"Execution timed out: the database statement ran past its time limit{limit} and was "
+                         "cancelled. Narrow the request (a filter on an indexed field, a smaller limit).")
+
+
 class ReadOverBudget(Exception):
     """A read of a ``bounded_reads()`` view ran past its budget and was stopped, having changed
     nothing. Not the client's fault: the caller runs it again where it may take long

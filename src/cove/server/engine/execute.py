@@ -13,6 +13,7 @@ milliseconds and read again on the reader.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
@@ -52,6 +53,10 @@ from .plan import (
 from .prefetch import prefetch, prefetch_connection
 from .render import Context
 from .writes import Writes
+
+
+# How long a root field whose read ran past the bounded view's budget reads on the reader first.
+READS_LONG_SECONDS = 60.0
 
 
 @dataclass
@@ -293,11 +298,13 @@ class Engine:
                 if inline or heavy:
                     return await self._read_root(rf, ctx, args, row_filter, denied,
                                                  self.records if inline else self.heavy_records, heavy)
-                if not rf.reads_long:
+                if rf.reads_long_until < time.monotonic():
                     try:
                         return await self._read_root(rf, ctx, args, row_filter, denied, self.bounded_records, False)
                     except ReadOverBudget:
-                        rf.reads_long = True   # its later requests read on the reader from the start
+                        # Its next requests read on the reader from the start, for a while (not for good:
+                        # a stall of the database may have caused it, and another variable may be cheap).
+                        rf.reads_long_until = time.monotonic() + READS_LONG_SECONDS
                 return await self._read_root(rf, ctx, args, row_filter, denied, self.heavy_records, False)
             # The write stays on the loop (one short statement); a heavy result renders off it.
             write = {"create": self.writes.create, "update": self.writes.update}.get(spec.kind, self.writes.delete)

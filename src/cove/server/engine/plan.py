@@ -223,8 +223,8 @@ class RootField:
     is_list: bool
     arg_vars: dict[str, str] | None = None
     selection: Mask | None = None       # a mutation's: what its subscribers' events may hold
-    #: A read of this field once ran past Limits.loop_read_seconds: read it on the reader from now on.
-    reads_long: bool = False
+    #: Until this time.monotonic(), read on the reader first (a read of it ran past the bounded view's budget).
+    reads_long_until: float = 0.0
 
 
 @dataclass

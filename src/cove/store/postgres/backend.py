@@ -162,24 +162,21 @@ class PostgresBackend:
 
     async def connection(self) -> Any:
         """What a statement runs on: the task's read snapshot if it is in one, else the pool."""
-        snapshot = self._snapshot.get()
-        if snapshot is not None:
-            return snapshot
-        pool = self.pools.current()
-        if pool is not None and self._ready:
-            return pool
-        return await self.pool()
+        return await self._connection_from(self.pools)
 
     async def heavy_connection(self) -> Any:
         """What a long read runs on: the task's read snapshot if it is in one, else the heavy pool."""
+        return await self._connection_from(self.heavy_pools)
+
+    async def _connection_from(self, pools: Pools) -> Any:
         snapshot = self._snapshot.get()
         if snapshot is not None:
             return snapshot
-        pool = self.heavy_pools.current()
+        pool = pools.current()
         if pool is not None and self._ready:
             return pool
         await self.open()
-        return await self.heavy_pools.get()
+        return await pools.get()
 
     async def open(self) -> None:
         """Make this loop's pool; the first time, create the schema and Cove's own tables and read the

@@ -28,8 +28,10 @@ def drop_test_schemas() -> None:
     """Drop every schema this run made (best effort: a leftover one only costs disk)."""
     if not _made:
         return
-    sql = "".join(f'DROP SCHEMA IF EXISTS "{name}" CASCADE;' for name in _made)
-    subprocess.run(["psql", SERVER_URL, "-q", "-c", sql], capture_output=True, timeout=120, check=False)
+    # One transaction per schema: dropping them all in one would hold a lock per table of every schema
+    # at once and can fill PostgreSQL's shared lock table ("out of shared memory") for everyone else.
+    drops = [arg for name in _made for arg in ("-c", f'DROP SCHEMA IF EXISTS "{name}" CASCADE')]
+    subprocess.run(["psql", SERVER_URL, "-q", *drops], capture_output=True, timeout=300, check=False)
 
 
 def split_url(url: str) -> tuple[str, str]:

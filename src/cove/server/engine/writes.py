@@ -102,12 +102,14 @@ class Writes:
 
     async def update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
-        item = await self.prepare_update(model, args, auth, identity, denied)
         if not self._needs_stored(model, auth):
+            # One statement, as prepare_update would give it, without making the TransactItem.
+            key, changes = self._update_values(model, args["input"])
             try:
-                return await self.store.update(model, item.key, item.values, item.condition)
+                return await self.store.update(model, key, changes, self._condition(model, args, identity))
             except ConditionalCheckFailed as failed:
-                raise await self._missing_or(model, item.key, failed) from None
+                raise await self._missing_or(model, key, failed) from None
+        item = await self.prepare_update(model, args, auth, identity, denied)
         return await self.store.update(model, item.key, item.values, item.condition)
 
     async def prepare_update(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
@@ -133,12 +135,13 @@ class Writes:
 
     async def delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,
                      denied: str) -> Record:
-        item = await self.prepare_delete(model, args, auth, identity, denied)
         if not self._needs_stored(model, auth):
+            key = {k: args["input"][k] for k in model.identifier}   # (see update)
             try:
-                return await self.store.delete(model, item.key, item.condition)
+                return await self.store.delete(model, key, self._condition(model, args, identity))
             except ConditionalCheckFailed as failed:
-                raise await self._missing_or(model, item.key, failed) from None
+                raise await self._missing_or(model, key, failed) from None
+        item = await self.prepare_delete(model, args, auth, identity, denied)
         return await self.store.delete(model, item.key, item.condition)
 
     async def prepare_delete(self, model: Model, args: dict[str, Any], auth: Decision, identity: Identity,

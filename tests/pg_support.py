@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 SERVER_URL = os.environ.get("COVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA_PREFIX = "cove_test_"
 _RUN = uuid.uuid4().hex[:8]
-COVE_PARAMETERS = ("schema", "pool_size")  # Cove's own query parameters; libpq knows the others
+COVE_PARAMETERS = ("schema", "pool_size", "statement_timeout")  # Cove's own query parameters; libpq knows the others
 _made: list[str] = []
 
 

@@ -21,8 +21,9 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                    help="where data lives (default .cove/); with --database-url only the sandbox's TLS CA")
     p.add_argument("--database-url", default=None, metavar="URL",
                    help="keep everything in this database instead: postgresql://user@host:5432/db"
-                        "[?schema=name&pool_size=N] (events then go through its LISTEN/NOTIFY unless "
-                        "--broker-url says otherwise) or sqlite:///path/data.sqlite; default SQLite in the data dir")
+                        "[?schema=name&pool_size=N&statement_timeout=MS] (events then go through its "
+                        "LISTEN/NOTIFY unless --broker-url says otherwise) or sqlite:///path/data.sqlite; default "
+                        "SQLite in the data dir")
     p.add_argument("--allow-destructive-changes", action="store_true",
                    help="apply schema changes that drop data (removed models or fields, changed types)")
     p.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",
@@ -40,9 +41,10 @@ def _server_args(p: argparse.ArgumentParser, *, default_watch: bool) -> None:
                         "max_message_bytes, max_queue, max_queue_bytes, ping_interval, max_connections, "
                         "max_connections_per_address, init_timeout (repeatable)")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
-                   help="a request limit: max_cost, inline_cost, max_depth, max_aliases, max_root_fields, "
-                        "max_fields, max_field_repeats, max_body_bytes, request_timeout, max_header_bytes, "
-                        "max_list_limit, default_list_limit, handler_timeout, handler_threads (repeatable)")
+                   help="a request limit: max_cost, inline_cost, loop_read_seconds, max_depth, max_aliases, "
+                        "max_root_fields, max_fields, max_field_repeats, max_body_bytes, request_timeout, "
+                        "max_header_bytes, max_list_limit, default_list_limit, handler_timeout, handler_threads "
+                        "(repeatable)")
     p.add_argument("--handlers", default=None, metavar="MODULE",
                    help="a module or .py file with Python handlers for the custom queries and mutations (by "
                         "operation name), for a backend served from its amplify_outputs.json")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import pytest
 from conftest import Sandbox, start_sandbox
 from realtime_support import Raw, post_big_todos, read_until_closed, stalled_socket
 from paths import TESTS
+from pg_support import fresh_postgres_url, run_sql
 
 SCHEMA = TESTS / "schemas" / "load_schema.py"
 CREATE_POST = "createPost(input: {title: %s, blogId: %s}) { id }"
@@ -121,6 +124,29 @@ def test_a_fragment_lattice_is_measured_in_linear_time(box: Sandbox) -> None:
 
 # ------------------------------------------------------------------------------ the loop stays responsive
 
+def race_small_requests(box: Sandbox, todo: str, run_heavy: Any, at_once: int, answers: list[str]) -> tuple[int, int]:
+    """Run ``run_heavy`` on ``at_once`` threads (each appends "heavy" to ``answers`` when its answer
+    arrives) while one client sends getTodo after getTodo until all have answered. Returns the heavy
+    and the small answers counted from when the small client started."""
+    small = httpx.Client(timeout=30, headers={"x-api-key": box.api_key})
+    small.post(box.url, json={"query": "{ listTodos(limit: 1) { nextToken } }"})  # connected before the race
+    threads = [threading.Thread(target=run_heavy) for _ in range(at_once)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)  # the heavy requests have reached the server
+    answers.append("smalls start")
+    while answers.count("heavy") < at_once:
+        got = small.post(box.url, json={"query": "query ($id: ID!) { getTodo(id: $id) { content } }",
+                                        "variables": {"id": todo}}).json()
+        assert got == {"data": {"getTodo": {"content": "small"}}}
+        answers.append("small")
+    for thread in threads:
+        thread.join(60)
+    small.close()
+    window = answers[answers.index("smalls start"):]
+    return window.count("heavy"), window.count("small")
+
+
 @pytest.fixture(scope="module")
 def big_blog(box: Sandbox) -> str:
     return seed_blog(box, 300)
@@ -158,23 +184,7 @@ def test_small_requests_keep_flowing_while_the_heaviest_allowed_requests_run(box
             body = r.read()   # read after the count: parsing megabytes here would slow the small client
         heavy_bodies.append(json.loads(body))
 
-    small = httpx.Client(timeout=30, headers={"x-api-key": box.api_key})
-    small.post(box.url, json={"query": "{ listTodos { nextToken } }"})  # connected before the race starts
-    threads = [threading.Thread(target=run_heavy) for _ in range(HEAVY_AT_ONCE)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.05)  # the heavy requests have reached the server
-    answers.append("smalls start")
-    while answers.count("heavy") < HEAVY_AT_ONCE:
-        got = small.post(box.url, json={"query": "query ($id: ID!) { getTodo(id: $id) { content } }",
-                                        "variables": {"id": todo}}).json()
-        assert got == {"data": {"getTodo": {"content": "small"}}}
-        answers.append("small")
-    for thread in threads:
-        thread.join(60)
-    small.close()
-    window = answers[answers.index("smalls start"):]
-    heavies_in_window, smalls_in_window = window.count("heavy"), window.count("small")
+    heavies_in_window, smalls_in_window = race_small_requests(box, todo, run_heavy, HEAVY_AT_ONCE, answers)
     # Most heavy answers come after the small client started (one reader thread renders them in turn),
     # and in that window the small client got far more answers than the heavy ones.
     assert heavies_in_window >= HEAVY_AT_ONCE // 2, answers
@@ -362,3 +372,92 @@ def test_a_socket_that_never_completes_connection_init_is_closed_whatever_it_sen
     assert closed_code == 1008
     errors = [f for f in frames if f["type"] == "connection_error"]
     assert errors and errors[0]["payload"]["errors"][0]["errorCode"] == 408
+
+
+# ------------------------------------------------------------------------------ long reads leave the loop
+
+SCAN_ROWS = 60_000
+SCANS = {
+    # Each reads every row: no index holds content, and nothing matches / everything must be sorted.
+    "unindexed filter": ('{ listTodos(filter: {content: {contains: "no such to-do"}}, limit: 5) { items { id } } }',
+                         {"listTodos": {"items": []}}),
+    "unindexed sort": ("{ listTodos(sortBy: [{field: content, direction: ASC}], limit: 1) { items { content } } }",
+                       {"listTodos": {"items": [{"content": "small"}]}}),
+    "filtered relation": ('query ($b: ID!) { getBlog(id: $b) { posts(filter: {title: {contains: "no such post"}}) '
+                          "{ items { id } } } }",
+                          {"getBlog": {"posts": {"items": []}}}),
+    "count": ('{ countTodos(filter: {content: {contains: "9"}, done: {eq: true}}) }',
+              {"countTodos": sum("9" in f"{i:06d}" for i in range(0, SCAN_ROWS, 2))}),
+}
+SCANS_AT_ONCE = 8
+
+
+@pytest.fixture(scope="module")
+def scan_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, str]]:
+    """A sandbox whose Todo table and one blog's posts hold 60,000 rows each (imported before start)."""
+    tmp = tmp_path_factory.mktemp("scans")
+    stamp = "2026-01-01T00:00:00.000Z"
+    lines = [json.dumps({"model": "Blog", "record": {"id": "big", "name": "big", "createdAt": stamp,
+                                                     "updatedAt": stamp}})]
+    for i in range(SCAN_ROWS):
+        lines.append(json.dumps({"model": "Todo", "record": {
+            "id": f"t{i:06d}", "content": f"to-do {i:06d}", "done": i % 2 == 0, "createdAt": stamp,
+            "updatedAt": stamp}}))
+        lines.append(json.dumps({"model": "Post", "record": {
+            "id": f"p{i:06d}", "title": f"post {i}", "blogId": "big", "createdAt": stamp, "updatedAt": stamp}}))
+    rows = tmp / "rows.jsonl"
+    rows.write_text("\n".join(lines) + "\n")
+    subprocess.run([sys.executable, "-m", "cove", "import", str(rows), str(SCHEMA), "--data-dir", str(tmp / "data")],
+                   check=True, capture_output=True, cwd=tmp)
+    sandbox = start_sandbox(tmp, SCHEMA, "--no-watch", data_dir=tmp / "data")
+    yield sandbox, "big"
+    sandbox.stop()
+
+
+@pytest.mark.parametrize("scan", SCANS)
+def test_small_requests_keep_flowing_while_long_scans_run(scan_box: tuple[Sandbox, str], scan: str) -> None:
+    """A cheap-looking request can read a whole table: a filter or sort no index serves, a count, a
+    relation filtered on an unindexed field. Eight such requests at once must not hold the event loop
+    (a read is stopped after ~2 ms of CPU there and read again on the reader thread): meanwhile a
+    small client gets many answers per scan answer. Counted on the order of answers, not on time."""
+    box, blog = scan_box
+    document, expected = SCANS[scan]
+    todo = box.gql('mutation { createTodo(input: {content: "small"}) { id } }')["data"]["createTodo"]["id"]
+    answers: list[str] = []
+    bodies: list[Any] = []
+
+    def run_scan() -> None:
+        with httpx.Client(timeout=60, headers={"x-api-key": box.api_key}) as http:
+            body = http.post(box.url, json={"query": document, "variables": {"b": blog} if "$b" in document else {}})
+            answers.append("heavy")
+            bodies.append(body.json())
+
+    scans_in_window, smalls_in_window = race_small_requests(box, todo, run_scan, SCANS_AT_ONCE, answers)
+    box.gql("mutation ($id: ID!) { deleteTodo(input: {id: $id}) { id } }", {"id": todo})
+    assert bodies == [{"data": expected}] * SCANS_AT_ONCE
+    assert scans_in_window >= SCANS_AT_ONCE // 2, answers
+    assert smalls_in_window >= 4 * scans_in_window, (smalls_in_window, scans_in_window)
+
+
+def test_on_postgresql_a_statement_past_its_time_limit_fails_its_field_alone(tmp_path: Path) -> None:
+    """A read that would run on and on holds a database connection: PostgreSQL cancels it at the
+    URL's statement_timeout (30 s by default) and the field fails with ExecutionTimeout; the rest of the
+    request, and the next requests, are answered."""
+    url = fresh_postgres_url("slow") + "&statement_timeout=20"
+    box = start_sandbox(tmp_path, SCHEMA, "--no-watch", backend="postgres", database_url=url)
+    try:
+        todo = box.gql('mutation { createTodo(input: {content: "small"}) { id } }')["data"]["createTodo"]["id"]
+        run_sql(url, 'INSERT INTO "Todo" (id, content, done, "createdAt", "updatedAt") '
+                     "SELECT 'bulk' || i, repeat('to-do ', 20) || i, i % 2 = 0, '2026-01-01T00:00:00.000Z', "
+                     "'2026-01-01T00:00:00.000Z' FROM generate_series(1, 400000) AS i")
+        body = box.gql('query ($id: ID!) { getTodo(id: $id) { content } '
+                       'countTodos(filter: {content: {contains: "no such to-do"}}) '
+                       'listTodos(filter: {content: {contains: "no such to-do"}}) { items { id } } }', {"id": todo})
+        assert body["data"] == {"getTodo": {"content": "small"}, "countTodos": None, "listTodos": None}
+        assert sorted((e["errorType"], e["path"]) for e in body["errors"]) == [
+            ("ExecutionTimeout", ["countTodos"]), ("ExecutionTimeout", ["listTodos"])]
+        assert all("time limit" in e["message"] for e in body["errors"])
+        assert box.gql('query ($id: ID!) { getTodo(id: $id) { content } }', {"id": todo}) == \
+            {"data": {"getTodo": {"content": "small"}}}
+    finally:
+        box.stop()

@@ -65,6 +65,8 @@ def test_an_unknown_scheme_is_refused_by_every_command(tmp_path: Path) -> None:
     (f"postgresql://app:{SECRET}@db.internal:port/app", "does not parse"),
     (f"postgresql://app:{SECRET}@db.internal:5432/app?pool_size=0", "pool_size must be a whole number"),
     (f"postgresql://app:{SECRET}@db.internal:5432/app?pool_size=lots", "pool_size must be a whole number"),
+    (f"postgresql://app:{SECRET}@db.internal:5432/app?statement_timeout=30s",
+     "statement_timeout must be whole milliseconds"),
     (f"postgresql://app:{SECRET}@db.internal:5432/app?schema=x;drop%20table%20t", "schema must be"),
     ("   ", "empty"),
     ("db.internal:5432", "not a URL"),

@@ -19,11 +19,14 @@ from pg_support import SERVER_URL, fresh_postgres_url
 from cove.schema.model import Schema
 from cove.store import BackendError, open_backend
 from cove.store.base import (
+    AggregateRequest,
     DatabaseUnavailable,
     InvalidFilter,
     KeyCondition,
     ListRequest,
+    ReadOverBudget,
     RelatedRequest,
+    StatementTimedOut,
     StoreError,
     TextNotStorable,
 )
@@ -58,14 +61,15 @@ async def server_connection() -> asyncpg.Connection:
 
 def test_url_parameters_are_read_and_stripped() -> None:
     location = parse_url(f"postgresql://cove:{PASSWORD}@db.internal:6543/app?schema=tenant_1&pool_size=3"
-                         "&sslmode=disable&application_name=x")
-    assert (location.schema, location.pool_size, location.host, location.port, location.database) == (
-        "tenant_1", 3, "db.internal", 6543, "app")
+                         "&sslmode=disable&statement_timeout=5000&application_name=x")
+    assert (location.schema, location.pool_size, location.host, location.port, location.database,
+            location.statement_timeout) == ("tenant_1", 3, "db.internal", 6543, "app", 5000)
     assert location.dsn == f"postgresql://cove:{PASSWORD}@db.internal:6543/app?sslmode=disable&application_name=x"
     assert location.description == "PostgreSQL cove@db.internal:6543/app (schema tenant_1)"
     assert PASSWORD not in repr(location)
     defaults = parse_url("postgres://localhost/app")
-    assert (defaults.schema, defaults.pool_size, defaults.port, defaults.user) == ("public", 10, 5432, "postgres")
+    assert (defaults.schema, defaults.pool_size, defaults.port, defaults.user, defaults.statement_timeout) == (
+        "public", 10, 5432, "postgres", 30_000)
     assert "schema" not in defaults.dsn and "pool_size" not in defaults.dsn
 
 
@@ -74,6 +78,9 @@ def test_url_parameters_are_read_and_stripped() -> None:
     ("postgresql://h/db?pool_size=many", "pool_size='many'"),
     ("postgresql://h/db?pool_size=-1", "pool_size='-1'"),
     ("postgresql://h/db?pool_size=100000", "from 1 to 1000"),
+    ("postgresql://h/db?statement_timeout=1s", "statement_timeout='1s': give whole milliseconds from 0"),
+    ("postgresql://h/db?statement_timeout=-5", "statement_timeout='-5'"),
+    ("postgresql://h/db?statement_timeout=9999999999", "statement_timeout='9999999999'"),
     ("postgresql://h/db?schema=", "a PostgreSQL schema name is 1 to 63 bytes"),
     ("postgresql://h/db?schema=" + "s" * 64, "1 to 63 bytes"),
     ("postgresql://h/db?schema=a%00b", "1 to 63 bytes"),
@@ -395,3 +402,69 @@ async def test_drop_all_drops_only_coves_tables(backend: PostgresBackend, schema
     report = await backend.migrator.apply_schema(schema)
     assert "Post" in report.created_models and await backend.records.count(schema.models["Post"]) == 0
     assert len(await backend.migrator.history()) == 1
+
+
+# -- long reads -----------------------------------------------------------------------------------
+
+async def _posts(backend: PostgresBackend, count: int) -> None:
+    """``count`` posts in one statement (the store's own insert would take a while)."""
+    pool = await backend.pool()
+    await pool.execute('INSERT INTO "Post" (id, title, rank, "createdAt", "updatedAt") '
+                       "SELECT 'p' || lpad(i::text, 7, '0'), 'title ' || i, i, $1, $1 "
+                       "FROM generate_series(1, $2) AS i", T, count)
+
+
+async def test_every_statement_has_a_time_limit_and_past_it_the_field_times_out() -> None:
+    """30 s by default (AppSync's resolver timeout), or the URL's statement_timeout; past it PostgreSQL
+    cancels the statement and the store says ExecutionTimeout. Schema changes lift it."""
+    schema = contract_schema()
+    Post = schema.models["Post"]
+    url = fresh_postgres_url("timeout")
+    default = open_backend(url)
+    strict = open_backend(f"{url}&statement_timeout=2")   # milliseconds, as PostgreSQL reads it
+    assert isinstance(default, PostgresBackend) and isinstance(strict, PostgresBackend)
+    try:
+        await strict.migrator.apply_schema(schema)   # lifted for the schema change: it passes
+        assert not (await default.migrator.apply_schema(schema)).changed
+        assert await (await default.pool()).fetchval("SHOW statement_timeout") == "30s"
+        assert await (await strict.pool()).fetchval("SHOW statement_timeout") == "2ms"
+        await _posts(default, 300_000)
+        with pytest.raises(StatementTimedOut) as caught:
+            await strict.records.aggregate(AggregateRequest(Post, "sum", "rank"))
+        assert caught.value.error_type == "ExecutionTimeout" and "time limit" in str(caught.value)
+        assert (await default.records.aggregate(AggregateRequest(Post, "sum", "rank")))[0].value \
+            == 300_000 * 300_001 // 2
+    finally:
+        await strict.close()
+        await default.close()
+
+
+async def test_a_bounded_read_holding_its_connection_too_long_is_read_again_on_the_heavy_pool(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's first try of a light request: past BOUNDED_READ_SECONDS the statement is cancelled
+    (ReadOverBudget, nothing changed, the connection goes on), and the heavy view, on a pool of its own
+    (a quarter of pool_size), answers in full."""
+    from cove.store.postgres import records as pg_records
+
+    monkeypatch.setattr(pg_records, "BOUNDED_READ_SECONDS", 0.005)
+    schema = contract_schema()
+    Post = schema.models["Post"]
+    opened = open_backend(fresh_postgres_url("bounded").replace("pool_size=4", "pool_size=8"))
+    assert isinstance(opened, PostgresBackend)
+    try:
+        await opened.migrator.apply_schema(schema)
+        await _posts(opened, 300_000)
+        bounded = opened.records.bounded_reads(0.002)
+        assert len((await bounded.list(ListRequest(Post, limit=3))).items) == 3    # an indexed read answers
+        nowhere = ListRequest(Post, {"title": {"contains": "no such title"}}, limit=5)
+        with pytest.raises(ReadOverBudget):
+            await bounded.list(nowhere)
+        assert (await bounded.get(Post, {"id": "p0000007"}) or {})["rank"] == 7   # the pool goes on
+        heavy = opened.records.for_heavy_reads()
+        assert heavy.for_heavy_reads() is heavy and opened.heavy_pools.size == 2
+        assert (await heavy.list(nowhere)).items == []
+        assert opened.heavy_pools.current() is not None and opened.heavy_pools.current() is not opened.pools.current()
+        # The plain store has no such bound (its reads are the heavy view's or the writers').
+        assert (await opened.records.list(nowhere)).items == []
+    finally:
+        await opened.close()

@@ -16,7 +16,7 @@ import pytest
 
 from cove.schema.model import Schema
 from cove.store import BackendError, open_backend
-from cove.store.base import InvalidFilter, KeyCondition, ListRequest
+from cove.store.base import InvalidFilter, KeyCondition, ListRequest, ReadOverBudget, SortKey
 from cove.store.sqlite.backend import SQLiteBackend
 
 from .conftest import contract_schema
@@ -101,6 +101,44 @@ async def test_heavy_reads_run_on_a_reader_thread(tmp_path: Path) -> None:
     finally:
         await backend.close()
         server_reader.shutdown()
+
+
+async def test_a_bounded_read_stops_a_long_statement_and_changes_nothing(tmp_path: Path) -> None:
+    """bounded_reads() is the event loop's view: an indexed read answers as usual, a scan over many
+    rows stops with ReadOverBudget (not a StoreError: nobody's fault) and leaves the connection
+    usable, and the same request answers in full through the unbounded store."""
+    schema = contract_schema()
+    Post = schema.models["Post"]
+    backend = open_backend(tmp_path)
+    assert isinstance(backend, SQLiteBackend)
+    try:
+        await backend.migrator.apply_schema(schema)
+        rows = [(f"p{i:06d}", f"title {i}", i, T, T) for i in range(60_000)]
+        with backend.records.conn:
+            backend.records.conn.executemany(
+                'INSERT INTO "Post" (id, title, rank, "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?)', rows)
+        bounded = backend.records.bounded_reads(0.001)
+        assert bounded.bounded_reads(0.5) is not bounded and backend.records._read_budget == 0
+        page = await bounded.list(ListRequest(Post, limit=5))
+        assert [r["id"] for r in page.items] == ["p000000", "p000001", "p000002", "p000003", "p000004"]
+        assert (await bounded.get(Post, {"id": "p059999"}) or {})["rank"] == 59_999
+        nowhere = ListRequest(Post, {"title": {"eq": "no such title"}}, limit=5)
+        by_rank = ListRequest(Post, limit=3, sort=(SortKey("rank", descending=True),))
+        for request in (nowhere, by_rank):
+            with pytest.raises(ReadOverBudget):
+                await bounded.list(request)
+        assert (await backend.records.list(nowhere)).items == []
+        assert [r["rank"] for r in (await backend.records.list(by_rank)).items] == [59_999, 59_998, 59_997]
+        # The connection goes on: the next bounded read and a write work, no handler is left behind.
+        assert len((await bounded.list(ListRequest(Post, limit=2))).items) == 2
+        await bounded.create(Post, {"id": "q", "createdAt": T, "updatedAt": T}, None)
+        assert await backend.records.count(Post) == 60_001
+        # Off the loop there is no budget: the reader's view is its own bounded view.
+        heavy = backend.records.for_heavy_reads()
+        assert heavy.bounded_reads(0.001) is heavy
+        assert (await heavy.list(nowhere)).items == []
+    finally:
+        await backend.close()
 
 
 async def test_backup_is_a_database_of_its_own(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cove.store.base import Backend
 
-DATABASE_URL_HELP = ("the database: postgresql://user@host:5432/db[?schema=name&pool_size=N] or "
-                     "sqlite:///path/data.sqlite (default: SQLite in the data dir)")
+DATABASE_URL_HELP = ("the database: postgresql://user@host:5432/db[?schema=name&pool_size=N&statement_timeout=MS] "
+                     "or sqlite:///path/data.sqlite (default: SQLite in the data dir)")
 
 
 def database_args(p: argparse.ArgumentParser, *, repeated: bool = False, create: bool = True) -> None:

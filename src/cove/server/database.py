@@ -17,8 +17,9 @@ from cove.store import is_postgres_url, open_backend
 from cove.store.base import Backend, BackendError, DatabaseUnavailable
 
 # Cove's own query parameters of a PostgreSQL URL (see cove.store); the rest are libpq's.
-COVE_PARAMETERS = ("schema", "pool_size")
+COVE_PARAMETERS = ("schema", "pool_size", "statement_timeout")
 MAX_POOL_SIZE = 1000
+MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647   # PostgreSQL's largest
 # Unquoted PostgreSQL identifiers, lower case: a schema name that needs no quoting anywhere (psql,
 # pg_dump -n, search_path) and cannot smuggle SQL into the statements that name it.
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -92,6 +93,10 @@ def check_database_url(url: str) -> None:
         if not size.isdigit() or not 1 <= int(size) <= MAX_POOL_SIZE:
             raise DatabaseError(f"database URL {shown!r}: pool_size must be a whole number from 1 to "
                                 f"{MAX_POOL_SIZE}, not {size!r}")
+    timeout = query.get("statement_timeout", "0")
+    if not timeout.isdigit() or int(timeout) > MAX_STATEMENT_TIMEOUT_MS:
+        raise DatabaseError(f"database URL {shown!r}: statement_timeout must be whole milliseconds from 0 (no "
+                            f"limit) to {MAX_STATEMENT_TIMEOUT_MS}, not {timeout!r}")
     if "schema" in query and not _SCHEMA_NAME.fullmatch(query["schema"]):
         raise DatabaseError(f"database URL {shown!r}: schema must be a lower-case PostgreSQL name (letters, "
                             f"digits and _, not starting with a digit, at most 63), not {query['schema']!r}")

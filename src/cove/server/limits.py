@@ -59,6 +59,10 @@ class Limits:
     max_cost: int = 50_000
     #: Requests whose cost passes this run in a worker thread so the event loop stays responsive.
     inline_cost: int = 500
+    #: Seconds of CPU a SQLite read may take on the event loop; one that needs more (an unindexed
+    #: filter, sort or relation over many rows) is stopped and read again on the reader thread, and
+    #: later requests of its document read there from the start.
+    loop_read_seconds: float = 0.002
     max_list_limit: int = 1000
     default_list_limit: int = 100
     #: Seconds a custom query or mutation handler may run (AppSync's resolver timeout is 30 s).

@@ -73,6 +73,24 @@ class TextNotStorable(StoreError):
         super().__init__(message)
 
 
+class StatementTimedOut(StoreError):
+    """The database cancelled a statement that ran past its time limit (PostgreSQL's
+    ``statement_timeout``); nothing it would have written is kept."""
+
+    error_type = "ExecutionTimeout"
+
+    def __init__(self, seconds: float | None = None) -> None:
+        limit = f" of {seconds:g} s" if seconds else ""
+        super().__init__(f"Execution timed out: the database statement ran past its time limit{limit} and was "
+                         "cancelled. Narrow the request (a filter on an indexed field, a smaller limit).")
+
+
+class ReadOverBudget(Exception):
+    """A read of a ``bounded_reads()`` view ran past its budget and was stopped, having changed
+    nothing. Not the client's fault: the caller runs it again where it may take long
+    (``for_heavy_reads()``)."""
+
+
 class BackendError(Exception):
     """The location names no database Cove can open; the message says what it accepts."""
 
@@ -266,6 +284,11 @@ class RecordStore(Protocol):
         """A view whose reads do not hold the event loop while they run (SQLite: statements run on
         ``executor``'s one thread, default one of the store's own, with a read-only connection of
         that thread; a networked database: itself)."""
+        ...
+    def bounded_reads(self, seconds: float) -> RecordStore:
+        """A view for reads on the event loop: a read that has worked for about ``seconds`` stops with
+        ReadOverBudget, so one unindexed scan or sort cannot hold the loop (SQLite: CPU time of the
+        statement; a networked database, whose reads never hold the loop: itself)."""
         ...
 
 

@@ -5,12 +5,15 @@ graphql-core is used for parsing, validation, variable coercion and introspectio
 general-purpose executor walks fields one by one. Handler calls and heavy reads (a request whose
 cost passes ``Limits.inline_cost``) leave the event loop: handlers on the Workers' threads, a heavy
 read's statements on the store's reader (``RecordStore.for_heavy_reads``) and its rendering on the
-Workers' reader thread.
+Workers' reader thread. A light request reads on the loop through ``RecordStore.bounded_reads``: a
+read that turns out long (an unindexed filter or sort over many rows) is stopped within a couple of
+milliseconds and read again on the reader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +25,7 @@ from graphql.execution.values import VariableValues, get_variable_values
 
 from cove.schema.model import Model, Schema, SecondaryIndex
 from cove.schema.naming import sort_key_argument
-from cove.store.base import KeyCondition, ListRequest, RecordStore, StoreError
+from cove.store.base import KeyCondition, ListRequest, ReadOverBudget, RecordStore, StoreError
 from cove.wire.filters import matches
 
 from ..authorization import Authorizer, HiddenField
@@ -52,6 +55,8 @@ from .render import Context
 from .writes import Writes
 
 
+# How long a root field whose read ran past the bounded view's budget reads on the reader first.
+READS_LONG_SECONDS = 60.0
 # The operation whose rules a root field's kind is checked against (other kinds are their own).
 _RULE_OPERATION = {"index": "list", "search": "list", "count": "list", "aggregate": "list"}
 
@@ -77,6 +82,9 @@ class Engine:
         self.workers = workers or Workers(self.limits.handler_threads)
         # A heavy request's statements run on the thread that renders it (one busy thread, not two).
         self.heavy_records = records.for_heavy_reads(self.workers.reader())
+        # Light requests read on the loop through this view: a read that turns out long (an unindexed
+        # filter, sort or relation over many rows) is stopped early and read again on the reader.
+        self.bounded_records = records.bounded_reads(self.limits.loop_read_seconds)
         self.publisher = publisher
         self.graphql_schema, self.sdl = build_graphql_schema(schema)
         self.authorizer = Authorizer(schema)
@@ -159,7 +167,7 @@ class Engine:
         ctx = Context(self, identity, variables)
         ctx.path = [key]
         node = plan.entries[0].nodes[0] if plan.entries and plan.entries[0].nodes else None
-        await prefetch(ctx, self.records, plan, record if isinstance(record, list) else [record])
+        await self._prefetch(ctx, plan, record if isinstance(record, list) else [record], False, False)
         try:
             if isinstance(record, list):
                 value: Any = [ctx.record(plan, r) if r is not None else None for r in record]
@@ -281,47 +289,25 @@ class Engine:
         denied = f"Not Authorized to access {rf.name} on type {parent}"
         if not auth.allowed or self.authorizer.operation_denied(parent, rf.name, ctx.identity):
             raise FieldError(denied, "Unauthorized")
-        reads = self.heavy_records if heavy else self.records
         row_filter = auth.row_filter
-        if spec.kind in ("count", "aggregate"):
-            try:
+        try:
+            if spec.kind in ("count", "aggregate"):
                 # A count or aggregate may read many rows: off the loop unless the request runs inline.
                 return await extensions.count_or_aggregate(self, rf, spec.kind, model, args, row_filter, ctx,
-                                                           reads if inline else self.heavy_records)
-            except StoreError as exc:
-                raise FieldError(str(exc), exc.error_type) from None
-            except HiddenField as exc:
-                raise FieldError(str(exc), "Unauthorized") from None
-        assert plan is not None
-        try:
-            if spec.kind == "get":
-                record = await reads.get(model, {k: args[k] for k in model.identifier})
-                if record is None:
-                    return None
-                if row_filter is not None and not matches(row_filter, record, list_fields(model)):
-                    raise FieldError(denied, "Unauthorized")
-                if plan.loads:
-                    await prefetch(ctx, reads, plan, [record])
-                if not heavy:
-                    return ctx.record(plan, record)
-                return await self._render_off_loop(partial(ctx.record, plan, record))
-            if spec.kind in ("list", "index", "search"):
-                if spec.kind == "search":
-                    # Ranking reads every match: off the loop unless the request runs inline.
-                    page = await extensions.search(self, model, args, self._limit(args), row_filter, ctx,
-                                                   reads if inline else self.heavy_records)
-                else:
-                    request = self._list_request(model, spec.index, args, rf.name)
-                    request.filter = self._readable_keys(model, request, ctx.identity)
-                    if row_filter is not None:
-                        # Pushed into SQL: rows the caller may not read never leave the database.
-                        request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
-                    page = await reads.list(request)
-                if plan.loads:
-                    await prefetch_connection(ctx, reads, plan, page.items)
-                if not heavy:
-                    return ctx.connection(plan, page.items, page.next_token)
-                return await self._render_off_loop(partial(ctx.connection, plan, page.items, page.next_token))
+                                                           self.records if inline else self.heavy_records)
+            assert plan is not None
+            if spec.kind in ("get", "list", "index", "search"):
+                if inline or heavy:
+                    return await self._read_root(rf, ctx, args, row_filter, denied,
+                                                 self.records if inline else self.heavy_records, heavy)
+                if rf.reads_long_until < time.monotonic():
+                    try:
+                        return await self._read_root(rf, ctx, args, row_filter, denied, self.bounded_records, False)
+                    except ReadOverBudget:
+                        # Its next requests read on the reader from the start, for a while (not for good:
+                        # a stall of the database may have caused it, and another variable may be cheap).
+                        rf.reads_long_until = time.monotonic() + READS_LONG_SECONDS
+                return await self._read_root(rf, ctx, args, row_filter, denied, self.heavy_records, False)
             # The write stays on the loop (one short statement); a heavy result renders off it.
             writes = self.writes
             if spec.kind == "create":
@@ -335,7 +321,7 @@ class Engine:
         except HiddenField as exc:  # a filter, condition or key would test what the caller may not read
             raise FieldError(str(exc), "Unauthorized") from None
         if plan.loads:
-            await prefetch(ctx, reads, plan, [record])
+            await self._prefetch(ctx, plan, [record], heavy, inline)
         value: Any
         if heavy:
             value = await self._render_off_loop(partial(ctx.record, plan, record))
@@ -343,6 +329,54 @@ class Engine:
             value = ctx.record(plan, record)
         self._publish(rf, model.name, record)
         return value
+
+    async def _read_root(self, rf: RootField, ctx: Context, args: dict[str, Any], row_filter: dict[str, Any] | None,
+                         denied: str, reads: RecordStore, heavy: bool) -> Any:
+        """A get, list, index query or search read through ``reads``; ``heavy`` renders off the loop."""
+        spec, plan = rf.spec, rf.plan
+        assert spec is not None and spec.model is not None and plan is not None
+        model = spec.model
+        if spec.kind == "get":
+            record = await reads.get(model, {k: args[k] for k in model.identifier})
+            if record is None:
+                return None
+            if row_filter is not None and not matches(row_filter, record, list_fields(model)):
+                raise FieldError(denied, "Unauthorized")
+            if plan.loads:
+                await prefetch(ctx, reads, plan, [record])
+            if not heavy:
+                return ctx.record(plan, record)
+            return await self._render_off_loop(partial(ctx.record, plan, record))
+        if spec.kind == "search":
+            # Ranking reads every match (inside FTS, which no step budget sees): on the reader.
+            page = await extensions.search(self, model, args, self._limit(args), row_filter, ctx,
+                                           self.records if reads is self.records else self.heavy_records)
+        else:
+            request = self._list_request(model, spec.index, args, rf.name)
+            request.filter = self._readable_keys(model, request, ctx.identity)
+            if row_filter is not None:
+                # Pushed into SQL: rows the caller may not read never leave the database.
+                request.filter = {"and": [request.filter, row_filter]} if request.filter else row_filter
+            page = await reads.list(request)
+        if plan.loads:
+            await prefetch_connection(ctx, reads, plan, page.items)
+        if not heavy:
+            return ctx.connection(plan, page.items, page.next_token)
+        return await self._render_off_loop(partial(ctx.connection, plan, page.items, page.next_token))
+
+    async def _prefetch(self, ctx: Context, plan: Plan, records: list[Any], heavy: bool, inline: bool) -> None:
+        """``plan``'s relations of ``records`` (a write's or a handler's result, an event): read on the
+        loop while that stays quick, else on the reader."""
+        if inline:
+            await prefetch(ctx, self.records, plan, records)
+            return
+        if not heavy:
+            try:
+                await prefetch(ctx, self.bounded_records, plan, records)
+                return
+            except ReadOverBudget:
+                pass
+        await prefetch(ctx, self.heavy_records, plan, records)
 
     async def _render_off_loop(self, render: Callable[[], Any]) -> orjson.Fragment:
         """A heavy root field's value, rendered AND serialized on the reader thread: the loop gets the
@@ -432,7 +466,7 @@ class Engine:
             many = returns.is_array and isinstance(result, list)
             value = [_json_string(v) for v in result] if many else _json_string(result)
         if rf.plan is not None and result is not None:
-            await prefetch(ctx, self.records, rf.plan, result if isinstance(result, list) else [result])
+            await self._prefetch(ctx, rf.plan, result if isinstance(result, list) else [result], False, inline)
             if isinstance(result, list):
                 value = [ctx.record(rf.plan, r) if r is not None else None for r in result]
             else:

@@ -222,9 +222,9 @@ class RootField:
     nonnull: bool
     is_list: bool
     arg_vars: dict[str, str] | None = None
-
-
     selection: Mask | None = None       # a mutation's: what its subscribers' events may hold
+    #: Until this time.monotonic(), read on the reader first (a read of it ran past the bounded view's budget).
+    reads_long_until: float = 0.0
 
 
 @dataclass

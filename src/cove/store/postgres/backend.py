@@ -23,7 +23,7 @@ from ..base import AppliedMigration, Backend, MigrationReport, Migrator
 from ..sql import meta, migrate
 from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
-from .connection import Pools, parse_url
+from .connection import NO_STATEMENT_TIMEOUT, Pools, parse_url
 from .dialect import PostgresDialect
 from .keys import PostgresKeys
 from .records import PostgresRecords
@@ -48,6 +48,7 @@ class PostgresMigrator:
         pool = await backend.pool()
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(NO_STATEMENT_TIMEOUT)   # waiting for the lock, building an index
                 await conn.execute(LOCK, backend.lock_name)
                 plan, todo = await self._plan(conn, schema, allow_destructive)
                 for sql, params in todo:
@@ -116,6 +117,9 @@ class PostgresBackend:
         self.location = parse_url(url)
         self.dialect = PostgresDialect(self.location.where)
         self.pools = Pools(self.location, self.dialect)
+        # Long reads (counts, aggregates, searches, scans) take connections of their own, a quarter
+        # of the pool's, so they queue among themselves and never take every connection from short ones.
+        self.heavy_pools = Pools(self.location, self.dialect, max(1, self.location.pool_size // 4))
         self.lock_name = f"cove:{self.location.schema}"
         self.layouts: dict[str, Layout] = {}
         self._secret: bytes | None = None
@@ -123,7 +127,8 @@ class PostgresBackend:
         # the connection of a read snapshot, for the task inside it (see PostgresTransfer.read_snapshot)
         self._snapshot: ContextVar[asyncpg.Connection | None] = ContextVar(f"cove_snapshot_{id(self)}",
                                                                            default=None)
-        self.records = PostgresRecords(self.connection, self.layouts, NextTokens(self.secret), self.dialect)
+        self.records = PostgresRecords(self.connection, self.layouts, NextTokens(self.secret), self.dialect,
+                                       heavy=self.heavy_connection)
         self.migrator = PostgresMigrator(self)
         self.keys = PostgresKeys(self.connection, self.dialect)
         self.transfer = PostgresTransfer(self.pool, self.dialect, self.layouts, self.stored_models,
@@ -157,13 +162,21 @@ class PostgresBackend:
 
     async def connection(self) -> Any:
         """What a statement runs on: the task's read snapshot if it is in one, else the pool."""
+        return await self._connection_from(self.pools)
+
+    async def heavy_connection(self) -> Any:
+        """What a long read runs on: the task's read snapshot if it is in one, else the heavy pool."""
+        return await self._connection_from(self.heavy_pools)
+
+    async def _connection_from(self, pools: Pools) -> Any:
         snapshot = self._snapshot.get()
         if snapshot is not None:
             return snapshot
-        pool = self.pools.current()
+        pool = pools.current()
         if pool is not None and self._ready:
             return pool
-        return await self.pool()
+        await self.open()
+        return await pools.get()
 
     async def open(self) -> None:
         """Make this loop's pool; the first time, create the schema and Cove's own tables and read the
@@ -174,6 +187,7 @@ class PostgresBackend:
         d, schema = self.dialect, self.location.schema
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(NO_STATEMENT_TIMEOUT)   # waiting for the lock, building an index
                 await conn.execute(LOCK, self.lock_name)
                 # Asked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE right even when it exists.
                 if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
@@ -210,6 +224,7 @@ class PostgresBackend:
         if self._identity is not None:
             await self._identity.close()
         await self.pools.close()
+        await self.heavy_pools.close()
 
 
 def _check_protocols(backend: PostgresBackend) -> tuple[Backend, Migrator]:

@@ -1,5 +1,5 @@
-"""Reaching PostgreSQL: the URL (Cove's ``schema`` and ``pool_size`` parameters taken out), and one
-asyncpg pool per event loop.
+"""Reaching PostgreSQL: the URL (Cove's ``schema``, ``pool_size`` and ``statement_timeout`` parameters
+taken out), and one asyncpg pool per event loop.
 
 An asyncpg pool belongs to the loop it was made on. Cove runs ``asyncio.run(prepare())`` before the
 server's own loop, so a backend keeps one pool for the running loop: called from another loop, it
@@ -24,6 +24,14 @@ DEFAULT_POOL_SIZE = 10
 MAX_POOL_SIZE = 1000
 CONNECT_TIMEOUT = 5.0               # seconds, for each new connection
 STATEMENT_CACHE_SIZE = 1024         # prepared statements kept per connection (asyncpg's LRU)
+# Cove's own query parameters of a URL (taken out: libpq and asyncpg get the rest).
+COVE_PARAMETERS = ("schema", "pool_size", "statement_timeout")
+# Each statement's limit unless the URL sets statement_timeout: AppSync's resolver timeout, so no
+# request holds a connection longer than AppSync would let it run. Schema changes and data moves
+# lift it for their own transaction (NO_STATEMENT_TIMEOUT).
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647   # PostgreSQL's largest
+NO_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = 0"
 MAX_SCHEMA_NAME = 63                # PostgreSQL's identifier limit, in bytes
 
 
@@ -39,6 +47,7 @@ class PostgresLocation:
     port: int
     database: str
     password: str
+    statement_timeout: int = DEFAULT_STATEMENT_TIMEOUT_MS   # milliseconds, 0 for none
 
     @property
     def where(self) -> str:
@@ -63,19 +72,24 @@ def parse_url(url: str) -> PostgresLocation:
     if parts.scheme.lower() not in ("postgresql", "postgres"):
         raise BackendError(f"{parts.scheme}:// is not a PostgreSQL URL")
     query = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {k: v for k, v in query if k in ("schema", "pool_size")}
-    libpq = [(k, v) for k, v in query if k not in ("schema", "pool_size")]
+    ours = {k: v for k, v in query if k in COVE_PARAMETERS}
+    libpq = [(k, v) for k, v in query if k not in COVE_PARAMETERS]
     schema = ours.get("schema", "public")
     if not schema or "\x00" in schema or len(schema.encode()) > MAX_SCHEMA_NAME:
         raise BackendError(f"schema={schema!r}: a PostgreSQL schema name is 1 to {MAX_SCHEMA_NAME} bytes")
     text = ours.get("pool_size", str(DEFAULT_POOL_SIZE))
     if not text.isdigit() or not 1 <= int(text) <= MAX_POOL_SIZE:
         raise BackendError(f"pool_size={text!r}: give a whole number of connections from 1 to {MAX_POOL_SIZE}")
+    timeout = ours.get("statement_timeout", str(DEFAULT_STATEMENT_TIMEOUT_MS))
+    if not timeout.isdigit() or int(timeout) > MAX_STATEMENT_TIMEOUT_MS:
+        raise BackendError(f"statement_timeout={timeout!r}: give whole milliseconds from 0 (no limit) to "
+                           f"{MAX_STATEMENT_TIMEOUT_MS}")
     host = parts.hostname or dict(libpq).get("host") or "localhost"
     user = unquote(parts.username or "") or dict(libpq).get("user") or "postgres"
     database = unquote(parts.path.lstrip("/")) or dict(libpq).get("dbname") or user
     dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(libpq), parts.fragment))
-    return PostgresLocation(dsn, schema, int(text), user, host, port, database, unquote(parts.password or ""))
+    return PostgresLocation(dsn, schema, int(text), user, host, port, database, unquote(parts.password or ""),
+                            int(timeout))
 
 
 def _without_password(url: str) -> str:
@@ -94,10 +108,12 @@ async def _keep_session(connection: Any) -> None:
 
 
 class Pools:
-    """The pool of the running event loop (see the module's doc)."""
+    """The pool of the running event loop (see the module's doc), of ``size`` connections (default:
+    the URL's pool_size)."""
 
-    def __init__(self, location: PostgresLocation, dialect: PostgresDialect) -> None:
+    def __init__(self, location: PostgresLocation, dialect: PostgresDialect, size: int | None = None) -> None:
         self.location = location
+        self.size = size or location.pool_size
         self._dialect = dialect
         self._pool: asyncpg.Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,10 +142,11 @@ class Pools:
     async def _create(self) -> asyncpg.Pool:
         location = self.location
         try:
+            settings = {"search_path": self._dialect.quote(location.schema),
+                        "statement_timeout": str(location.statement_timeout)}
             pool = await asyncpg.create_pool(
-                location.dsn, min_size=1, max_size=location.pool_size, timeout=CONNECT_TIMEOUT,
-                statement_cache_size=STATEMENT_CACHE_SIZE, reset=_keep_session,
-                server_settings={"search_path": self._dialect.quote(location.schema)})
+                location.dsn, min_size=1, max_size=self.size, timeout=CONNECT_TIMEOUT,
+                statement_cache_size=STATEMENT_CACHE_SIZE, reset=_keep_session, server_settings=settings)
         except Exception as exc:  # noqa: BLE001 - sorted below
             if is_connection_error(exc):
                 raise self.unavailable(exc) from None

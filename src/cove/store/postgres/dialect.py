@@ -30,7 +30,14 @@ import asyncpg  # type: ignore[import-untyped]
 
 from cove.schema.model import Field
 
-from ..base import ConditionalCheckFailed, DatabaseUnavailable, InvalidFilter, StoreError, TextNotStorable
+from ..base import (
+    ConditionalCheckFailed,
+    DatabaseUnavailable,
+    InvalidFilter,
+    StatementTimedOut,
+    StoreError,
+    TextNotStorable,
+)
 from ..sql import codecs
 from ..sql.dialect import Dialect
 
@@ -147,6 +154,8 @@ class PostgresDialect(Dialect):
         if is_connection_error(exc):
             return DatabaseUnavailable(f"The database at {self.where} is unavailable ({_reason(exc)}); "
                                        "retry the request")
+        if isinstance(exc, asyncpg.QueryCanceledError):   # 57014: statement_timeout (or a cancel request)
+            return StatementTimedOut()
         if isinstance(exc, (asyncpg.UndefinedFunctionError, asyncpg.InvalidTextRepresentationError,
                             asyncpg.IndeterminateDatatypeError, asyncpg.DatatypeMismatchError, asyncpg.DataError)) and not isinstance(exc, asyncpg.NumericValueOutOfRangeError):
             # An operand of another type than the field's (e.g. a number for a text field), which the

@@ -33,6 +33,7 @@ from cove.store.identity_state import (
     User,
     new_iam_key,
 )
+from cove.store.postgres.connection import NO_STATEMENT_TIMEOUT
 
 PoolSource = Callable[[], Awaitable[asyncpg.Pool]]
 
@@ -174,6 +175,7 @@ class PostgresIdentityStore:
 
     async def _make_tables(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
+            await conn.execute(NO_STATEMENT_TIMEOUT)   # waiting for the lock while another process makes them
             # Per schema: concurrent CREATE TABLE IF NOT EXISTS can collide on the catalog's unique index.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '._cove_identity'))")
             await conn.execute(_TABLES)
@@ -410,6 +412,7 @@ class PostgresIdentityStore:
     async def add_first_signing_key(self, key: StoredSigningKey) -> bool:
         async with self._connection() as conn, conn.transaction():
             # Blocks other writers of the table (not readers) until commit: the check and the insert are one step.
+            await conn.execute(NO_STATEMENT_TIMEOUT)   # the lock waits for the other processes' writes
             await conn.execute("LOCK TABLE _cove_signing_keys IN SHARE ROW EXCLUSIVE MODE")
             added = await conn.fetchval(
                 f"INSERT INTO _cove_signing_keys ({_KEY_COLUMNS}) SELECT $1, $2, $3, NULL WHERE NOT EXISTS "

@@ -10,6 +10,7 @@ the number of keys.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import nullcontext
 from concurrent.futures import Executor
@@ -27,6 +28,7 @@ from ..base import (
     ListRequest,
     Page,
     Record,
+    ReadOverBudget,
     Records,
     RecordStore,
     RelatedRequest,
@@ -42,6 +44,11 @@ from .dialect import PostgresDialect
 
 PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
 
+# How long a read of a bounded view (the engine's first try of a light request) may hold its pooled
+# connection before it is cancelled and read again through for_heavy_reads(): far above any indexed
+# read, even under load, so only a scan of many rows gets there.
+BOUNDED_READ_SECONDS = 1.0
+
 
 def holds_nul(values: Sequence[Any]) -> bool:
     """A key value PostgreSQL text cannot hold, so no stored key equals it."""
@@ -52,13 +59,19 @@ class PostgresRecords:
     """RecordStore over the backend's pool. ``layouts`` is shared with the migrator, which fills it."""
 
     def __init__(self, pool: PoolGetter, layouts: dict[str, Layout], tokens: NextTokens,
-                 dialect: PostgresDialect) -> None:
+                 dialect: PostgresDialect, *, heavy: PoolGetter | None = None) -> None:
         self._pool = pool
+        self._heavy = heavy            # where for_heavy_reads() reads (None: this is that view)
         self._layouts = layouts
         self._tokens = tokens
         self._dialect = dialect
+        # A bounded_reads() view's: seconds a read may hold its connection; past them asyncpg cancels
+        # the statement on the server and raises TimeoutError, which is ReadOverBudget here.
+        self._timeout: float | None = None
 
     def _fail(self, exc: BaseException) -> NoReturn:
+        if self._timeout is not None and isinstance(exc, TimeoutError):
+            raise ReadOverBudget() from None
         mapped = self._dialect.map_error(exc)
         if mapped is None:
             raise exc   # not the request's fault: an internal failure, logged
@@ -67,7 +80,7 @@ class PostgresRecords:
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         pool = await self._pool()
         try:
-            return await pool.fetch(sql, *params)  # type: ignore[no-any-return]
+            return await pool.fetch(sql, *params, timeout=self._timeout)  # type: ignore[no-any-return]
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             self._fail(exc)
 
@@ -85,7 +98,7 @@ class PostgresRecords:
         values = lay.key_values(key)
         pool = await self._pool()
         try:
-            row = await pool.fetchrow(lay.get_sql, *values)
+            row = await pool.fetchrow(lay.get_sql, *values, timeout=self._timeout)
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             if holds_nul(values):   # looked at only when the statement failed: the hot path skips it
                 return None
@@ -118,7 +131,7 @@ class PostgresRecords:
         statement = queries.list_records(lay, request, self._tokens)
         pool = await self._pool()
         try:
-            rows = await pool.fetch(statement.sql, *statement.params)
+            rows = await pool.fetch(statement.sql, *statement.params, timeout=self._timeout)
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             equals = list(request.extra_equals.values())
             if request.key_condition is not None:
@@ -223,8 +236,19 @@ class PostgresRecords:
         return row
 
     def for_heavy_reads(self, executor: Executor | None = None) -> PostgresRecords:
-        """Itself: a read waits on the network, not the event loop."""
-        return self
+        """These records on the backend's heavy pool: a long read waits on the database, not on the
+        event loop, and holds one of the few connections kept for such reads, not a short one's."""
+        if self._heavy is None:
+            return self
+        return PostgresRecords(self._heavy, self._layouts, self._tokens, self._dialect)
+
+    def bounded_reads(self, seconds: float) -> PostgresRecords:
+        """These records, each read stopped with ReadOverBudget once it has held its connection for
+        BOUNDED_READ_SECONDS (a read never holds the loop here, so ``seconds`` of the loop's CPU does
+        not apply; what a long read holds is one of the pool's connections)."""
+        view = copy.copy(self)
+        view._timeout = BOUNDED_READ_SECONDS
+        return view
 
 
 def _check_protocol(records: PostgresRecords) -> RecordStore:

@@ -14,6 +14,7 @@ from cove.schema.model import Model
 
 from ..base import DataTransfer, DuplicateRecord, Record, StoreError, TextNotStorable
 from ..sql.layout import Layout
+from .connection import NO_STATEMENT_TIMEOUT
 from .dialect import PostgresDialect
 
 
@@ -52,6 +53,7 @@ class PostgresTransfer:
             raise self._mapped(exc) from None
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
+                await conn.execute(NO_STATEMENT_TIMEOUT)
                 await conn.fetch("SELECT 1 FROM _cove_meta LIMIT 1")   # the snapshot starts here
                 token = self._snapshot.set(conn)
                 try:
@@ -67,6 +69,7 @@ class PostgresTransfer:
         count = 0
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(NO_STATEMENT_TIMEOUT)   # a whole table may be moved
                 for count, (model, values) in enumerate(items, 1):  # noqa: B007 - the count is the result
                     lay = self._layouts[model.name]
                     cols, params = lay.encode_values(values)
@@ -91,6 +94,7 @@ class PostgresTransfer:
         deleted = 0
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(NO_STATEMENT_TIMEOUT)   # a whole table may be moved
                 tables = {row[0] for row in await conn.fetch(d.table_names())}
                 for name in await self._stored_models():
                     if name in tables:
@@ -107,6 +111,7 @@ class PostgresTransfer:
         pool = await self._pool()
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(NO_STATEMENT_TIMEOUT)   # a whole table may be moved
                 tables = [row[0] for row in await conn.fetch(d.table_names())]
                 models = set(await self._stored_models())
                 ours = [name for name in tables if name in models or name.startswith("_cove_")]

@@ -8,8 +8,10 @@ run on one reader thread with its own read-only connection, awaited from the loo
 from __future__ import annotations
 
 import asyncio
+import copy
 import sqlite3
 import threading
+import time
 from fcntl import LOCK_EX, LOCK_UN, flock
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -26,6 +28,7 @@ from ..base import (
     ListRequest,
     Page,
     Record,
+    ReadOverBudget,
     Records,
     RecordStore,
     RelatedRequest,
@@ -48,6 +51,10 @@ T = TypeVar("T")
 MAX_KEY_PARAMETERS = 30_000
 MAX_BRANCHES = 500
 
+# A bounded read's progress handler runs once per this many virtual-machine instructions (20 to
+# 50 us here): rare enough to cost nothing measurable, often enough to stop a read soon after its budget.
+STEPS_PER_CHECK = 1000
+
 
 class SQLiteRecords:
     """RecordStore over one connection. ``layouts`` is shared with the migrator, which fills it."""
@@ -64,6 +71,9 @@ class SQLiteRecords:
         self._readers = threading.local()          # per thread: these records on a read-only connection
         self._readers_lock = threading.Lock()
         self._reader_connections: list[sqlite3.Connection] = []
+        self._read_budget = 0.0               # a bounded view's: CPU seconds per read (0: unbounded)
+        self._read_started: float | None = None   # the read in progress: thread CPU time at its first check
+        self._read_stopped = False
 
     def layout(self, model: Model) -> Layout:
         return self._layouts[model.name]
@@ -75,10 +85,36 @@ class SQLiteRecords:
         raise mapped from None
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self._read_budget:
+            return self._bounded_read(sql, params)
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             self._fail(exc)
+
+    def _bounded_read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The read, stopped by SQLite (SQLITE_INTERRUPT, nothing changed) once it passes the budget."""
+        conn = self.conn
+        self._read_started, self._read_stopped = None, False
+        conn.set_progress_handler(self._over_budget, STEPS_PER_CHECK)
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            if self._read_stopped:
+                raise ReadOverBudget() from None
+            self._fail(exc)
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    def _over_budget(self) -> bool:
+        # This thread's CPU time, not the wall clock: a read the OS preempted has not held the loop
+        # for longer. The clock starts at the first check, so a short read never reads it.
+        now = time.thread_time()
+        if self._read_started is None:
+            self._read_started = now
+        elif now - self._read_started > self._read_budget:
+            self._read_stopped = True
+        return self._read_stopped
 
     def _write(self, sql: str, params: Sequence[Any]) -> Any:
         """One autocommitted write statement under the writer lock; returns its RETURNING row (or None)."""
@@ -224,6 +260,13 @@ class SQLiteRecords:
 
     # -- heavy reads
 
+    def bounded_reads(self, seconds: float) -> SQLiteRecords:
+        """These records on the same connection, each read stopped with ReadOverBudget once its
+        statement has used about ``seconds`` of CPU."""
+        view = copy.copy(self)
+        view._read_budget = seconds
+        return view
+
     def for_heavy_reads(self, executor: Executor | None = None) -> HeavyReads:
         """A view whose reads run on ``executor`` (one thread: the server's reader; default: one of
         this store's own), each thread with its own read-only connection."""
@@ -313,6 +356,9 @@ class HeavyReads:
 
     def for_heavy_reads(self, executor: Executor | None = None) -> HeavyReads:
         return self if executor is None or executor is self._executor else HeavyReads(self._records, executor)
+
+    def bounded_reads(self, seconds: float) -> HeavyReads:
+        return self   # its reads already run off the loop
 
 
 def _check_protocols(records: SQLiteRecords, heavy: HeavyReads) -> tuple[RecordStore, RecordStore]:

@@ -13,7 +13,9 @@ from typing import Any
 Mask = dict[str, Any]   # field name -> True (a leaf) or the mask of its own selection
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which tripled the cost
+# of making the event (every mutation makes one, listened to or not). Treat it as read-only.
+@dataclass(slots=True)
 class MutationEvent:
     field: str               # the mutation's root field, e.g. "createTodo"
     model: str | None        # the model it wrote (None for a custom mutation)

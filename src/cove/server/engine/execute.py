@@ -57,6 +57,8 @@ from .writes import Writes
 
 # How long a root field whose read ran past the bounded view's budget reads on the reader first.
 READS_LONG_SECONDS = 60.0
+# The operation whose rules a root field's kind is checked against (other kinds are their own).
+_RULE_OPERATION = {"index": "list", "search": "list", "count": "list", "aggregate": "list"}
 
 
 @dataclass
@@ -281,7 +283,7 @@ class Engine:
         model = spec.model
         plan = rf.plan
         assert model is not None
-        op = {"index": "list", "search": "list", "count": "list", "aggregate": "list"}.get(spec.kind, spec.kind)
+        op = _RULE_OPERATION.get(spec.kind, spec.kind)
         parent = "Query" if op in ("get", "list") else "Mutation"
         auth = self.authorizer.check_operation(model, op, ctx.identity)
         denied = f"Not Authorized to access {rf.name} on type {parent}"
@@ -307,8 +309,13 @@ class Engine:
                         rf.reads_long_until = time.monotonic() + READS_LONG_SECONDS
                 return await self._read_root(rf, ctx, args, row_filter, denied, self.heavy_records, False)
             # The write stays on the loop (one short statement); a heavy result renders off it.
-            write = {"create": self.writes.create, "update": self.writes.update}.get(spec.kind, self.writes.delete)
-            record = await write(model, args, auth, ctx.identity, denied)
+            writes = self.writes
+            if spec.kind == "create":
+                record = await writes.create(model, args, auth, ctx.identity, denied)
+            elif spec.kind == "update":
+                record = await writes.update(model, args, auth, ctx.identity, denied)
+            else:
+                record = await writes.delete(model, args, auth, ctx.identity, denied)
         except StoreError as exc:
             raise FieldError(str(exc), exc.error_type) from None
         except HiddenField as exc:  # a filter, condition or key would test what the caller may not read

@@ -139,8 +139,7 @@ class PostgresRecords:
             if holds_nul(equals):
                 return Page([], None)   # no stored key holds NUL
             self._fail(exc)
-        decode = lay.decode
-        return queries.page(statement, [decode(row) for row in rows], self._tokens)
+        return queries.page(statement, rows, lay.decode, self._tokens)
 
     async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
         if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list

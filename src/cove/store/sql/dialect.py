@@ -184,6 +184,8 @@ class SQLiteDialect(Dialect):
         params.append(value)
         return "?"
 
+    operand = param   # SQLite compares by the value's own type: a filter's operand is a plain parameter
+
     def params(self, params: list[Any], values: Sequence[Any]) -> str:
         params.extend(values)
         return ", ".join("?" * len(values))

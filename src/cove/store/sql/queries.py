@@ -6,7 +6,7 @@ for one row more than the limit to know whether a next page exists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -244,12 +244,13 @@ def _list_related_lateral(lay: Layout, request: RelatedRequest) -> ListStatement
     return ListStatement(sql, params, list(model.identifier), request.limit, model, None, request.descending)
 
 
-def page(statement: ListStatement, records: list[Record], tokens: NextTokens) -> Page:
-    """One page from the (up to ``limit + 1``) decoded rows of a list statement."""
+def page(statement: ListStatement, rows: Sequence[Any], decode: Callable[[Any], Record], tokens: NextTokens) -> Page:
+    """One page from the (up to ``limit + 1``) rows of a list statement; the extra row only says that
+    a next page exists, so it is not decoded."""
     limit = statement.limit
-    if len(records) <= limit:
-        return Page(records, None)
-    items = records[:limit]
+    if len(rows) <= limit:
+        return Page([decode(row) for row in rows], None)
+    items = [decode(row) for row in rows[:limit]]
     token = None
     if items:
         token = tokens.make([items[-1][c] for c in statement.order_columns], statement.scope())

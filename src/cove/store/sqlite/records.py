@@ -158,9 +158,7 @@ class SQLiteRecords:
     async def list(self, request: ListRequest) -> Page:
         lay = self._layouts[request.model.name]
         statement = queries.list_records(lay, request, self._tokens)
-        decode = lay.decode
-        records = [decode(row) for row in self._read(statement.sql, statement.params)]
-        return queries.page(statement, records, self._tokens)
+        return queries.page(statement, self._read(statement.sql, statement.params), lay.decode, self._tokens)
 
     async def list_related(self, request: RelatedRequest) -> dict[tuple[Any, ...], Page]:
         if len(request.parents) == 1:   # one parent (a get's relations, an event's): the plain list

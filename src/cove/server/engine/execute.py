@@ -51,7 +51,7 @@ from .plan import (
     list_fields,
 )
 from .prefetch import prefetch, prefetch_connection
-from .render import Context
+from .render import Context, dumps_piecewise
 from .writes import Writes
 
 
@@ -381,8 +381,8 @@ class Engine:
     async def _render_off_loop(self, render: Callable[[], Any]) -> orjson.Fragment:
         """A heavy root field's value, rendered AND serialized on the reader thread: the loop gets the
         JSON bytes (spliced into the response by orjson), so neither walking nor freeing the big tree
-        of dicts holds it."""
-        fragment: orjson.Fragment = await self.workers.render(lambda: orjson.Fragment(orjson.dumps(render())))
+        of dicts holds it; serialized and freed piecewise, so no single step holds the GIL for long."""
+        fragment: orjson.Fragment = await self.workers.render(lambda: orjson.Fragment(dumps_piecewise(render())))
         return fragment
 
     def _publish(self, rf: RootField, model: str | None, record: Any) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import orjson
+
 from cove.schema.model import Model, Schema
 from cove.store.base import Page, Record, StoreError
 
@@ -208,3 +210,32 @@ class Context:
             return None
         self.errors.append(field_error(message, error_type, [*self.path, e.key], e.nodes[0]))
         return None
+
+
+
+# A list at least this long is cut into one piece per item, and its items are written whole; a
+# shorter one is cut too, but the search for a long list goes on inside its items.
+_LONG_LIST = 16
+
+
+def dumps_piecewise(value: Any, cut: bool = True) -> bytes:
+    """``orjson.dumps(value)``, built from one call per item of the first long list down each branch
+    (and per key of the dicts above it), freeing each item once it is written.
+
+    A heavy rendering (megabytes of JSON) serialized in one call, or its tree freed in one cascade,
+    holds the GIL for milliseconds at a time, and the interpreter can only hand the GIL to the event
+    loop between calls. Pieces of a few kilobytes keep each hold to microseconds. The caller must not
+    use ``value`` afterwards: its lists are emptied."""
+    if not cut:
+        return orjson.dumps(value)
+    if isinstance(value, dict):
+        return b"{" + b",".join(orjson.dumps(key) + b":" + dumps_piecewise(item)
+                                for key, item in value.items()) + b"}"
+    if isinstance(value, list):
+        inner = len(value) < _LONG_LIST
+        parts = []
+        for i, item in enumerate(value):
+            parts.append(dumps_piecewise(item, inner))
+            value[i] = None   # free this item's subtree now, not all of them in one cascade at the end
+        return b"[" + b",".join(parts) + b"]"
+    return orjson.dumps(value)

@@ -33,7 +33,8 @@ class _Deadline(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         self._headers_done = False
-        super().connection_made(transport)
+        self._coalescing = _CoalescingTransport(transport)
+        super().connection_made(self._coalescing)  # type: ignore[arg-type]
         self._arm()  # a connection that never sends a byte is closed too
 
     def data_received(self, data: bytes) -> None:
@@ -53,11 +54,17 @@ class _Deadline(HttpToolsProtocol):
         self._headers_done = True
         if self.parser.should_upgrade():
             self._disarm()  # a WebSocket: the real-time layer has its own timeouts
+        elif self.cycle is None or self.cycle.response_complete:
+            self._coalescing.hold_header = True   # no response of this connection is under way
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._disarm()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        self._coalescing.flush()   # a response with no body write (HEAD) sends its headers now
+        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -86,3 +93,56 @@ class _Deadline(HttpToolsProtocol):
         if not self._headers_done:  # no response can have started: say why before closing
             transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
         transport.close()
+
+
+_LARGE_BODY = 65_536   # past this, copying the body to join it costs more than the second write
+
+
+class _CoalescingTransport:
+    """The connection's transport, keeping a response's status line and headers until its first body
+    write, so that both leave in one write: one system call and one packet instead of two for a
+    small response (uvicorn writes them separately). Anything else passes straight through; closing
+    sends what is kept first. Only a header block starting a response is kept, never ``100 Continue``
+    (the client may wait for it), and only when no other response of the connection is under way."""
+
+    __slots__ = ("_transport", "_kept", "hold_header")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._kept: bytes | None = None
+        self.hold_header = False
+
+    def write(self, data: bytes) -> None:
+        kept = self._kept
+        if kept is not None:
+            self._kept = None
+            if len(data) > _LARGE_BODY:
+                self._transport.write(kept)
+                self._transport.write(data)
+            else:
+                self._transport.write(kept + data)
+        elif self.hold_header and data.startswith(b"HTTP/") and not data.startswith(b"HTTP/1.1 100 "):
+            self.hold_header = False
+            self._kept = data
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            self._transport.write(kept)
+
+    def writelines(self, chunks: Any) -> None:
+        self.flush()
+        self._transport.writelines(chunks)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:   # everything else is the transport's own
+        return getattr(self._transport, name)

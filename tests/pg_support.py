@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
+
+from cove.store.postgres.parameters import libpq_url
 
 SERVER_URL = os.environ.get("COVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA_PREFIX = "cove_test_"
 _RUN = uuid.uuid4().hex[:8]
-COVE_PARAMETERS = ("schema", "pool_size", "statement_timeout")  # Cove's own query parameters; libpq knows the others
 _made: list[str] = []
 
 
@@ -39,8 +40,7 @@ def split_url(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     query = parse_qsl(parts.query)
     schema = next((value for name, value in query if name == "schema"), "public")
-    libpq = urlunsplit(parts._replace(query=urlencode([(n, v) for n, v in query if n not in COVE_PARAMETERS])))
-    return libpq, schema
+    return libpq_url(url), schema
 
 
 def run_sql(url: str, sql: str) -> str:

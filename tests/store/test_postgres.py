@@ -74,13 +74,13 @@ def test_url_parameters_are_read_and_stripped() -> None:
 
 
 @pytest.mark.parametrize(("url", "message"), [
-    ("postgresql://h/db?pool_size=0", "pool_size='0': give a whole number of connections from 1 to 1000"),
-    ("postgresql://h/db?pool_size=many", "pool_size='many'"),
-    ("postgresql://h/db?pool_size=-1", "pool_size='-1'"),
+    ("postgresql://h/db?pool_size=0", "pool_size must be a whole number of connections from 1 to 1000, not '0'"),
+    ("postgresql://h/db?pool_size=many", "not 'many'"),
+    ("postgresql://h/db?pool_size=-1", "pool_size must be a whole number of connections from 1 to 1000, not '-1'"),
     ("postgresql://h/db?pool_size=100000", "from 1 to 1000"),
-    ("postgresql://h/db?statement_timeout=1s", "statement_timeout='1s': give whole milliseconds from 0"),
-    ("postgresql://h/db?statement_timeout=-5", "statement_timeout='-5'"),
-    ("postgresql://h/db?statement_timeout=9999999999", "statement_timeout='9999999999'"),
+    ("postgresql://h/db?statement_timeout=1s", "statement_timeout must be whole milliseconds from 0 (no limit) to 2147483647, not '1s'"),
+    ("postgresql://h/db?statement_timeout=-5", "not '-5'"),
+    ("postgresql://h/db?statement_timeout=9999999999", "not '9999999999'"),
     ("postgresql://h/db?schema=", "a PostgreSQL schema name is 1 to 63 bytes"),
     ("postgresql://h/db?schema=" + "s" * 64, "1 to 63 bytes"),
     ("postgresql://h/db?schema=a%00b", "1 to 63 bytes"),

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from cove.store import is_postgres_url, open_backend
 from cove.store.base import Backend, BackendError, DatabaseUnavailable
+from cove.store.postgres.parameters import libpq_url, number_problem
 
-# Cove's own query parameters of a PostgreSQL URL (see cove.store); the rest are libpq's.
-COVE_PARAMETERS = ("schema", "pool_size", "statement_timeout")
-MAX_POOL_SIZE = 1000
-MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647   # PostgreSQL's largest
 # Unquoted PostgreSQL identifiers, lower case: a schema name that needs no quoting anywhere (psql,
 # pg_dump -n, search_path) and cannot smuggle SQL into the statements that name it.
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -88,26 +85,12 @@ def check_database_url(url: str) -> None:
     if "\x00" in url:
         raise DatabaseError(f"database URL {shown!r} holds a NUL character")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if "pool_size" in query:
-        size = query["pool_size"]
-        if not size.isdigit() or not 1 <= int(size) <= MAX_POOL_SIZE:
-            raise DatabaseError(f"database URL {shown!r}: pool_size must be a whole number from 1 to "
-                                f"{MAX_POOL_SIZE}, not {size!r}")
-    timeout = query.get("statement_timeout", "0")
-    if not timeout.isdigit() or int(timeout) > MAX_STATEMENT_TIMEOUT_MS:
-        raise DatabaseError(f"database URL {shown!r}: statement_timeout must be whole milliseconds from 0 (no "
-                            f"limit) to {MAX_STATEMENT_TIMEOUT_MS}, not {timeout!r}")
+    problem = number_problem(query)
+    if problem:
+        raise DatabaseError(f"database URL {shown!r}: {problem}")
     if "schema" in query and not _SCHEMA_NAME.fullmatch(query["schema"]):
         raise DatabaseError(f"database URL {shown!r}: schema must be a lower-case PostgreSQL name (letters, "
                             f"digits and _, not starting with a digit, at most 63), not {query['schema']!r}")
-
-
-def libpq_url(url: str) -> str:
-    """A PostgreSQL URL without Cove's own query parameters, for a plain asyncpg connection (the
-    event broker's)."""
-    parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in COVE_PARAMETERS]
-    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def open_database(data_dir: Path, database_url: str | None, *, create: bool = True,

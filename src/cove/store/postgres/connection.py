@@ -19,18 +19,11 @@ import asyncpg  # type: ignore[import-untyped]
 
 from ..base import BackendError, DatabaseUnavailable
 from .dialect import CONNECTION_ERRORS, PostgresDialect, is_connection_error
+from .parameters import COVE_PARAMETERS, DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, number_problem
 
-DEFAULT_POOL_SIZE = 10
-MAX_POOL_SIZE = 1000
 CONNECT_TIMEOUT = 5.0               # seconds, for each new connection
 STATEMENT_CACHE_SIZE = 1024         # prepared statements kept per connection (asyncpg's LRU)
-# Cove's own query parameters of a URL (taken out: libpq and asyncpg get the rest).
-COVE_PARAMETERS = ("schema", "pool_size", "statement_timeout")
-# Each statement's limit unless the URL sets statement_timeout: AppSync's resolver timeout, so no
-# request holds a connection longer than AppSync would let it run. Schema changes and data moves
-# lift it for their own transaction (NO_STATEMENT_TIMEOUT).
-DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
-MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647   # PostgreSQL's largest
+# Schema changes and data moves lift the statement limit for their own transaction.
 NO_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = 0"
 MAX_SCHEMA_NAME = 63                # PostgreSQL's identifier limit, in bytes
 
@@ -77,13 +70,11 @@ def parse_url(url: str) -> PostgresLocation:
     schema = ours.get("schema", "public")
     if not schema or "\x00" in schema or len(schema.encode()) > MAX_SCHEMA_NAME:
         raise BackendError(f"schema={schema!r}: a PostgreSQL schema name is 1 to {MAX_SCHEMA_NAME} bytes")
+    problem = number_problem(ours)
+    if problem:
+        raise BackendError(problem)
     text = ours.get("pool_size", str(DEFAULT_POOL_SIZE))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_POOL_SIZE:
-        raise BackendError(f"pool_size={text!r}: give a whole number of connections from 1 to {MAX_POOL_SIZE}")
     timeout = ours.get("statement_timeout", str(DEFAULT_STATEMENT_TIMEOUT_MS))
-    if not timeout.isdigit() or int(timeout) > MAX_STATEMENT_TIMEOUT_MS:
-        raise BackendError(f"statement_timeout={timeout!r}: give whole milliseconds from 0 (no limit) to "
-                           f"{MAX_STATEMENT_TIMEOUT_MS}")
     host = parts.hostname or dict(libpq).get("host") or "localhost"
     user = unquote(parts.username or "") or dict(libpq).get("user") or "postgres"
     database = unquote(parts.path.lstrip("/")) or dict(libpq).get("dbname") or user

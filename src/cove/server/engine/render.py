@@ -6,6 +6,7 @@ relationships; a relationship's value is looked up in what prefetch.py loaded fo
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any, Protocol
 
 import orjson
@@ -213,29 +214,43 @@ class Context:
 
 
 
-# A list at least this long is cut into one piece per item, and its items are written whole; a
-# shorter one is cut too, but the search for a long list goes on inside its items.
+
+# A list at least this long is written in chunks of items sized to take about _CHUNK_SECONDS each; a
+# shorter one item by item, looking for a long list inside its items.
 _LONG_LIST = 16
+_CHUNK_SECONDS = 100e-6
+_FIRST_CHUNK = 16
+_MAX_CHUNK = 4096
+_NONES = [None] * _MAX_CHUNK
 
 
 def dumps_piecewise(value: Any, cut: bool = True) -> bytes:
-    """``orjson.dumps(value)``, built from one call per item of the first long list down each branch
-    (and per key of the dicts above it), freeing each item once it is written.
+    """``orjson.dumps(value)``, built from calls of about 0.1 ms each, freeing what is written as it goes.
 
     A heavy rendering (megabytes of JSON) serialized in one call, or its tree freed in one cascade,
     holds the GIL for milliseconds at a time, and the interpreter can only hand the GIL to the event
-    loop between calls. Pieces of a few kilobytes keep each hold to microseconds. The caller must not
-    use ``value`` afterwards: its lists are emptied."""
+    loop between calls. So the first long list down each branch (the items of a page) is written in
+    chunks whose size adapts to how long the last one took: few calls for small items, short ones for
+    big items. The caller must not use ``value`` afterwards: its lists are emptied."""
     if not cut:
         return orjson.dumps(value)
     if isinstance(value, dict):
         return b"{" + b",".join(orjson.dumps(key) + b":" + dumps_piecewise(item)
                                 for key, item in value.items()) + b"}"
-    if isinstance(value, list):
-        inner = len(value) < _LONG_LIST
-        parts = []
-        for i, item in enumerate(value):
-            parts.append(dumps_piecewise(item, inner))
-            value[i] = None   # free this item's subtree now, not all of them in one cascade at the end
+    if not isinstance(value, list):
+        return orjson.dumps(value)
+    if len(value) < _LONG_LIST:
+        parts = [dumps_piecewise(item) for item in value]
+        value[:] = _NONES[:len(value)]
         return b"[" + b",".join(parts) + b"]"
-    return orjson.dumps(value)
+    parts = []
+    start, size, count = 0, _FIRST_CHUNK, len(value)
+    while start < count:
+        end = min(count, start + size)
+        began = perf_counter()
+        parts.append(orjson.dumps(value[start:end])[1:-1])
+        value[start:end] = _NONES[:end - start]   # free these items' subtrees now, not all at the end
+        took = perf_counter() - began
+        start = end
+        size = max(1, min(_MAX_CHUNK, int(size * _CHUNK_SECONDS / max(took, 1e-7))))
+    return b"[" + b",".join(parts) + b"]"

@@ -310,11 +310,12 @@ class Realtime:
                 if sub.reader is not None and not sub.reader(record):
                     continue
                 plan = sub.plan
-                if plan is not None and mask is not None:
-                    plan = plans.get(plan, mask, event.mask_key)
+                # Within one event (one mask), a subscriber plan restricts to one plan: key by it.
                 cache_key = (id(plan), sub.key, sub.viewer)
                 payload = rendered.get(cache_key)
                 if payload is None:
+                    if plan is not None and mask is not None:
+                        plan = plans.get(plan, mask, event.mask_key)
                     body = await engine.render_event(plan, sub.key, record, sub.variables, sub.identity)
                     payload = rendered[cache_key] = orjson.dumps(body)
                 sub.conn.enqueue(sub.frame_head + payload + b"}")

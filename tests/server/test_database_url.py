@@ -111,7 +111,8 @@ def test_backup_and_restore_refuse_a_postgresql_url_in_one_line(tmp_path: Path) 
 
 
 def test_url_helpers_hide_the_password_and_strip_coves_parameters() -> None:
-    from cove.server.database import DatabaseError, check_database_url, libpq_url, redact_url, scrub
+    from cove.server.database import DatabaseError, check_database_url, redact_url, scrub
+    from cove.store.postgres.parameters import libpq_url
 
     assert redact_url(f"postgresql://app:{SECRET}@h:5432/db") == "postgresql://app:***@h:5432/db"
     assert SECRET not in redact_url(f"postgresql://app:{SECRET}@h:notaport/db")   # unparsable, still hidden

@@ -25,8 +25,14 @@ class Broker(Protocol):
     async def start(self, deliver: Deliver) -> None:
         """Connect and start delivering messages received on the channel to ``deliver``."""
 
-    def publish(self, message: bytes) -> None:
-        """Queue ``message`` for every subscriber of the channel; never blocks, never raises."""
+    def publish(self, message: bytes, topic: str) -> None:
+        """Queue ``message`` (about ``topic``: a mutation field) for every process listening to
+        ``topic``; never blocks, never raises."""
+
+    async def listen(self, topic: str) -> None:
+        """Make sure messages about ``topic`` published from now on reach this process's ``deliver``.
+        The first subscription of a topic in a process awaits it before its ``start_ack``. A broker
+        that carries every topic to every process does nothing here."""
 
     async def close(self) -> None:
         """Stop delivering, flush what can be flushed, disconnect."""
@@ -45,9 +51,12 @@ class LocalBroker:
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
 
-    def publish(self, message: bytes) -> None:
+    def publish(self, message: bytes, topic: str) -> None:
         if self._deliver is not None:
             asyncio.get_running_loop().call_soon(self._deliver, message)
+
+    async def listen(self, topic: str) -> None:
+        pass
 
     async def close(self) -> None:
         self._deliver = None

@@ -1,14 +1,19 @@
 """PostgreSQL ``LISTEN``/``NOTIFY`` broker (``--broker-url postgresql://user@host/db``; needs asyncpg).
 
-It carries events only; the data may live anywhere. A ``NOTIFY`` payload is limited to 8,000 bytes,
-so a larger event is sent as numbered chunks (``~<message id>:<index>:<count>:<text>``) that the
-receivers reassemble; notifications from one session arrive in order.
+It carries events only; the data may live anywhere. Each topic (a mutation field) has a channel of
+its own, and a process LISTENs to a topic's channel once one of its subscriptions needs it (before
+that subscription's start_ack) and from then on: a process without subscribers to a field is not
+woken for its events, which would otherwise cost every process a notification per mutation made
+anywhere. A ``NOTIFY`` payload is limited to 8,000 bytes, so a larger event is sent as numbered
+chunks (``~<message id>:<index>:<count>:<text>``) that the receivers reassemble; notifications from
+one session arrive in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import time
@@ -33,7 +38,8 @@ class PostgresBroker:
         self.description = f"PostgreSQL LISTEN/NOTIFY {redact(url)} channel {channel}"
         self._listen_conn: Any = None
         self._notify_conn: Any = None
-        self._pending: asyncio.Queue[bytes] = asyncio.Queue()
+        self._pending: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._topics: dict[str, str] = {}       # topic -> its channel, for each topic listened to
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
         self._partial: dict[str, tuple[float, list[str | None]]] = {}
@@ -74,16 +80,35 @@ class PostgresBroker:
 
     async def _connect_listener(self) -> None:
         conn = await self._connect()
-        await conn.add_listener(self.channel, self._on_notify)
+        for channel in list(self._topics.values()):
+            await conn.add_listener(channel, self._on_notify)
         self._listen_conn = conn
 
-    def publish(self, message: bytes) -> None:
+    def channel_of(self, topic: str) -> str:
+        """``topic``'s channel: readable, and within PostgreSQL's 63-byte identifiers (which the
+        server would otherwise cut, or refuse in pg_notify)."""
+        digest = hashlib.sha256(f"{self.channel}\0{topic}".encode()).hexdigest()[:24]
+        return f"cove_{topic[:32]}_{digest}"
+
+    async def listen(self, topic: str) -> None:
+        if topic in self._topics:
+            return
+        channel = self._topics[topic] = self.channel_of(topic)
+        conn = self._listen_conn
+        if conn is None or conn.is_closed():
+            return   # the watcher reconnects and listens to every topic
+        try:
+            await conn.add_listener(channel, self._on_notify)
+        except Exception as exc:  # noqa: BLE001 - the watcher notices a broken session and retries
+            log.warning("listening to the events of %s failed (%s); retrying with the next reconnect", topic, exc)
+
+    def publish(self, message: bytes, topic: str) -> None:
         if self._pending.qsize() >= _MAX_PENDING:
             self._dropped += 1
             if self._dropped % 1000 == 1:
                 log.warning("PostgreSQL broker is not keeping up; dropped %d events", self._dropped)
             return
-        self._pending.put_nowait(message)
+        self._pending.put_nowait((self._topics.get(topic) or self.channel_of(topic), message))
 
     # -- receiving ------------------------------------------------------------------------------
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -162,17 +187,17 @@ class PostgresBroker:
         return [f"~{message_id}:{i}:{len(pieces)}:{p}" for i, p in enumerate(pieces)]
 
     @staticmethod
-    def batches(payloads: list[str]) -> list[list[str]]:
-        """Consecutive runs without a repeated payload: PostgreSQL delivers identical notifications of
-        one transaction once, and each run is sent by one statement."""
-        runs: list[list[str]] = [[]]
-        seen: set[str] = set()
-        for payload in payloads:
-            if payload in seen:
+    def batches(notifications: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+        """Consecutive runs of (channel, payload) without a repeat: PostgreSQL delivers identical
+        notifications of one transaction once, and each run is sent by one statement."""
+        runs: list[list[tuple[str, str]]] = [[]]
+        seen: set[tuple[str, str]] = set()
+        for notification in notifications:
+            if notification in seen:
                 runs.append([])
                 seen = set()
-            runs[-1].append(payload)
-            seen.add(payload)
+            runs[-1].append(notification)
+            seen.add(notification)
         return runs
 
     async def _publish_loop(self) -> None:
@@ -183,14 +208,15 @@ class PostgresBroker:
             messages = [await self._pending.get()]
             while not self._pending.empty() and len(messages) < _MAX_BATCH:
                 messages.append(self._pending.get_nowait())
-            payloads = [chunk for message in messages for chunk in self.chunks(message)]
+            notifications = [(channel, chunk) for channel, message in messages for chunk in self.chunks(message)]
             for attempt in range(2):
                 try:
                     if self._notify_conn is None or self._notify_conn.is_closed():
                         self._notify_conn = await self._connect()
-                    for batch in self.batches(payloads):
+                    for batch in self.batches(notifications):
                         await self._notify_conn.execute(
-                            "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload", self.channel, batch)
+                            "SELECT pg_notify(channel, payload) FROM unnest($1::text[], $2::text[]) AS t(channel, payload)",
+                            [c for c, _ in batch], [p for _, p in batch])
                     delay = 0.1
                     break
                 except asyncio.CancelledError:

@@ -58,7 +58,10 @@ class RedisBroker:
         # Subscribed before the server takes requests: events from the first mutation on arrive.
         await asyncio.wait_for(self._subscribed.wait(), 10)
 
-    def publish(self, message: bytes) -> None:
+    async def listen(self, topic: str) -> None:
+        pass   # one channel carries every topic
+
+    def publish(self, message: bytes, topic: str) -> None:
         if self._pending.qsize() >= _MAX_PENDING:
             self._dropped += 1
             if self._dropped % 1000 == 1:

@@ -62,6 +62,12 @@ class _Deadline(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        # A WebSocket writes its frames to the socket itself (fan-out: one write per subscriber and
+        # event): it gets the transport, not the response-coalescing wrapper.
+        self.transport = self._coalescing.unwrap()
+        super().handle_websocket_upgrade()
+
     def on_response_complete(self) -> None:
         self._coalescing.flush()   # a response with no body write (HEAD) sends its headers now
         super().on_response_complete()
@@ -131,6 +137,11 @@ class _CoalescingTransport:
         kept, self._kept = self._kept, None
         if kept is not None:
             self._transport.write(kept)
+
+    def unwrap(self) -> asyncio.Transport:
+        """The transport itself, after sending what is kept."""
+        self.flush()
+        return self._transport
 
     def writelines(self, chunks: Any) -> None:
         self.flush()

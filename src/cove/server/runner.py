@@ -25,10 +25,11 @@ from cove.schema.model import SchemaError
 from cove.schema.loader import SchemaSource
 from cove.schema.model import Schema
 from cove.store.base import Backend, DatabaseUnavailable, DestructiveChange, MigrationReport
+from cove.store.postgres.parameters import libpq_url
 
 from .api_key_lifetime import ensure_api_key
 from .app import CoveApp
-from .database import DatabaseError, connect, libpq_url, open_database, uses_postgres
+from .database import DatabaseError, connect, open_database, uses_postgres
 from .http_protocol import deadline_protocol
 from .limits import Limits
 from .metrics import Metrics

@@ -133,3 +133,43 @@ def test_broker_urls() -> None:
     assert redact("redis://:pw@h:1/0") == "redis://:***@h:1/0"
     with pytest.raises(BrokerError, match="unsupported"):
         open_broker("amqp://h", "c")
+
+
+def test_postgres_topic_channels_fit_postgres_names() -> None:
+    broker = PostgresBroker("postgresql://u@h/db", "cove_events_" + "a" * 24)
+    long_topic = "create" + "X" * 200
+    channels = {broker.channel_of(t) for t in ("createTodo", "updateTodo", long_topic)}
+    assert len(channels) == 3 and all(len(c.encode()) <= 63 for c in channels)
+    assert broker.channel_of("createTodo") == broker.channel_of("createTodo")
+    assert PostgresBroker("postgresql://u@h/db", "other").channel_of("createTodo") != broker.channel_of("createTodo")
+    # one statement may not hold the same (channel, payload) twice: PostgreSQL would deliver it once
+    runs = PostgresBroker.batches([("a", "1"), ("b", "1"), ("a", "1"), ("a", "2")])
+    assert runs == [[("a", "1"), ("b", "1")], [("a", "1"), ("a", "2")]]
+
+
+@pytest.mark.anyio
+async def test_postgres_broker_carries_a_topic_only_to_the_processes_listening_to_it() -> None:
+    import asyncio
+
+    from pg_support import SERVER_URL
+
+    publisher, listener = PostgresBroker(SERVER_URL, "cove_test_topics"), PostgresBroker(SERVER_URL, "cove_test_topics")
+    seen_by_publisher: list[bytes] = []
+    seen_by_listener: list[bytes] = []
+    await publisher.start(seen_by_publisher.append)
+    await listener.start(seen_by_listener.append)
+    try:
+        await listener.listen("createTodo")           # before its start_ack, a subscription awaits this
+        publisher.publish(b'{"f":"createTodo","n":1}', "createTodo")
+        publisher.publish(b'{"f":"updateTodo","n":2}', "updateTodo")
+        publisher.publish(b'{"f":"createTodo","n":3}', "createTodo")
+        for _ in range(200):
+            if len(seen_by_listener) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)                        # anything else would have arrived by now
+        assert seen_by_listener == [b'{"f":"createTodo","n":1}', b'{"f":"createTodo","n":3}']
+        assert seen_by_publisher == []                  # it listens to nothing: woken by none of them
+    finally:
+        await publisher.close()
+        await listener.close()

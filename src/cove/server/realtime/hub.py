@@ -215,6 +215,17 @@ class Realtime:
         sub.expiry_timer = None
         sub.conn.end_subscription(sub, appsync_error("UnauthorizedException", "Token has expired."))
 
+    async def listen(self, sub: Subscription) -> None:
+        """Before a subscription's start_ack: the broker brings this process the events of its fields
+        (a broker with a channel per topic only carries a field's events to the processes that
+        listen to it)."""
+        broker = self.broker
+        if broker is None or broker.local:
+            return
+        for f in sub.fields:
+            if f not in self.by_field:
+                await broker.listen(f)
+
     def register(self, sub: Subscription) -> None:
         for f in sub.fields:
             self.by_field.setdefault(f, {})[sub] = None
@@ -239,7 +250,7 @@ class Realtime:
                     self._queue(Event(event.field, event.model, event.record, event.selection))
                 return
             broker.publish(orjson.dumps({"f": event.field, "m": event.model, "r": event.record,
-                                         "s": event.selection}, default=str))
+                                         "s": event.selection}, default=str), event.field)
         except Exception:
             log.exception("publishing the event of %s failed", event.field)
 

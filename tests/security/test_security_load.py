@@ -376,7 +376,7 @@ def test_a_socket_that_never_completes_connection_init_is_closed_whatever_it_sen
 
 # ------------------------------------------------------------------------------ long reads leave the loop
 
-SCAN_ROWS = 60_000
+SCAN_ROWS = 150_000
 SCANS = {
     # Each reads every row: no index holds content, and nothing matches / everything must be sorted.
     "unindexed filter": ('{ listTodos(filter: {content: {contains: "no such to-do"}}, limit: 5) { items { id } } }',
@@ -394,7 +394,8 @@ SCANS_AT_ONCE = 8
 
 @pytest.fixture(scope="module")
 def scan_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, str]]:
-    """A sandbox whose Todo table and one blog's posts hold 60,000 rows each (imported before start)."""
+    """A sandbox whose Todo table and one blog's posts hold 150,000 rows each (imported before start;
+    enough that a scan outlasts many small requests on a fast machine too)."""
     tmp = tmp_path_factory.mktemp("scans")
     stamp = "2026-01-01T00:00:00.000Z"
     lines = [json.dumps({"model": "Blog", "record": {"id": "big", "name": "big", "createdAt": stamp,

@@ -40,6 +40,9 @@ class PostgresBroker:
         self._notify_conn: Any = None
         self._pending: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._topics: dict[str, str] = {}       # topic -> its channel, for each topic listened to
+        # One operation at a time on the listening session (asyncpg refuses a second one): LISTEN,
+        # the watcher's health check and its reconnect take turns.
+        self._listen_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._deliver: Deliver | None = None
         self._partial: dict[str, tuple[float, list[str | None]]] = {}
@@ -93,14 +96,19 @@ class PostgresBroker:
     async def listen(self, topic: str) -> None:
         if topic in self._topics:
             return
-        channel = self._topics[topic] = self.channel_of(topic)
-        conn = self._listen_conn
-        if conn is None or conn.is_closed():
-            return   # the watcher reconnects and listens to every topic
-        try:
-            await conn.add_listener(channel, self._on_notify)
-        except Exception as exc:  # noqa: BLE001 - the watcher notices a broken session and retries
-            log.warning("listening to the events of %s failed (%s); retrying with the next reconnect", topic, exc)
+        async with self._listen_lock:   # a second caller for the topic waits until it is listened to
+            if topic in self._topics:
+                return
+            channel = self.channel_of(topic)
+            conn = self._listen_conn
+            if conn is not None and not conn.is_closed():
+                try:
+                    await conn.add_listener(channel, self._on_notify)
+                except Exception as exc:  # noqa: BLE001 - a new session listens to every topic
+                    log.warning("listening to the events of %s failed (%s); reconnecting", topic, exc)
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1)   # the watcher reconnects within a second
+            self._topics[topic] = channel   # (without a session, the watcher's reconnect listens to it)
 
     def publish(self, message: bytes, topic: str) -> None:
         if self._pending.qsize() >= _MAX_PENDING:
@@ -155,7 +163,8 @@ class PostgresBroker:
             conn = self._listen_conn
             if conn is not None and not conn.is_closed():
                 try:
-                    await asyncio.wait_for(conn.execute("SELECT 1"), 5)
+                    async with self._listen_lock:
+                        await asyncio.wait_for(conn.execute("SELECT 1"), 5)
                     delay = 0.1
                     continue
                 except asyncio.CancelledError:
@@ -167,7 +176,8 @@ class PostgresBroker:
                 if conn is not None:
                     await conn.close(timeout=1)
             try:
-                await self._connect_listener()
+                async with self._listen_lock:
+                    await self._connect_listener()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

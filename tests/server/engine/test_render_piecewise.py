@@ -29,7 +29,11 @@ def test_piecewise_bytes_are_orjsons(value: object) -> None:
     assert orjson.loads(dumps_piecewise(copy.deepcopy(value))) == value
 
 
-def test_lists_are_emptied_as_they_are_written() -> None:
-    value = {"items": [{"id": "1"}, {"id": "2"}]}
-    dumps_piecewise(value)
-    assert value["items"] == [None, None]
+def test_the_value_is_left_as_it_was_even_where_lists_are_shared() -> None:
+    # A record's array field is one list object wherever the record is rendered in the answer.
+    tags = ["a", "b", "c"]
+    many = list(range(40))
+    value = {"items": [{"id": str(i), "tags": tags, "many": many} for i in range(40)], "more": [tags, many]}
+    expected = orjson.dumps(value)
+    assert dumps_piecewise(value) == expected
+    assert orjson.dumps(value) == expected and tags == ["a", "b", "c"] and many == list(range(40))

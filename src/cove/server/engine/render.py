@@ -215,23 +215,23 @@ class Context:
 
 
 
+
 # A list at least this long is written in chunks of items sized to take about _CHUNK_SECONDS each; a
 # shorter one item by item, looking for a long list inside its items.
 _LONG_LIST = 16
 _CHUNK_SECONDS = 100e-6
 _FIRST_CHUNK = 16
 _MAX_CHUNK = 4096
-_NONES = [None] * _MAX_CHUNK
 
 
 def dumps_piecewise(value: Any, cut: bool = True) -> bytes:
-    """``orjson.dumps(value)``, built from calls of about 0.1 ms each, freeing what is written as it goes.
+    """``orjson.dumps(value)``, built from calls of about 0.1 ms each.
 
-    A heavy rendering (megabytes of JSON) serialized in one call, or its tree freed in one cascade,
-    holds the GIL for milliseconds at a time, and the interpreter can only hand the GIL to the event
-    loop between calls. So the first long list down each branch (the items of a page) is written in
-    chunks whose size adapts to how long the last one took: few calls for small items, short ones for
-    big items. The caller must not use ``value`` afterwards: its lists are emptied."""
+    A heavy rendering (megabytes of JSON) serialized in one call holds the GIL for milliseconds, and
+    the interpreter can only hand the GIL to the event loop between calls. So the first long list
+    down each branch (the items of a page) is written in chunks whose size adapts to how long the
+    last one took: few calls for small items, short ones for big items. ``value`` is not changed: a
+    rendering may hold a record's own lists (array fields), shared with other parts of the answer."""
     if not cut:
         return orjson.dumps(value)
     if isinstance(value, dict):
@@ -240,16 +240,13 @@ def dumps_piecewise(value: Any, cut: bool = True) -> bytes:
     if not isinstance(value, list):
         return orjson.dumps(value)
     if len(value) < _LONG_LIST:
-        parts = [dumps_piecewise(item) for item in value]
-        value[:] = _NONES[:len(value)]
-        return b"[" + b",".join(parts) + b"]"
+        return b"[" + b",".join([dumps_piecewise(item) for item in value]) + b"]"
     parts = []
     start, size, count = 0, _FIRST_CHUNK, len(value)
     while start < count:
         end = min(count, start + size)
         began = perf_counter()
         parts.append(orjson.dumps(value[start:end])[1:-1])
-        value[start:end] = _NONES[:end - start]   # free these items' subtrees now, not all at the end
         took = perf_counter() - began
         start = end
         size = max(1, min(_MAX_CHUNK, int(size * _CHUNK_SECONDS / max(took, 1e-7))))

@@ -40,6 +40,7 @@ class PostgresBroker:
         self._notify_conn: Any = None
         self._pending: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._topics: dict[str, str] = {}       # topic -> its channel, for each topic listened to
+        self._channels: dict[str, str] = {}     # topic -> its channel, as computed (few: one per mutation field)
         # One operation at a time on the listening session (asyncpg refuses a second one): LISTEN,
         # the watcher's health check and its reconnect take turns.
         self._listen_lock = asyncio.Lock()
@@ -90,8 +91,11 @@ class PostgresBroker:
     def channel_of(self, topic: str) -> str:
         """``topic``'s channel: readable, and within PostgreSQL's 63-byte identifiers (which the
         server would otherwise cut, or refuse in pg_notify)."""
-        digest = hashlib.sha256(f"{self.channel}\0{topic}".encode()).hexdigest()[:24]
-        return f"cove_{topic[:32]}_{digest}"
+        channel = self._channels.get(topic)
+        if channel is None:
+            digest = hashlib.sha256(f"{self.channel}\0{topic}".encode()).hexdigest()[:24]
+            channel = self._channels[topic] = f"cove_{topic[:32]}_{digest}"
+        return channel
 
     async def listen(self, topic: str) -> None:
         if topic in self._topics:
@@ -103,7 +107,8 @@ class PostgresBroker:
             conn = self._listen_conn
             if conn is not None and not conn.is_closed():
                 try:
-                    await conn.add_listener(channel, self._on_notify)
+                    # Bounded like the health check: a stalled database must not hold every start.
+                    await asyncio.wait_for(conn.add_listener(channel, self._on_notify), 5)
                 except Exception as exc:  # noqa: BLE001 - a new session listens to every topic
                     log.warning("listening to the events of %s failed (%s); reconnecting", topic, exc)
                     with contextlib.suppress(Exception):
@@ -116,7 +121,7 @@ class PostgresBroker:
             if self._dropped % 1000 == 1:
                 log.warning("PostgreSQL broker is not keeping up; dropped %d events", self._dropped)
             return
-        self._pending.put_nowait((self._topics.get(topic) or self.channel_of(topic), message))
+        self._pending.put_nowait((self.channel_of(topic), message))
 
     # -- receiving ------------------------------------------------------------------------------
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:

@@ -288,7 +288,8 @@ class RecordStore(Protocol):
     def bounded_reads(self, seconds: float) -> RecordStore:
         """A view for reads on the event loop: a read that has worked for about ``seconds`` stops with
         ReadOverBudget, so one unindexed scan or sort cannot hold the loop (SQLite: CPU time of the
-        statement; a networked database, whose reads never hold the loop: itself)."""
+        statement; PostgreSQL, whose reads never hold the loop: a fixed time holding a pooled
+        connection, so that a scan moves to the heavy-read pool)."""
         ...
 
 

@@ -26,6 +26,7 @@ from ..sql.tokens import NextTokens
 from .connection import NO_STATEMENT_TIMEOUT, Pools, parse_url
 from .dialect import PostgresDialect
 from .keys import PostgresKeys
+from .pool import ConnectionPool
 from .records import PostgresRecords
 from .transfer import PostgresTransfer
 
@@ -152,7 +153,7 @@ class PostgresBackend:
             self._identity = PostgresIdentityStore(self.pool, where=self.location.where)
         return self._identity
 
-    async def pool(self) -> asyncpg.Pool:
+    async def pool(self) -> ConnectionPool:
         """The running loop's pool, the schema set up (the first call of a process does that)."""
         pool = self.pools.current()
         if pool is not None and self._ready:

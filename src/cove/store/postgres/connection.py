@@ -19,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from ..base import BackendError, DatabaseUnavailable
 from .dialect import CONNECTION_ERRORS, PostgresDialect, is_connection_error
+from .pool import ConnectionPool
 from .parameters import COVE_PARAMETERS, DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, number_problem
 
 CONNECT_TIMEOUT = 5.0               # seconds, for each new connection
@@ -100,22 +101,22 @@ async def _keep_session(connection: Any) -> None:
 
 class Pools:
     """The pool of the running event loop (see the module's doc), of ``size`` connections (default:
-    the URL's pool_size)."""
+    the URL's pool_size): asyncpg's, lent out through ConnectionPool."""
 
     def __init__(self, location: PostgresLocation, dialect: PostgresDialect, size: int | None = None) -> None:
         self.location = location
         self.size = size or location.pool_size
         self._dialect = dialect
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._making: asyncio.Lock | None = None
         self._making_loop: asyncio.AbstractEventLoop | None = None
 
-    def current(self) -> asyncpg.Pool | None:
+    def current(self) -> ConnectionPool | None:
         """The running loop's pool if it has one (the hot path: no await)."""
         return self._pool if self._loop is asyncio.get_running_loop() else None
 
-    async def get(self) -> asyncpg.Pool:
+    async def get(self) -> ConnectionPool:
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._loop is loop:
             return self._pool
@@ -130,7 +131,7 @@ class Pools:
             self._pool, self._loop = pool, loop
             return pool
 
-    async def _create(self) -> asyncpg.Pool:
+    async def _create(self) -> ConnectionPool:
         location = self.location
         try:
             settings = {"search_path": self._dialect.quote(location.schema),
@@ -143,7 +144,7 @@ class Pools:
                 raise self.unavailable(exc) from None
             self._refuse(exc)
         assert pool is not None
-        return pool
+        return ConnectionPool(pool, self.size)
 
     def _refuse(self, exc: BaseException) -> NoReturn:
         """A server that answered but would not let us in: one line naming it, never the password."""
@@ -173,7 +174,7 @@ class Pools:
         try:
             pool.terminate()
         except RuntimeError:   # "Event loop is closed"
-            for holder in getattr(pool, "_holders", []):
+            for holder in getattr(pool.pool, "_holders", []):
                 _close_socket(getattr(holder, "_con", None))
 
     async def close(self) -> None:

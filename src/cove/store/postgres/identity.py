@@ -34,8 +34,9 @@ from cove.store.identity_state import (
     new_iam_key,
 )
 from cove.store.postgres.connection import NO_STATEMENT_TIMEOUT
+from cove.store.postgres.pool import ConnectionPool
 
-PoolSource = Callable[[], Awaitable[asyncpg.Pool]]
+PoolSource = Callable[[], Awaitable[ConnectionPool]]
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS _cove_identity_meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);

@@ -13,8 +13,9 @@ from ..base import ApiKey, KeyStore
 from ..sql import meta
 from ..sqlite.keys import new_api_key_value
 from .dialect import PostgresDialect
+from .pool import ConnectionPool
 
-PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
+PoolGetter = Callable[[], Awaitable[ConnectionPool]]
 
 
 def _api_key(row: Any) -> ApiKey:

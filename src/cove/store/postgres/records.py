@@ -41,8 +41,9 @@ from ..sql import search as fulltext
 from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
 from .dialect import PostgresDialect
+from .pool import ConnectionPool
 
-PoolGetter = Callable[[], Awaitable[asyncpg.Pool]]
+PoolGetter = Callable[[], Awaitable[ConnectionPool]]
 
 # How long a read of a bounded view (the engine's first try of a light request) may hold its pooled
 # connection before it is cancelled and read again through for_heavy_reads(): ten times an indexed
@@ -81,7 +82,7 @@ class PostgresRecords:
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         pool = await self._pool()
         try:
-            return await pool.fetch(sql, *params, timeout=self._timeout)  # type: ignore[no-any-return]
+            return await pool.fetch(sql, *params, timeout=self._timeout)
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             self._fail(exc)
 
@@ -185,7 +186,7 @@ class PostgresRecords:
         reasons: list[str] = []
         results: Records = []
         # A pooled connection (or, inside a read snapshot, the snapshot's own).
-        connection = source.acquire() if isinstance(source, asyncpg.Pool) else nullcontext(source)
+        connection = source.acquire() if isinstance(source, ConnectionPool) else nullcontext(source)
         try:
             async with connection as conn, conn.transaction():
                 for item in items:

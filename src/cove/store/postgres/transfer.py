@@ -16,6 +16,7 @@ from ..base import DataTransfer, DuplicateRecord, Record, StoreError, TextNotSto
 from ..sql.layout import Layout
 from .connection import NO_STATEMENT_TIMEOUT
 from .dialect import PostgresDialect
+from .pool import ConnectionPool
 
 
 class BackupNotSupported(StoreError):
@@ -29,7 +30,7 @@ class PostgresTransfer:
     """DataTransfer over the backend's pool. Inside ``read_snapshot`` the backend hands its records
     the snapshot's connection (``snapshot`` holds it for the current task)."""
 
-    def __init__(self, pool: Callable[[], Awaitable[asyncpg.Pool]], dialect: PostgresDialect,
+    def __init__(self, pool: Callable[[], Awaitable[ConnectionPool]], dialect: PostgresDialect,
                  layouts: dict[str, Layout], stored_models: Callable[[], Awaitable[list[str]]],
                  snapshot: ContextVar[Any], dropped: Callable[[], None]) -> None:
         self._pool = pool
@@ -48,7 +49,7 @@ class PostgresTransfer:
         transaction on one connection; writers go on."""
         pool = await self._pool()
         try:
-            conn = await pool.acquire()
+            conn = await pool.take()
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             raise self._mapped(exc) from None
         try:

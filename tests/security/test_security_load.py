@@ -92,6 +92,10 @@ def test_a_limit_from_a_variable_counts_with_its_value(box: Sandbox) -> None:
     assert "errors" not in small and len(small["data"]["listPosts"]["items"]) == 2
     big = box.gql(query, {"n": 1000})  # 1000 posts x 100 posts of their blog: past the budget
     assert big["data"] is None and error_types(big) == ["QueryCostLimitExceeded"]
+    # The costs kept per document are per value: each value gets its own answer again.
+    for n, refused in ((2, False), (1000, True), (3, False), (1000, True), (None, False)):
+        again = box.gql(query, {"n": n})
+        assert ("errors" in again) is refused, (n, again)
 
 
 ROOTS = " ".join(f"t{i}: getTodo(id: \"{i}\") {{ id }}" for i in range(21))

@@ -118,6 +118,7 @@ class DocumentMeter:
         self.variables = variables
         self._memo: dict[tuple[str, int], Measure] = {}
         self._open: set[str] = set()
+        self.limit_variables: set[str] = set()   # the variables a `limit` came from
 
     def operation(self, op: OperationDefinitionNode) -> tuple[Measure, int]:
         """(measure of the operation, number of distinct root fields after fragment expansion)."""
@@ -200,6 +201,7 @@ class DocumentMeter:
                 value = int(arg.value.value)
             elif isinstance(arg.value, VariableNode):
                 from_variable = True
+                self.limit_variables.add(arg.value.name.value)
                 value = limits.max_list_limit if self.variables is None else \
                     self.variables.get(arg.value.name.value)
         if not isinstance(value, int) or isinstance(value, bool):

@@ -24,6 +24,10 @@ from ..workers import Workers
 from .plan import OperationPlan
 
 
+# Costs kept per document for different `limit` values (past this, new values are measured each time).
+MAX_VARIABLE_COSTS = 64
+
+
 @dataclass
 class PreparedDocument:
     document: DocumentNode | None
@@ -36,6 +40,10 @@ class PreparedDocument:
     # Per operation: the cost bound with every variable `limit` at its maximum, and whether a
     # variable `limit` took part (then the request's own values decide, when the bound is high).
     costs: dict[str | None, tuple[int, bool]] = field(default_factory=dict)
+    # The variables any `limit` came from, and the costs measured per operation and their values
+    # (a list's `$limit` mostly takes a few values, so the document is not walked for each request).
+    limit_variables: tuple[str, ...] = ()
+    variable_costs: dict[tuple[str | None, tuple[Any, ...]], int] = field(default_factory=dict)
 
 
 class Documents:
@@ -102,6 +110,7 @@ class Documents:
             # A cost that depends on variables is checked again with the request's values.
             errors += limit_errors(self.limits, op, measure, roots, check_cost=not measure.variable_limits)
             prepared.costs[name] = (measure.cost, measure.variable_limits)
+        prepared.limit_variables = tuple(sorted(meter.limit_variables))
         return errors
 
     def cost(self, prepared: PreparedDocument, op: OperationDefinitionNode, variables: Any) -> int:
@@ -109,5 +118,18 @@ class Documents:
         bound, from_variables = prepared.costs.get(op.name.value if op.name else None, (0, False))
         if not from_variables or bound <= self.limits.inline_cost:
             return bound  # within every threshold whatever the variables say
-        meter = DocumentMeter(self.graphql_schema, self.limits, prepared.fragments, variables.coerced)
-        return meter.operation(op)[0].cost
+        values = variables.coerced
+        name = op.name.value if op.name else None
+        key = (name, tuple(values.get(v) for v in prepared.limit_variables))
+        keep = True
+        try:
+            return prepared.variable_costs[key]
+        except KeyError:
+            pass
+        except TypeError:   # a value that cannot be a key (not an Int): measured, not kept
+            keep = False
+        meter = DocumentMeter(self.graphql_schema, self.limits, prepared.fragments, values)
+        cost = meter.operation(op)[0].cost
+        if keep and len(prepared.variable_costs) < MAX_VARIABLE_COSTS:
+            prepared.variable_costs[key] = cost
+        return cost

@@ -1,13 +1,16 @@
 """What only the SQLite backend promises: the data dir format of earlier versions, open_backend's
-locations, the reader thread for heavy reads, online backups and its error mapping."""
+locations, the reader thread for heavy reads, online backups, its error mapping and what a write does
+outside the writer lock."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
 import stat
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -171,4 +174,78 @@ async def test_a_malformed_stored_list_is_an_invalid_filter(tmp_path: Path) -> N
         with pytest.raises(InvalidFilter, match="does not fit"):
             await backend.records.list(ListRequest(Post, filter={"tags": {"contains": 3}}))
     finally:
+        await backend.close()
+
+
+async def test_while_another_process_writes_an_update_reads_its_row_outside_the_writer_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement after another connection's commit first reloads the pages it needs (SQLite drops
+    the connection's page cache); an update or delete alone would do it under the writer lock. Once
+    the lock was found taken (another process writes), the next writes read their row before taking
+    it (WARM_WRITES of them, counted down again while the lock is free); alone, a write is its one
+    statement. The read changes nothing: the writes, their conditions and their failures are as
+    without it."""
+    from cove.store.base import ConditionalCheckFailed
+    from cove.store.sqlite import records as sqlite_records
+    from cove.store.sqlite.records import run_to_completion
+
+    monkeypatch.setattr(sqlite_records, "WARM_WRITES", 3)
+    schema = contract_schema()
+    Post = schema.models["Post"]
+    backend, other = open_backend(tmp_path), open_backend(tmp_path)   # `other`: a second process's
+    assert isinstance(backend, SQLiteBackend) and isinstance(other, SQLiteBackend)
+    probe = os.open(tmp_path / "data.sqlite.lock", os.O_RDWR)
+    try:
+        await backend.migrator.apply_schema(schema)
+        await other.migrator.apply_schema(schema)
+        for key in ("p", "q"):
+            await backend.records.create(Post, {"id": key, "title": "a", "rank": 1, "createdAt": T,
+                                                "updatedAt": T}, None)
+        seen: list[tuple[str, bool]] = []   # (statement, whether the writer lock was free meanwhile)
+
+        def trace(sql: str) -> None:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen.append((sql.split()[0], False))
+            else:
+                fcntl.flock(probe, fcntl.LOCK_UN)
+                seen.append((sql.split()[0], True))
+
+        backend.conn.set_trace_callback(trace)
+
+        async def update(title: str, condition: dict[str, Any] | None = None, key: str = "p") -> list[tuple[str, bool]]:
+            seen.clear()
+            await backend.records.update(Post, {"id": key}, {"title": title}, condition)
+            return list(seen)
+
+        assert await update("alone") == [("UPDATE", False)]
+        # The other process holds the lock: the update waits for it (in a thread, as this one must
+        # let go), and the writes after it read their row first, while the lock is free.
+        with other.writer_lock:
+            waiting = ThreadPoolExecutor(1).submit(run_to_completion, update("waited"))
+            time.sleep(0.2)
+            assert not waiting.done()
+        assert waiting.result(timeout=10) == [("UPDATE", False)]
+        await other.records.update(Post, {"id": "p"}, {"rank": 2}, None)
+        assert await update("read first") == [("SELECT", True), ("UPDATE", False)]
+        assert (await backend.records.get(Post, {"id": "p"}) or {})["rank"] == 2   # the other's change kept
+        with pytest.raises(ConditionalCheckFailed):
+            await update("not written", {"rank": {"eq": 1}})
+        assert seen == [("SELECT", True), ("UPDATE", False)]
+        with pytest.raises(ConditionalCheckFailed):
+            await update("missing", key="nothing")
+        assert seen == [("SELECT", True), ("UPDATE", False)]
+        # Three writes since the lock was last found taken: alone again.
+        assert await update("alone again") == [("UPDATE", False)]
+        stored = await backend.records.get(Post, {"id": "p"})
+        assert stored is not None and (stored["title"], stored["rank"]) == ("alone again", 2)
+        backend.writer_lock.warm_writes = 1
+        seen.clear()
+        deleted = await backend.records.delete(Post, {"id": "q"}, None)
+        assert deleted["id"] == "q" and seen == [("SELECT", True), ("DELETE", False)]
+        assert await backend.records.get(Post, {"id": "q"}) is None
+    finally:
+        os.close(probe)
+        await other.close()
         await backend.close()

@@ -43,10 +43,15 @@ class WriterLock:
     """An flock on ``<database>.lock`` that writers in every process queue on.
 
     The next writer wakes the moment it is released; SQLite's own busy handler polls with sleeps of up
-    to 100 ms, which wrecks tail latency."""
+    to 100 ms, which wrecks tail latency.
+
+    ``warm_writes`` counts down the record writes that should read their row before taking the lock:
+    SQLiteRecords sets it when it finds the lock taken (another process writes to this file too), see
+    ``SQLiteRecords._write``."""
 
     def __init__(self, database: str | Path) -> None:
         self.fd = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.warm_writes = 0
 
     def __enter__(self) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_EX)

@@ -170,6 +170,8 @@ async def test_postgres_broker_carries_a_topic_only_to_the_processes_listening_t
         await asyncio.sleep(0.2)                        # anything else would have arrived by now
         assert seen_by_listener == [b'{"f":"createTodo","n":1}', b'{"f":"createTodo","n":3}']
         assert seen_by_publisher == []                  # it listens to nothing: woken by none of them
+        # Events are not data: a NOTIFY's commit does not wait for the WAL's flush.
+        assert await publisher._notify_conn.fetchval("SHOW synchronous_commit") == "off"
     finally:
         await publisher.close()
         await listener.close()

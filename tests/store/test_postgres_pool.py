@@ -112,3 +112,20 @@ async def test_a_closed_pool_lends_nothing(pool: ConnectionPool) -> None:
     await pool.close()
     with pytest.raises(asyncpg.InterfaceError):
         await pool.fetchval("SELECT 1")
+
+
+async def test_close_waits_for_a_running_statement_and_turns_waiters_away(pool: ConnectionPool) -> None:
+    held = [await pool.take() for _ in range(2)]
+    running = asyncio.create_task(pool.fetchval("SELECT 5 FROM pg_sleep(0.3)"))
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(pool.fetchval("SELECT 1"))
+    await asyncio.sleep(0.05)
+    for conn in held:
+        await pool.release(conn)   # freed before close: the waiter gets one and runs
+    closing = asyncio.create_task(pool.close())
+    late = asyncio.create_task(pool.fetchval("SELECT 1"))
+    assert await running == 5      # a statement under way finishes, and its connection goes back
+    assert await waiter == 1
+    with pytest.raises(asyncpg.InterfaceError):
+        await late
+    await asyncio.wait_for(closing, 5)   # asyncpg's close is not left waiting for a kept connection

@@ -35,6 +35,7 @@ class ConnectionPool:
         self._lent = 0                              # taken from asyncpg's pool and not given back
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._closed = False
+        self._closing: set[asyncio.Task[None]] = set()   # give-backs of connections freed after close()
 
     # -- one statement on a lent connection
 
@@ -86,9 +87,9 @@ class ConnectionPool:
     # -- lending
 
     async def _take(self) -> Any:
-        if self._closed:
-            raise asyncpg.InterfaceError("pool is closing")
         while True:
+            if self._closed:
+                raise asyncpg.InterfaceError("pool is closing")
             while self._idle:
                 conn = self._idle.pop()
                 if _usable(conn):
@@ -115,6 +116,11 @@ class ConnectionPool:
             # None: a connection was given back to asyncpg, so this caller may take a new one
 
     def _keep(self, conn: Any) -> None:
+        if self._closed:   # freed by a statement that ran across close(): asyncpg's close waits for it
+            task = asyncio.get_running_loop().create_task(self._give_back(conn))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+            return
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -140,6 +146,10 @@ class ConnectionPool:
 
     async def close(self) -> None:
         self._closed = True
+        while self._waiters:   # each wakes to "pool is closing"
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
         idle, self._idle = self._idle, []
         for conn in idle:
             await self._give_back(conn)

@@ -213,9 +213,6 @@ class Context:
         return None
 
 
-
-
-
 # A list at least this long is written in chunks of items sized to take about _CHUNK_SECONDS each; a
 # shorter one item by item, looking for a long list inside its items.
 _LONG_LIST = 16

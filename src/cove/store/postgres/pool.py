@@ -52,7 +52,7 @@ class ConnectionPool:
         return await self._one("execute", sql, args, timeout)  # type: ignore[no-any-return]
 
     async def _one(self, method: str, sql: str, args: tuple[Any, ...], timeout: float | None) -> Any:
-        conn = await self._take()
+        conn = await self.take()
         try:
             result = await getattr(conn, method)(sql, *args, timeout=timeout)
         except BaseException:
@@ -73,10 +73,6 @@ class ConnectionPool:
             raise
         await self.release(conn)
 
-    async def take(self) -> Any:
-        """A connection for the caller alone until ``release(conn)``."""
-        return await self._take()
-
     async def release(self, conn: Any) -> None:
         """Take back a connection from ``take()``: kept if it is clean (open, no transaction left)."""
         if _usable(conn) and not conn.is_in_transaction():
@@ -86,7 +82,8 @@ class ConnectionPool:
 
     # -- lending
 
-    async def _take(self) -> Any:
+    async def take(self) -> Any:
+        """A connection for the caller alone until ``release(conn)``."""
         while True:
             if self._closed:
                 raise asyncpg.InterfaceError("pool is closing")

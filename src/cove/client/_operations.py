@@ -8,7 +8,7 @@ client's ``make_loader`` wrapped around a :data:`LoaderBuild` from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -114,6 +114,35 @@ def raw_operation(query: str, variables: Mapping[str, Any] | None,
 # -- model operations -----------------------------------------------------------------------------
 
 
+class LazyLoaders(Mapping[str, Callable[..., Any]]):
+    """One record's lazy loaders, each made when first read: most records of a page never use theirs."""
+
+    __slots__ = ("_made", "_ops", "_parent", "_raw")
+
+    def __init__(self, ops: ModelOps[Any], raw: Mapping[str, Any], parent: RequestOptions) -> None:
+        self._ops = ops
+        self._raw = raw
+        self._parent = parent
+        self._made: dict[str, Callable[..., Any]] = {}
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        loader = self._made.get(name)
+        if loader is None:
+            if name not in self._ops._loadable:
+                raise KeyError(name)
+            loader = self._made[name] = self._ops.loader(name, self._raw, self._parent)
+        return loader
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops._loadable
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ops._loadable)
+
+    def __len__(self) -> int:
+        return len(self._ops._loadable)
+
+
 class ModelOps(Generic[RecordT]):
     """The I/O-free half of ``client.models.<Model>``: builds operations and shapes their results."""
 
@@ -121,6 +150,12 @@ class ModelOps(Generic[RecordT]):
         self.operations = operations
         self.model = model
         self.record_type = record_type
+        # The relationships a record gets a lazy loader for, found once (a page's every record asks):
+        # those whose loader can be built (building one only makes closures; nothing is read).
+        schema = operations.schema
+        self._loadable = {f.name: (f, schema.models[f.type_name]) for f in model.fields.values()
+                          if f.kind == "model" and f.association is not None and f.type_name in schema.models
+                          and self._loader_build(f, schema.models[f.type_name], {}, RequestOptions()) is not None}
 
     def _document(self, operation: ModelOperation, selection_set: Sequence[str] | None,
                   query_field: str | None = None) -> str:
@@ -221,22 +256,16 @@ class ModelOps(Generic[RecordT]):
 
     def record(self, raw: Mapping[str, Any], lazy: bool, options: RequestOptions, *,
                partial: bool = False) -> RecordT:
-        loaders = self._loaders(raw, options.for_related()) if lazy else None
+        loaders = LazyLoaders(self, raw, options.for_related()) if lazy and self._loadable else None
         shaper = self.operations.shaper
         return cast(RecordT, shaper.record(self.model.name, raw, self.record_type, loaders, partial=partial))
 
     # -- lazy loaders (Amplify's initializeModel) -----------------------------------------------
-    def _loaders(self, raw: Mapping[str, Any], parent: RequestOptions) -> dict[str, Callable[..., Any]]:
-        loaders: dict[str, Callable[..., Any]] = {}
-        schema = self.operations.schema
-        for f in self.model.fields.values():
-            related = schema.models.get(f.type_name) if f.kind == "model" else None
-            if related is None or f.association is None:
-                continue
-            build = self._loader_build(f, related, raw, parent)
-            if build is not None:
-                loaders[f.name] = self.operations.make_loader(build)
-        return loaders
+    def loader(self, name: str, raw: Mapping[str, Any], parent: RequestOptions) -> Callable[..., Any]:
+        f, related = self._loadable[name]
+        build = self._loader_build(f, related, raw, parent)
+        assert build is not None   # _loadable holds only the relationships it builds for
+        return self.operations.make_loader(build)
 
     def _loader_build(self, f: FieldInfo, related: ModelInfo, raw: Mapping[str, Any],
                       parent: RequestOptions) -> LoaderBuild | None:

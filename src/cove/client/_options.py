@@ -67,6 +67,8 @@ class RequestOptions:
 
     def for_related(self) -> RequestOptions:
         """What a lazy loader inherits from the call that returned its record (not the headers)."""
+        if self.headers is USE_CLIENT_DEFAULT:
+            return self   # the common case, asked once per record of a page: no copy
         return replace(self, headers=USE_CLIENT_DEFAULT)
 
 

@@ -20,6 +20,18 @@ class Shaper:
     def __init__(self, schema: SchemaInfo, record_types: Mapping[str, type[Record]]) -> None:
         self.schema = schema
         self.record_types = record_types
+        self._fields: dict[str, dict[str, tuple[FieldInfo, frozenset[type] | None]]] = {}
+
+    def _fields_of(self, type_name: str) -> dict[str, tuple[FieldInfo, frozenset[type] | None]]:
+        """Each field of ``type_name`` with the exact value classes that need no further check (a
+        plain scalar's: ``str`` for a String), found once per type: every record of a page asks."""
+        fields = self._fields.get(type_name)
+        if fields is None:
+            known = self.schema.models.get(type_name) or self.schema.non_models.get(type_name)
+            fields = self._fields[type_name] = {
+                name: (f, None if f.is_array or f.kind != "scalar" else _EXACT_CLASSES.get(f.type_name))
+                for name, f in (known.fields.items() if known is not None else ())}
+        return fields
 
     def value(self, f: FieldInfo, value: Any, partial: bool = False, owner: str = "response") -> Any:
         """``value`` of field ``f`` of type ``owner`` as a record attribute, checked against the schema.
@@ -75,13 +87,16 @@ class Shaper:
     def record(self, type_name: str, raw: Mapping[str, Any], record_type: type[Record] | None = None,
                loaders: Mapping[str, Callable[..., Any]] | None = None, *, partial: bool = False) -> Any:
         """``raw`` as a record of ``type_name`` (its known fields checked; unknown ones kept as they are)."""
-        known = self.schema.models.get(type_name) or self.schema.non_models.get(type_name)
-        fields = known.fields if known is not None else {}
+        fields = self._fields_of(type_name)
         data: dict[str, Any] = {}
         for k, v in raw.items():
-            f = fields.get(k)
-            if f is None:
+            entry = fields.get(k)
+            if entry is None:
                 data[k] = _dynamic(v)
+                continue
+            f, exact = entry
+            if exact is not None and v.__class__ in exact:
+                data[k] = v   # what value() would return, without its checks' calls
                 continue
             try:
                 data[k] = self.value(f, v, partial, type_name)
@@ -90,7 +105,8 @@ class Shaper:
                 raise
         if record_type is None:
             record_type = self.record_types.get(type_name, DynamicRecord)
-        return record_type._build(data, type_name if known is not None else None, loaders)
+        known = type_name in self.schema.models or type_name in self.schema.non_models
+        return record_type._build(data, type_name if known else None, loaders)
 
 
 def _dynamic(value: Any) -> Any:
@@ -113,6 +129,15 @@ def root_error(type_name: str, root: str, expected: str, value: Any,
 #: document as a string), but servers that return the parsed value are tolerated.
 _STRING_SCALARS = frozenset({"ID", "String", "AWSDate", "AWSTime", "AWSDateTime", "AWSEmail", "AWSPhone",
                              "AWSURL", "AWSIPAddress"})
+
+
+#: Per scalar, the classes a JSON parser gives for a value _scalar_ok accepts (``bool`` is not ``int``
+#: here, as there); a value of another class, a subclass included, takes the full check.
+_EXACT_CLASSES: dict[str, frozenset[type]] = {
+    **{name: frozenset({str}) for name in _STRING_SCALARS},
+    "Int": frozenset({int}), "AWSTimestamp": frozenset({int}), "Float": frozenset({int, float}),
+    "Boolean": frozenset({bool}),
+}
 
 
 def _scalar_ok(type_name: str, value: Any) -> bool:

@@ -721,6 +721,29 @@ def test_lazy_loaders_build_amplify_requests() -> None:
     assert cap.body["variables"] == {"filter": {"and": [{"userId": {"eq": "u1"}}]}}
 
 
+def test_each_record_of_a_page_loads_its_own_relations_without_the_pages_headers() -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        if "listPosts" in body["query"]:
+            return httpx.Response(200, json={"data": {"listPosts": {"items": [
+                {"id": "p1", "blogId": "b1", "title": "one"}, {"id": "p2", "blogId": "b2", "title": "two"}],
+                "nextToken": None}}})
+        blog_id = body["variables"]["id"]
+        return httpx.Response(200, json={"data": {"getBlog": {"id": blog_id, "name": f"blog {blog_id}"}}})
+
+    cap = Capture(reply)
+    client = sync_client(cap, RICH_OUTPUTS, auth_mode="lambda", auth_token="t0")
+    first, second = client.models.Post.list(headers={"x-page": "1"}, auth_token="t1").data
+    assert cap.last.headers["x-page"] == "1"
+    assert first.relationships == second.relationships == ("blog",)
+    # read in the other order than the page's: each loader is bound to its own record
+    assert second.blog().data.name == "blog b2" and cap.body["variables"] == {"id": "b2"}
+    assert "x-page" not in cap.last.headers                # a loader does not inherit headers...
+    assert cap.last.headers["authorization"] == "t1"      # ...but does inherit the auth options
+    assert first.blog().data.name == "blog b1" and cap.body["variables"] == {"id": "b1"}
+    assert second.blog is second.blog and "blog" in dir(second) and "blog" not in second   # a loader, not data
+
+
 # ------------------------------------------------------------------------------------------------
 # Responses: a scripted HTTP server on a real socket
 

@@ -20,18 +20,19 @@ class Shaper:
     def __init__(self, schema: SchemaInfo, record_types: Mapping[str, type[Record]]) -> None:
         self.schema = schema
         self.record_types = record_types
-        self._fields: dict[str, dict[str, tuple[FieldInfo, frozenset[type] | None]]] = {}
+        self._types: dict[str, tuple[str | None, dict[str, tuple[FieldInfo, frozenset[type] | None]]]] = {}
 
-    def _fields_of(self, type_name: str) -> dict[str, tuple[FieldInfo, frozenset[type] | None]]:
-        """Each field of ``type_name`` with the exact value classes that need no further check (a
-        plain scalar's: ``str`` for a String), found once per type: every record of a page asks."""
-        fields = self._fields.get(type_name)
-        if fields is None:
+    def _type_of(self, type_name: str) -> tuple[str | None, dict[str, tuple[FieldInfo, frozenset[type] | None]]]:
+        """``type_name`` if the schema knows it (else None), and each of its fields with the exact value
+        classes that need no further check (a plain scalar's: ``str`` for a String); found once per
+        type, since every record of a page asks."""
+        found = self._types.get(type_name)
+        if found is None:
             known = self.schema.models.get(type_name) or self.schema.non_models.get(type_name)
-            fields = self._fields[type_name] = {
+            found = self._types[type_name] = (type_name if known is not None else None, {
                 name: (f, None if f.is_array or f.kind != "scalar" else _EXACT_CLASSES.get(f.type_name))
-                for name, f in (known.fields.items() if known is not None else ())}
-        return fields
+                for name, f in (known.fields.items() if known is not None else ())})
+        return found
 
     def value(self, f: FieldInfo, value: Any, partial: bool = False, owner: str = "response") -> Any:
         """``value`` of field ``f`` of type ``owner`` as a record attribute, checked against the schema.
@@ -87,7 +88,7 @@ class Shaper:
     def record(self, type_name: str, raw: Mapping[str, Any], record_type: type[Record] | None = None,
                loaders: Mapping[str, Callable[..., Any]] | None = None, *, partial: bool = False) -> Any:
         """``raw`` as a record of ``type_name`` (its known fields checked; unknown ones kept as they are)."""
-        fields = self._fields_of(type_name)
+        known, fields = self._type_of(type_name)
         data: dict[str, Any] = {}
         for k, v in raw.items():
             entry = fields.get(k)
@@ -105,8 +106,7 @@ class Shaper:
                 raise
         if record_type is None:
             record_type = self.record_types.get(type_name, DynamicRecord)
-        known = type_name in self.schema.models or type_name in self.schema.non_models
-        return record_type._build(data, type_name if known else None, loaders)
+        return record_type._build(data, known, loaders)
 
 
 def _dynamic(value: Any) -> Any:

@@ -17,14 +17,20 @@ change re-list on reconnect, as ``observe_query`` does).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import Broker, BrokerError, Deliver, LocalBroker, redact
+
+if TYPE_CHECKING:
+    from cove.store.postgres.listeners import EventListeners
 
 __all__ = ["Broker", "BrokerError", "Deliver", "LocalBroker", "open_broker", "redact"]
 
 
-def open_broker(url: str | None, channel: str) -> Broker:
+def open_broker(url: str | None, channel: str, listeners: EventListeners | None = None) -> Broker:
     """The broker for ``--broker-url`` (None: in-process). ``channel`` names the API's event stream;
-    processes serving the same data must use the same channel."""
+    processes serving the same data must use the same channel. ``listeners``: for a PostgreSQL broker
+    on the data's own database, the store's record of who listens (mutations nobody hears send nothing)."""
     if not url:
         return LocalBroker()
     scheme = url.split(":", 1)[0].lower()
@@ -35,6 +41,6 @@ def open_broker(url: str | None, channel: str) -> Broker:
     if scheme in ("postgres", "postgresql"):
         from .postgres import PostgresBroker
 
-        return PostgresBroker(url, channel)
+        return PostgresBroker(url, channel, listeners)
     raise BrokerError(f"unsupported --broker-url {redact(url)!r}: use redis://..., rediss://... or "
                       "postgresql://...")

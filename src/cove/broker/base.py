@@ -29,6 +29,11 @@ class Broker(Protocol):
         """Queue ``message`` (about ``topic``: a mutation field) for every process listening to
         ``topic``; never blocks, never raises."""
 
+    def unheard(self, topic: str) -> bool:
+        """True only when no process can be listening to ``topic`` for an event whose data a write of
+        this process's store just made (the hub then neither serialises nor publishes it). A broker that
+        cannot know says False."""
+
     async def listen(self, topic: str) -> None:
         """Make sure messages about ``topic`` published from now on reach this process's ``deliver``.
         The first subscription of a topic in a process awaits it before its ``start_ack``. A broker
@@ -54,6 +59,9 @@ class LocalBroker:
     def publish(self, message: bytes, topic: str) -> None:
         if self._deliver is not None:
             asyncio.get_running_loop().call_soon(self._deliver, message)
+
+    def unheard(self, topic: str) -> bool:
+        return False   # the hub asks only brokers that are not local
 
     async def listen(self, topic: str) -> None:
         pass

@@ -7,6 +7,9 @@ woken for its events, which would otherwise cost every process a notification pe
 anywhere. A ``NOTIFY`` payload is limited to 8,000 bytes, so a larger event is sent as numbered
 chunks (``~<message id>:<index>:<count>:<text>``) that the receivers reassemble; notifications from
 one session arrive in order.
+
+On the data's own database (no ``--broker-url``), each LISTEN is also registered in the data's schema
+(``cove.store.postgres.listeners``), and the event of a mutation no process listens to is not sent.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import hashlib
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import BrokerError, Deliver, redact
+
+if TYPE_CHECKING:
+    from cove.store.postgres.listeners import EventListeners
 
 log = logging.getLogger("cove.broker")
 
@@ -27,13 +33,16 @@ _MAX_PENDING = 100_000
 _MAX_BATCH = 200            # events per NOTIFY statement
 _MAX_NOTIFY = 7_800          # bytes per NOTIFY payload, under PostgreSQL's 8,000
 _CHUNK_CHARS_NON_ASCII = 1_900   # a character is at most 4 UTF-8 bytes
+_SWEEP_SECONDS = 60          # how often rows of listening sessions that ended are looked for
 
 
 class PostgresBroker:
     local = False
 
-    def __init__(self, url: str, channel: str) -> None:
+    def __init__(self, url: str, channel: str, listeners: EventListeners | None = None) -> None:
         self.url = url
+        self._listeners = listeners     # None: every event is sent (the data is elsewhere)
+        self._read_wanted = asyncio.Event()   # a write saw a newer listener generation
         self.channel = channel
         self.description = f"PostgreSQL LISTEN/NOTIFY {redact(url)} channel {channel}"
         self._listen_conn: Any = None
@@ -76,6 +85,9 @@ class PostgresBroker:
             raise BrokerError(f"cannot reach the broker at {redact(self.url)}: {exc}") from None
         self._tasks = [asyncio.create_task(self._publish_loop(), name="cove-pg-publish"),
                        asyncio.create_task(self._watch_listener(), name="cove-pg-listen")]
+        if self._listeners is not None:
+            self._read_wanted.set()   # the first read, and the first sweep, right away
+            self._tasks.append(asyncio.create_task(self._read_listeners(), name="cove-pg-listeners"))
 
     async def _connect(self) -> Any:
         import asyncpg
@@ -86,8 +98,11 @@ class PostgresBroker:
 
     async def _connect_listener(self) -> None:
         conn = await self._connect()
-        for channel in list(self._topics.values()):
+        channels = list(self._topics.values())
+        for channel in channels:
             await conn.add_listener(channel, self._on_notify)
+        if channels and self._listeners is not None:   # a new session: its pid is new
+            await self._listeners.register(conn, channels)
         self._listen_conn = conn
 
     def channel_of(self, topic: str) -> str:
@@ -111,11 +126,21 @@ class PostgresBroker:
                 try:
                     # Bounded like the health check: a stalled database must not hold every start.
                     await asyncio.wait_for(conn.add_listener(channel, self._on_notify), 5)
+                    if self._listeners is not None:   # after the LISTEN, before the start_ack
+                        await asyncio.wait_for(self._listeners.register(conn, [channel]), 5)
                 except Exception as exc:  # noqa: BLE001 - a new session listens to every topic
                     log.warning("listening to the events of %s failed (%s); reconnecting", topic, exc)
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=1)   # the watcher reconnects within a second
             self._topics[topic] = channel   # (without a session, the watcher's reconnect listens to it)
+
+    def unheard(self, topic: str) -> bool:
+        listeners = self._listeners
+        if listeners is None:
+            return False
+        if listeners.stale:
+            self._read_wanted.set()
+        return listeners.unheard(self.channel_of(topic))
 
     def publish(self, message: bytes, topic: str) -> None:
         if self._pending.qsize() >= _MAX_PENDING:
@@ -161,6 +186,31 @@ class PostgresBroker:
             return None
         del self._partial[message_id]
         return "".join(p for p in parts if p is not None)
+
+    async def _read_listeners(self) -> None:
+        """Read who listens when a write saw a newer generation; sweep rows of ended sessions now and
+        then. On the listening session, between its other uses (a failure leaves the set as it was:
+        events are then sent, never lost)."""
+        swept = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._read_wanted.wait(), _SWEEP_SECONDS)
+            self._read_wanted.clear()
+            conn = self._listen_conn
+            if conn is None or conn.is_closed() or self._listeners is None:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                async with self._listen_lock:
+                    if time.monotonic() - swept >= _SWEEP_SECONDS:
+                        swept = time.monotonic()
+                        await asyncio.wait_for(self._listeners.sweep(conn), 5)
+                    await asyncio.wait_for(self._listeners.read(conn), 5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the watcher reconnects a broken session
+                log.warning("reading the event listeners failed (%s)", exc)
+                await asyncio.sleep(1.0)
 
     async def _watch_listener(self) -> None:
         """Reconnect the listening session when it drops (asyncpg only reports it on use)."""
@@ -254,6 +304,11 @@ class PostgresBroker:
             if self._pending.empty():
                 break
             await asyncio.sleep(0.01)
+        conn = self._listen_conn
+        if self._listeners is not None and conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):   # others need not send this process events any more
+                async with self._listen_lock:
+                    await asyncio.wait_for(self._listeners.forget_own(conn), 2)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

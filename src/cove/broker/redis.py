@@ -58,6 +58,9 @@ class RedisBroker:
         # Subscribed before the server takes requests: events from the first mutation on arrive.
         await asyncio.wait_for(self._subscribed.wait(), 10)
 
+    def unheard(self, topic: str) -> bool:
+        return False   # Redis does not say who subscribes to what before the publish
+
     async def listen(self, topic: str) -> None:
         pass   # one channel carries every topic
 

@@ -87,7 +87,8 @@ class CoveApp:
         realtime = realtime or RealtimeSettings(RealtimeLimits())
         self.realtime = Realtime(engine=lambda: self.engine, authenticator=lambda: self.authenticator,
                                  graphql_path=self.graphql_path, channel_secret=backend.secret(),
-                                 limits=realtime.limits, broker_url=realtime.broker_url)
+                                 limits=realtime.limits, broker_url=realtime.broker_url,
+                                 listeners=getattr(backend, "event_listeners", None) if realtime.broker_is_database else None)
         self.engine = self._engine(schema)
         self.access_log: AccessLog | None = None
         self.metrics: Metrics | None = None

@@ -18,7 +18,8 @@ Mask = dict[str, Any]   # field name -> True (a leaf) or the mask of its own sel
 @dataclass(slots=True)
 class MutationEvent:
     field: str               # the mutation's root field, e.g. "createTodo"
-    model: str | None        # the model it wrote (None for a custom mutation)
+    model: str | None        # the model it wrote, through the store (None for a custom mutation, whose
+                             # event is always sent: no write of the store says who listens)
     record: Any              # the stored record, or a custom mutation's result
     selection: Mask | None   # the field names the mutation selected, aliases merged
 

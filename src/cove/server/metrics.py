@@ -115,6 +115,9 @@ class _RealtimeCollector:
                                 value=hub.subscription_count() if hub is not None else 0)
         yield CounterMetricFamily("cove_events_published", "Subscription events published by mutations",
                                   value=hub.events_published if hub is not None else 0)
+        yield CounterMetricFamily("cove_events_unsent",
+                                  "Subscription events not sent to other processes: nobody listened to their field",
+                                  value=hub.events_unsent if hub is not None else 0)
         dropped = CounterMetricFamily("cove_events_dropped", "Subscription events not delivered, by reason",
                                       labels=["reason"])
         broker = hub.broker if hub is not None else None

@@ -39,6 +39,8 @@ from .settings import RealtimeLimits
 from .subscriptions import StartError, Subscription, SubscriptionTargets, plan_subscription, read_start
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cove.store.postgres.listeners import EventListeners
+
     from ..authn import Authenticator
     from ..engine import Engine
     from ..identity import Identity
@@ -72,17 +74,19 @@ class Realtime:
 
     def __init__(self, *, engine: Callable[[], Engine], authenticator: Callable[[], Authenticator],
                  graphql_path: str, channel_secret: bytes, limits: RealtimeLimits | None = None,
-                 broker_url: str | None = None) -> None:
+                 broker_url: str | None = None, listeners: EventListeners | None = None) -> None:
         self.engine = engine
         self.authenticator = authenticator
         self.graphql_path = graphql_path
         self.channel_secret = channel_secret
         self.limits = limits or RealtimeLimits()
         self.broker_url = broker_url
+        self.listeners = listeners   # the store's record of who listens, when the broker is its database
         self.broker: Broker | None = None
         self.connections: set[Connection] = set()
         self.events_published = 0   # mutations' events handed to the broker or dispatched (for metrics)
         self.events_dropped = 0     # events thrown away with a connection that fell behind
+        self.events_unsent = 0      # events not sent: no process listened to their field
         self.open_sockets = 0                        # counted against RealtimeLimits
         self.sockets_by_address: dict[str, int] = {}
         self.by_field: dict[str, dict[Subscription, None]] = {}
@@ -108,7 +112,7 @@ class Realtime:
         async with self._start_lock:
             if self._started:
                 return
-            broker = open_broker(self.broker_url, self.channel() if self.broker_url else "local")
+            broker = open_broker(self.broker_url, self.channel() if self.broker_url else "local", self.listeners)
             await broker.start(self._deliver)
             self.broker = broker
             self._ka_task = asyncio.create_task(self._keepalive(), name="cove-realtime-ka")
@@ -248,6 +252,10 @@ class Realtime:
             if broker is None or broker.local:
                 if event.field in self.by_field:  # else nobody listens in this process, and no other process exists
                     self._queue(Event(event.field, event.model, event.record, event.selection))
+                return
+            if event.model is not None and broker.unheard(event.field):
+                # A model's event: its write told the store who listened (see the broker); nobody did.
+                self.events_unsent += 1
                 return
             broker.publish(orjson.dumps({"f": event.field, "m": event.model, "r": event.record,
                                          "s": event.selection}, default=str), event.field)

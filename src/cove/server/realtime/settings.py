@@ -43,3 +43,4 @@ class RealtimeLimits:
 class RealtimeSettings:
     limits: RealtimeLimits
     broker_url: str | None = None   # None: events stay in this process
+    broker_is_database: bool = False   # the broker is the data's PostgreSQL (no --broker-url)

@@ -26,6 +26,8 @@ from ..sql.tokens import NextTokens
 from .connection import NO_STATEMENT_TIMEOUT, Pools, parse_url
 from .dialect import PostgresDialect
 from .keys import PostgresKeys
+from .listeners import EventListeners
+from .listeners import create_tables as create_listener_tables
 from .pool import ConnectionPool
 from .records import PostgresRecords
 from .transfer import PostgresTransfer
@@ -128,8 +130,11 @@ class PostgresBackend:
         # the connection of a read snapshot, for the task inside it (see PostgresTransfer.read_snapshot)
         self._snapshot: ContextVar[asyncpg.Connection | None] = ContextVar(f"cove_snapshot_{id(self)}",
                                                                            default=None)
+        # Which event channels some process listens to: the records report what their writes saw,
+        # the server's PostgreSQL broker (when it uses this database) registers and reads.
+        self.event_listeners = EventListeners(self.dialect.quote(self.location.schema))
         self.records = PostgresRecords(self.connection, self.layouts, NextTokens(self.secret), self.dialect,
-                                       heavy=self.heavy_connection)
+                                       heavy=self.heavy_connection, listeners=self.event_listeners)
         self.migrator = PostgresMigrator(self)
         self.keys = PostgresKeys(self.connection, self.dialect)
         self.transfer = PostgresTransfer(self.pool, self.dialect, self.layouts, self.stored_models,
@@ -193,7 +198,7 @@ class PostgresBackend:
                 # Asked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE right even when it exists.
                 if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
                     await conn.execute(f"CREATE SCHEMA {d.quote(schema)}")
-                for sql in meta.create_tables(d):
+                for sql in [*meta.create_tables(d), *create_listener_tables()]:
                     await conn.execute(sql)
                 sql, params = meta.add_meta(d, "secret", secrets.token_hex(32))
                 await conn.execute(sql, *params)

@@ -40,6 +40,7 @@ from ..base import (
 )
 from ..sql import codecs
 from ..sql.dialect import Dialect
+from .listeners import RETURNING_GENERATION
 
 # Failures that mean the database (or the way to it) is gone, not that the statement is wrong.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -73,6 +74,7 @@ class PostgresDialect(Dialect):
     index_holds_key = True        # as SQLite's WITHOUT ROWID indexes hold the key: pages walk the index
     text_holds_nul = False
     text_type = 'TEXT COLLATE "C"'
+    returning_extra = RETURNING_GENERATION   # see listeners.py: the store reports it, the broker uses it
 
     def __init__(self, where: str = "the PostgreSQL server") -> None:
         self.where = where

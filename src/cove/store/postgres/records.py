@@ -41,6 +41,7 @@ from ..sql import search as fulltext
 from ..sql.layout import Layout
 from ..sql.tokens import NextTokens
 from .dialect import PostgresDialect
+from .listeners import EventListeners
 from .pool import ConnectionPool
 
 PoolGetter = Callable[[], Awaitable[ConnectionPool]]
@@ -61,12 +62,15 @@ class PostgresRecords:
     """RecordStore over the backend's pool. ``layouts`` is shared with the migrator, which fills it."""
 
     def __init__(self, pool: PoolGetter, layouts: dict[str, Layout], tokens: NextTokens,
-                 dialect: PostgresDialect, *, heavy: PoolGetter | None = None) -> None:
+                 dialect: PostgresDialect, *, heavy: PoolGetter | None = None,
+                 listeners: EventListeners | None = None) -> None:
         self._pool = pool
         self._heavy = heavy            # where for_heavy_reads() reads (None: this is that view)
         self._layouts = layouts
         self._tokens = tokens
         self._dialect = dialect
+        # Every write's row ends with the event-listener generation its statement saw (listeners.py).
+        self._listeners = listeners or EventListeners('"public"')
         # A bounded_reads() view's: seconds a read may hold its connection; past them asyncpg cancels
         # the statement on the server and raises TimeoutError, which is ReadOverBudget here.
         self._timeout: float | None = None
@@ -195,6 +199,7 @@ class PostgresRecords:
                     row = None if statement is None else await conn.fetchrow(statement[0], *statement[1])
                     reasons.append("None" if row is not None else "ConditionalCheckFailed")
                     if row is not None:
+                        self._listeners.saw(row[-1])
                         results.append(lay.decode(row))
                 if len(results) < len(items):
                     raise TransactionCanceled(reasons)   # leaving the block rolls the transaction back
@@ -211,7 +216,9 @@ class PostgresRecords:
             # DynamoDB evaluates a put's condition against the (absent) existing item.
             raise ConditionalCheckFailed()
         cols, params = lay.encode_values(values)
-        return lay.decode(await self._fetchrow(lay.insert_sql(cols), params))
+        row = await self._fetchrow(lay.insert_sql(cols), params)
+        self._listeners.saw(row[-1])
+        return lay.decode(row)
 
     async def update(self, model: Model, key: dict[str, Any], changes: Record,
                      condition: dict[str, Any] | None) -> Record:
@@ -235,6 +242,7 @@ class PostgresRecords:
             self._fail(exc)
         if row is None:
             raise ConditionalCheckFailed()
+        self._listeners.saw(row[-1])
         return row
 
     def for_heavy_reads(self, executor: Executor | None = None) -> PostgresRecords:
@@ -242,7 +250,7 @@ class PostgresRecords:
         event loop, and holds one of the few connections kept for such reads, not a short one's."""
         if self._heavy is None:
             return self
-        return PostgresRecords(self._heavy, self._layouts, self._tokens, self._dialect)
+        return PostgresRecords(self._heavy, self._layouts, self._tokens, self._dialect, listeners=self._listeners)
 
     def bounded_reads(self, seconds: float) -> PostgresRecords:
         """These records, each read stopped with ReadOverBudget once it has held its connection for

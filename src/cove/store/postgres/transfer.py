@@ -16,6 +16,7 @@ from ..base import DataTransfer, DuplicateRecord, Record, StoreError, TextNotSto
 from ..sql.layout import Layout
 from .connection import NO_STATEMENT_TIMEOUT
 from .dialect import PostgresDialect
+from .listeners import GENERATION, LISTENERS
 from .pool import ConnectionPool
 
 
@@ -107,7 +108,8 @@ class PostgresTransfer:
 
     async def drop_all(self) -> None:
         """Drop every table Cove made in the schema: the models' (as stored) and ``_cove_*`` (meta,
-        keys, migrations, identity). Other tables in the schema, and the schema itself, stay."""
+        keys, migrations, identity). Other tables in the schema, and the schema itself, stay; so do
+        the event-listener tables (listeners.py), which running processes' subscriptions rely on."""
         d = self._dialect
         pool = await self._pool()
         try:
@@ -115,7 +117,8 @@ class PostgresTransfer:
                 await conn.execute(NO_STATEMENT_TIMEOUT)   # a whole table may be moved
                 tables = [row[0] for row in await conn.fetch(d.table_names())]
                 models = set(await self._stored_models())
-                ours = [name for name in tables if name in models or name.startswith("_cove_")]
+                ours = [name for name in tables if name in models
+                        or (name.startswith("_cove_") and name not in (LISTENERS, GENERATION))]
                 if ours:   # one statement: the identity tables refer to each other
                     await conn.execute("DROP TABLE IF EXISTS " + ", ".join(d.quote(n) for n in ours))
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors

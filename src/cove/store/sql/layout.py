@@ -27,7 +27,8 @@ class Layout:
         self.fields = {f.name: f for f in stored}
         self.column_list = ", ".join(q(c) for c in self.columns)
         self.select = f"SELECT {self.column_list} FROM {self.table}"
-        self.returning = " RETURNING " + self.column_list
+        # The row's columns, then what the dialect adds past them (decode reads the columns only).
+        self.returning = " RETURNING " + self.column_list + dialect.returning_extra
         self.encoders = {f.name: fn for f in stored if (fn := dialect.encoder(f)) is not None}
         decoders = [(i, fn) for i, f in enumerate(stored) if (fn := dialect.decoder(f)) is not None]
         self.decode: Decoder = compile_decoder(self.columns, decoders)

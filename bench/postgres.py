@@ -2,8 +2,8 @@
 
 Run from the repository root (PostgreSQL at 127.0.0.1:5432, database `test`, and wrk installed):
 
-    .venv/bin/python bench/postgres.py                        # everything: ~15 minutes
-    .venv/bin/python bench/postgres.py --duration 3 --warmup 4 --servers limit,cove --workers 1 --growth-rows 0
+    .venv/bin/python bench/postgres.py                        # everything, 3 rounds: ~30 minutes
+    .venv/bin/python bench/postgres.py --duration 3 --warmup 4 --servers limit,cove --workers 1 --growth-rows 0 --rounds 1
     .venv/bin/python bench/postgres.py --record               # also write the PostgreSQL section of results.md
 
 For each worker count and each server: a schema of its own (dropped after), Cove's `Todo` table in
@@ -11,7 +11,9 @@ it, 10,000 rows seeded by one INSERT ... SELECT generate_series, the server star
 processes, each workload's exact request checked once, a warm-up of `--warmup` seconds spread over the
 workloads, then get, list, create and update measured with wrk (`-c32`), every response checked by the
 Lua script. Then, for `--growth-workers`, the table grows to `--growth-rows` rows and get and list are
-measured again. Any failed response, any error in a server's log or a table that is not Cove's makes
+measured again. All that `--rounds` times, the servers in a rotated order each round (a machine shared
+with others moves one server's figure by a third from one minute to the next); the tables give each
+figure's median round, and every round's req/s beside it. Any failed response, any error in a server's log or a table that is not Cove's makes
 the run INVALID (exit status 1).
 """
 
@@ -454,6 +456,7 @@ def write_ids(path: Path, ids: list[str]) -> Path:
 class Pass:
     server: str
     workers: int
+    round: int = 1
     shown: str = ""
     seed_seconds: float = 0.0
     growth_seed_seconds: float = 0.0
@@ -464,13 +467,14 @@ class Pass:
 
 
 def measure_server(name: str, workers: int, layout: str, args: argparse.Namespace, run_id: str,
-                   grow: bool) -> Pass:
-    schema = f"cove_bench_{run_id}_{name}_{workers}"
+                   grow: bool, round_no: int = 1) -> Pass:
+    schema = f"cove_bench_{run_id}_{name}_{workers}_r{round_no}"
     tmp = Path(tempfile.mkdtemp(prefix="cove-pgbench-"))
     port = harness.free_port()
     target = make_target(name, args, schema, port, workers, tmp)
-    result = Pass(name, workers, target.shown)
-    print(f"\n== {name}, {workers} worker{'s' if workers > 1 else ''}: {target.shown}", flush=True)
+    result = Pass(name, workers, round_no, target.shown)
+    print(f"\n== round {round_no}/{args.rounds}: {name}, {workers} worker{'s' if workers > 1 else ''}: "
+          f"{target.shown}", flush=True)
     asyncio.run(prepare_schema(args.database_url, schema, layout, name))
     server: harness.Server | None = None
     try:
@@ -536,6 +540,9 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=harness.SEED_COUNT, help="rows seeded (default 10,000)")
     ap.add_argument("--growth-rows", type=int, default=1_000_000, help="rows for the growth runs (0: none)")
     ap.add_argument("--growth-workers", default="2", help="worker counts that also run the growth (default 2)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="times each server is measured, in a rotated order each round; the tables give "
+                         "the median round (default 3; the growth runs in the last round only)")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     ap.add_argument("--timeout", type=int, default=5, help="wrk request timeout in seconds")
@@ -553,8 +560,8 @@ def main() -> int:
         growth_workers = {int(w) for w in args.growth_workers.split(",") if w.strip()}
     except ValueError:
         ap.error("--workers and --growth-workers take whole numbers, e.g. 1,2")
-    if any(w < 1 for w in worker_counts) or args.rows < harness.LIST_LIMIT * 6 or args.duration < 1:
-        ap.error("workers must be >= 1, --rows >= 120 and --duration >= 1")
+    if any(w < 1 for w in worker_counts) or args.rows < harness.LIST_LIMIT * 6 or args.duration < 1 or args.rounds < 1:
+        ap.error("workers must be >= 1, --rows >= 120, --duration >= 1 and --rounds >= 1")
     if not shutil.which("wrk"):
         ap.error("wrk is not installed (apt-get install wrk)")
     if "postgraphile" in servers:
@@ -573,14 +580,17 @@ def main() -> int:
     passes: list[Pass] = []
     try:
         reference = asyncio.run(_layout(args.database_url, layout_schema))
-        for workers in worker_counts:
-            for name in servers:
-                grow = args.growth_rows > args.rows and workers in growth_workers
-                p = measure_server(name, workers, layout_schema, args, run_id, grow)
-                if p.layout != reference:
-                    p.problems.append("its Todo table differs from Cove's: " + "; ".join(
-                        sorted(set(p.layout) ^ set(reference))))
-                passes.append(p)
+        for round_no in range(1, args.rounds + 1):
+            # Rotated each round: no server is always the one measured after another's writes.
+            order = servers[(round_no - 1) % len(servers):] + servers[:(round_no - 1) % len(servers)]
+            for workers in worker_counts:
+                for name in order:
+                    grow = args.growth_rows > args.rows and workers in growth_workers and round_no == args.rounds
+                    p = measure_server(name, workers, layout_schema, args, run_id, grow, round_no)
+                    if p.layout != reference:
+                        p.problems.append("its Todo table differs from Cove's: " + "; ".join(
+                            sorted(set(p.layout) ^ set(reference))))
+                    passes.append(p)
     finally:
         asyncio.run(drop_schema(args.database_url, layout_schema))
 
@@ -597,7 +607,7 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({
             **{k: v for k, v in context.items() if k != "args"}, "valid": not invalid,
-            "runs": [{"server": p.server, "workers": p.workers, "command": p.shown, "problems": p.problems[:20],
+            "runs": [{"server": p.server, "workers": p.workers, "round": p.round, "command": p.shown, "problems": p.problems[:20],
                       "growth_rows": p.growth_rows, "results": [m.as_json() for m in p.results]} for p in passes],
         }, indent=1, default=str) + "\n")
     if args.record:

@@ -41,13 +41,16 @@ class Measurement:
         return asdict(self)
 
 
+def _rounds(passes: list[Pass], server: str, workers: int, workload: str, phase: str) -> list[Measurement]:
+    """The measurements of every round, in round order."""
+    return [m for p in sorted(passes, key=lambda p: p.round) if p.server == server and p.workers == workers
+            for m in p.results if m.workload == workload and m.phase == phase]
+
+
 def _find(passes: list[Pass], server: str, workers: int, workload: str, phase: str) -> Measurement | None:
-    for p in passes:
-        if p.server == server and p.workers == workers:
-            for m in p.results:
-                if m.workload == workload and m.phase == phase:
-                    return m
-    return None
+    """The median round's measurement (by req/s; its latencies and CPU are that same round's)."""
+    found = sorted(_rounds(passes, server, workers, workload, phase), key=lambda m: m.rps)
+    return found[(len(found) - 1) // 2] if found else None
 
 
 def problems(passes: list[Pass]) -> list[str]:
@@ -106,16 +109,29 @@ def tables(passes: list[Pass]) -> list[str]:
                 lines.append(f"| {w} | {_cell(vs_peer, '{:.2f}x')} | {_cell(vs_limit, '{:.2f}x')} | "
                              f"{cove.p99_ms:.2f} | {verdict} |")
             lines.append("")
+        rounds = max((p.round for p in passes), default=1)
+        if rounds > 1:
+            lines += [f"req/s in each round ({workers} worker{'s' if workers > 1 else ''}; the tables above "
+                      "give the median one):", "",
+                      "| workload | server | " + " | ".join(f"round {r}" for r in range(1, rounds + 1)) + " |",
+                      "|---|---|" + "---:|" * rounds]
+            for w in ("get", "list", "create", "update"):
+                for s in servers:
+                    each = _rounds(passes, s, workers, w, "10k")
+                    if each:
+                        lines.append(f"| {w} | {LABELS[s]} | " + " | ".join(f"{m.rps:,.0f}" for m in each) + " |")
+            lines.append("")
     grown = [p for p in passes if p.growth_rows]
     if grown:
-        lines += [f"**Growth**: get and list at {grown[0].growth_rows:,} rows against 10,000 (p99 target: "
+        lines += [f"**Growth**: get and list at {grown[0].growth_rows:,} rows against 10,000 in the same round (p99 target: "
                   f"within {MAX_GROWTH}x):", "",
                   "| server | workers | workload | req/s 10k | req/s grown | p99 ms 10k | p99 ms grown | p99 grown/10k |",
                   "|---|---:|---|---:|---:|---:|---:|---:|"]
         for p in grown:
             for w in ("get", "list"):
-                small = _find(passes, p.server, p.workers, w, "10k")
-                big = _find(passes, p.server, p.workers, w, "grown")
+                # Both from the round that grew the table: the same server process, minutes apart.
+                small = next((m for m in p.results if m.workload == w and m.phase == "10k"), None)
+                big = next((m for m in p.results if m.workload == w and m.phase == "grown"), None)
                 if small is None or big is None:
                     continue
                 ratio = big.p99_ms / small.p99_ms if small.p99_ms else None
@@ -170,7 +186,9 @@ def write_section(passes: list[Pass], context: dict[str, Any], invalid: bool) ->
         "Command:", "", "```", context["command"], "```", "",
         "Servers (temporary paths abbreviated):", "", "```",
         *sorted({p.shown for p in passes}), "```", "",
-        (f"Each server: {a['rows']:,} rows seeded by one `INSERT ... SELECT generate_series` (as bench/run.py's "
+        (f"{a['rounds']} round{'s' if a['rounds'] > 1 else ''}, the servers in a rotated order each round; "
+         "each figure below is its median round's (by req/s). "
+         f"Each server, each round: {a['rows']:,} rows seeded by one `INSERT ... SELECT generate_series` (as bench/run.py's "
          f"seeding makes them: one in six matches the list filter), a {a['warmup']} s warm-up spread over the four "
          f"workloads, then `wrk -t{a['threads']} -c{a['connections']} -d{a['duration']}s` per workload, every "
          "answer checked (status, no `errors`, the expected record). `others' CPU` is the rest of the machine's "

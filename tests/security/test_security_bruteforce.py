@@ -217,7 +217,10 @@ def test_srp_gives_unknown_users_a_plausible_challenge(box: Any) -> None:
     assert set(first) == set(real)
     assert first["SALT"] == second["SALT"] and first["USER_ID_FOR_SRP"] == second["USER_ID_FOR_SRP"]
     assert first["SRP_B"] != second["SRP_B"]  # fresh per sign-in, as a real user's
-    assert srp.pad_hex(int(first["SALT"], 16)) == first["SALT"] and len(first["SALT"]) in (32, 34)  # as make_verifier
+    # As make_verifier makes a real one: an odd 128-bit number, padded (shorter than 32 digits one time in
+    # 256, when its top byte is zero, exactly as a real user's salt is).
+    salt = int(first["SALT"], 16)
+    assert srp.pad_hex(salt) == first["SALT"] and salt < 2**128 and salt & 1
     assert uuid.UUID(first["USER_ID_FOR_SRP"]).version == 4
     assert srp_sign_in(box, unknown, PASSWORD) == srp_sign_in(box, known, "Wr0ng-password") == (
         "NotAuthorizedException", "Incorrect username or password.")

@@ -397,7 +397,8 @@ async def test_drop_all_drops_only_coves_tables(backend: PostgresBackend, schema
     await backend.records.create(schema.models["Post"], {"id": "p", "createdAt": T, "updatedAt": T}, None)
     await backend.transfer.drop_all()
     tables = {row[0] for row in await conn.fetch(backend.dialect.table_names())}
-    assert tables == {"someone_elses"}
+    # The event-listener tables stay: other processes' subscriptions rely on them (listeners.py).
+    assert tables == {"someone_elses", "_cove_event_listeners", "_cove_event_generation"}
     # The backend sets itself up again: a new secret, an empty history, the schema applied afresh.
     report = await backend.migrator.apply_schema(schema)
     assert "Post" in report.created_models and await backend.records.count(schema.models["Post"]) == 0

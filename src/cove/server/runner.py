@@ -102,8 +102,9 @@ class ServerOptions:
         await connect(backend, self.database_url)
 
     def realtime(self) -> RealtimeSettings:
-        return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), self.events_url(),
-                                broker_is_database=not self.broker_url and self.events_url() is not None)
+        events = self.events_url()
+        return RealtimeSettings(RealtimeLimits.parse(self.realtime_limits), events,
+                                broker_is_database=not self.broker_url and events is not None)
 
     def tls_files(self) -> Any:
         if not self.tls:

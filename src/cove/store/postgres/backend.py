@@ -134,7 +134,7 @@ class PostgresBackend:
         # the server's PostgreSQL broker (when it uses this database) registers and reads.
         self.event_listeners = EventListeners(self.dialect.quote(self.location.schema))
         self.records = PostgresRecords(self.connection, self.layouts, NextTokens(self.secret), self.dialect,
-                                       heavy=self.heavy_connection, listeners=self.event_listeners)
+                                       self.event_listeners, heavy=self.heavy_connection)
         self.migrator = PostgresMigrator(self)
         self.keys = PostgresKeys(self.connection, self.dialect)
         self.transfer = PostgresTransfer(self.pool, self.dialect, self.layouts, self.stored_models,

@@ -62,15 +62,14 @@ class PostgresRecords:
     """RecordStore over the backend's pool. ``layouts`` is shared with the migrator, which fills it."""
 
     def __init__(self, pool: PoolGetter, layouts: dict[str, Layout], tokens: NextTokens,
-                 dialect: PostgresDialect, *, heavy: PoolGetter | None = None,
-                 listeners: EventListeners | None = None) -> None:
+                 dialect: PostgresDialect, listeners: EventListeners, *, heavy: PoolGetter | None = None) -> None:
         self._pool = pool
         self._heavy = heavy            # where for_heavy_reads() reads (None: this is that view)
         self._layouts = layouts
         self._tokens = tokens
         self._dialect = dialect
         # Every write's row ends with the event-listener generation its statement saw (listeners.py).
-        self._listeners = listeners or EventListeners('"public"')
+        self._listeners = listeners
         # A bounded_reads() view's: seconds a read may hold its connection; past them asyncpg cancels
         # the statement on the server and raises TimeoutError, which is ReadOverBudget here.
         self._timeout: float | None = None
@@ -250,7 +249,7 @@ class PostgresRecords:
         event loop, and holds one of the few connections kept for such reads, not a short one's."""
         if self._heavy is None:
             return self
-        return PostgresRecords(self._heavy, self._layouts, self._tokens, self._dialect, listeners=self._listeners)
+        return PostgresRecords(self._heavy, self._layouts, self._tokens, self._dialect, self._listeners)
 
     def bounded_reads(self, seconds: float) -> PostgresRecords:
         """These records, each read stopped with ReadOverBudget once it has held its connection for

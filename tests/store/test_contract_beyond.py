@@ -393,3 +393,32 @@ def a_string() -> Any:
     from cove import a
 
     return a.string()
+
+
+async def test_crossed_transactions_both_commit_without_waiting_on_each_other(backend: Backend, schema: Schema) -> None:
+    """Two transactions writing the same records in opposite orders, many times at once: each one
+    commits whole (no deadlock, which PostgreSQL would break after a second by failing one), and the
+    counts add up."""
+    import anyio
+
+    Post = schema.models["Post"]
+    ids = [f"p{i:03d}" for i in range(4)]
+    for i in range(4):
+        await backend.records.create(Post, post(i, rank=0), None)
+
+    async def bump(order: list[str], times: int) -> None:
+        for _ in range(times):
+            current = {k: (await backend.records.get(Post, {"id": k}))["rank"] for k in order}
+            try:
+                await backend.records.transact([
+                    TransactItem("update", Post, key={"id": k}, values={"rank": current[k] + 1},
+                                 condition={"rank": {"eq": current[k]}}) for k in order])
+            except TransactionCanceled as exc:   # another bump came between the read and the write
+                assert set(exc.reasons) <= {"None", "ConditionalCheckFailed", "TransactionConflict"}, exc.reasons
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            for n in range(6):
+                tg.start_soon(bump, ids if n % 2 else ids[::-1], 15)
+    ranks = [(await backend.records.get(Post, {"id": k}))["rank"] for k in ids]
+    assert len(set(ranks)) == 1 and ranks[0] > 0, ranks   # every transaction wrote all four or none

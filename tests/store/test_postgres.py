@@ -29,6 +29,8 @@ from cove.store.base import (
     StatementTimedOut,
     StoreError,
     TextNotStorable,
+    TransactionCanceled,
+    TransactItem,
 )
 from cove.store.postgres.backend import PostgresBackend
 from cove.store.postgres.connection import parse_url
@@ -337,6 +339,37 @@ async def test_text_columns_sort_by_bytes(backend: PostgresBackend, schema: Sche
     tail = await backend.records.list(ListRequest(Order, key_condition=KeyCondition(
         "customerId", "zoë", ("placedAt",), {"beginsWith": "2024"})))
     assert [r["customerId"] for r in tail.items] == ["zoë"]
+
+
+async def test_a_deadlock_with_another_writer_cancels_the_transaction_as_a_conflict(
+        backend: PostgresBackend, schema: Schema) -> None:
+    """Cove's own transactions lock in one order (the contract suite runs crossed ones); a writer
+    outside Cove that locks in the other order makes PostgreSQL break the deadlock by failing one
+    side. When that is Cove's, the answer is DynamoDB's for a concurrent transaction, the item that
+    waited named, and nothing is written."""
+    Post = schema.models["Post"]
+    for i in (1, 2):
+        await backend.records.create(Post, {"id": f"p{i}", "rank": 0, "createdAt": T, "updatedAt": T}, None)
+    pool = await backend.pool()
+    async with pool.acquire() as other:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute('UPDATE "Post" SET rank = 7 WHERE id = $1', "p2")
+        cove = asyncio.create_task(backend.records.transact([
+            TransactItem("update", Post, key={"id": "p2"}, values={"rank": 1}),
+            TransactItem("update", Post, key={"id": "p1"}, values={"rank": 1})]))
+        while not await other.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            await asyncio.sleep(0.02)   # Cove holds p1 and waits for p2
+        await other.execute('UPDATE "Post" SET rank = 7 WHERE id = $1', "p1")   # waits until Cove's side fails
+        with pytest.raises(TransactionCanceled) as caught:
+            await cove
+        await tx.commit()
+    assert caught.value.reasons == ["TransactionConflict", "None"]
+    assert caught.value.error_type == "DynamoDB:TransactionCanceledException"
+    assert [(await backend.records.get(Post, {"id": k}) or {})["rank"] for k in ("p1", "p2")] == [7, 7]
+    # the store is usable afterwards
+    await backend.records.transact([TransactItem("update", Post, key={"id": "p1"}, values={"rank": 2})])
+    assert (await backend.records.get(Post, {"id": "p1"}) or {})["rank"] == 2
 
 
 async def test_nul_is_refused_in_text_and_kept_in_lists(backend: PostgresBackend, schema: Schema) -> None:

@@ -34,6 +34,9 @@ from .writes import Writes
 
 MAX_SORT_FIELDS = 8
 MAX_TRANSACTION_ITEMS = 100   # DynamoDB's TransactWriteItems limit
+# DynamoDB's message for each cancellation reason (none for an item that would have succeeded).
+REASON_MESSAGES = {"ConditionalCheckFailed": "The conditional request failed",
+                   "TransactionConflict": "Transaction is ongoing for the item"}
 DEFAULT_MAX_GROUPS = 100
 
 
@@ -156,8 +159,7 @@ async def transact(engine: Parts, rf: RootField, args: dict[str, Any], ctx: Cont
     try:
         records: list[dict[str, Any]] = await writes.store.transact(prepared)
     except TransactionCanceled as exc:
-        reasons = [{"type": r, "message": None if r == "None" else "The conditional request failed"}
-                   for r in exc.reasons]
+        reasons = [{"type": r, "message": REASON_MESSAGES.get(r)} for r in exc.reasons]
         raise FieldError(str(exc), exc.error_type, error_info={"cancellationReasons": reasons}) from None
     except StoreError as exc:
         raise FieldError(str(exc), exc.error_type) from None

@@ -53,6 +53,12 @@ PoolGetter = Callable[[], Awaitable[ConnectionPool]]
 BOUNDED_READ_SECONDS = 0.25
 
 
+def lock_order(item: TransactItem) -> tuple[str, str]:
+    """Where an item's row lock comes in a transaction: one total order over every model's records."""
+    key = item.values if item.kind == "create" else item.key
+    return item.model.name, repr([key.get(k) for k in item.model.identifier])
+
+
 def holds_nul(values: Sequence[Any]) -> bool:
     """A key value PostgreSQL text cannot hold, so no stored key equals it."""
     return any(v.__class__ is str and "\x00" in v for v in values)
@@ -184,30 +190,41 @@ class PostgresRecords:
 
     async def transact(self, items: Sequence[TransactItem]) -> Records:
         """One transaction on one pooled connection; every item runs (so each failing one is named),
-        then a failure rolls all of them back."""
+        then a failure rolls all of them back.
+
+        Items run in one order for every transaction (by model, then key), so two transactions that
+        write the same records lock them in the same order and the second waits for the first,
+        instead of each holding a row the other needs (a deadlock PostgreSQL breaks after a second
+        by failing one of them). Reasons and records come back in the caller's order."""
         source = await self._pool()
-        reasons: list[str] = []
-        results: Records = []
+        reasons = ["None"] * len(items)
+        rows: list[Any] = [None] * len(items)
+        running = -1
         # A pooled connection (or, inside a read snapshot, the snapshot's own).
         connection = source.acquire() if isinstance(source, ConnectionPool) else nullcontext(source)
         try:
             async with connection as conn, conn.transaction():
-                for item in items:
-                    lay = self._layouts[item.model.name]
-                    statement = aggregates.transact_statement(lay, item)
+                for running in sorted(range(len(items)), key=lambda i: lock_order(items[i])):
+                    item = items[running]
+                    statement = aggregates.transact_statement(self._layouts[item.model.name], item)
                     row = None if statement is None else await conn.fetchrow(statement[0], *statement[1])
-                    reasons.append("None" if row is not None else "ConditionalCheckFailed")
-                    if row is not None:
+                    if row is None:
+                        reasons[running] = "ConditionalCheckFailed"
+                    else:
                         self._listeners.saw(row[-1])
-                        results.append(lay.decode(row))
-                if len(results) < len(items):
+                        rows[running] = row
+                if "ConditionalCheckFailed" in reasons:
                     raise TransactionCanceled(reasons)   # leaving the block rolls the transaction back
         except TransactionCanceled:
             raise
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            # Another writer's lock order crossed this one's (not another Cove transaction's: see
+            # above): DynamoDB's answer to a concurrent transaction on an item.
+            reasons[running] = "TransactionConflict"
+            raise TransactionCanceled(reasons) from None
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             self._fail(exc)
-        return results
-
+        return [self._layouts[item.model.name].decode(row) for item, row in zip(items, rows)]
 
     async def create(self, model: Model, values: Record, condition: dict[str, Any] | None) -> Record:
         lay = self._layouts[model.name]

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from authkit import PASSWORD, claims, idp, iam_admin, sign_in, user_credentials
 from conftest import Sandbox, free_port, start_sandbox
 from paths import TESTS
@@ -171,6 +172,34 @@ def test_sign_up_on_one_use_on_another_refresh_on_the_third(cluster: Cluster) ->
     with pytest.raises(Exception, match="NotAuthorizedException"):
         idp(three).initiate_auth(ClientId=auth["user_pool_client_id"], AuthFlow="REFRESH_TOKEN_AUTH",
                                  AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})
+
+
+def test_wrong_passwords_spread_over_the_hosts_lock_the_login_on_all(cluster: Cluster) -> None:
+    """The lockout counts in the database: five wrong passwords sent round the hosts (a balancer's
+    way) lock the login everywhere, for a known login and an unknown one alike."""
+    auth = cluster.hosts[0].outputs["auth"]
+    known = f"grace-{uuid.uuid4().hex[:6]}@example.com"
+    admin = iam_admin(cluster.hosts[0])
+    admin.admin_create_user(UserPoolId=auth["user_pool_id"], Username=known, MessageAction="SUPPRESS",
+                            UserAttributes=[{"Name": "email", "Value": known}, {"Name": "email_verified", "Value": "true"}])
+    admin.admin_set_user_password(UserPoolId=auth["user_pool_id"], Username=known, Password=PASSWORD, Permanent=True)
+
+    def attempt(host: Sandbox, login: str, password: str) -> str:
+        try:
+            idp(host).initiate_auth(ClientId=auth["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": login, "PASSWORD": password})
+        except ClientError as exc:
+            return str(exc.response["Error"]["Message"])
+        return "signed in"
+
+    for login in (known, f"nobody-{uuid.uuid4().hex[:6]}@example.com"):
+        wrong = [attempt(cluster.hosts[i % 3], login, "Wr0ng-password") for i in range(5)]
+        assert wrong == ["Incorrect username or password."] * 5
+        # Each host saw at most two of the five; every one of them refuses even the right password now.
+        assert [attempt(host, login, PASSWORD) for host in cluster.hosts] == ["Password attempts exceeded"] * 3
+    time.sleep(1.1)   # the first lock lasts a second; then the right password signs in on any host
+    assert attempt(cluster.hosts[1], known, PASSWORD) == "signed in"
+    assert attempt(cluster.hosts[2], known, "Wr0ng-password") == "Incorrect username or password."   # forgotten
 
 
 def test_an_api_key_made_anywhere_works_everywhere(cluster: Cluster) -> None:

@@ -332,6 +332,39 @@ async def test_concurrent_wrong_codes_are_all_counted(backend: IdentityStore, tm
 
 # -- hostile values ------------------------------------------------------------------------------
 
+async def test_wrong_passwords_lock_a_login_with_doubling_locks(backend: IdentityStore) -> None:
+    assert await backend.login_lock("ada") is None
+    for n in range(1, 5):   # the first four are free: counted, no lock
+        await backend.login_failed("ada", 5, 900, 1000.0 + n)
+        assert await backend.login_lock("ada") == 0
+    locks = []
+    for n in range(5, 17):
+        await backend.login_failed("ada", 5, 900, 2000.0)
+        locks.append(await backend.login_lock("ada"))
+    assert locks == [2000.0 + s for s in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900)]
+    for _ in range(100):   # no overflow however many
+        await backend.login_failed("ada", 5, 900, 3000.0)
+    assert await backend.login_lock("ada") == 3900.0
+    assert await backend.login_lock("bob") is None   # logins apart
+    assert await backend.forget_login_failures("ada") == 1
+    assert await backend.login_lock("ada") is None
+
+
+async def test_old_wrong_passwords_are_forgotten(backend: IdentityStore) -> None:
+    await backend.login_failed("old", 5, 900, 100.0)
+    await backend.login_failed("new", 5, 900, 200.0)
+    assert await backend.forget_login_failures(before=150.0) == 1
+    assert await backend.login_lock("old") is None and await backend.login_lock("new") == 0
+
+
+async def test_concurrent_wrong_passwords_are_all_counted(backend: IdentityStore, tmp_path: Path) -> None:
+    """Wrong passwords sent to two processes at once (two stores on one database) all count."""
+    async with second_store(backend, tmp_path) as other:
+        await asyncio.gather(*(store.login_failed("ada", 5, 10**6, 50.0)
+                               for _ in range(10) for store in (backend, other)))
+    assert await backend.login_lock("ada") == 50.0 + 2 ** 15   # the 20th: 2 ** (20 - 5) s
+
+
 async def test_nul_characters_find_nothing_and_lookalike_keys_stay_apart(backend: IdentityStore) -> None:
     await backend.create_user(user("ada", email="ada@example.com"))
     for login in ("ada\x00", "\x00", "ada@example.com\x00x"):

@@ -36,6 +36,10 @@ from .tokens import TokenError, UserPoolTokens
 
 SIGN_UP_CODE_TTL = 24 * 3600
 RESET_CODE_TTL = 3600
+# A login's wrong passwords are forgotten a day after the last one (or at a right one); about one
+# wrong password in PRUNE_EVERY clears out the logins past that.
+FAILURES_KEPT_SECONDS = 24 * 3600
+PRUNE_EVERY = 64
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
 _log = logging.getLogger("cove.identity")
@@ -283,16 +287,33 @@ class Accounts:
         return user
 
     # -- lockouts ------------------------------------------------------------------------------
+    # Wrong passwords are counted in the database, so a login locks after the same number of them
+    # whichever processes and hosts they were sent to.
     def lock_key(self, login: str, user: User | None) -> str:
         return user.username if user is not None else unknown_login_key(login)
 
-    def check_lockout(self, key: str) -> None:
-        if self.guard.passwords.locked(key):
+    async def check_lockout(self, key: str) -> bool:
+        """Refuse a locked login; whether it has wrong passwords counted (a success then forgets them)."""
+        if self.guard.limits.password_failures <= 0:
+            return False
+        locked_until = await self.store.login_lock(key)
+        if locked_until is not None and locked_until > time.time():
             raise CognitoError("NotAuthorizedException", "Password attempts exceeded")
+        return locked_until is not None
 
-    def wrong_password(self, key: str) -> CognitoError:
-        self.guard.passwords.failed(key)
+    async def wrong_password(self, key: str) -> CognitoError:
+        limits = self.guard.limits
+        if limits.password_failures > 0:
+            now = time.time()
+            await self.store.login_failed(key, limits.password_failures, limits.lockout_max_seconds, now)
+            if secrets.randbelow(PRUNE_EVERY) == 0:   # now and then, rather than a timer in every process
+                kept = max(FAILURES_KEPT_SECONDS, limits.lockout_max_seconds)   # never a lock still running
+                await self.store.forget_login_failures(before=now - kept)
         return CognitoError("NotAuthorizedException", "Incorrect username or password.")
+
+    async def right_password(self, key: str, counted: bool = True) -> None:
+        if counted:
+            await self.store.forget_login_failures(key)
 
     # -- signed in -----------------------------------------------------------------------------
     def check_usable(self, user: User) -> None:

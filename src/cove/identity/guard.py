@@ -1,9 +1,10 @@
-"""Brute-force guards for the identity endpoints: per-address throttles and per-login lockouts.
+"""Brute-force guards for the identity endpoints: per-address throttles, and the limits of the
+per-login lockouts.
 
-State lives in this server process's memory, in tables of bounded size (the least recently seen
-key is forgotten first), so no stream of invented addresses or logins can grow it without limit.
-With ``cove serve --workers N`` each process keeps its own tables; codes' wrong attempts are
-counted in the database instead (see ``UserPool``), so they hold across processes.
+The throttles live in this server process's memory, in tables of bounded size (the least recently
+seen key is forgotten first), so no stream of invented addresses or logins can grow them without
+limit; with ``cove serve --workers N`` each process keeps its own. Wrong passwords and wrong codes
+are counted in the database instead (see ``Accounts``), so a lockout holds across processes and hosts.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class AuthLimits:
     code_attempts: int = 5
     #: Codes sent to one user per hour (ForgotPassword, ResendConfirmationCode).
     codes_per_user_per_hour: int = 10
-    #: Keys each of the six tables remembers (addresses, logins): about 5 MiB a table when full.
+    #: Keys each of the five throttle tables remembers (addresses, logins): about 5 MiB a table when full.
     max_tracked: int = 20_000
 
     @classmethod
@@ -94,36 +95,6 @@ class RateLimiter:
             return True
 
 
-class FailureTracker:
-    """Wrong passwords per login: after ``free`` of them the login locks for 1 s, doubling with each
-    further failure up to ``max_seconds``; a success forgets the login."""
-
-    def __init__(self, free: int, max_seconds: int, max_keys: int) -> None:
-        self.free = free
-        self.max_seconds = max_seconds
-        self.table = _Bounded(max_keys)
-
-    def locked(self, key: str) -> bool:
-        if self.free <= 0:
-            return False
-        with self.table.lock:
-            entry = self.table.entries.get(key)
-            return entry is not None and entry[1] > time.monotonic()
-
-    def failed(self, key: str) -> None:
-        if self.free <= 0:
-            return
-        with self.table.lock:
-            entry = self.table.touch(key, [0, 0.0])
-            entry[0] += 1
-            if entry[0] >= self.free:
-                entry[1] = time.monotonic() + min(2.0 ** (entry[0] - self.free), self.max_seconds)
-
-    def succeeded(self, key: str) -> None:
-        with self.table.lock:
-            self.table.entries.pop(key, None)
-
-
 def unknown_login_key(login: str) -> str:
     """The key for a login that names no user: a short digest, so long invented logins cannot swell
     the tables (a known user's key is their username, a UUID)."""
@@ -137,7 +108,6 @@ class Guard:
         self.limits = limits = limits or AuthLimits()
         self._throttles = {name: RateLimiter(getattr(limits, name), 60.0, limits.max_tracked)
                            for name in set(THROTTLED.values())}
-        self.passwords = FailureTracker(limits.password_failures, limits.lockout_max_seconds, limits.max_tracked)
         self.code_sends = RateLimiter(limits.codes_per_user_per_hour, 3600.0, limits.max_tracked)
 
     def admit(self, operation: str, address: str | None) -> bool:

@@ -77,14 +77,14 @@ class UserPool(Accounts):
     async def _password_signin(self, login: str, password: str, client_id: str) -> dict[str, Any]:
         user = await self.store.find_user(login)
         key = self.lock_key(login, user)
-        self.check_lockout(key)
+        counted = await self.check_lockout(key)
         if user is None:
             self.unknown(login)
         stored = user.password_hash if user is not None else None
         # an unknown user's check costs the same argon2 time as a known one's (the decoy never matches)
         if not await asyncio.to_thread(check_password_or_decoy, stored, password) or user is None:
-            raise self.wrong_password(key)
-        self.guard.passwords.succeeded(key)
+            raise await self.wrong_password(key)
+        await self.right_password(key, counted)
         self.check_usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self.new_password_challenge(user)
@@ -134,12 +134,12 @@ class UserPool(Accounts):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.") from None
         user = await self.store.find_user(state["u"])
         lock = self.lock_key(str(state.get("l", "")), user)
-        self.check_lockout(lock)
+        counted = await self.check_lockout(lock)
         timestamp = string_member(responses, "TIMESTAMP")
         claimed = string_member(responses, "PASSWORD_CLAIM_SIGNATURE")
         when = srp.parse_timestamp(timestamp)
         if when is None or abs(when - time.time()) > 300:
-            raise self.wrong_password(lock)
+            raise await self.wrong_password(lock)
         if user is not None and responses.get("USERNAME") not in (None, user.username, user.email, user.phone_number):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
         # A login without a verifier does the same SRP work on its decoy verifier, so the time tells nothing.
@@ -149,10 +149,10 @@ class UserPool(Accounts):
             expected = await asyncio.to_thread(_srp_signature, state, verifier, self.pool_name, secret_block,
                                                timestamp)
         except srp.SrpError:
-            raise self.wrong_password(lock) from None
+            raise await self.wrong_password(lock) from None
         if not real or user is None or not secrets.compare_digest(expected.encode(), claimed.encode()):
-            raise self.wrong_password(lock)
-        self.guard.passwords.succeeded(lock)
+            raise await self.wrong_password(lock)
+        await self.right_password(lock, counted)
         self.check_usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self.new_password_challenge(user)
@@ -290,14 +290,14 @@ class UserPool(Accounts):
         self.check_policy(password)
         status = "CONFIRMED" if user.status in ("RESET_REQUIRED", "FORCE_CHANGE_PASSWORD", "CONFIRMED") else user.status
         await self.set_password(user, password, status=status, code=None, code_purpose=None, code_expires_at=None)
-        self.guard.passwords.succeeded(user.username)
+        await self.right_password(user.username)
         return {}
 
     async def op_ChangePassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _, user = await self.access_claims(string_member(body, "AccessToken"))
-        self.check_lockout(user.username)
+        await self.check_lockout(user.username)
         if not await asyncio.to_thread(check_password, user.password_hash, string_member(body, "PreviousPassword")):
-            raise self.wrong_password(user.username)
+            raise await self.wrong_password(user.username)
         password = string_member(body, "ProposedPassword")
         self.check_policy(password)
         await self.set_password(user, password)

@@ -116,6 +116,18 @@ class IdentityStore(Protocol):
     async def delete_user(self, username: str) -> bool:
         """Remove the user and their group memberships, revoke their refresh tokens; False if unknown."""
         ...
+
+    async def login_lock(self, key: str) -> float | None:
+        """Until when (epoch seconds) ``key``'s login is locked by wrong passwords; None when it has no
+        wrong password counted."""
+        ...
+    async def login_failed(self, key: str, free: int, max_seconds: float, now: float) -> None:
+        """Count a wrong password for ``key`` at ``now``: from the ``free``-th on, the login locks for
+        1 s, doubling with each further one up to ``max_seconds``."""
+        ...
+    async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
+        """Forget ``key``'s wrong passwords (a success), or every login's last counted ``before``; how many."""
+        ...
     async def list_users(self) -> list[User]:
         """Every user, oldest first."""
         ...

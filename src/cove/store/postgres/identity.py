@@ -99,12 +99,22 @@ CREATE TABLE IF NOT EXISTS _cove_signing_keys (
     created_at DOUBLE PRECISION NOT NULL,
     retired_at DOUBLE PRECISION
 );
+CREATE TABLE IF NOT EXISTS _cove_login_failures (
+    login_key TEXT COLLATE "C" PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until DOUBLE PRECISION NOT NULL,
+    last_failed DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _cove_login_failures_last ON _cove_login_failures (last_failed);
 CREATE TABLE IF NOT EXISTS _cove_console_admins (
     username TEXT COLLATE "C" PRIMARY KEY,
     password_hash TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL
 );
 """
+
+# The lock after the n-th wrong password ($2: free ones, $3: the longest lock, $4: now), as in UserPool.
+_LOCK = "CASE WHEN {n} >= $2 THEN $4 + LEAST(power(2, LEAST({n} - $2, 30)), $3) ELSE 0 END"
 
 _USER_COLUMNS = ("username, sub, email, phone_number, attributes, password_hash, srp_salt, srp_verifier, status, "
                  "enabled, created_at, updated_at, code, code_purpose, code_expires_at, code_attempts")
@@ -273,6 +283,24 @@ class PostgresIdentityStore:
             await conn.execute("DELETE FROM _cove_user_groups WHERE username = $1", username)
             await conn.execute("UPDATE _cove_refresh_tokens SET revoked = TRUE WHERE username = $1", username)
         return bool(deleted)
+
+    # -- wrong passwords -------------------------------------------------------------------------
+    async def login_lock(self, key: str) -> float | None:
+        row = await self._fetchrow("SELECT locked_until FROM _cove_login_failures WHERE login_key = $1", key)
+        return float(row[0]) if row else None
+
+    async def login_failed(self, key: str, free: int, max_seconds: float, now: float) -> None:
+        # One statement, so wrong passwords sent to several processes at once all count.
+        await self._changed(
+            f"INSERT INTO _cove_login_failures AS f (login_key, failures, locked_until, last_failed) "
+            f"VALUES ($1, 1, {_LOCK.format(n='1')}, $4) ON CONFLICT (login_key) DO UPDATE SET "
+            f"failures = f.failures + 1, locked_until = {_LOCK.format(n='f.failures + 1')}, last_failed = $4",
+            key, free, float(max_seconds), now)
+
+    async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
+        if key is not None:
+            return await self._changed("DELETE FROM _cove_login_failures WHERE login_key = $1", key)
+        return await self._changed("DELETE FROM _cove_login_failures WHERE last_failed < $1", before or 0.0)
 
     async def list_users(self) -> list[User]:
         return [_user(row) for row in await self._fetch(f"{_USER_SELECT} ORDER BY created_at, username")]

@@ -99,6 +99,13 @@ CREATE TABLE IF NOT EXISTS _cove_console_admins (
     password_hash TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _cove_login_failures (
+    login_key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until REAL NOT NULL,
+    last_failed REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _cove_login_failures_last ON _cove_login_failures (last_failed);
 CREATE TABLE IF NOT EXISTS _cove_iam_keys (
     access_key_id TEXT PRIMARY KEY,
     secret_access_key TEXT NOT NULL,
@@ -112,6 +119,8 @@ _USER_COLUMNS = ("username, sub, email, phone_number, attributes, password_hash,
                  "enabled, created_at, updated_at, code, code_purpose, code_expires_at, code_attempts")
 # The User fields update_user may set (names are put into SQL: only these, never a caller's string).
 _UPDATABLE = frozenset(_USER_COLUMNS.replace(" ", "").split(",")) - {"username", "created_at"}
+# The lock after the n-th wrong password, as in UserPool (the shift is capped: SQLite's wraps past 63).
+_LOCK = "CASE WHEN {n} >= :free THEN :now + min(1 << min({n} - :free, 30), :max) ELSE 0 END"
 _IAM_COLUMNS = "access_key_id, secret_access_key, description, created_at, revoked"
 _KEY_COLUMNS = "kid, pem, created_at, retired_at"
 # Set once the PEM files older versions kept in <data_dir>/keys were copied into the database.
@@ -257,7 +266,7 @@ class SQLiteIdentityStore:
         await self._write(self._execute, "INSERT INTO _cove_identity_meta (key, value) VALUES (?, ?) "
                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
-    def _execute(self, sql: str, params: tuple[Any, ...]) -> int:
+    def _execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> int:
         """One autocommitted statement; the number of rows it changed."""
         return self._conn.execute(sql, params).rowcount
 
@@ -324,6 +333,26 @@ class SQLiteIdentityStore:
             dropped = conn.execute("UPDATE _cove_users SET code = NULL WHERE username = ? AND code = ? "
                                    "AND code_attempts >= ?", (username, code, limit)).rowcount
         return dropped > 0
+
+    # -- wrong passwords -------------------------------------------------------------------------
+    async def login_lock(self, key: str) -> float | None:
+        row = self._conn.execute("SELECT locked_until FROM _cove_login_failures WHERE login_key = ?",
+                                 (key,)).fetchone()
+        return float(row[0]) if row else None
+
+    async def login_failed(self, key: str, free: int, max_seconds: float, now: float) -> None:
+        params = {"key": key, "free": free, "max": float(max_seconds), "now": now}
+        await self._write(self._execute,
+                          f"INSERT INTO _cove_login_failures (login_key, failures, locked_until, last_failed) "
+                          f"VALUES (:key, 1, {_LOCK.format(n='1')}, :now) ON CONFLICT (login_key) DO UPDATE SET "
+                          f"failures = failures + 1, locked_until = {_LOCK.format(n='failures + 1')}, "
+                          f"last_failed = :now", params)
+
+    async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
+        if key is not None:
+            return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE login_key = ?", (key,))
+        return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE last_failed < ?",
+                                 (before or 0.0,))
 
     async def delete_user(self, username: str) -> bool:
         return await self._write(self._delete_user, username)

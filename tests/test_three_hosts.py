@@ -202,6 +202,23 @@ def test_wrong_passwords_spread_over_the_hosts_lock_the_login_on_all(cluster: Cl
     assert attempt(cluster.hosts[2], known, "Wr0ng-password") == "Incorrect username or password."   # forgotten
 
 
+def test_codes_sent_per_hour_count_across_the_hosts(cluster: Cluster) -> None:
+    """Ten codes an hour per user, whichever hosts the requests reach (here every send fails for
+    want of a delivery hook, and is still counted: the limit stands before the send)."""
+    auth = cluster.hosts[0].outputs["auth"]
+    login = f"hopper-{uuid.uuid4().hex[:6]}@example.com"
+
+    def forgot(host: Sandbox) -> str:
+        try:
+            idp(host).forgot_password(ClientId=auth["user_pool_client_id"], Username=login)
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "sent"
+
+    answers = [forgot(cluster.hosts[i % 3]) for i in range(12)]
+    assert answers == ["CodeDeliveryFailureException"] * 10 + ["LimitExceededException"] * 2, answers
+
+
 def test_an_api_key_made_anywhere_works_everywhere(cluster: Cluster) -> None:
     for writer in cluster.hosts:
         for host in cluster.hosts:

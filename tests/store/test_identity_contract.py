@@ -365,6 +365,23 @@ async def test_concurrent_wrong_passwords_are_all_counted(backend: IdentityStore
     assert await backend.login_lock("ada") == 50.0 + 2 ** 15   # the 20th: 2 ** (20 - 5) s
 
 
+async def test_attempts_count_within_a_window_and_start_again_after_it(backend: IdentityStore) -> None:
+    assert [await backend.count_attempt("code:ada", 100.0 + i, 3600) for i in range(4)] == [1, 2, 3, 4]
+    assert await backend.count_attempt("code:bob", 200.0, 3600) == 1            # keys apart
+    assert await backend.count_attempt("code:ada", 3699.0, 3600) == 5           # still the first window
+    assert await backend.count_attempt("code:ada", 3700.0, 3600) == 1           # an hour after its start
+    assert await backend.count_attempt("code:ada", 3701.0, 3600) == 2
+    assert await backend.forget_attempts(before=3000.0) == 1                    # bob's window only
+    assert await backend.count_attempt("code:bob", 3702.0, 3600) == 1
+
+
+async def test_concurrent_attempts_are_all_counted(backend: IdentityStore, tmp_path: Path) -> None:
+    async with second_store(backend, tmp_path) as other:
+        counts = await asyncio.gather(*(store.count_attempt("code:ada", 10.0, 3600)
+                                        for _ in range(10) for store in (backend, other)))
+    assert sorted(counts) == list(range(1, 21))   # each attempt saw its own count: none lost, none twice
+
+
 async def test_nul_characters_find_nothing_and_lookalike_keys_stay_apart(backend: IdentityStore) -> None:
     await backend.create_user(user("ada", email="ada@example.com"))
     for login in ("ada\x00", "\x00", "ada@example.com\x00x"):

@@ -37,9 +37,10 @@ from .tokens import TokenError, UserPoolTokens
 SIGN_UP_CODE_TTL = 24 * 3600
 RESET_CODE_TTL = 3600
 # A login's wrong passwords are forgotten a day after the last one (or at a right one); about one
-# wrong password in PRUNE_EVERY clears out the logins past that.
+# wrong password (or code request) in PRUNE_EVERY clears out the logins (or windows) past that.
 FAILURES_KEPT_SECONDS = 24 * 3600
 PRUNE_EVERY = 64
+CODE_SEND_WINDOW = 3600.0   # codes_per_user_per_hour counts in windows of an hour from the first code
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
 _log = logging.getLogger("cove.identity")
@@ -211,13 +212,22 @@ class Accounts:
         return {"Destination": mask_destination(destination), "DeliveryMedium": medium,
                 "AttributeName": "email" if user.email else "phone_number"}
 
-    def _limit_code_sends(self, key: str) -> None:
-        if not self.guard.code_sends.allow(key):
+    async def _limit_code_sends(self, key: str) -> None:
+        """At most ``codes_per_user_per_hour`` codes an hour per login, counted in the database (so
+        across processes and hosts); a refused request counts too."""
+        limit = self.guard.limits.codes_per_user_per_hour
+        if limit <= 0:
+            return
+        now = time.time()
+        sent = await self.store.count_attempt("code:" + key, now, CODE_SEND_WINDOW)
+        if secrets.randbelow(PRUNE_EVERY) == 0:
+            await self.store.forget_attempts(before=now - CODE_SEND_WINDOW)
+        if sent > limit:
             raise CognitoError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
 
     async def new_code(self, user: User, purpose: str, trigger: str) -> dict[str, str]:
         """Make, store and deliver a code; if delivery fails the code is withdrawn."""
-        self._limit_code_sends(user.username)
+        await self._limit_code_sends(user.username)
         code = f"{secrets.randbelow(10**6):06d}"
         ttl = RESET_CODE_TTL if purpose == "reset" else SIGN_UP_CODE_TTL
         await self.store.update_user(user.username, code=code, code_purpose=purpose,
@@ -258,7 +268,7 @@ class Accounts:
     async def decoy_delivery(self, login: str) -> dict[str, str]:
         """What ``new_code`` answers for a user that does not exist, without sending anything."""
         decoy = self.unknown(login)
-        self._limit_code_sends(unknown_login_key(login))
+        await self._limit_code_sends(unknown_login_key(login))
         if self.code_hook is None:  # a known user would get CodeDeliveryFailureException: so does an unknown one
             raise CognitoError("CodeDeliveryFailureException", "Unable to deliver the code: the user pool has no "
                                "code delivery configured.")

@@ -3,8 +3,9 @@ per-login lockouts.
 
 The throttles live in this server process's memory, in tables of bounded size (the least recently
 seen key is forgotten first), so no stream of invented addresses or logins can grow them without
-limit; with ``cove serve --workers N`` each process keeps its own. Wrong passwords and wrong codes
-are counted in the database instead (see ``Accounts``), so a lockout holds across processes and hosts.
+limit; with ``cove serve --workers N`` each process keeps its own. Wrong passwords, wrong codes and
+codes sent are counted in the database instead (see ``Accounts``), so those limits hold across
+processes and hosts.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class AuthLimits:
     code_attempts: int = 5
     #: Codes sent to one user per hour (ForgotPassword, ResendConfirmationCode).
     codes_per_user_per_hour: int = 10
-    #: Keys each of the five throttle tables remembers (addresses, logins): about 5 MiB a table when full.
+    #: Addresses each of the four throttle tables remembers: about 5 MiB a table when full.
     max_tracked: int = 20_000
 
     @classmethod
@@ -108,7 +109,6 @@ class Guard:
         self.limits = limits = limits or AuthLimits()
         self._throttles = {name: RateLimiter(getattr(limits, name), 60.0, limits.max_tracked)
                            for name in set(THROTTLED.values())}
-        self.code_sends = RateLimiter(limits.codes_per_user_per_hour, 3600.0, limits.max_tracked)
 
     def admit(self, operation: str, address: str | None) -> bool:
         """Whether a request for ``operation`` from ``address`` is within its throttle."""

@@ -128,6 +128,13 @@ class IdentityStore(Protocol):
     async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
         """Forget ``key``'s wrong passwords (a success), or every login's last counted ``before``; how many."""
         ...
+    async def count_attempt(self, key: str, now: float, window: float) -> int:
+        """Count one attempt of ``key`` at ``now``: how many its window holds, this one included. A
+        window starts at the first attempt after the last window ended and lasts ``window`` seconds."""
+        ...
+    async def forget_attempts(self, before: float) -> int:
+        """Forget every key whose window started ``before``; how many."""
+        ...
     async def list_users(self) -> list[User]:
         """Every user, oldest first."""
         ...

@@ -106,6 +106,12 @@ CREATE TABLE IF NOT EXISTS _cove_login_failures (
     last_failed DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS _cove_login_failures_last ON _cove_login_failures (last_failed);
+CREATE TABLE IF NOT EXISTS _cove_attempts (
+    attempt_key TEXT COLLATE "C" PRIMARY KEY,
+    window_start DOUBLE PRECISION NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _cove_attempts_start ON _cove_attempts (window_start);
 CREATE TABLE IF NOT EXISTS _cove_console_admins (
     username TEXT COLLATE "C" PRIMARY KEY,
     password_hash TEXT NOT NULL,
@@ -301,6 +307,19 @@ class PostgresIdentityStore:
         if key is not None:
             return await self._changed("DELETE FROM _cove_login_failures WHERE login_key = $1", key)
         return await self._changed("DELETE FROM _cove_login_failures WHERE last_failed < $1", before or 0.0)
+
+    async def count_attempt(self, key: str, now: float, window: float) -> int:
+        # One statement: the row's lock makes attempts sent to several processes at once count one by one.
+        row = await self._fetchrow(
+            "INSERT INTO _cove_attempts AS a (attempt_key, window_start, attempts) VALUES ($1, $2, 1) "
+            "ON CONFLICT (attempt_key) DO UPDATE SET "
+            "attempts = CASE WHEN a.window_start <= $2 - $3 THEN 1 ELSE a.attempts + 1 END, "
+            "window_start = CASE WHEN a.window_start <= $2 - $3 THEN $2 ELSE a.window_start END "
+            "RETURNING attempts", key, now, float(window))
+        return int(row[0]) if row else 1
+
+    async def forget_attempts(self, before: float) -> int:
+        return await self._changed("DELETE FROM _cove_attempts WHERE window_start < $1", before)
 
     async def list_users(self) -> list[User]:
         return [_user(row) for row in await self._fetch(f"{_USER_SELECT} ORDER BY created_at, username")]

@@ -106,6 +106,12 @@ CREATE TABLE IF NOT EXISTS _cove_login_failures (
     last_failed REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS _cove_login_failures_last ON _cove_login_failures (last_failed);
+CREATE TABLE IF NOT EXISTS _cove_attempts (
+    attempt_key TEXT PRIMARY KEY,
+    window_start REAL NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _cove_attempts_start ON _cove_attempts (window_start);
 CREATE TABLE IF NOT EXISTS _cove_iam_keys (
     access_key_id TEXT PRIMARY KEY,
     secret_access_key TEXT NOT NULL,
@@ -353,6 +359,22 @@ class SQLiteIdentityStore:
             return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE login_key = ?", (key,))
         return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE last_failed < ?",
                                  (before or 0.0,))
+
+    async def count_attempt(self, key: str, now: float, window: float) -> int:
+        return await self._write(self._count_attempt, key, now, float(window))
+
+    def _count_attempt(self, key: str, now: float, window: float) -> int:
+        # SET reads the row as it was before the update, as in PostgreSQL.
+        rows = self._conn.execute(   # every row fetched: the statement (and its commit) is then done
+            "INSERT INTO _cove_attempts (attempt_key, window_start, attempts) VALUES (:key, :now, 1) "
+            "ON CONFLICT (attempt_key) DO UPDATE SET "
+            "attempts = CASE WHEN window_start <= :now - :window THEN 1 ELSE attempts + 1 END, "
+            "window_start = CASE WHEN window_start <= :now - :window THEN :now ELSE window_start END "
+            "RETURNING attempts", {"key": key, "now": now, "window": window}).fetchall()
+        return int(rows[0][0]) if rows else 1
+
+    async def forget_attempts(self, before: float) -> int:
+        return await self._write(self._execute, "DELETE FROM _cove_attempts WHERE window_start < ?", (before,))
 
     async def delete_user(self, username: str) -> bool:
         return await self._write(self._delete_user, username)

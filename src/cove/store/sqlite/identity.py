@@ -36,6 +36,8 @@ from cove.store.identity_state import (
     new_iam_key,
 )
 
+from .connection import connect
+
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -135,11 +137,8 @@ _log = logging.getLogger("cove.identity")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    # TODO(lead): the same setup as store/sqlite/connection.py (the "store" helper's); use theirs at merge.
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    return conn
+    # FULL: a sign-up, a revoked token or a counted wrong password survives a power cut once answered.
+    return connect(path, synchronous="FULL", cached_statements=128)
 
 
 class _Transaction:

@@ -11,6 +11,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -448,6 +449,16 @@ async def _posts(backend: PostgresBackend, count: int) -> None:
                        "FROM generate_series(1, $2) AS i", T, count)
 
 
+async def show_under_a_tight_limit(pool: Any, setting: str) -> str:
+    """SHOW, tried again when cancelled: on a loaded machine even SHOW can stall past a 2 ms limit."""
+    for _ in range(50):
+        try:
+            return str(await pool.fetchval(f"SHOW {setting}"))
+        except asyncpg.QueryCanceledError:
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"SHOW {setting} was cancelled 50 times running")
+
+
 async def test_every_statement_has_a_time_limit_and_past_it_the_field_times_out() -> None:
     """30 s by default (AppSync's resolver timeout), or the URL's statement_timeout; past it PostgreSQL
     cancels the statement and the store says ExecutionTimeout. Schema changes lift it."""
@@ -461,7 +472,7 @@ async def test_every_statement_has_a_time_limit_and_past_it_the_field_times_out(
         await strict.migrator.apply_schema(schema)   # lifted for the schema change: it passes
         assert not (await default.migrator.apply_schema(schema)).changed
         assert await (await default.pool()).fetchval("SHOW statement_timeout") == "30s"
-        assert await (await strict.pool()).fetchval("SHOW statement_timeout") == "2ms"
+        assert await show_under_a_tight_limit(await strict.pool(), "statement_timeout") == "2ms"
         await _posts(default, 300_000)
         with pytest.raises(StatementTimedOut) as caught:
             await strict.records.aggregate(AggregateRequest(Post, "sum", "rank"))

@@ -220,7 +220,8 @@ class PostgresRecords:
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             # Another writer's lock order crossed this one's (not another Cove transaction's: see
             # above): DynamoDB's answer to a concurrent transaction on an item.
-            reasons[running] = "TransactionConflict"
+            for i in ([running] if running >= 0 else range(len(items))):   # the item that waited
+                reasons[i] = "TransactionConflict"
             raise TransactionCanceled(reasons) from None
         except Exception as exc:  # noqa: BLE001 - mapped to the store's errors
             self._fail(exc)

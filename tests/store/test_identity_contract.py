@@ -353,7 +353,7 @@ async def test_wrong_passwords_lock_a_login_with_doubling_locks(backend: Identit
 async def test_old_wrong_passwords_are_forgotten(backend: IdentityStore) -> None:
     await backend.login_failed("old", 5, 900, 100.0)
     await backend.login_failed("new", 5, 900, 200.0)
-    assert await backend.forget_login_failures(before=150.0) == 1
+    assert await backend.prune_counts(failures_before=150.0, attempts_before=0.0) == 1
     assert await backend.login_lock("old") is None and await backend.login_lock("new") == 0
 
 
@@ -371,7 +371,7 @@ async def test_attempts_count_within_a_window_and_start_again_after_it(backend: 
     assert await backend.count_attempt("code:ada", 3699.0, 3600) == 5           # still the first window
     assert await backend.count_attempt("code:ada", 3700.0, 3600) == 1           # an hour after its start
     assert await backend.count_attempt("code:ada", 3701.0, 3600) == 2
-    assert await backend.forget_attempts(before=3000.0) == 1                    # bob's window only
+    assert await backend.prune_counts(failures_before=0.0, attempts_before=3000.0) == 1   # bob's window only
     assert await backend.count_attempt("code:bob", 3702.0, 3600) == 1
 
 

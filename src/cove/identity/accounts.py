@@ -220,8 +220,7 @@ class Accounts:
             return
         now = time.time()
         sent = await self.store.count_attempt("code:" + key, now, CODE_SEND_WINDOW)
-        if secrets.randbelow(PRUNE_EVERY) == 0:
-            await self.store.forget_attempts(before=now - CODE_SEND_WINDOW)
+        await self._prune_now_and_then(now)
         if sent > limit:
             raise CognitoError("LimitExceededException", "Attempt limit exceeded, please try after some time.")
 
@@ -316,14 +315,18 @@ class Accounts:
         if limits.password_failures > 0:
             now = time.time()
             await self.store.login_failed(key, limits.password_failures, limits.lockout_max_seconds, now)
-            if secrets.randbelow(PRUNE_EVERY) == 0:   # now and then, rather than a timer in every process
-                kept = max(FAILURES_KEPT_SECONDS, limits.lockout_max_seconds)   # never a lock still running
-                await self.store.forget_login_failures(before=now - kept)
+            await self._prune_now_and_then(now)
         return CognitoError("NotAuthorizedException", "Incorrect username or password.")
 
     async def right_password(self, key: str, counted: bool = True) -> None:
         if counted:
             await self.store.forget_login_failures(key)
+
+    async def _prune_now_and_then(self, now: float) -> None:
+        """Drop counts past their use, on about one call in PRUNE_EVERY (rather than a timer in every process)."""
+        if secrets.randbelow(PRUNE_EVERY) == 0:
+            kept = max(FAILURES_KEPT_SECONDS, self.guard.limits.lockout_max_seconds)   # never a lock still running
+            await self.store.prune_counts(failures_before=now - kept, attempts_before=now - CODE_SEND_WINDOW)
 
     # -- signed in -----------------------------------------------------------------------------
     def check_usable(self, user: User) -> None:

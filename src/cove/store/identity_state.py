@@ -125,15 +125,16 @@ class IdentityStore(Protocol):
         """Count a wrong password for ``key`` at ``now``: from the ``free``-th on, the login locks for
         1 s, doubling with each further one up to ``max_seconds``."""
         ...
-    async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
-        """Forget ``key``'s wrong passwords (a success), or every login's last counted ``before``; how many."""
+    async def forget_login_failures(self, key: str) -> int:
+        """Forget ``key``'s wrong passwords (a success); how many rows went (0 or 1)."""
         ...
     async def count_attempt(self, key: str, now: float, window: float) -> int:
         """Count one attempt of ``key`` at ``now``: how many its window holds, this one included. A
         window starts at the first attempt after the last window ended and lasts ``window`` seconds."""
         ...
-    async def forget_attempts(self, before: float) -> int:
-        """Forget every key whose window started ``before``; how many."""
+    async def prune_counts(self, failures_before: float, attempts_before: float) -> int:
+        """Forget the logins whose last wrong password came ``failures_before``, and the attempt keys
+        whose window started ``attempts_before``; how many rows went."""
         ...
     async def list_users(self) -> list[User]:
         """Every user, oldest first."""

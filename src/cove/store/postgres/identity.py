@@ -303,10 +303,8 @@ class PostgresIdentityStore:
             f"failures = f.failures + 1, locked_until = {_LOCK.format(n='f.failures + 1')}, last_failed = $4",
             key, free, float(max_seconds), now)
 
-    async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
-        if key is not None:
-            return await self._changed("DELETE FROM _cove_login_failures WHERE login_key = $1", key)
-        return await self._changed("DELETE FROM _cove_login_failures WHERE last_failed < $1", before or 0.0)
+    async def forget_login_failures(self, key: str) -> int:
+        return await self._changed("DELETE FROM _cove_login_failures WHERE login_key = $1", key)
 
     async def count_attempt(self, key: str, now: float, window: float) -> int:
         # One statement: the row's lock makes attempts sent to several processes at once count one by one.
@@ -318,8 +316,9 @@ class PostgresIdentityStore:
             "RETURNING attempts", key, now, float(window))
         return int(row[0]) if row else 1
 
-    async def forget_attempts(self, before: float) -> int:
-        return await self._changed("DELETE FROM _cove_attempts WHERE window_start < $1", before)
+    async def prune_counts(self, failures_before: float, attempts_before: float) -> int:
+        return (await self._changed("DELETE FROM _cove_login_failures WHERE last_failed < $1", failures_before)
+                + await self._changed("DELETE FROM _cove_attempts WHERE window_start < $1", attempts_before))
 
     async def list_users(self) -> list[User]:
         return [_user(row) for row in await self._fetch(f"{_USER_SELECT} ORDER BY created_at, username")]

@@ -353,11 +353,8 @@ class SQLiteIdentityStore:
                           f"failures = failures + 1, locked_until = {_LOCK.format(n='failures + 1')}, "
                           f"last_failed = :now", params)
 
-    async def forget_login_failures(self, key: str | None = None, *, before: float | None = None) -> int:
-        if key is not None:
-            return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE login_key = ?", (key,))
-        return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE last_failed < ?",
-                                 (before or 0.0,))
+    async def forget_login_failures(self, key: str) -> int:
+        return await self._write(self._execute, "DELETE FROM _cove_login_failures WHERE login_key = ?", (key,))
 
     async def count_attempt(self, key: str, now: float, window: float) -> int:
         return await self._write(self._count_attempt, key, now, float(window))
@@ -372,8 +369,13 @@ class SQLiteIdentityStore:
             "RETURNING attempts", {"key": key, "now": now, "window": window}).fetchall()
         return int(rows[0][0]) if rows else 1
 
-    async def forget_attempts(self, before: float) -> int:
-        return await self._write(self._execute, "DELETE FROM _cove_attempts WHERE window_start < ?", (before,))
+    async def prune_counts(self, failures_before: float, attempts_before: float) -> int:
+        return await self._write(self._prune_counts, failures_before, attempts_before)
+
+    def _prune_counts(self, failures_before: float, attempts_before: float) -> int:
+        with _Transaction(self._conn) as conn:
+            return (conn.execute("DELETE FROM _cove_login_failures WHERE last_failed < ?", (failures_before,)).rowcount
+                    + conn.execute("DELETE FROM _cove_attempts WHERE window_start < ?", (attempts_before,)).rowcount)
 
     async def delete_user(self, username: str) -> bool:
         return await self._write(self._delete_user, username)

@@ -9,6 +9,7 @@ import sqlite3
 import statistics
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,6 +146,22 @@ def test_srp_sign_in_counts_towards_the_lockout(box: Any) -> None:
         assert srp_sign_in(box, address, "Wr0ng-password") == ("NotAuthorizedException",
                                                                "Incorrect username or password.")
     assert srp_sign_in(box, address, PASSWORD) == ("NotAuthorizedException", "Password attempts exceeded")
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
+def test_a_burst_of_concurrent_guesses_gets_no_more_answers_than_the_lockout_allows(box: Any, known: bool) -> None:
+    # All 40 pass the lock check at the door before any is counted (the password check takes time);
+    # only the answers given before the fifth failure is counted may say "Incorrect".
+    address = confirmed_user(box) if known else email()
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(lambda i: password_sign_in(box, address, f"Wr0ng-{i}"), range(40)))
+    told = [a for a in answers if a == ("NotAuthorizedException", "Incorrect username or password.")]
+    locked = [a for a in answers if a == ("NotAuthorizedException", "Password attempts exceeded")]
+    assert len(told) + len(locked) == 40, answers
+    # 5 free failures, plus at most the guesses whose checks finished together with the fifth (the
+    # server checks passwords on a few threads at a time)
+    assert 5 <= len(told) <= 5 + 8, len(told)
+    assert password_sign_in(box, address, PASSWORD)[1] == "Password attempts exceeded"
 
 
 def srp_challenge(box: Any, login: str) -> tuple[int, int, dict[str, str]]:

@@ -46,6 +46,10 @@ PHONE = re.compile(r"^\+[1-9]\d{4,14}$")
 _log = logging.getLogger("cove.identity")
 
 
+def _attempts_exceeded() -> CognitoError:
+    return CognitoError("NotAuthorizedException", "Password attempts exceeded")
+
+
 def token_hash(token: str) -> str:
     """How a refresh token is stored: its SHA-256, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -297,30 +301,42 @@ class Accounts:
 
     # -- lockouts ------------------------------------------------------------------------------
     # Wrong passwords are counted in the database, so a login locks after the same number of them
-    # whichever processes and hosts they were sent to.
+    # whichever processes and hosts they were sent to. The lock is read at the door and again once
+    # the password was checked: a burst of concurrent guesses all pass the door before any of them is
+    # counted, and those still in flight when the login locks must not learn their answers.
     def lock_key(self, login: str, user: User | None) -> str:
         return user.username if user is not None else unknown_login_key(login)
 
-    async def check_lockout(self, key: str) -> bool:
-        """Refuse a locked login; whether it has wrong passwords counted (a success then forgets them)."""
-        if self.guard.limits.password_failures <= 0:
-            return False
-        locked_until = await self.store.login_lock(key)
-        if locked_until is not None and locked_until > time.time():
-            raise CognitoError("NotAuthorizedException", "Password attempts exceeded")
-        return locked_until is not None
+    async def check_lockout(self, key: str) -> None:
+        """Refuse a locked login, before its password is checked."""
+        if self.guard.limits.password_failures > 0:
+            self._refuse_if_locked(await self.store.login_lock(key))
 
     async def wrong_password(self, key: str) -> CognitoError:
+        """The answer to a wrong password, counted; a login locked meanwhile answers as at the door."""
         limits = self.guard.limits
         if limits.password_failures > 0:
             now = time.time()
+            locked_until = await self.store.login_lock(key)
+            if locked_until is not None and locked_until > now:
+                return _attempts_exceeded()
             await self.store.login_failed(key, limits.password_failures, limits.lockout_max_seconds, now)
             await self._prune_now_and_then(now)
         return CognitoError("NotAuthorizedException", "Incorrect username or password.")
 
-    async def right_password(self, key: str, counted: bool = True) -> None:
-        if counted:
+    async def right_password(self, key: str) -> None:
+        """After a right password: refused if the login locked meanwhile, else its wrong ones forgotten."""
+        if self.guard.limits.password_failures <= 0:
+            return
+        locked_until = await self.store.login_lock(key)
+        self._refuse_if_locked(locked_until)
+        if locked_until is not None:
             await self.store.forget_login_failures(key)
+
+    @staticmethod
+    def _refuse_if_locked(locked_until: float | None) -> None:
+        if locked_until is not None and locked_until > time.time():
+            raise _attempts_exceeded()
 
     async def _prune_now_and_then(self, now: float) -> None:
         """Drop counts past their use, on about one call in PRUNE_EVERY (rather than a timer in every process)."""

@@ -77,14 +77,14 @@ class UserPool(Accounts):
     async def _password_signin(self, login: str, password: str, client_id: str) -> dict[str, Any]:
         user = await self.store.find_user(login)
         key = self.lock_key(login, user)
-        counted = await self.check_lockout(key)
+        await self.check_lockout(key)
         if user is None:
             self.unknown(login)
         stored = user.password_hash if user is not None else None
         # an unknown user's check costs the same argon2 time as a known one's (the decoy never matches)
         if not await asyncio.to_thread(check_password_or_decoy, stored, password) or user is None:
             raise await self.wrong_password(key)
-        await self.right_password(key, counted)
+        await self.right_password(key)
         self.check_usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self.new_password_challenge(user)
@@ -134,7 +134,7 @@ class UserPool(Accounts):
             raise CognitoError("NotAuthorizedException", "Incorrect username or password.") from None
         user = await self.store.find_user(state["u"])
         lock = self.lock_key(str(state.get("l", "")), user)
-        counted = await self.check_lockout(lock)
+        await self.check_lockout(lock)
         timestamp = string_member(responses, "TIMESTAMP")
         claimed = string_member(responses, "PASSWORD_CLAIM_SIGNATURE")
         when = srp.parse_timestamp(timestamp)
@@ -152,7 +152,7 @@ class UserPool(Accounts):
             raise await self.wrong_password(lock) from None
         if not real or user is None or not secrets.compare_digest(expected.encode(), claimed.encode()):
             raise await self.wrong_password(lock)
-        await self.right_password(lock, counted)
+        await self.right_password(lock)
         self.check_usable(user)
         if user.status == "FORCE_CHANGE_PASSWORD":
             return self.new_password_challenge(user)
@@ -290,7 +290,7 @@ class UserPool(Accounts):
         self.check_policy(password)
         status = "CONFIRMED" if user.status in ("RESET_REQUIRED", "FORCE_CHANGE_PASSWORD", "CONFIRMED") else user.status
         await self.set_password(user, password, status=status, code=None, code_purpose=None, code_expires_at=None)
-        await self.right_password(user.username)
+        await self.store.forget_login_failures(user.username)   # a reset ends a lockout
         return {}
 
     async def op_ChangePassword(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,6 +298,7 @@ class UserPool(Accounts):
         await self.check_lockout(user.username)
         if not await asyncio.to_thread(check_password, user.password_hash, string_member(body, "PreviousPassword")):
             raise await self.wrong_password(user.username)
+        await self.right_password(user.username)
         password = string_member(body, "ProposedPassword")
         self.check_policy(password)
         await self.set_password(user, password)

@@ -113,6 +113,36 @@ async def test_wrong_tries_of_a_code_drop_it_at_the_limit(backend: IdentityStore
     assert ada is not None and ada.code is None
 
 
+async def test_a_code_is_taken_once_and_only_while_it_is_valid(backend: IdentityStore) -> None:
+    await backend.create_user(user("ada", code="123456", code_purpose="reset", code_expires_at=2000.0))
+    assert await backend.take_code("ada", "654321", "reset", 1000.0) is False    # not the code
+    assert await backend.take_code("ada", "123456", "signup", 1000.0) is False   # another purpose
+    assert await backend.take_code("ada", "123456", "reset", 2000.5) is False    # expired
+    assert await backend.take_code("ada", "123456", "reset", 1000.0) is True
+    assert await backend.take_code("ada", "123456", "reset", 1000.0) is False    # used up
+    ada = await backend.find_user("ada")
+    assert ada is not None and ada.code is None
+
+
+async def test_a_right_code_read_before_wrong_tries_dropped_it_cannot_be_taken(backend: IdentityStore) -> None:
+    # What a burst of concurrent guesses does: one request has read the user (and the code) when the
+    # others' wrong tries drop it; its right code must then find nothing to take.
+    await backend.create_user(user("ada", code="123456", code_purpose="reset", code_expires_at=2000.0))
+    read_early = await backend.find_user("ada")
+    assert read_early is not None and read_early.code == "123456"
+    dropped = [await backend.code_failed("ada", "123456", 5) for _ in range(5)]
+    assert dropped == [False] * 4 + [True]
+    assert await backend.take_code("ada", read_early.code, "reset", 1000.0) is False
+
+
+async def test_concurrent_takes_of_a_code_succeed_once(backend: IdentityStore, tmp_path: Path) -> None:
+    await backend.create_user(user("ada", code="123456", code_purpose="signup", code_expires_at=2000.0))
+    async with second_store(backend, tmp_path) as other:
+        taken = await asyncio.gather(*(store.take_code("ada", "123456", "signup", 1000.0)
+                                       for store in [backend, other] * 3))
+    assert taken.count(True) == 1
+
+
 async def test_deleting_a_user_drops_their_groups_and_revokes_their_tokens(backend: IdentityStore) -> None:
     await backend.create_user(user("ada", email="ada@example.com"))
     await backend.ensure_group("Admins", 0)

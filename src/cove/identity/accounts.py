@@ -251,6 +251,12 @@ class Accounts:
             await self.store.code_failed(user.username, user.code, self.guard.limits.code_attempts)
             raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
 
+    async def use_code(self, user: User, purpose: str, code: str) -> None:
+        """Use up a code ``check_code`` accepted, before acting on it. ``user`` was read when the request
+        began: copies of the code sent at once, or wrong tries that dropped it, may have taken it since."""
+        if not await self.store.take_code(user.username, code, purpose, time.time()):
+            raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+
     # -- answers for logins that do not exist (prevent user existence errors) ------------------
     @property
     def hide_users(self) -> bool:

@@ -185,6 +185,7 @@ class UserPool(Accounts):
         if user.status == "CONFIRMED":
             raise CognitoError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
         await self.check_code(user, "signup", code)
+        await self.use_code(user, "signup", code)
         attrs = dict(user.attributes)
         attrs["email_verified" if user.email else "phone_number_verified"] = "true"
         await self.store.update_user(user.username, status="CONFIRMED", code=None, code_purpose=None,
@@ -287,7 +288,8 @@ class UserPool(Accounts):
         code = string_member(body, "ConfirmationCode")
         password = string_member(body, "Password")
         await self.check_code(user, "reset", code)
-        self.check_policy(password)
+        self.check_policy(password)   # a refused password leaves the code usable
+        await self.use_code(user, "reset", code)
         status = "CONFIRMED" if user.status in ("RESET_REQUIRED", "FORCE_CHANGE_PASSWORD", "CONFIRMED") else user.status
         await self.set_password(user, password, status=status, code=None, code_purpose=None, code_expires_at=None)
         await self.store.forget_login_failures(user.username)   # a reset ends a lockout

@@ -113,6 +113,10 @@ class IdentityStore(Protocol):
     async def code_failed(self, username: str, code: str, limit: int) -> bool:
         """Count a wrong try of ``code``; at ``limit`` tries it is dropped. True if it was dropped."""
         ...
+    async def take_code(self, username: str, code: str, purpose: str, now: float) -> bool:
+        """Use up ``code`` if it is still the user's code for ``purpose`` and unexpired at ``now``: one
+        statement, so a right code read before concurrent wrong tries dropped it cannot still be used."""
+        ...
     async def delete_user(self, username: str) -> bool:
         """Remove the user and their group memberships, revoke their refresh tokens; False if unknown."""
         ...

@@ -290,6 +290,10 @@ class PostgresIdentityStore:
             await conn.execute("UPDATE _cove_refresh_tokens SET revoked = TRUE WHERE username = $1", username)
         return bool(deleted)
 
+    async def take_code(self, username: str, code: str, purpose: str, now: float) -> bool:
+        return await self._changed("UPDATE _cove_users SET code = NULL WHERE username = $1 AND code = $2 "
+                                   "AND code_purpose = $3 AND code_expires_at >= $4", username, code, purpose, now) > 0
+
     # -- wrong passwords -------------------------------------------------------------------------
     async def login_lock(self, key: str) -> float | None:
         row = await self._fetchrow("SELECT locked_until FROM _cove_login_failures WHERE login_key = $1", key)

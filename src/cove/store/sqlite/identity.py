@@ -339,6 +339,11 @@ class SQLiteIdentityStore:
                                    "AND code_attempts >= ?", (username, code, limit)).rowcount
         return dropped > 0
 
+    async def take_code(self, username: str, code: str, purpose: str, now: float) -> bool:
+        return await self._write(self._execute, "UPDATE _cove_users SET code = NULL WHERE username = ? "
+                                 "AND code = ? AND code_purpose = ? AND code_expires_at >= ?",
+                                 (username, code, purpose, now)) > 0
+
     # -- wrong passwords -------------------------------------------------------------------------
     async def login_lock(self, key: str) -> float | None:
         row = self._conn.execute("SELECT locked_until FROM _cove_login_failures WHERE login_key = ?",

@@ -190,9 +190,11 @@ def test_small_requests_keep_flowing_while_the_heaviest_allowed_requests_run(box
 
     heavies_in_window, smalls_in_window = race_small_requests(box, todo, run_heavy, HEAVY_AT_ONCE, answers)
     # Most heavy answers come after the small client started (one reader thread renders them in turn),
-    # and in that window the small client got far more answers than the heavy ones.
+    # and in that window the small client got far more answers than the heavy ones. Measured over
+    # about 40 runs of each kind: 35 to 156 small answers for 10 heavy ones; 4 to 12 when the heavy
+    # work is made to run on the loop (heavy = False in Engine._request). 4x flaked; 2.5x parts them.
     assert heavies_in_window >= HEAVY_AT_ONCE // 2, answers
-    assert smalls_in_window >= 4 * heavies_in_window, (smalls_in_window, heavies_in_window)
+    assert smalls_in_window >= 2.5 * heavies_in_window, (smalls_in_window, heavies_in_window)
     assert len(heavy_bodies) == HEAVY_AT_ONCE
     for body in heavy_bodies:
         assert "errors" not in body

@@ -475,6 +475,7 @@ def test_sigterm_finishes_requests_in_flight_and_closes_websockets(tmp_path: Pat
     wait_until(lambda: not _accepts(box.port), timeout=2)  # no new connections
     thread.join(10)
     assert answer["response"].status_code == 200 and answer["response"].json()["data"] == {"listNotes": {"items": []}}
+    assert answer["response"].headers.get("connection") == "close"   # the server is going: not kept alive
     assert box.process.wait(10) == 0
     assert box.lines[-1].strip() == "Stopped."
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from cove.wire.scalars import SCALAR_PARSERS, ScalarError, parse_scalar
+from cove.wire.scalars import SCALAR_PARSERS, ScalarError, iso_millis, new_record_id, parse_scalar
 
 ALL_SCALARS = [
     "ID", "String", "Int", "Float", "Boolean", "AWSDate", "AWSTime", "AWSDateTime", "AWSTimestamp",
@@ -340,3 +342,21 @@ def test_string_scalars_return_input_unchanged(name: str) -> None:
         "String": "whatever",
     }[name]
     assert parse_scalar(name, sample) is sample
+
+
+def test_iso_millis_formats_utc_with_milliseconds_across_second_boundaries() -> None:
+    assert iso_millis(0.5) == "1970-01-01T00:00:00.500Z"
+    assert iso_millis(1_700_000_000.999) == "2023-11-14T22:13:20.999Z"
+    assert iso_millis(1_700_000_001.0) == "2023-11-14T22:13:21.000Z"   # the cached second moves on
+    assert iso_millis(1_700_000_000.25) == "2023-11-14T22:13:20.250Z"  # and back
+
+
+def test_new_record_id_is_a_random_version_4_uuid() -> None:
+    ids = [new_record_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:2000]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+    # every hex digit shows up in every random position: no position is stuck
+    for position in (0, 15, 19, 35):
+        assert len({text[position] for text in ids}) == (4 if position == 19 else 16)

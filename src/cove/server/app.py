@@ -44,7 +44,6 @@ _CORS = [
 ]
 _MODE_NAMES = {"apiKey": "api_key", "userPool": "user_pool", "oidc": "oidc", "iam": "iam", "lambda": "lambda",
                "none": "none"}
-log = logging.getLogger("cove.server")
 
 
 class _Exchange:
@@ -174,11 +173,39 @@ class CoveApp:
         try:
             await self._route(scope, receive, reply, exchange)
         except Exception:  # a full disk, a bug: AppSync's shape for the client, the traceback for the log
-            failure = InternalFailure(rid.decode())
-            log.exception("%s %s failed (reference %s)", scope["method"], scope["path"], failure.reference)
+            failure = _failed(scope["method"], scope["path"], rid)
             if exchange.status == 0:
                 await _send_json(reply, failure.status, failure.body(),
                                  [(b"x-amzn-errortype", failure.error_type.encode())])
+        self._observe(scope["method"], scope["path"], exchange, rid, started, scope.get("client"),
+                      scope.get("scheme", "http"))
+
+    async def answer_graphql_post(self, headers: list[tuple[bytes, bytes]], body: bytes, client: Any,
+                                  scheme: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """A whole ``POST /graphql`` request (no query string) answered without the ASGI cycle: the
+        HTTP protocol's direct path (``http_protocol.py``). Status, headers and body, exactly as
+        :meth:`__call__` would send them; never raises but for cancellation."""
+        started = perf_counter()
+        rid = request_id(headers)
+        exchange = _Exchange()
+        path = self.graphql_path
+        try:
+            status, payload, extra = await self._answer_graphql(_header_dict(headers), body, path, exchange)
+        except Exception:
+            failure = _failed("POST", path, rid)
+            status, payload, extra = failure.status, failure.body(), [(b"x-amzn-errortype", failure.error_type.encode())]
+        exchange.status = status
+        self._observe("POST", path, exchange, rid, started, client, scheme)
+        data = orjson.dumps(payload)
+        response_headers = [_JSON, (b"content-length", b"%d" % len(data)), *_CORS]
+        if extra:
+            response_headers += extra
+        response_headers += ((b"x-request-id", rid), (b"x-amzn-requestid", rid))
+        return status, response_headers, data
+
+    def _observe(self, method: str, path: str, exchange: _Exchange, rid: bytes, started: float, client: Any,
+                 scheme: str) -> None:
+        """The metrics and the access line of one answered request."""
         seconds = perf_counter() - started
         if self.metrics is not None and exchange.operation is not None:
             status = exchange.status
@@ -186,9 +213,8 @@ class CoveApp:
                        "graphql_error" if exchange.errors else "success")
             self.metrics.observe(exchange.operation, exchange.auth_mode or "none", outcome, seconds)
         if self.access_log is not None:
-            self.access_log.write(scope["method"], scope["path"], exchange.operation, exchange.operation_name,
-                                  exchange.status, seconds, exchange.auth_mode, rid, scope.get("client"),
-                                  scope.get("scheme", "http"))
+            self.access_log.write(method, path, exchange.operation, exchange.operation_name,
+                                  exchange.status, seconds, exchange.auth_mode, rid, client, scheme)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> None:
         path = scope["path"]
@@ -245,9 +271,18 @@ class CoveApp:
         exchange.operation = "-"
         try:
             body = await self._read_body(receive)
-            headers = _headers(scope)
-            query = scope.get("query_string")
-            path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
+        except RequestError as exc:
+            await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
+            return
+        query = scope.get("query_string")
+        path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
+        await _send_json(send, *await self._answer_graphql(_headers(scope), body, path, exchange))
+
+    async def _answer_graphql(self, headers: dict[str, str], body: bytes, path: str,
+                              exchange: _Exchange) -> tuple[int, Any, list[tuple[bytes, bytes]] | None]:
+        """A GraphQL request's status, response body and extra headers (its error type)."""
+        exchange.operation = "-"
+        try:
             identity = await self.authenticate(headers, body=body, path=path)
             exchange.auth_mode = _MODE_NAMES.get(identity.mode, identity.mode)
             request = _parse_request(body)
@@ -255,15 +290,14 @@ class CoveApp:
             # After execution: a new document has been parsed off the loop by then, and is cached.
             exchange.operation, exchange.operation_name = self._operation_label(request[0], request[2])
         except RequestError as exc:
-            await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
-            return
+            return exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())]
         except DatabaseUnavailable as exc:
             # Before any field ran (checking the caller's key needed the database): the whole
             # operation failed, as AppSync reports a data source it cannot reach, and the client may
             # retry. Fields that need the database while it is away fail one by one in the engine.
             result = {"data": None, "errors": [{"errorType": exc.error_type, "message": str(exc)}]}
         exchange.errors = "errors" in result
-        await _send_json(send, 200, result)
+        return 200, result, None
 
     def _operation_label(self, query: str, operation_name: str | None) -> tuple[str, str | None]:
         """The operation's first root field (``listTodos``; ``invalid`` for a document that fails
@@ -318,7 +352,18 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    return _header_dict(scope["headers"])
+
+
+def _header_dict(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+
+
+def _failed(method: str, path: str, rid: bytes) -> InternalFailure:
+    """A request that raised: logged with its traceback, answered with a reference to it."""
+    failure = InternalFailure(rid.decode())
+    log.exception("%s %s failed (reference %s)", method, path, failure.reference)
+    return failure
 
 
 def _parse_request(body: bytes) -> tuple[str, Any, str | None]:

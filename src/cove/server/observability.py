@@ -22,6 +22,8 @@ from typing import IO, Any
 
 import orjson
 
+from cove.wire.scalars import iso_millis
+
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -78,23 +80,13 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 # -- log formatting -------------------------------------------------------------------------------
 
-_second: list[Any] = [-1, ""]  # the last second formatted, reused by every line within it
-
-
-def _timestamp(created: float) -> str:
-    whole = int(created)
-    if whole != _second[0]:
-        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
-    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, any ``extra`` fields, and the traceback."""
 
     _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {"time": _timestamp(record.created), "level": record.levelname.lower(),
+        entry: dict[str, Any] = {"time": iso_millis(record.created), "level": record.levelname.lower(),
                                  "logger": record.name, "message": redact(record.getMessage())}
         for key, value in vars(record).items():
             if key not in self._STANDARD and not key.startswith("_"):
@@ -108,7 +100,7 @@ class TextFormatter(logging.Formatter):
     """``time LEVEL logger: message`` and the traceback below it, for a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record.created)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = f"{iso_millis(record.created)} {record.levelname:<7} {record.name}: {record.getMessage()}"
         if record.exc_info:
             line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
         return redact(line)
@@ -206,14 +198,14 @@ class AccessLog:
             path = _printable(redact(path))[:300]
         if self.json:
             line = orjson.dumps({
-                "time": _timestamp(time.time()), "level": "info", "logger": "cove.access", "method": method,
+                "time": iso_millis(time.time()), "level": "info", "logger": "cove.access", "method": method,
                 "path": path, "operation": operation, "operation_name": operation_name, "status": status,
                 "duration_ms": int(seconds * 1e6) / 1000, "auth_mode": auth_mode, "request_id": rid.decode(),
                 "client": address, "scheme": scheme,
             }) + b"\n"
         else:
             shown = f"{operation}({operation_name})" if operation_name else operation or "-"
-            line = (f"{_timestamp(time.time())} INFO    cove.access: {address or '-'} {method} {path} {shown} "
+            line = (f"{iso_millis(time.time())} INFO    cove.access: {address or '-'} {method} {path} {shown} "
                     f"{status} {seconds * 1000:.1f}ms {auth_mode or '-'} request_id={rid.decode()}\n").encode()
         pending = self.pending
         if not pending:

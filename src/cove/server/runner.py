@@ -30,7 +30,7 @@ from cove.store.postgres.parameters import libpq_url
 from .api_key_lifetime import ensure_api_key
 from .app import CoveApp
 from .database import DatabaseError, connect, open_database, uses_postgres
-from .http_protocol import deadline_protocol
+from .http_protocol import http_protocol
 from .limits import Limits
 from .metrics import Metrics
 from .observability import AccessLog, configure_logging, say
@@ -385,7 +385,7 @@ def _uvicorn_server(app: Any, options: ServerOptions, tls: Any = None) -> Any:
     # Logging is configured by configure_logging (log_config=None keeps uvicorn's hands off it). On
     # SIGTERM uvicorn stops accepting, lets requests in flight finish (up to timeout_graceful_shutdown)
     # and closes WebSockets with a 1012 close frame. X-Forwarded-* only count from --forwarded-allow-ips.
-    config = uvicorn.Config(app, loop="uvloop", http=deadline_protocol(app.limits), ws="websockets-sansio", lifespan="on",
+    config = uvicorn.Config(app, loop="uvloop", http=http_protocol(app.limits), ws="websockets-sansio", lifespan="on",
                             ws_per_message_deflate=False, ws_max_size=max(4 * limits.max_message_bytes, 1 << 20),
                             ws_ping_interval=ping, ws_ping_timeout=ping,
                             proxy_headers=bool(options.forwarded_allow_ips),

@@ -17,7 +17,10 @@ from cove.server.realtime.fastpath import frame_writer
 
 # Checked against this release's websockets_sansio_impl.WebSocketsSansIOProtocol. When uvicorn
 # moves, read that class again (writable, disconnected, close_sent, transport, conn.extensions, and
-# how its send() frames a text message), then move the pin.
+# how its send() frames a text message), then move the pin. server/http_protocol.py's direct path
+# leans on this release too: read httptools_impl.HttpToolsProtocol again (what it reads and sets on
+# self.cycle, on_response_complete, shutdown, server_state.default_headers) and RequestResponseCycle.send
+# (the response it writes, which the direct path must match).
 CHECKED_UVICORN = "0.54.0"
 
 

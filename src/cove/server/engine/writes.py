@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from cove.schema.model import Model
 from cove.store.base import ConditionalCheckFailed, Record, RecordStore, TransactItem
 from cove.wire.filters import matches
-from cove.wire.scalars import now_iso
+from cove.wire.scalars import new_record_id, now_iso
 
 from ..authorization import Authorizer, Decision
 from ..errors import FieldError
@@ -167,7 +166,7 @@ class Writes:
             if v is not None:
                 values[f.name] = v
         if "id" in model.fields and model.fields["id"].implicit and values.get("id") is None:
-            values["id"] = str(uuid.uuid4())
+            values["id"] = new_record_id()
         for ts in model.timestamp_fields:
             if values.get(ts) is None:
                 values[ts] = now  # AppSync: the input's value if given, else the time of the write

@@ -176,7 +176,7 @@ class CoveApp:
             failure = _failed(scope["method"], scope["path"], rid)
             if exchange.status == 0:
                 await _send_json(reply, failure.status, failure.body(),
-                                 [(b"x-amzn-errortype", failure.error_type.encode())])
+                                 _error_type(failure.error_type))
         self._observe(scope["method"], scope["path"], exchange, rid, started, scope.get("client"),
                       scope.get("scheme", "http"))
 
@@ -193,14 +193,11 @@ class CoveApp:
             status, payload, extra = await self._answer_graphql(_header_dict(headers), body, path, exchange)
         except Exception:
             failure = _failed("POST", path, rid)
-            status, payload, extra = failure.status, failure.body(), [(b"x-amzn-errortype", failure.error_type.encode())]
+            status, payload, extra = failure.status, failure.body(), _error_type(failure.error_type)
         exchange.status = status
         self._observe("POST", path, exchange, rid, started, client, scheme)
-        data = orjson.dumps(payload)
-        response_headers = [_JSON, (b"content-length", b"%d" % len(data)), *_CORS]
-        if extra:
-            response_headers += extra
-        response_headers += ((b"x-request-id", rid), (b"x-amzn-requestid", rid))
+        response_headers, data = _json_response(payload, [*(extra or ()), (b"x-request-id", rid),
+                                                          (b"x-amzn-requestid", rid)])
         return status, response_headers, data
 
     def _observe(self, method: str, path: str, exchange: _Exchange, rid: bytes, started: float, client: Any,
@@ -272,7 +269,7 @@ class CoveApp:
         try:
             body = await self._read_body(receive)
         except RequestError as exc:
-            await _send_json(send, exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())])
+            await _send_json(send, exc.status, exc.body(), _error_type(exc.error_type))
             return
         query = scope.get("query_string")
         path = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
@@ -290,7 +287,7 @@ class CoveApp:
             # After execution: a new document has been parsed off the loop by then, and is cached.
             exchange.operation, exchange.operation_name = self._operation_label(request[0], request[2])
         except RequestError as exc:
-            return exc.status, exc.body(), [(b"x-amzn-errortype", exc.error_type.encode())]
+            return exc.status, exc.body(), _error_type(exc.error_type)
         except DatabaseUnavailable as exc:
             # Before any field ran (checking the caller's key needed the database): the whole
             # operation failed, as AppSync reports a data source it cannot reach, and the client may
@@ -387,9 +384,20 @@ def _parse_request(body: bytes) -> tuple[str, Any, str | None]:
 
 
 async def _send_json(send: Send, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    payload = orjson.dumps(body)
-    headers = [_JSON, (b"content-length", str(len(payload)).encode()), *_CORS]
-    if extra:
-        headers += extra
+    headers, payload = _json_response(body, extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _json_response(body: Any, extra: list[tuple[bytes, bytes]] | None) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """A JSON response's headers (type, length, CORS, then ``extra``) and its bytes."""
+    payload = orjson.dumps(body)
+    headers = [_JSON, (b"content-length", b"%d" % len(payload)), *_CORS]
+    if extra:
+        headers += extra
+    return headers, payload
+
+
+def _error_type(error_type: str) -> list[tuple[bytes, bytes]]:
+    """The header naming an error's type, which AppSync's clients read."""
+    return [(b"x-amzn-errortype", error_type.encode())]

@@ -205,14 +205,15 @@ class _CoveHttp(HttpToolsProtocol):
         transport.close()
 
 
-_rendered_defaults: list[Any] = [None, b""]   # uvicorn's default headers (the date), and their bytes
+_rendered_defaults: tuple[Any, bytes] = (None, b"")   # uvicorn's default headers (the date), and their bytes
 
 
 def _default_headers(defaults: list[tuple[bytes, bytes]]) -> bytes:
     """uvicorn's default headers, rendered once per list (uvicorn makes a new one each second)."""
+    global _rendered_defaults
     if defaults is not _rendered_defaults[0]:
-        _rendered_defaults[:] = [defaults, b"".join(name + b": " + value + b"\r\n" for name, value in defaults)]
-    return _rendered_defaults[1]  # type: ignore[no-any-return]
+        _rendered_defaults = (defaults, b"".join(name + b": " + value + b"\r\n" for name, value in defaults))
+    return _rendered_defaults[1]
 
 
 _LARGE_BODY = 65_536   # past this, copying the body to join it costs more than the second write
